@@ -1,0 +1,201 @@
+"""The simulation state: users, items, graph and logs as tensors on the run's device.
+
+Notation (DESIGN.md §2): N users, M items (the catalog grows), K opinion axes, T topics,
+k slate size, C candidates per active user, H history length.
+Nothing here is a Python object per user: every field is an array over users or items.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import torch
+from torch import Tensor
+
+
+def _tensor_fields(obj) -> dict[str, Tensor]:
+    return {f.name: getattr(obj, f.name) for f in fields(obj) if isinstance(getattr(obj, f.name), Tensor)}
+
+
+@dataclass
+class Users:
+    """Per-user arrays.
+
+    opinion (N, K) in [-1, 1]; innate (N, K) the initial opinion s_i; susceptibility (N,) mu_i;
+    anchoring (N,) lambda_i (Friedkin–Johnsen stubbornness); confidence (N,) eps_i;
+    interests (N, T) rows on the simplex; activity (N,) p_i; group (N,) long.
+    """
+
+    opinion: Tensor
+    innate: Tensor
+    susceptibility: Tensor
+    anchoring: Tensor
+    confidence: Tensor
+    interests: Tensor
+    activity: Tensor
+    group: Tensor
+
+    @property
+    def n(self) -> int:
+        return self.opinion.shape[0]
+
+    @property
+    def extremity(self) -> Tensor:
+        """|x_i| as the largest absolute coordinate, shape (N,)."""
+        return self.opinion.abs().amax(dim=1)
+
+    def state_dict(self) -> dict[str, Tensor]:
+        return _tensor_fields(self)
+
+
+@dataclass
+class Catalog:
+    """Items, preallocated to ``capacity`` rows; the first ``size`` rows exist.
+
+    stance (M, K) y_j; topic (M,) tau_j; creator (M,) c_j; quality (M,) q_j; created (M,) the
+    step the item appeared; impressions and engagements (M,) counts observed by the platform.
+    Use the ``*_`` views (e.g. ``catalog.stance_``) for the live rows.
+    """
+
+    stance: Tensor
+    topic: Tensor
+    creator: Tensor
+    quality: Tensor
+    created: Tensor
+    impressions: Tensor
+    engagements: Tensor
+    size: int
+
+    @property
+    def capacity(self) -> int:
+        return self.stance.shape[0]
+
+    @property
+    def extremeness(self) -> Tensor:
+        """e_j = max_k |y_jk| over live items, shape (M,)."""
+        return self.stance[: self.size].abs().amax(dim=1)
+
+    def live(self, name: str) -> Tensor:
+        return getattr(self, name)[: self.size]
+
+    def append(self, **columns: Tensor) -> Tensor:
+        """Append new items (each column a tensor of the same length); returns their ids."""
+        n_new = next(iter(columns.values())).shape[0]
+        if self.size + n_new > self.capacity:
+            self._grow(max(self.capacity * 2, self.size + n_new))
+        ids = torch.arange(self.size, self.size + n_new, device=self.stance.device)
+        for name, value in columns.items():
+            getattr(self, name)[self.size : self.size + n_new] = value
+        self.size += n_new
+        return ids
+
+    def _grow(self, capacity: int) -> None:
+        for name, value in _tensor_fields(self).items():
+            bigger = torch.zeros((capacity, *value.shape[1:]), dtype=value.dtype, device=value.device)
+            bigger[: self.size] = value[: self.size]
+            setattr(self, name, bigger)
+
+    def state_dict(self) -> dict[str, Tensor]:
+        out = {k: v[: self.size] for k, v in _tensor_fields(self).items()}
+        return out
+
+
+@dataclass
+class Graph:
+    """Social graph as tensors.
+
+    adjacency: (N, N) sparse CSR, row-normalised (rows of isolated nodes are zero);
+    src, dst, weight: (E,) directed edge list with the raw weights (both directions for an
+    undirected graph); degree: (N,) weighted out-degree.
+    """
+
+    adjacency: Tensor
+    src: Tensor
+    dst: Tensor
+    weight: Tensor
+    degree: Tensor
+
+    @property
+    def n(self) -> int:
+        return self.degree.shape[0]
+
+    def neighbour_mean(self, values: Tensor) -> Tensor:
+        """Row-normalised A @ values; isolated nodes get their own value back. (N, ...)->(N, ...)"""
+        flat = values.reshape(values.shape[0], -1)
+        mean = torch.sparse.mm(self.adjacency, flat).reshape(values.shape)
+        isolated = (self.degree == 0).reshape(-1, *([1] * (values.dim() - 1)))
+        return torch.where(isolated, values, mean)
+
+
+@dataclass
+class Engagements:
+    """What happened in one step, as flat arrays over the step's impressions (I rows).
+
+    user, item, position (I,) long; label (I,) float 0/1; probability (I,) the true p_ij.
+    """
+
+    user: Tensor
+    item: Tensor
+    position: Tensor
+    label: Tensor
+    probability: Tensor
+
+    def engaged(self) -> tuple[Tensor, Tensor]:
+        """(user, item) of the engaged impressions only."""
+        mask = self.label > 0
+        return self.user[mask], self.item[mask]
+
+
+class ImpressionLog:
+    """Bounded ring buffer of logged impressions, the recommender's training data.
+
+    Each row: user, item, position, label, step, and the observable dense features and the
+    user's history bag at impression time (what a production logger would record).
+    """
+
+    def __init__(self, capacity: int, n_dense: int, history: int, device: torch.device):
+        self.capacity = capacity
+        self.user = torch.zeros(capacity, dtype=torch.long, device=device)
+        self.item = torch.zeros(capacity, dtype=torch.long, device=device)
+        self.position = torch.zeros(capacity, dtype=torch.long, device=device)
+        self.label = torch.zeros(capacity, dtype=torch.float32, device=device)
+        self.step = torch.zeros(capacity, dtype=torch.long, device=device)
+        self.dense = torch.zeros(capacity, n_dense, dtype=torch.float32, device=device)
+        self.history = torch.full((capacity, history), -1, dtype=torch.long, device=device)
+        self.cursor = 0  # total rows ever written
+        self._columns = ("user", "item", "position", "label", "step", "dense", "history")
+
+    def __len__(self) -> int:
+        return min(self.cursor, self.capacity)
+
+    def append(self, **rows: Tensor) -> None:
+        n = rows["user"].shape[0]
+        if n > self.capacity:  # keep only the newest rows that fit
+            rows = {k: v[-self.capacity :] for k, v in rows.items()}
+            self.cursor += n - self.capacity
+            n = self.capacity
+        slots = (self.cursor + torch.arange(n, device=self.user.device)) % self.capacity
+        for name, value in rows.items():
+            getattr(self, name)[slots] = value
+        self.cursor += n
+
+    def rows(self, since_step: int | None = None) -> dict[str, Tensor]:
+        """All stored rows in write order (optionally only those logged at step >= since_step)."""
+        n = len(self)
+        start = self.cursor - n
+        order = (start + torch.arange(n, device=self.user.device)) % self.capacity
+        out = {name: getattr(self, name)[order] for name in self._columns}
+        if since_step is not None:
+            keep = out["step"] >= since_step
+            out = {k: v[keep] for k, v in out.items()}
+        return out
+
+    def state_dict(self) -> dict[str, Tensor]:
+        out = {name: getattr(self, name) for name in self._columns}
+        out["cursor"] = torch.tensor(self.cursor)
+        return out
+
+    def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        for name in self._columns:
+            getattr(self, name).copy_(state[name])
+        self.cursor = int(state["cursor"])
