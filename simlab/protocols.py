@@ -103,8 +103,11 @@ class CatalogModel(Protocol):
         """The initial items (size and topics T come from the component's settings)."""
         ...
 
-    def new_items(self, catalog: Catalog, step: int, generator: torch.Generator) -> dict[str, Tensor]:
-        """Columns of the items that arrive this step (stance, topic, creator, quality, created)."""
+    def new_items(
+        self, catalog: Catalog, engaged_item: Tensor, step: int, generator: torch.Generator
+    ) -> dict[str, Tensor]:
+        """Columns of the items that arrive this step (stance, topic, creator, quality, created);
+        ``engaged_item`` (E,) lets creators react to what earned engagement."""
         ...
 
 
@@ -113,8 +116,7 @@ class Behavior(Protocol):
         """True engagement probability p_ij for (I,) impressions."""
         ...
 
-    def drift_interests(self, users: Users, engaged_user: Tensor, engaged_item: Tensor, catalog: Catalog) -> None:
-        ...
+    def drift_interests(self, users: Users, engaged_user: Tensor, engaged_item: Tensor, catalog: Catalog) -> None: ...
 
 
 class Dynamics(Protocol):
@@ -132,9 +134,7 @@ class Dynamics(Protocol):
 
 
 class CandidateSource(Protocol):
-    def sample(
-        self, view: PlatformView, users: Tensor, n: int, generator: torch.Generator, recommender: Any
-    ) -> Tensor:
+    def sample(self, view: PlatformView, users: Tensor, n: int, generator: torch.Generator, recommender: Any) -> Tensor:
         """(A,) active users -> (A, n) item ids drawn by this source."""
         ...
 
@@ -146,8 +146,7 @@ class Policy(Protocol):
 
 
 class Recommender(Protocol):
-    def setup(self, view: PlatformView, generator: torch.Generator) -> None:
-        ...
+    def setup(self, view: PlatformView, generator: torch.Generator) -> None: ...
 
     def score(self, users: Tensor, candidates: Tensor) -> Tensor:
         """(A,), (A, C) -> (A, C) ranking scores (higher first)."""
@@ -161,11 +160,9 @@ class Recommender(Protocol):
         """Retrain on the log; returns diagnostics such as the loss."""
         ...
 
-    def state_dict(self) -> dict[str, Any]:
-        ...
+    def state_dict(self) -> dict[str, Any]: ...
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        ...
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
 
 class Metric(Protocol):
@@ -175,6 +172,9 @@ class Metric(Protocol):
 
 
 __all__ = [
+    "N_DENSE",
+    "N_ITEM_DENSE",
+    "N_USER_DENSE",
     "Behavior",
     "CandidateSource",
     "Catalog",
@@ -184,9 +184,6 @@ __all__ = [
     "Graph",
     "ImpressionLog",
     "Metric",
-    "N_DENSE",
-    "N_ITEM_DENSE",
-    "N_USER_DENSE",
     "Network",
     "PlatformView",
     "Policy",

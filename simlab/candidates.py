@@ -1,0 +1,140 @@
+"""Candidate generation: C candidates per active user, mixed from several sources.
+
+Sources (each (A,) users -> (A, n) item ids), as in two-stage production recommenders
+(Covington, Adams & Sargin 2016): ``recent`` (newest items), ``popular`` (proportional to
+engagements + 1), ``random``, ``social`` (an item a random neighbour recently engaged with)
+and ``history`` (items similar to one the user engaged with: nearest by the recommender's
+item embeddings when it has them, else same topic). A row may repeat an item; the engine drops
+repeats when it builds the slate, so no slate shows an item twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from simlab.config import CandidateSettings
+from simlab.protocols import PlatformView
+
+SOURCES = ("recent", "popular", "random", "social", "history")
+
+
+def _uniform(low: Tensor | int, high: Tensor | int, shape: tuple[int, ...], g: torch.Generator, device) -> Tensor:
+    """Integers uniform in [low, high) elementwise (low/high broadcastable tensors or ints)."""
+    u = torch.rand(shape, generator=g, device=device)
+    low_t = torch.as_tensor(low, device=device)
+    span = (torch.as_tensor(high, device=device) - low_t).clamp(min=1)
+    return (low_t + (u * span).long().clamp(max=span - 1)).long()
+
+
+def sample_random(view: PlatformView, users: Tensor, n: int, g: torch.Generator, **_: Any) -> Tensor:
+    return _uniform(0, view.n_items, (users.shape[0], n), g, view.device)
+
+
+def sample_recent(view: PlatformView, users: Tensor, n: int, g: torch.Generator, window: int = 200, **_: Any) -> Tensor:
+    # items are appended in creation order, so the newest are the highest ids
+    return _uniform(max(view.n_items - window, 0), view.n_items, (users.shape[0], n), g, view.device)
+
+
+def sample_popular(view: PlatformView, users: Tensor, n: int, g: torch.Generator, **_: Any) -> Tensor:
+    weights = view.item_engagements.float() + 1.0
+    cdf = torch.cumsum(weights, 0)
+    u = torch.rand(users.shape[0], n, generator=g, device=view.device) * cdf[-1]
+    return torch.searchsorted(cdf, u).clamp(max=view.n_items - 1)
+
+
+def _history_pick(view: PlatformView, users: Tensor, n: int, g: torch.Generator) -> tuple[Tensor, Tensor]:
+    """A random non-empty history entry of each user, (A, n) items and validity."""
+    history = view.history[users]  # (A, H)
+    h = history.shape[1]
+    slot = _uniform(0, h, (users.shape[0], n), g, view.device)
+    picked = torch.gather(history, 1, slot)
+    return picked, picked >= 0
+
+
+def sample_social(view: PlatformView, users: Tensor, n: int, g: torch.Generator, **_: Any) -> Tensor:
+    graph = view.graph
+    fallback = sample_random(view, users, n, g)
+    if graph.src.numel() == 0:
+        return fallback
+    crow = graph.adjacency.crow_indices()
+    col = graph.adjacency.col_indices()
+    start, end = crow[users], crow[users + 1]
+    has = (end > start)[:, None]
+    edge = _uniform(start[:, None], end[:, None], (users.shape[0], n), g, view.device).clamp(
+        max=max(col.numel() - 1, 0)
+    )
+    neighbour = col[edge]
+    picked, valid = _history_pick(view, neighbour.reshape(-1), 1, g)
+    picked, valid = picked.reshape(users.shape[0], n), valid.reshape(users.shape[0], n) & has
+    return torch.where(valid, picked, fallback)
+
+
+def sample_history(
+    view: PlatformView, users: Tensor, n: int, g: torch.Generator, recommender: Any = None, pool: int = 32, **_: Any
+) -> Tensor:
+    fallback = sample_random(view, users, n, g)
+    anchor, valid = _history_pick(view, users, n, g)
+    anchor = anchor.clamp(min=0)
+    embed = getattr(recommender, "item_embeddings", None)
+    table = embed() if callable(embed) else None
+    if table is not None:
+        # nearest item to the anchor, by embedding dot product, in a shared random pool: one
+        # (unique anchors x pool) product per step instead of one per (user, slot)
+        pool_items = _uniform(0, view.n_items, (min(pool * 8, view.n_items),), g, view.device)
+        anchors, inverse = torch.unique(anchor, return_inverse=True)
+        sims = table[anchors] @ table[pool_items].T
+        sims[anchors[:, None] == pool_items[None, :]] = float("-inf")
+        similar = pool_items[sims.argmax(dim=1)][inverse]
+    else:
+        # same topic: items sorted by topic, then a uniform draw inside the anchor's topic block
+        topic = view.item_topic
+        order = torch.argsort(topic, stable=True)
+        counts = torch.bincount(topic, minlength=int(topic.max()) + 1)
+        starts = torch.cumsum(counts, 0) - counts
+        t = topic[anchor]
+        similar = order[_uniform(starts[t], starts[t] + counts[t], anchor.shape, g, view.device)]
+    return torch.where(valid, similar, fallback)
+
+
+SAMPLERS = {
+    "recent": sample_recent,
+    "popular": sample_popular,
+    "random": sample_random,
+    "social": sample_social,
+    "history": sample_history,
+}
+
+
+def split_sizes(settings: CandidateSettings) -> dict[str, int]:
+    """How many of the C candidates each source draws (largest-remainder rounding)."""
+    weights = {name: getattr(settings, name) for name in SOURCES}
+    total = sum(weights.values())
+    exact = {k: settings.size * w / total for k, w in weights.items()}
+    sizes = {k: int(v) for k, v in exact.items()}
+    leftover = settings.size - sum(sizes.values())
+    for k in sorted(exact, key=lambda k: exact[k] - sizes[k], reverse=True)[:leftover]:
+        sizes[k] += 1
+    return {k: v for k, v in sizes.items() if v > 0}
+
+
+def generate(
+    view: PlatformView, users: Tensor, settings: CandidateSettings, g: torch.Generator, recommender: Any = None
+) -> tuple[Tensor, Tensor]:
+    """(A,) users -> candidates (A, C) item ids (a row may repeat an item; the engine drops
+    repeats from the slate)."""
+    parts = [
+        SAMPLERS[name](view, users, n, g, recommender=recommender, window=settings.recent_window)
+        for name, n in split_sizes(settings).items()
+    ]
+    return torch.cat(parts, dim=1)
+
+
+def first_occurrence(rows: Tensor) -> Tensor:
+    """(A, C) -> (A, C) bool: True where the value is the first of its kind in the row."""
+    sorted_rows, order = torch.sort(rows, dim=1, stable=True)
+    first_sorted = torch.ones_like(sorted_rows, dtype=torch.bool)
+    first_sorted[:, 1:] = sorted_rows[:, 1:] != sorted_rows[:, :-1]
+    return torch.zeros_like(first_sorted).scatter_(1, order, first_sorted)

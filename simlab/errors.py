@@ -1,0 +1,24 @@
+"""User-facing errors: one clear message, exit code 2, never a traceback."""
+
+from __future__ import annotations
+
+
+class ScenarioError(Exception):
+    """Invalid user input (scenario file, --set override, run folder).
+
+    The message names the file, the line (when known), the key path, what was expected and
+    what was found.
+    """
+
+    def __init__(self, message: str, *, file: str | None = None, line: int | None = None, key: str | None = None):
+        self.file, self.line, self.key, self.detail = file, line, key, message
+        where = file or "<scenario>"
+        if line is not None:
+            where += f":{line}"
+        if key:
+            where += f": {key}"
+        super().__init__(f"{where}: {message}")
+
+
+class SimulationError(RuntimeError):
+    """A task stopped because its state became invalid (non-finite opinions or loss)."""

@@ -1,0 +1,630 @@
+"""Measures of polarization, diversity, exposure and recommender quality as pure functions of arrays.
+
+Every measure exists twice, with the same arguments and docstring:
+
+* ``name_t(...)`` computes in torch on the device of its tensor arguments (numpy arrays and
+  sequences are converted; mixed inputs follow the first tensor's device) and returns a 0-dim
+  tensor (a :class:`PolarizationDisagreement` of 0-dim tensors for the Musco measure). It never
+  copies data to the host, so a recorder can stack a step's metrics and synchronise once.
+* ``name(...)`` is the public convenience form: the same value as a Python ``float``.
+
+Floating-point inputs are promoted to float64 (float32 on Apple MPS, which lacks float64): the
+statistics below are sums over 1e6-1e7 terms. Empty inputs and undefined cases give NaN, never an
+exception. All functions are vectorised (sort, unique, bincount, searchsorted): O(n log n) at
+worst, with no Python loop over users or items.
+
+Metric-name map (DESIGN.md §3): polarization_er = :func:`esteban_ray`, bimodality =
+:func:`bimodality_coefficient`, polarization_p / disagreement = :func:`polarization_disagreement`,
+extreme_user_share = :func:`extreme_share`, slate_diversity = :func:`intra_list_diversity`,
+exposure_gini = :func:`gini`; the other names are the function names.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Sequence
+from typing import Literal, NamedTuple, ParamSpec
+
+import numpy as np
+import torch
+from torch import Tensor
+
+ArrayLike = Tensor | np.ndarray | Sequence[float]
+
+__all__ = [
+    "PolarizationDisagreement",
+    "auc",
+    "auc_t",
+    "bimodality_coefficient",
+    "bimodality_coefficient_t",
+    "consumption_extremeness",
+    "consumption_extremeness_t",
+    "coverage",
+    "coverage_t",
+    "ctr",
+    "ctr_t",
+    "engagement",
+    "engagement_t",
+    "esteban_ray",
+    "esteban_ray_t",
+    "exposure_drift_share",
+    "exposure_drift_share_t",
+    "exposure_extremeness",
+    "exposure_extremeness_t",
+    "extreme_exposure_share",
+    "extreme_exposure_share_t",
+    "extreme_share",
+    "extreme_share_t",
+    "extremity",
+    "extremity_t",
+    "gini",
+    "gini_t",
+    "homogenization",
+    "homogenization_t",
+    "intra_list_diversity",
+    "intra_list_diversity_t",
+    "logloss",
+    "logloss_t",
+    "mean_user_topic_entropy",
+    "mean_user_topic_entropy_t",
+    "nearest_opinion_pairs",
+    "opinion_mean",
+    "opinion_mean_t",
+    "opinion_variance",
+    "opinion_variance_t",
+    "polarization_disagreement",
+    "polarization_disagreement_edges",
+    "polarization_disagreement_edges_t",
+    "polarization_disagreement_t",
+    "rpol",
+    "rpol_t",
+    "topic_entropy",
+    "topic_entropy_t",
+    "unfairness_group",
+    "unfairness_group_t",
+    "unfairness_individual",
+    "unfairness_individual_t",
+]
+
+P = ParamSpec("P")
+
+
+# --------------------------------------------------------------------------- input handling
+
+
+def _device(*arrays: object) -> torch.device:
+    """The device of the first tensor among ``arrays`` (CPU if none is a tensor)."""
+    return next((a.device for a in arrays if isinstance(a, Tensor)), torch.device("cpu"))
+
+
+def _tensor(a: ArrayLike, device: torch.device | None = None) -> Tensor:
+    t = a if isinstance(a, Tensor) else torch.as_tensor(np.asarray(a))
+    return t if device is None else t.to(device)
+
+
+def _real(a: ArrayLike, device: torch.device | None = None) -> Tensor:
+    """``a`` as a float64 tensor (float32 on MPS)."""
+    t = _tensor(a, device)
+    return t.to(torch.float32 if t.device.type == "mps" else torch.float64)
+
+
+def _index(a: ArrayLike, device: torch.device | None = None) -> Tensor:
+    """``a`` as a flat int64 tensor."""
+    return _tensor(a, device).reshape(-1).long()
+
+
+def _columns(x: Tensor) -> Tensor:
+    """(N,) -> (N, 1); (N, K, ...) -> (N, K*...)."""
+    return x[:, None] if x.dim() == 1 else x.flatten(1)
+
+
+def _nan(device: torch.device) -> Tensor:
+    return torch.tensor(math.nan, dtype=torch.float64, device=device)
+
+
+def _float(fn_t: Callable[P, Tensor]) -> Callable[P, float]:
+    """The public twin of a ``*_t`` measure: same arguments and docstring, returns a float."""
+
+    @functools.wraps(fn_t)
+    def fn(*args: P.args, **kwargs: P.kwargs) -> float:
+        return fn_t(*args, **kwargs).item()
+
+    fn.__name__ = fn.__qualname__ = fn_t.__name__.removesuffix("_t")
+    fn.__annotations__ = {**fn_t.__annotations__, "return": "float"}
+    return fn
+
+
+# --------------------------------------------------------------------------- opinions
+
+
+def opinion_mean_t(x: ArrayLike) -> Tensor:
+    """Mean opinion, (1/(N K)) sum_i sum_k x_ik.
+
+    x: (N,) or (N, K). For K > 1 this is the mean over all coordinates (the mean of the per-axis
+    means).
+    """
+    return _real(x).mean()
+
+
+def opinion_variance_t(x: ArrayLike) -> Tensor:
+    """Population variance of opinions, (1/N) sum_i ||x_i - mean(x)||^2.
+
+    x: (N,) or (N, K). For K > 1 this is the sum of the per-axis population variances (the trace
+    of the covariance matrix), so it scales by c^2 under x -> c x and is rotation invariant.
+    """
+    x = _columns(_real(x))
+    return x.var(dim=0, correction=0).sum()
+
+
+def esteban_ray_t(
+    x: ArrayLike,
+    alpha: float = 1.0,
+    bins: int = 20,
+    value_range: tuple[float, float] = (-1.0, 1.0),
+    representative: Literal["mean", "centre"] = "mean",
+) -> Tensor:
+    """Esteban–Ray polarization of the binned opinion distribution.
+
+    Esteban & Ray (1994), "On the measurement of polarization", Econometrica 62(4):
+
+        P = sum_b sum_c pi_b^(1 + alpha) pi_c |y_b - y_c|,
+
+    with the normalising constant K = 1. The opinions are split into ``bins`` equal-width bins of
+    ``value_range`` (values outside it fall into the edge bins); pi_b is the population share of
+    bin b and y_b its representative opinion: the mean opinion of the bin's members
+    (``representative="mean"``, the default, exact for any distribution whose support points lie
+    in distinct bins, e.g. P = 0.5^alpha for a 50/50 split at -1 and +1) or the bin centre
+    (``"centre"``). alpha in (0, 1.6] is the "polarization sensitivity" (alpha = 0 gives the Gini
+    mean difference up to a factor). P >= 0; P = 0 for a consensus.
+
+    x: (N,) or (N, K); for K > 1 the mean over axes of the per-axis P. Must be finite.
+    """
+    x = _columns(_real(x))
+    n, k = x.shape
+    if n == 0:
+        return _nan(x.device)
+    lo, hi = value_range
+    cell = ((x - lo) * (bins / (hi - lo))).floor().clamp_(0, bins - 1).long()
+    cell = (cell + bins * torch.arange(k, device=x.device)).reshape(-1)  # (N K,) axis-major bin ids
+    counts = torch.bincount(cell, minlength=bins * k).reshape(k, bins).to(x.dtype)
+    if representative == "mean":
+        y = torch.bincount(cell, weights=x.reshape(-1), minlength=bins * k).reshape(k, bins) / counts.clamp(min=1)
+    else:
+        y = (lo + (torch.arange(bins, device=x.device, dtype=x.dtype) + 0.5) * ((hi - lo) / bins)).expand(k, bins)
+    pi = counts / n
+    gaps = (y[:, :, None] - y[:, None, :]).abs()
+    return (pi.pow(1 + alpha)[:, :, None] * pi[:, None, :] * gaps).sum(dim=(1, 2)).mean()
+
+
+def bimodality_coefficient_t(x: ArrayLike) -> Tensor:
+    """Bimodality coefficient, sample (bias-corrected) form of Pfister et al. (2013).
+
+    Pfister, Schwarz, Janczyk, Dale & Freeman (2013), "Good things peak in pairs: a note on the
+    bimodality coefficient", Frontiers in Psychology 4:700:
+
+        BC = (G1^2 + 1) / (G2 + 3 (n-1)^2 / ((n-2)(n-3))),
+
+    with G1 the adjusted sample skewness and G2 the adjusted sample excess kurtosis (as
+    ``scipy.stats.skew(bias=False)`` and ``scipy.stats.kurtosis(bias=False)``). The denominator
+    simplifies to (n^2 - 1) b2 / ((n-2)(n-3)), b2 = m4 / m2^2 > 0, which is how it is computed.
+    BC > 5/9 (its value for a uniform distribution, asymptotically) suggests bimodality; a
+    symmetric two-point distribution gives (n-2)(n-3) / ((n-1)(n+1)) -> 1.
+
+    x: (N,) or (N, K); for K > 1 the mean over axes of the per-axis BC. NaN if N < 4 or the
+    opinions are constant (spread within rounding error of their magnitude, as scipy does).
+    """
+    x = _columns(_real(x))
+    n = x.shape[0]
+    if n < 4:
+        return _nan(x.device)
+    d = x - x.mean(dim=0)
+    m2, m3, m4 = (d.pow(p).mean(dim=0) for p in (2, 3, 4))
+    g1 = m3 / m2.pow(1.5) * (math.sqrt(n * (n - 1)) / (n - 2))
+    denominator = (n * n - 1) * (m4 / m2.pow(2)) / ((n - 2) * (n - 3))
+    constant = m2 <= (16 * torch.finfo(x.dtype).eps * x.abs().amax(dim=0)).pow(2)  # only rounding spread
+    return torch.where(constant, math.nan, (g1.pow(2) + 1) / denominator).mean()
+
+
+class PolarizationDisagreement(NamedTuple):
+    """Musco et al. (2018) polarization P(z) and disagreement D(z) (floats or 0-dim tensors)."""
+
+    polarization: float | Tensor
+    disagreement: float | Tensor
+
+    @property
+    def index(self) -> float | Tensor:
+        """The polarization-disagreement index I(z) = P(z) + D(z)."""
+        return self.polarization + self.disagreement
+
+
+def polarization_disagreement_edges_t(
+    src: ArrayLike, dst: ArrayLike, weight: ArrayLike | None, z: ArrayLike
+) -> PolarizationDisagreement:
+    """Musco et al. polarization and disagreement from a directed edge list.
+
+    Musco, Musco & Tsourakakis (2018), "Minimizing polarization and disagreement in social
+    networks", WWW:
+
+        P(z) = sum_i (z_i - mean(z))^2,        D(z) = sum_{(i,j) in E} w_ij (z_i - z_j)^2 = z^T L z.
+
+    src, dst, weight: (E,) edge list with raw (not row-normalised) weights, holding **both
+    directions** of every undirected edge, as ``simlab.state.Graph`` does; each stored edge gets a
+    factor 1/2, so D = (1/2) sum_e w_e (z_src - z_dst)^2 counts each undirected edge once. An edge
+    stored in one direction only thus counts w/2: a directed graph is measured as the undirected
+    graph with weights (W + W^T)/2. weight None means unit weights.
+    z: (N,) or (N, K) opinions; for K > 1 squared differences are squared Euclidean norms (the sum
+    of the per-axis P and D). For the FJ equilibrium z* = (I+L)^-1 s, P(z*) + D(z*) =
+    s'^T (I+L)^-1 s' with s' = s - mean(s) (Musco et al., Lemma 3.2).
+    """
+    z = _columns(_real(z))
+    src, dst = _index(src, z.device), _index(dst, z.device)
+    w = torch.ones_like(src, dtype=z.dtype) if weight is None else _real(weight, z.device).reshape(-1)
+    polarization = (z - z.mean(dim=0)).pow(2).sum()
+    disagreement = 0.5 * (w * (z[src] - z[dst]).pow(2).sum(dim=1)).sum()
+    return PolarizationDisagreement(polarization, disagreement)
+
+
+def _edge_list(adjacency: object, device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
+    """(src, dst, weight) of the nonzero entries of a torch (sparse or dense), scipy or numpy matrix."""
+    if isinstance(adjacency, Tensor):
+        a = adjacency.to(device)
+        if a.layout == torch.sparse_csr:
+            rows = torch.arange(a.shape[0], device=device).repeat_interleave(a.crow_indices().diff())
+            return rows, a.col_indices(), a.values()
+        if a.layout != torch.strided:
+            a = a.to_sparse_coo().coalesce()
+            return a.indices()[0], a.indices()[1], a.values()
+        src, dst = a.nonzero(as_tuple=True)
+        return src, dst, a[src, dst]
+    import scipy.sparse
+
+    if scipy.sparse.issparse(adjacency):
+        c = adjacency.tocoo()
+        return (_tensor(c.row, device), _tensor(c.col, device), _tensor(c.data, device))
+    return _edge_list(_tensor(adjacency), device)
+
+
+def polarization_disagreement_t(adjacency: object, z: ArrayLike) -> PolarizationDisagreement:
+    """Musco et al. (2018) polarization P(z) and disagreement D(z) on a weighted graph.
+
+    adjacency: (N, N) weight matrix W as a torch tensor (dense, sparse COO, CSR or CSC), a scipy
+    sparse matrix or a numpy array; the raw weights are used as given (a row-normalised matrix is
+    **not** un-normalised: pass the raw one, or use :func:`polarization_disagreement_edges` with
+    ``Graph.src, Graph.dst, Graph.weight``). D(z) = (1/2) sum_ij W_ij (z_i - z_j)^2, which is
+    z^T L z with L = diag(W 1) - W for symmetric W; for non-symmetric W it equals z^T L z for the
+    symmetrised (W + W^T)/2. z: (N,) or (N, K). See :func:`polarization_disagreement_edges`.
+    """
+    device = _device(adjacency, z)
+    src, dst, weight = _edge_list(adjacency, device)
+    return polarization_disagreement_edges_t(src, dst, weight, _real(z, device))
+
+
+def extremity_t(x: ArrayLike) -> Tensor:
+    """Mean extremity, (1/N) sum_i ||x_i||_inf: the mean |x_i| (max |x_ik| over axes for K > 1).
+
+    x: (N,) or (N, K).
+    """
+    return _columns(_real(x)).abs().amax(dim=1).mean()
+
+
+def extreme_share_t(values: ArrayLike, threshold: float = 0.8) -> Tensor:
+    """Share of rows whose magnitude exceeds ``threshold``: (1/N) #{i : ||v_i||_inf > threshold}.
+
+    values: (N,) or (N, K), e.g. opinions (the metric extreme_user_share) or item extremeness.
+    """
+    v = _columns(_real(values)).abs().amax(dim=1)
+    return (v > threshold).to(v.dtype).mean()
+
+
+# --------------------------------------------------------------------------- recommender predictions
+
+
+def rpol_t(pred: ArrayLike) -> Tensor:
+    """Polarization of predicted ratings, R_pol (Rastegarpanah, Gummadi & Crovella, WSDM 2019).
+
+    "Fighting fire with fire: using antidote data to improve polarization and fairness of
+    recommender systems": R_pol = (1/M) sum_j (1/N) sum_i (pred_ij - mu_j)^2, mu_j = mean_i pred_ij,
+    i.e. the mean over items of the population variance over users.
+
+    pred: (N users, M items) dense predictions, e.g. on a fixed probe set.
+    """
+    return _real(pred).var(dim=0, correction=0).mean()
+
+
+def unfairness_individual_t(loss_per_user: ArrayLike) -> Tensor:
+    """Individual unfairness R_indv (Rastegarpanah et al., WSDM 2019).
+
+    R_indv = (1/N^2) sum_{i<l} (l_i - l_l)^2 = (1/N) sum_i (l_i - mean(l))^2: the population variance
+    of the per-user losses l_i (in the paper the MSE over user i's observed ratings).
+
+    loss_per_user: (N,).
+    """
+    return _real(loss_per_user).reshape(-1).var(correction=0)
+
+
+def unfairness_group_t(loss_per_user: ArrayLike, group: ArrayLike, weight: ArrayLike | None = None) -> Tensor:
+    """Group unfairness R_grp (Rastegarpanah et al., WSDM 2019).
+
+    R_grp = (1/G^2) sum_{g<h} (L_g - L_h)^2, which for the paper's two groups is (L_1 - L_2)^2 / 4 and
+    in general equals the population variance of the G group losses (each group counted once). The
+    group loss L_g is the loss over the group's observed entries; from per-user losses it is the
+    weighted mean L_g = sum_{i in g} w_i l_i / sum_{i in g} w_i. With ``weight`` = each user's number
+    of observed entries (and l_i the user's MSE) this is exactly the paper's entry-level group MSE;
+    ``weight=None`` uses the plain mean of the members' losses. Groups with zero total weight are
+    left out.
+
+    loss_per_user: (N,); group: (N,) integer labels (any values); weight: (N,) or None.
+    """
+    loss = _real(loss_per_user).reshape(-1)
+    _, g = torch.unique(_index(group, loss.device), return_inverse=True)
+    w = torch.ones_like(loss) if weight is None else _real(weight, loss.device).reshape(-1)
+    total = torch.bincount(g, weights=w)
+    means = torch.bincount(g, weights=w * loss) / total
+    return means[total > 0].var(correction=0)
+
+
+# --------------------------------------------------------------------------- slates and catalog
+
+
+def intra_list_diversity_t(features: ArrayLike, chunk_elements: int = 1 << 22) -> Tensor:
+    """Intra-list diversity: mean over slates of the mean pairwise distance between slate items.
+
+    Smyth & McClave (2001), "Similarity vs. diversity", ICCBR; Ziegler, McNee, Konstan & Lausen
+    (2005), "Improving recommendation lists through topic diversification", WWW:
+
+        ILD = (1/A) sum_s (1/(k(k-1))) sum_{a != b} ||f_sa - f_sb||_2.
+
+    features: (A, k, D) feature vectors of the k items of each of A slates (e.g. stance, D = K, or a
+    one-hot topic, where differing topics are sqrt(2) apart), or (A, k) for scalar features. A
+    slate of one item has diversity 0; A = 0 gives NaN. Memory is bounded by processing
+    ``chunk_elements // (k^2 D)`` slates at a time.
+    """
+    f = _real(features)
+    f = f[..., None] if f.dim() == 2 else f
+    a, k, d = f.shape
+    if a == 0:
+        return _nan(f.device)
+    if k < 2:
+        return torch.zeros((), dtype=f.dtype, device=f.device)
+    step = max(1, chunk_elements // (k * k * d))
+    total = sum((c[:, :, None, :] - c[:, None, :, :]).norm(dim=-1).sum() for c in f.split(step))
+    return total / (a * k * (k - 1))
+
+
+def topic_entropy_t(counts: ArrayLike) -> Tensor:
+    """Shannon entropy (nats) of a topic consumption distribution, H = -sum_t p_t log p_t.
+
+    counts: (T,) nonnegative consumption counts (or weights); p = counts / sum(counts), 0 log 0 = 0.
+    H in [0, log T]; NaN if all counts are 0.
+    """
+    c = _real(counts).reshape(-1)
+    p = c / c.sum()
+    return -torch.special.xlogy(p, p).sum()
+
+
+def mean_user_topic_entropy_t(user: ArrayLike, topic: ArrayLike, n_users: int, n_topics: int) -> Tensor:
+    """Mean over users of the entropy (nats) of each user's own topic consumption distribution.
+
+    user, topic: (E,) flat arrays of consumption events (e.g. the engaged impressions). Users with
+    no event are left out of the mean (their entropy is undefined). Cost O(E log E + N): per-user
+    topic counts are built from the sorted distinct (user, topic) keys, never as an N x T matrix.
+    """
+    u = _index(user)
+    t = _index(topic, u.device)
+    keys, counts = torch.unique(u * n_topics + t, return_counts=True)
+    if keys.numel() == 0:
+        return _nan(u.device)
+    owner = keys // n_topics
+    counts = counts.double() if u.device.type != "mps" else counts.float()
+    total = torch.bincount(owner, weights=counts, minlength=n_users)
+    p = counts / total[owner]
+    entropy = torch.bincount(owner, weights=-torch.special.xlogy(p, p), minlength=n_users)
+    active = total > 0
+    return entropy.sum() / active.sum()
+
+
+def coverage_t(item_ids: ArrayLike, n_items: int) -> Tensor:
+    """Catalog coverage: the share of the n_items catalog items shown at least once.
+
+    item_ids: (I,) ids in [0, n_items) of the shown items (repeats allowed).
+    """
+    ids = _index(item_ids)
+    seen = torch.zeros(n_items, dtype=torch.bool, device=ids.device)
+    seen[ids] = True
+    return seen.double().mean() if ids.device.type != "mps" else seen.float().mean()
+
+
+def gini_t(counts: ArrayLike) -> Tensor:
+    """Gini coefficient of (exposure) counts, from the sorted values c_(1) <= ... <= c_(n):
+
+        G = sum_i (2i - n - 1) c_(i) / (n sum_i c_i).
+
+    0 for equal counts, (n-1)/n when one item has everything; scale invariant; NaN for all-zero.
+    counts: (n,) nonnegative, e.g. impressions per catalog item (zeros included).
+    """
+    c = _real(counts).reshape(-1).sort().values
+    n = c.numel()
+    rank = torch.arange(1, n + 1, device=c.device, dtype=c.dtype)
+    return ((2 * rank - n - 1) * c).sum() / (n * c.sum())
+
+
+def nearest_opinion_pairs(x: ArrayLike, chunk: int = 4096) -> Tensor:
+    """Partner of each user: the index of the other user with the nearest opinion (Euclidean).
+
+    x: (N,) or (N, K), N >= 2. Returns (N,) int64 on x's device. For K = 1 this is exact in
+    O(N log N) (sort, then the closer of the two sorted neighbours; ties go to the lower one); for
+    K > 1 it is an exact chunked brute force, O(N^2 K) time and O(chunk N) memory (compute it once,
+    e.g. from the innate opinions, and reuse the pairs).
+    """
+    x = _columns(_real(x))
+    n = x.shape[0]
+    if n < 2:
+        raise ValueError("nearest_opinion_pairs needs at least two users")
+    if x.shape[1] == 1:
+        values, order = x[:, 0].sort(stable=True)
+        inf = values.new_full((1,), math.inf)
+        gap = values.diff()
+        rank = torch.arange(n, device=x.device)
+        neighbour = torch.where(torch.cat([inf, gap]) <= torch.cat([gap, inf]), rank - 1, rank + 1)
+        pairs = torch.empty_like(order)
+        pairs[order] = order[neighbour]
+        return pairs
+    parts = []
+    for start in range(0, n, chunk):
+        d = torch.cdist(x[start : start + chunk], x, compute_mode="donot_use_mm_for_euclid_dist")
+        rows = torch.arange(d.shape[0], device=x.device)
+        d[rows, rows + start] = math.inf
+        parts.append(d.argmin(dim=1))
+    return torch.cat(parts)
+
+
+def homogenization_t(user: ArrayLike, item: ArrayLike, n_users: int, pairs: ArrayLike) -> Tensor:
+    """Homogenization: mean Jaccard overlap of paired users' consumed-item sets.
+
+    Chaney, Stewart & Engelhardt (2018), "How algorithmic confounding in recommendation systems
+    increases homogeneity and decreases utility", RecSys. They pair each user with the most similar
+    user by true preferences and measure J(S_i, S_p(i)) = |S_i ∩ S_p(i)| / |S_i ∪ S_p(i)| of their
+    consumed item sets; rising J means users become more alike than their preferences warrant.
+
+    user, item: (E,) consumption events (repeats are fine, sets are taken); n_users: N;
+    pairs: (N,) partner index p(i) of each user (e.g. :func:`nearest_opinion_pairs` of the innate
+    opinions). The mean is over users i, with pairs where both sets are empty left out (NaN if all
+    are). O(E log E): the distinct (item, user) keys are sorted once and each membership
+    "item in S_p(i)" is a binary search.
+    """
+    u = _index(user)
+    i = _index(item, u.device)
+    partner = _index(pairs, u.device)
+    keys = torch.unique(i * n_users + u)  # sorted distinct (item, user) keys
+    if keys.numel() == 0:
+        return _nan(u.device)
+    owner, owned = keys % n_users, keys // n_users
+    size = torch.bincount(owner, minlength=n_users)
+    probe = owned * n_users + partner[owner]
+    hit = keys[torch.searchsorted(keys, probe).clamp_(max=keys.numel() - 1)] == probe
+    inter = torch.bincount(owner, weights=hit.double(), minlength=n_users)
+    union = size + size[partner] - inter
+    jaccard = torch.where(union > 0, inter / union.clamp(min=1), 0.0)
+    return jaccard.sum() / (union > 0).sum()
+
+
+# --------------------------------------------------------------------------- exposure
+
+
+def exposure_extremeness_t(item_extremeness_shown: ArrayLike) -> Tensor:
+    """Mean extremeness e_j = max_k |y_jk| of the shown items (one entry per impression). (I,)."""
+    return _real(item_extremeness_shown).mean()
+
+
+def consumption_extremeness_t(item_extremeness_engaged: ArrayLike) -> Tensor:
+    """Mean extremeness of the engaged items (one entry per engagement). (E,)."""
+    return _real(item_extremeness_engaged).mean()
+
+
+def extreme_exposure_share_t(item_extremeness_shown: ArrayLike, threshold: float = 0.8) -> Tensor:
+    """Share of impressions whose item extremeness exceeds ``threshold``. (I,)."""
+    e = _real(item_extremeness_shown)
+    return (e > threshold).to(e.dtype).mean()
+
+
+def exposure_drift_share_t(exposure_now: ArrayLike, exposure_start: ArrayLike, delta: float = 0.1) -> Tensor:
+    """Share of users whose exposure extremeness rose by more than ``delta`` since step 0.
+
+    (1/|U|) #{i in U : now_i - start_i > delta}, U the users with both values defined.
+    exposure_now, exposure_start: (N,) per-user mean extremeness of the items shown (NaN for a user
+    never exposed, who is left out).
+    """
+    now = _real(exposure_now)
+    start = _real(exposure_start, now.device)
+    defined = ~(now.isnan() | start.isnan())
+    return ((now - start) > delta).to(now.dtype).sum() / defined.sum()
+
+
+# --------------------------------------------------------------------------- engagement and accuracy
+
+
+def ctr_t(labels: ArrayLike) -> Tensor:
+    """Click-through rate: engagements per impression, mean(labels). labels: (I,) 0/1."""
+    return _real(labels).mean()
+
+
+def engagement_t(labels: ArrayLike, n_users: int) -> Tensor:
+    """Engagements per user in one step: sum(labels) / n_users, over all N users (active or not).
+
+    labels: (I,) 0/1 labels of the step's impressions.
+    """
+    return _real(labels).sum() / n_users
+
+
+def auc_t(labels: ArrayLike, scores: ArrayLike) -> Tensor:
+    """ROC AUC via the Mann–Whitney U statistic with average ranks for ties.
+
+    AUC = (R_+ - n_+ (n_+ + 1)/2) / (n_+ n_-), R_+ the sum of the positives' (tie-averaged) ranks of
+    the scores: the probability that a random positive outscores a random negative, ties counting
+    1/2. Equals ``sklearn.metrics.roc_auc_score``; NaN when only one class is present.
+    labels: (I,) 0/1 (positive = label > 0); scores: (I,) any real scores.
+    """
+    s = _tensor(scores).reshape(-1)
+    positive = _real(labels, s.device).reshape(-1) > 0
+    sorted_scores, order = s.sort()
+    _, tie_group, tie_size = torch.unique_consecutive(sorted_scores, return_inverse=True, return_counts=True)
+    tie_size = tie_size.to(torch.float64 if s.device.type != "mps" else torch.float32)
+    mean_rank = tie_size.cumsum(0) - (tie_size - 1) / 2  # 1-based average rank of each tie group
+    pos_sorted = positive[order]
+    n_pos = pos_sorted.sum().to(tie_size.dtype)
+    n_neg = s.numel() - n_pos
+    rank_sum = torch.where(pos_sorted, mean_rank[tie_group], 0.0).sum()
+    u = (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+    return torch.where(n_pos * n_neg > 0, u, math.nan)
+
+
+def logloss_t(labels: ArrayLike, probs: ArrayLike, eps: float = 1e-7) -> Tensor:
+    """Binary cross-entropy, -(1/I) sum (y log p + (1-y) log(1-p)), p clipped to [eps, 1-eps].
+
+    labels: (I,) in [0, 1]; probs: (I,) predicted engagement probabilities.
+    """
+    p = _real(probs).reshape(-1).clamp(eps, 1 - eps)
+    y = _real(labels, p.device).reshape(-1)
+    return -(y * p.log() + (1 - y) * (-p).log1p()).mean()
+
+
+# --------------------------------------------------------------------------- float-returning public forms
+
+opinion_mean = _float(opinion_mean_t)
+opinion_variance = _float(opinion_variance_t)
+esteban_ray = _float(esteban_ray_t)
+bimodality_coefficient = _float(bimodality_coefficient_t)
+extremity = _float(extremity_t)
+extreme_share = _float(extreme_share_t)
+rpol = _float(rpol_t)
+unfairness_individual = _float(unfairness_individual_t)
+unfairness_group = _float(unfairness_group_t)
+intra_list_diversity = _float(intra_list_diversity_t)
+topic_entropy = _float(topic_entropy_t)
+mean_user_topic_entropy = _float(mean_user_topic_entropy_t)
+coverage = _float(coverage_t)
+gini = _float(gini_t)
+homogenization = _float(homogenization_t)
+exposure_extremeness = _float(exposure_extremeness_t)
+consumption_extremeness = _float(consumption_extremeness_t)
+extreme_exposure_share = _float(extreme_exposure_share_t)
+exposure_drift_share = _float(exposure_drift_share_t)
+ctr = _float(ctr_t)
+engagement = _float(engagement_t)
+auc = _float(auc_t)
+logloss = _float(logloss_t)
+
+
+def polarization_disagreement(adjacency: object, z: ArrayLike) -> PolarizationDisagreement:
+    """Float form of :func:`polarization_disagreement_t` (same arguments and definitions)."""
+    p, d = polarization_disagreement_t(adjacency, z)
+    return PolarizationDisagreement(p.item(), d.item())
+
+
+def polarization_disagreement_edges(
+    src: ArrayLike, dst: ArrayLike, weight: ArrayLike | None, z: ArrayLike
+) -> PolarizationDisagreement:
+    """Float form of :func:`polarization_disagreement_edges_t` (same arguments and definitions)."""
+    p, d = polarization_disagreement_edges_t(src, dst, weight, z)
+    return PolarizationDisagreement(p.item(), d.item())

@@ -1,0 +1,3 @@
+"""Recommenders behind the :class:`simlab.protocols.Recommender` protocol."""
+
+from simlab.recommenders import baselines  # noqa: F401

@@ -1,0 +1,104 @@
+"""Baseline recommenders: random, popularity, chronological and the oracle.
+
+Each implements :class:`simlab.protocols.Recommender` and reads only the PlatformView
+(the oracle excepted: it ranks by the true engagement probability by definition).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pydantic
+import torch
+from torch import Tensor
+
+from simlab.protocols import PlatformView
+from simlab.registry import RECOMMENDERS
+from simlab.state import ImpressionLog
+
+
+class _Stateless:
+    """Shared plumbing for recommenders that learn nothing from the log."""
+
+    class Settings(pydantic.BaseModel):
+        model_config = pydantic.ConfigDict(extra="forbid")
+
+    def __init__(self, settings: pydantic.BaseModel):
+        self.settings = settings
+        self.view: PlatformView | None = None
+        self.generator: torch.Generator | None = None
+
+    def setup(self, view: PlatformView, generator: torch.Generator) -> None:
+        self.view, self.generator = view, generator
+
+    def train(self, log: ImpressionLog, step: int) -> dict[str, float]:
+        return {}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass
+
+
+@RECOMMENDERS.register("random")
+class RandomRecommender(_Stateless):
+    """Uniformly random ranking of the candidates; predicts the running platform CTR."""
+
+    def score(self, users: Tensor, candidates: Tensor) -> Tensor:
+        return torch.rand(candidates.shape, generator=self.generator, device=candidates.device)
+
+    def predict(self, users: Tensor, items: Tensor) -> Tensor:
+        assert self.view is not None
+        ctr = (self.view.user_engagements.sum() + 1).float() / (self.view.user_impressions.sum() + 2).float()
+        return ctr.expand(users.shape[0]).clone()
+
+
+@RECOMMENDERS.register("popularity")
+class PopularityRecommender(_Stateless):
+    """Ranks by observed engagements; predicts the smoothed item CTR (eng + c*w) / (imp + w), c the platform CTR."""
+
+    class Settings(pydantic.BaseModel):
+        model_config = pydantic.ConfigDict(extra="forbid")
+        prior_impressions: float = pydantic.Field(10.0, gt=0)
+
+    def score(self, users: Tensor, candidates: Tensor) -> Tensor:
+        assert self.view is not None
+        # tiny random tie-break so equally popular items are not ordered by id
+        ties = torch.rand(candidates.shape, generator=self.generator, device=candidates.device) * 1e-3
+        return self.view.catalog.engagements[candidates].float() + ties
+
+    def predict(self, users: Tensor, items: Tensor) -> Tensor:
+        assert self.view is not None
+        s = self.settings
+        eng = self.view.catalog.engagements[items].float()
+        imp = self.view.catalog.impressions[items].float()
+        # shrink toward the platform CTR with the weight of `prior_impressions` impressions
+        prior_ctr = (self.view.user_engagements.sum() + 1).float() / (self.view.user_impressions.sum() + 2).float()
+        return (eng + prior_ctr * s.prior_impressions) / (imp + s.prior_impressions)
+
+
+@RECOMMENDERS.register("chronological")
+class ChronologicalRecommender(_Stateless):
+    """Newest first (a reverse-chronological feed); predicts the running platform CTR."""
+
+    def score(self, users: Tensor, candidates: Tensor) -> Tensor:
+        assert self.view is not None
+        ties = torch.rand(candidates.shape, generator=self.generator, device=candidates.device) * 1e-3
+        return self.view.catalog.created[candidates].float() + ties
+
+    predict = RandomRecommender.predict
+
+
+@RECOMMENDERS.register("oracle")
+class OracleRecommender(_Stateless):
+    """Ranks by the true engagement probability at the top position (an upper bound on
+    what an engagement optimiser can reach)."""
+
+    def score(self, users: Tensor, candidates: Tensor) -> Tensor:
+        a, c = candidates.shape
+        return self.predict(users[:, None].expand(a, c).reshape(-1), candidates.reshape(-1)).reshape(a, c)
+
+    def predict(self, users: Tensor, items: Tensor) -> Tensor:
+        assert self.view is not None and self.view.oracle_probability is not None
+        return self.view.oracle_probability(users, items)

@@ -1,0 +1,359 @@
+"""The DLRM model of Naumov et al. 2019 (arXiv:1906.00091), one module per stage as in torchrec.
+
+    SparseArch       ids -> embedding vectors        (B, S, d)   S = 5 sparse features
+    DenseArch        bottom MLP over dense features  (B, d)
+    InteractionArch  pairwise dots (or concatenation) of the F = S + 1 vectors -> (B, top_in)
+    OverArch         top MLP -> one logit            (B,)
+    DLRM             the four stages; ``forward`` is the plain per-(user, item) model and
+                     ``factored_forward`` the same function evaluated with user-side and
+                     item-side work done once each (for ranking A users x C candidates).
+
+Shapes: N users, M items, A active users, C candidates, B batch, H history length,
+d embedding dim, F = S + 1 interacting vectors. The loss and the trainer live in
+:mod:`simlab.recommenders.training`, outside the model.
+
+Sparse features, in the order they interact: ``user`` (user id), ``item`` (item id),
+``topic``, ``creator`` and ``history`` (the user's last H engaged items, a multi-hot bag with
+mean pooling; -1 entries are padding and excluded). By default the history bag has its own
+table (``history_table="own"``), as in the reference where every sparse feature has one;
+``"shared"`` pools the item table's rows instead (fewer parameters, history and candidate
+live in one space).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+SPARSE_FEATURES = ("user", "item", "topic", "creator", "history")
+USER_SIDE = ("user", "history")  # known once per active user
+ITEM_SIDE = ("item", "topic", "creator")  # known once per candidate item
+
+
+def interaction_width(kind: str, n_features: int, dim: int, self_interaction: bool = False) -> int:
+    """Top-MLP input width for F interacting vectors of width d.
+
+    dot: d + F(F-1)/2 (strict lower triangle), with self-interaction d + F(F+1)/2; cat: F*d.
+    """
+    if kind == "cat":
+        return n_features * dim
+    pairs = n_features * (n_features + 1) // 2 if self_interaction else n_features * (n_features - 1) // 2
+    return dim + pairs
+
+
+def _normal(shape: Sequence[int], std: float, generator: torch.Generator, device: torch.device) -> Tensor:
+    # draw on the generator's device so CPU and CUDA runs are each reproducible from their seed
+    return (torch.randn(tuple(shape), generator=generator, device=generator.device) * std).to(device)
+
+
+def _uniform(shape: Sequence[int], bound: float, generator: torch.Generator, device: torch.device) -> Tensor:
+    u = torch.rand(tuple(shape), generator=generator, device=generator.device)
+    return ((u * 2 - 1) * bound).to(device)
+
+
+def _mlp(sizes: Sequence[int], last_relu: bool, generator: torch.Generator, device: torch.device) -> nn.Sequential:
+    """Linear layers with ReLU between (and after the last one if ``last_relu``).
+
+    Initialised as in facebookresearch/dlrm: W ~ N(0, 2/(fan_in+fan_out)), b ~ N(0, 1/fan_out).
+    """
+    layers: list[nn.Module] = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        linear = nn.Linear(n_in, n_out, device=device)
+        with torch.no_grad():
+            linear.weight.copy_(_normal((n_out, n_in), math.sqrt(2 / (n_in + n_out)), generator, device))
+            linear.bias.copy_(_normal((n_out,), math.sqrt(1 / n_out), generator, device))
+        layers.append(linear)
+        if last_relu or i < len(sizes) - 2:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+class SparseArch(nn.Module):
+    """Embedding tables (torchrec's EmbeddingBagCollection) for the sparse features.
+
+    Tables are ``nn.EmbeddingBag`` parameter holders with ``capacity`` rows each; the item,
+    creator, topic and user tables grow geometrically (:meth:`grow`) as the catalog and the
+    synthetic users grow. Lookups are written as a gather plus an explicit weighted sum
+    (``F.embedding``) rather than ``F.embedding_bag``: it is the same mean pooling, but PyTorch
+    implements no double backward for embedding_bag, and the unrolled training step used by
+    antidote data differentiates through the gradient.
+    """
+
+    def __init__(
+        self,
+        rows: dict[str, int],
+        dim: int,
+        generator: torch.Generator,
+        device: torch.device,
+        share_history: bool = False,
+        init_scale: float = 0.05,
+    ):
+        super().__init__()
+        self.dim = dim
+        self.init_scale = init_scale
+        self.share_history = share_history
+        names = ("user", "item", "topic", "creator") + (() if share_history else ("history",))
+        self.embedding_bags = nn.ModuleDict()
+        for name in names:
+            n = rows[name]
+            weight = _uniform((n, dim), init_scale, generator, device)
+            self.embedding_bags[name] = nn.EmbeddingBag(n, dim, mode="mean", _weight=weight, device=device)
+
+    def table_of(self, feature: str) -> str:
+        return "item" if feature == "history" and self.share_history else feature
+
+    def weight(self, feature: str) -> Tensor:
+        """(rows, d) parameter of the table that serves ``feature``."""
+        return self.embedding_bags[self.table_of(feature)].weight
+
+    def capacity(self, table: str) -> int:
+        return self.embedding_bags[table].weight.shape[0]
+
+    def lookup(self, feature: str, ids: Tensor) -> Tensor:
+        """(B,) ids -> (B, d); for ``history``, (B, H) bags -> (B, d) mean over non-padding ids."""
+        bag = self.embedding_bags[self.table_of(feature)]
+        if feature != "history":
+            return F.embedding(ids, bag.weight, sparse=bag.sparse)
+        valid = ids >= 0
+        w = valid.to(bag.weight.dtype) / valid.sum(dim=1, keepdim=True).clamp(min=1)  # empty bag -> zeros
+        rows = F.embedding(ids.clamp(min=0), bag.weight, sparse=bag.sparse)  # (B, H, d)
+        return torch.einsum("bhd,bh->bd", rows, w)
+
+    def forward(self, sparse: dict[str, Tensor]) -> Tensor:
+        """{feature: (B,) or (B, H)} -> (B, S, d) in SPARSE_FEATURES order."""
+        return torch.stack([self.lookup(f, sparse[f]) for f in SPARSE_FEATURES], dim=1)
+
+    def set_sparse_grad(self, sparse: bool) -> None:
+        for bag in self.embedding_bags.values():
+            bag.sparse = sparse
+
+    def grow(self, table: str, rows: int, generator: torch.Generator) -> None:
+        """Enlarge ``table`` to ``rows`` rows; old rows are kept, new rows freshly initialised.
+
+        The parameter object changes, so an optimizer over it must be rebuilt
+        (:meth:`simlab.recommenders.training.Trainer.regrow`).
+        """
+        bag = self.embedding_bags[table]
+        old = bag.weight.detach()
+        if rows <= old.shape[0]:
+            return
+        new = _uniform((rows - old.shape[0], self.dim), self.init_scale, generator, old.device).to(old.dtype)
+        bag.weight = nn.Parameter(torch.cat([old, new]))
+        bag.num_embeddings = rows
+
+
+class DenseArch(nn.Module):
+    """Bottom MLP: the dense features [user_dense, item_dense] (B, n_dense) -> (B, d), ReLU after every layer."""
+
+    def __init__(self, n_dense: int, layers: Sequence[int], generator: torch.Generator, device: torch.device):
+        super().__init__()
+        self.mlp = _mlp([n_dense, *layers], last_relu=True, generator=generator, device=device)
+
+    @property
+    def first(self) -> nn.Linear:
+        return self.mlp[0]  # type: ignore[return-value]
+
+    def forward(self, dense: Tensor) -> Tensor:
+        return self.mlp(dense)
+
+
+class InteractionArch(nn.Module):
+    """Feature interaction of the dense vector x and the S sparse vectors (F = S + 1).
+
+    ``dot``: x concatenated with the pairwise dots T T^T of T = [x, e_1..e_S] (B, F, d), strictly
+    lower triangle (or with the diagonal if ``self_interaction``), ordered as the reference's
+    ``li, lj`` tril indices. ``cat``: the F vectors concatenated.
+    """
+
+    def __init__(self, kind: str, n_sparse: int, dim: int, self_interaction: bool = False, dense_dim: int | None = None):
+        super().__init__()
+        if kind not in ("dot", "cat"):
+            raise ValueError(f"unknown interaction {kind!r}")
+        self.kind, self.dim, self.self_interaction = kind, dim, self_interaction
+        self.dense_dim = dim if dense_dim is None else dense_dim  # cat allows a different width
+        self.n_features = n_sparse + 1
+        offset = 0 if self_interaction else -1
+        li, lj = torch.tril_indices(self.n_features, self.n_features, offset=offset)
+        self.register_buffer("li", li, persistent=False)
+        self.register_buffer("lj", lj, persistent=False)
+        self.pairs = list(zip(li.tolist(), lj.tolist()))
+
+    @property
+    def out_features(self) -> int:
+        if self.kind == "cat":
+            return self.dense_dim + (self.n_features - 1) * self.dim
+        return interaction_width(self.kind, self.n_features, self.dim, self.self_interaction)
+
+    def forward(self, dense: Tensor, sparse: Tensor) -> Tensor:
+        """(B, d), (B, S, d) -> (B, out_features)."""
+        if self.kind == "cat":
+            return torch.cat([dense, sparse.flatten(1)], dim=1)
+        t = torch.cat([dense.unsqueeze(1), sparse], dim=1)  # (B, F, d)
+        z = torch.bmm(t, t.transpose(1, 2))  # (B, F, F)
+        return torch.cat([dense, z[:, self.li, self.lj]], dim=1)
+
+    # --- factored evaluation: which output columns depend on the user, the item or the pair
+    def column(self, i: int, j: int) -> int:
+        """Output column of the dot between interacting vectors i and j (0 = dense)."""
+        return self.dim + self.pairs.index((max(i, j), min(i, j)))
+
+    def feature_columns(self, f: int) -> list[int]:
+        """Output columns of interacting vector f (0 = dense) under ``cat``."""
+        if f == 0:
+            return list(range(self.dense_dim))
+        start = self.dense_dim + (f - 1) * self.dim
+        return list(range(start, start + self.dim))
+
+
+class OverArch(nn.Module):
+    """Top MLP (B, top_in) -> one logit (B,). The reference ends in a sigmoid; we return the logit
+    and apply the sigmoid in the loss (BCE with logits) and in ``predict``, which is stabler."""
+
+    def __init__(self, n_in: int, layers: Sequence[int], generator: torch.Generator, device: torch.device):
+        super().__init__()
+        self.mlp = _mlp([n_in, *layers], last_relu=False, generator=generator, device=device)
+
+    @property
+    def first(self) -> nn.Linear:
+        return self.mlp[0]  # type: ignore[return-value]
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.mlp(x).squeeze(-1)
+
+
+class DLRM(nn.Module):
+    """Deep Learning Recommendation Model (Naumov et al. 2019) over simlab's observable features.
+
+    ``forward(dense (B, n_dense), sparse {feature: ids}) -> logits (B,)``.
+    """
+
+    def __init__(
+        self,
+        rows: dict[str, int],
+        n_user_dense: int,
+        n_item_dense: int,
+        embedding_dim: int = 16,
+        bottom_mlp: Sequence[int] = (64, 16),
+        top_mlp: Sequence[int] = (64, 32, 1),
+        interaction: str = "dot",
+        self_interaction: bool = False,
+        share_history: bool = False,
+        init_scale: float = 0.05,
+        *,
+        generator: torch.Generator,
+        device: torch.device | str = "cpu",
+    ):
+        super().__init__()
+        device = torch.device(device)
+        if interaction == "dot" and bottom_mlp[-1] != embedding_dim:
+            raise ValueError(f"dot interaction needs bottom_mlp[-1] == embedding_dim ({embedding_dim})")
+        if top_mlp[-1] != 1:
+            raise ValueError("top_mlp must end in 1 (one logit)")
+        self.n_user_dense = n_user_dense
+        self.sparse_arch = SparseArch(rows, embedding_dim, generator, device, share_history, init_scale)
+        self.dense_arch = DenseArch(n_user_dense + n_item_dense, bottom_mlp, generator, device)
+        self.inter_arch = InteractionArch(
+            interaction, len(SPARSE_FEATURES), embedding_dim, self_interaction, dense_dim=bottom_mlp[-1]
+        )
+        self.over_arch = OverArch(self.inter_arch.out_features, top_mlp, generator, device)
+
+    def forward(self, dense: Tensor, sparse: dict[str, Tensor]) -> Tensor:
+        """(B, n_dense), {user, item, topic, creator: (B,), history: (B, H)} -> logits (B,)."""
+        x = self.dense_arch(dense)
+        e = self.sparse_arch(sparse)
+        return self.over_arch(self.inter_arch(x, e))
+
+    def factored_forward(
+        self,
+        user_dense: Tensor,
+        user_sparse: dict[str, Tensor],
+        item_dense: Tensor,
+        item_sparse: dict[str, Tensor],
+        candidates: Tensor,
+        pairs_per_chunk: int | None = None,
+    ) -> Tensor:
+        """Logits for A users x C candidates, equal to ``forward`` on every (user, candidate) pair.
+
+        user_dense (A, n_user_dense), user_sparse {user (A,), history (A, H)}; item_dense
+        (M', n_item_dense), item_sparse {item, topic, creator (M',)}; candidates (A, C) row
+        indices into the M' item rows. Returns (A, C).
+
+        User-side work (user and history embeddings, the user half of the first bottom layer,
+        dots among user-side vectors) runs once per user; item-side work (item, topic, creator
+        embeddings, the item half of the first bottom layer, dots among them) once per item. The
+        first bottom layer is linear in [user_dense, item_dense], so W [u; i] + b =
+        (W_u u + b) + W_i i exactly; per pair remain the ReLU and the rest of the bottom MLP (the
+        dense vector x depends on both), the dots of x and of user-side with item-side vectors
+        (two batched matmuls), and the top MLP, whose first weight is permuted to the layout
+        built here. Users are processed in chunks of about ``pairs_per_chunk`` pairs to bound
+        memory (all at once if None).
+        """
+        sa, inter = self.sparse_arch, self.inter_arch
+        first, dense_rest = self.dense_arch.first, self.dense_arch.mlp[1:]
+        top_first, top_rest = self.over_arch.first, self.over_arch.mlp[1:]
+        nu = self.n_user_dense
+        # global index of each interacting vector: 0 = dense, then SPARSE_FEATURES
+        u_idx = [1 + SPARSE_FEATURES.index(f) for f in USER_SIDE]
+        i_idx = [1 + SPARSE_FEATURES.index(f) for f in ITEM_SIDE]
+
+        # once per user / per item
+        U = torch.stack([sa.lookup(f, user_sparse[f]) for f in USER_SIDE], dim=1)  # (A, 2, d)
+        I = torch.stack([sa.lookup(f, item_sparse[f]) for f in ITEM_SIDE], dim=1)  # (M', 3, d)
+        hu = F.linear(user_dense, first.weight[:, :nu], first.bias)  # (A, h)
+        hi = F.linear(item_dense, first.weight[:, nu:])  # (M', h)
+
+        # Which top-input columns each piece feeds. Per user: uu; per item: ii; per pair: the
+        # dense vector x, then (dot) x.U, x.I, U.I, and x.x under self-interaction.
+        if inter.kind == "cat":
+            user_terms, user_cols = U.flatten(1), [c for g in u_idx for c in inter.feature_columns(g)]
+            item_terms, item_cols = I.flatten(1), [c for g in i_idx for c in inter.feature_columns(g)]
+            pair_cols: list[int] = []
+        else:
+            diag = 1 if inter.self_interaction else 0  # include (a, a) under self-interaction
+            uu = [(a, b) for a in range(len(u_idx)) for b in range(a + diag)]
+            ii = [(a, b) for a in range(len(i_idx)) for b in range(a + diag)]
+            user_terms = torch.stack([(U[:, a] * U[:, b]).sum(-1) for a, b in uu], dim=1)  # (A, n_uu)
+            item_terms = torch.stack([(I[:, a] * I[:, b]).sum(-1) for a, b in ii], dim=1)  # (M', n_ii)
+            user_cols = [inter.column(u_idx[a], u_idx[b]) for a, b in uu]
+            item_cols = [inter.column(i_idx[a], i_idx[b]) for a, b in ii]
+            pair_cols = [inter.column(0, 0)] if inter.self_interaction else []
+            pair_cols += [inter.column(0, g) for g in u_idx] + [inter.column(0, g) for g in i_idx]
+            pair_cols += [inter.column(gu, gi) for gi in i_idx for gu in u_idx]  # item-major, as computed
+        x_cols = list(range(inter.dense_dim))
+        cols = torch.tensor(x_cols + pair_cols + item_cols, device=U.device)
+        w_pair = top_first.weight[:, cols]  # (h_top, P)
+        tu = F.linear(user_terms, top_first.weight[:, user_cols], top_first.bias)  # (A, h_top)
+        # one gather per pair for all item-side quantities
+        item_pack = torch.cat([hi, I.flatten(1), item_terms], dim=1)  # (M', h + 3d + n_ii)
+        h, d, n_i = hi.shape[1], I.shape[2], I.shape[1]  # first bottom width, embedding dim, 3
+
+        A, C = candidates.shape
+        step = A if pairs_per_chunk is None else max(1, pairs_per_chunk // max(C, 1))
+        out = []
+        for s in range(0, A, step):
+            cand, u, hu_s, tu_s = candidates[s : s + step], U[s : s + step], hu[s : s + step], tu[s : s + step]
+            a = cand.shape[0]
+            pack = item_pack[cand]  # (a, C, h + 3d + n_ii)
+            x = dense_rest(torch.relu(hu_s.unsqueeze(1) + pack[..., :h]))  # (a, C, d)
+            pieces = [x]
+            if inter.kind == "dot":
+                ip = pack[..., h : h + n_i * d].reshape(a, C, n_i, d)
+                ut = u.transpose(1, 2)  # (a, d, 2)
+                if inter.self_interaction:
+                    pieces.append((x * x).sum(-1, keepdim=True))
+                pieces.append(torch.bmm(x, ut))  # (a, C, 2) x.U
+                pieces.append(torch.einsum("acd,acid->aci", x, ip))  # (a, C, 3) x.I
+                pieces.append(torch.bmm(ip.reshape(a, C * n_i, d), ut).reshape(a, C, -1))  # (a, C, 6) U.I
+            pieces.append(pack[..., h + n_i * d :])  # item-only columns
+            z = F.linear(torch.cat(pieces, dim=-1), w_pair) + tu_s.unsqueeze(1)  # (a, C, h_top)
+            out.append(top_rest(z).squeeze(-1))
+        return torch.cat(out, dim=0)
+
+    @torch.no_grad()
+    def item_embeddings(self, n_items: int) -> Tensor:
+        """(M, d) the item table's live rows."""
+        return self.sparse_arch.weight("item")[:n_items].detach().clone()

@@ -1,0 +1,396 @@
+"""Tests of the DLRM model, its trainer and the ``dlrm`` recommender."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+import torch
+from torch import Tensor
+
+from simlab.protocols import N_DENSE, N_ITEM_DENSE, N_USER_DENSE, PlatformView
+from simlab.recommenders.dlrm import DLRM, SPARSE_FEATURES, InteractionArch, interaction_width
+from simlab.recommenders.dlrm_recommender import DLRMRecommender
+from simlab.recommenders.training import Trainer, bce_loss, functional_loss, functional_sgd_step
+from simlab.registry import RECOMMENDERS
+from simlab.state import Catalog, Graph, ImpressionLog
+
+H = 5
+
+
+def make_view(n_users: int, n_items: int, seed: int = 0, capacity: int | None = None, topics: int = 4) -> PlatformView:
+    """A small PlatformView with random observable state (no opinions anywhere)."""
+    g = torch.Generator().manual_seed(seed)
+    cap = capacity or n_items
+    catalog = Catalog(
+        stance=torch.zeros(cap, 1),
+        topic=torch.randint(0, topics, (cap,), generator=g),
+        creator=torch.randint(0, 7, (cap,), generator=g),
+        quality=torch.zeros(cap),
+        created=torch.randint(0, 3, (cap,), generator=g),
+        impressions=torch.randint(0, 50, (cap,), generator=g),
+        engagements=torch.randint(0, 10, (cap,), generator=g),
+        size=n_items,
+    )
+    history = torch.randint(0, n_items, (n_users, H), generator=g)
+    history[torch.rand(n_users, H, generator=g) < 0.3] = -1
+    empty = torch.zeros(0, dtype=torch.long)
+    graph = Graph(
+        adjacency=torch.zeros(n_users, n_users).to_sparse_csr(),
+        src=empty,
+        dst=empty,
+        weight=torch.zeros(0),
+        degree=torch.zeros(n_users),
+    )
+    return PlatformView(
+        n_users=n_users,
+        catalog=catalog,
+        user_impressions=torch.randint(0, 100, (n_users,), generator=g),
+        user_engagements=torch.randint(0, 20, (n_users,), generator=g),
+        history=history,
+        graph=graph,
+        device=torch.device("cpu"),
+        step=3,
+    )
+
+
+def make_model(interaction: str = "dot", self_interaction: bool = False, shared: bool = False, seed: int = 0) -> DLRM:
+    rows = {"user": 11, "item": 13, "topic": 4, "creator": 7, "history": 13}
+    return DLRM(
+        rows,
+        N_USER_DENSE,
+        N_ITEM_DENSE,
+        embedding_dim=4,
+        bottom_mlp=[6, 4],
+        top_mlp=[5, 3, 1],
+        interaction=interaction,
+        self_interaction=self_interaction,
+        share_history=shared,
+        init_scale=0.5,
+        generator=torch.Generator().manual_seed(seed),
+    )
+
+
+def random_batch(b: int, seed: int = 1) -> dict[str, Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    history = torch.randint(0, 13, (b, H), generator=g)
+    history[torch.rand(b, H, generator=g) < 0.4] = -1
+    history[0] = -1  # an empty bag
+    return {
+        "dense": torch.randn(b, N_DENSE, generator=g),
+        "user": torch.randint(0, 11, (b,), generator=g),
+        "item": torch.randint(0, 13, (b,), generator=g),
+        "topic": torch.randint(0, 4, (b,), generator=g),
+        "creator": torch.randint(0, 7, (b,), generator=g),
+        "history": history,
+        "label": torch.rand(b, generator=g),
+    }
+
+
+def naive_forward(model: DLRM, batch: dict[str, Tensor]) -> Tensor:
+    """Reference DLRM forward written with Python loops over samples, tables and feature pairs."""
+    sa, inter = model.sparse_arch, model.inter_arch
+    bottom = [m for m in model.dense_arch.mlp if isinstance(m, torch.nn.Linear)]
+    top = [m for m in model.over_arch.mlp if isinstance(m, torch.nn.Linear)]
+    out = []
+    for b in range(batch["user"].shape[0]):
+        x = batch["dense"][b]
+        for layer in bottom:
+            x = torch.relu(layer.weight @ x + layer.bias)
+        vectors = [x]
+        for f in SPARSE_FEATURES:
+            table = sa.weight(f)
+            if f == "history":
+                ids = [int(i) for i in batch["history"][b] if i >= 0]
+                vectors.append(sum(table[i] for i in ids) / len(ids) if ids else torch.zeros(table.shape[1]))
+            else:
+                vectors.append(table[int(batch[f][b])])
+        if inter.kind == "cat":
+            r = torch.cat(vectors)
+        else:
+            dots = []
+            for i in range(len(vectors)):
+                for j in range(i + 1 if inter.self_interaction else i):
+                    dots.append(torch.dot(vectors[i], vectors[j]))
+            r = torch.cat([x, torch.stack(dots)])
+        for k, layer in enumerate(top):
+            r = layer.weight @ r + layer.bias
+            r = torch.relu(r) if k < len(top) - 1 else r
+        out.append(r[0])
+    return torch.stack(out)
+
+
+def auc(scores: Tensor, labels: Tensor) -> float:
+    """Rank-based AUC (Mann–Whitney U), ties ignored."""
+    ranks = torch.empty_like(scores)
+    ranks[scores.argsort()] = torch.arange(1, scores.numel() + 1, dtype=scores.dtype)
+    pos = labels > 0.5
+    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
+    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+# ---------------------------------------------------------------------------- model
+
+
+@pytest.mark.parametrize(
+    ("interaction", "self_interaction", "shared"),
+    [("dot", False, False), ("dot", True, False), ("cat", False, False), ("dot", False, True)],
+)
+def test_forward_matches_naive_reference(interaction: str, self_interaction: bool, shared: bool) -> None:
+    model = make_model(interaction, self_interaction, shared)
+    batch = random_batch(9)
+    dense = batch["dense"]
+    got = model(dense, {f: batch[f] for f in SPARSE_FEATURES})
+    torch.testing.assert_close(got, naive_forward(model, batch), rtol=1e-5, atol=1e-5)
+
+
+def test_interaction_widths() -> None:
+    d, f = 16, 6
+    assert interaction_width("dot", f, d) == d + f * (f - 1) // 2 == 31
+    assert interaction_width("dot", f, d, self_interaction=True) == d + (f + 1) * f // 2 == 37
+    assert interaction_width("cat", f, d) == f * d == 96
+    for kind, self_i in [("dot", False), ("dot", True), ("cat", False)]:
+        arch = InteractionArch(kind, f - 1, d, self_i)
+        out = arch(torch.randn(3, d), torch.randn(3, f - 1, d))
+        assert out.shape == (3, interaction_width(kind, f, d, self_i)) == (3, arch.out_features)
+
+
+@pytest.mark.parametrize(
+    ("interaction", "self_interaction", "shared"),
+    [("dot", False, False), ("dot", True, False), ("cat", False, False), ("dot", False, True)],
+)
+def test_factored_scoring_equals_plain_forward(interaction: str, self_interaction: bool, shared: bool) -> None:
+    model = make_model(interaction, self_interaction, shared)
+    g = torch.Generator().manual_seed(5)
+    a, c, m = 6, 7, 13
+    users = torch.randint(0, 11, (a,), generator=g)
+    history = torch.randint(-1, 13, (a, H), generator=g)
+    user_dense = torch.randn(a, N_USER_DENSE, generator=g)
+    items = torch.arange(m)
+    topic, creator = torch.randint(0, 4, (m,), generator=g), torch.randint(0, 7, (m,), generator=g)
+    item_dense = torch.randn(m, N_ITEM_DENSE, generator=g)
+    cand = torch.randint(0, m, (a, c), generator=g)
+    for chunk in (None, 10):
+        fact = model.factored_forward(
+            user_dense,
+            {"user": users, "history": history},
+            item_dense,
+            {"item": items, "topic": topic, "creator": creator},
+            cand,
+            chunk,
+        )
+        uu = users[:, None].expand(a, c).reshape(-1)
+        flat = cand.reshape(-1)
+        dense = torch.cat([user_dense[:, None].expand(a, c, -1).reshape(a * c, -1), item_dense[flat]], dim=1)
+        sparse = {
+            "user": uu,
+            "item": flat,
+            "topic": topic[flat],
+            "creator": creator[flat],
+            "history": history[:, None].expand(a, c, H).reshape(a * c, H),
+        }
+        plain = model(dense, sparse).reshape(a, c)
+        torch.testing.assert_close(fact, plain, rtol=1e-5, atol=1e-5)
+
+
+def test_functional_step_label_gradient_matches_finite_differences() -> None:
+    model = make_model().double()
+    model.sparse_arch.set_sparse_grad(False)
+    params = {k: v.detach().clone().requires_grad_(True) for k, v in model.named_parameters()}
+    batch = {k: (v.double() if v.is_floating_point() else v) for k, v in random_batch(6, seed=2).items()}
+    probe = {k: (v.double() if v.is_floating_point() else v) for k, v in random_batch(8, seed=3).items()}
+    labels = batch["label"].clone().requires_grad_(True)
+
+    def after_step(y: Tensor) -> Tensor:
+        new = functional_sgd_step(model, params, {**batch, "label": y}, lr=0.5)
+        return functional_loss(model, new, probe)
+
+    (grad,) = torch.autograd.grad(after_step(labels), labels)
+    assert torch.isfinite(grad).all() and grad.abs().max() > 0
+    eps = 1e-6
+    for i in range(labels.shape[0]):
+        e = torch.zeros_like(labels)
+        e[i] = eps
+        fd = (after_step(labels.detach() + e) - after_step(labels.detach() - e)) / (2 * eps)
+        assert abs(fd.item() - grad[i].item()) < 1e-6
+
+
+def test_trainer_regrow_keeps_rows_and_optimizer_state() -> None:
+    model = make_model()
+    trainer = Trainer(model, "adagrad", lr=0.1, batch_size=4)
+    trainer.fit(random_batch(16), epochs=1, generator=torch.Generator().manual_seed(0))
+    old_w = model.sparse_arch.weight("item").detach().clone()
+    old_sum = trainer.optimizer.state[model.sparse_arch.weight("item")]["sum"].clone()
+    model.sparse_arch.grow("item", 40, torch.Generator().manual_seed(1))
+    trainer.regrow()
+    w = model.sparse_arch.weight("item")
+    assert w.shape == (40, 4)
+    torch.testing.assert_close(w[:13].detach(), old_w)
+    state = trainer.optimizer.state[w]["sum"]
+    torch.testing.assert_close(state[:13], old_sum)
+    assert (state[13:] == 0).all()
+    batch = random_batch(16, seed=4)
+    batch["item"] = torch.randint(0, 40, (16,))
+    out = trainer.fit(batch, epochs=2, generator=torch.Generator().manual_seed(0))
+    assert torch.isfinite(torch.tensor(out["loss"]))
+
+
+# ---------------------------------------------------------------------------- recommender
+
+
+def make_rec(view: PlatformView, seed: int = 0, **settings) -> DLRMRecommender:
+    rec = RECOMMENDERS.build({"type": "dlrm", "embedding_dim": 8, "bottom_mlp": [16, 8], "top_mlp": [16, 1], **settings})
+    rec.setup(view, torch.Generator().manual_seed(seed))
+    return rec
+
+
+def synthetic_log(view: PlatformView, n: int, seed: int = 0, factor_seed: int = 7) -> tuple[ImpressionLog, Tensor]:
+    """Impressions whose engagement depends on hidden user and item factors only."""
+    g = torch.Generator().manual_seed(seed)
+    hidden = torch.Generator().manual_seed(factor_seed)
+    a = torch.randn(view.n_users, 2, generator=hidden)
+    b = torch.randn(view.n_items, 2, generator=hidden)
+    users = torch.randint(0, view.n_users, (n,), generator=g)
+    items = torch.randint(0, view.n_items, (n,), generator=g)
+    p = torch.sigmoid(3 * (a[users] * b[items]).sum(1))
+    labels = (torch.rand(n, generator=g) < p).float()
+    log = ImpressionLog(n, N_DENSE, H, torch.device("cpu"))
+    log.append(
+        user=users,
+        item=items,
+        position=torch.zeros(n, dtype=torch.long),
+        label=labels,
+        step=torch.arange(n) // 1000,
+        dense=view.dense(users, items),
+        history=view.history[users],
+    )
+    return log, p
+
+
+def test_registered_and_settings_validated() -> None:
+    assert "dlrm" in RECOMMENDERS
+    with pytest.raises(ValueError):
+        RECOMMENDERS.build({"type": "dlrm", "embedding_dim": 8, "bottom_mlp": [16, 4]})
+    with pytest.raises(ValueError):
+        RECOMMENDERS.build({"type": "dlrm", "bogus": 1})
+
+
+def test_dlrm_learns_hidden_factor_engagement() -> None:
+    view = make_view(100, 80)
+    log, _ = synthetic_log(view, 12_000)
+    rec = make_rec(view, epochs=3, batch_size=256, lr=0.1)
+    out = rec.train(log, step=30)
+    assert out["samples"] == 12_000
+    test_log, _ = synthetic_log(view, 4000, seed=1)
+    rows = test_log.rows()
+    score = auc(rec.predict(rows["user"], rows["item"]), rows["label"])
+    assert score >= 0.7, score
+
+
+def test_score_equals_predict_ranking_and_shapes() -> None:
+    view = make_view(20, 30)
+    rec = make_rec(view)
+    users = torch.tensor([0, 3, 7])
+    cand = torch.randint(0, 30, (3, 5), generator=torch.Generator().manual_seed(0))
+    scores = rec.score(users, cand)
+    assert scores.shape == (3, 5)
+    probs = rec.predict(users[:, None].expand(3, 5).reshape(-1), cand.reshape(-1)).reshape(3, 5)
+    torch.testing.assert_close(torch.sigmoid(scores), probs, rtol=1e-5, atol=1e-6)
+    few = cand[:1, :2]  # fewer candidates than items: the unique-items path
+    torch.testing.assert_close(rec.score(users[:1], few), scores[:1, :2], rtol=1e-5, atol=1e-6)
+
+
+def test_checkpoint_round_trip() -> None:
+    view = make_view(30, 40)
+    log, _ = synthetic_log(view, 3000)
+    rec = make_rec(view)
+    rec.train(log, step=2)
+    rec.add_synthetic_users(3)
+    buf = io.BytesIO()
+    torch.save(rec.state_dict(), buf)
+    buf.seek(0)
+    state = torch.load(buf, weights_only=True)
+    other = make_rec(view, seed=99)
+    other.load_state_dict(state)
+    users, cand = torch.arange(30), torch.randint(0, 40, (30, 6), generator=torch.Generator().manual_seed(0))
+    assert torch.equal(rec.score(users, cand), other.score(users, cand))
+    # training continues identically from the restored optimizer state
+    rec.generator = torch.Generator().manual_seed(0)
+    other.generator = torch.Generator().manual_seed(0)
+    rec.train(log, step=2)
+    other.train(log, step=2)
+    assert torch.allclose(rec.score(users, cand), other.score(users, cand), atol=1e-6)
+
+
+def test_cpu_determinism() -> None:
+    view = make_view(30, 40)
+    log, _ = synthetic_log(view, 3000)
+    runs = []
+    for _ in range(2):
+        rec = make_rec(view, seed=3)
+        rec.train(log, step=2)
+        runs.append(rec)
+    for (k, v), (_, w) in zip(runs[0].model.state_dict().items(), runs[1].model.state_dict().items()):
+        assert torch.equal(v, w), k
+    users, cand = torch.arange(5), torch.randint(0, 40, (5, 6), generator=torch.Generator().manual_seed(0))
+    assert torch.equal(runs[0].score(users, cand), runs[1].score(users, cand))
+
+
+@pytest.mark.parametrize("optimizer", ["adagrad", "sgd", "adam"])
+def test_tables_grow_with_catalog(optimizer: str) -> None:
+    view = make_view(30, 40, capacity=40)
+    log, _ = synthetic_log(view, 2000)
+    rec = make_rec(view, optimizer=optimizer)
+    rec.train(log, step=2)
+    old_items = rec.model.sparse_arch.weight("item")[:40].detach().clone()
+    old_creators = rec.model.sparse_arch.weight("creator").detach().clone()
+    g = torch.Generator().manual_seed(9)
+    view.catalog.append(
+        stance=torch.zeros(25, 1),
+        topic=torch.randint(0, 6, (25,), generator=g),  # two unseen topics
+        creator=torch.randint(0, 30, (25,), generator=g),  # unseen creators
+        quality=torch.zeros(25),
+        created=torch.full((25,), 3),
+        impressions=torch.zeros(25, dtype=torch.long),
+        engagements=torch.zeros(25, dtype=torch.long),
+    )
+    scores = rec.score(torch.arange(4), torch.arange(60, 65).expand(4, 5))
+    assert torch.isfinite(scores).all()
+    sa = rec.model.sparse_arch
+    new_creator, new_topic = view.catalog.creator[40:65].max(), view.catalog.topic[40:65].max()
+    assert sa.capacity("item") >= 65 and sa.capacity("creator") > new_creator and sa.capacity("topic") > new_topic
+    assert torch.equal(sa.weight("item")[:40].detach(), old_items)
+    assert torch.equal(sa.weight("creator")[: old_creators.shape[0]].detach(), old_creators)
+    assert rec.item_embeddings().shape == (65, 8)
+    log2, _ = synthetic_log(view, 2000, seed=3)
+    before = sa.weight("item")[60:65].detach().clone()
+    out = rec.train(log2, step=3)
+    assert torch.isfinite(torch.tensor(out["loss"]))
+    assert not torch.equal(sa.weight("item")[60:65].detach(), before)  # new rows learn
+
+
+def test_synthetic_users_train_on_extra_rows() -> None:
+    view = make_view(20, 30)
+    log, _ = synthetic_log(view, 1000)
+    rec = make_rec(view)
+    ids = rec.add_synthetic_users(4)
+    assert ids.tolist() == [20, 21, 22, 23]
+    assert rec.model.sparse_arch.capacity("user") >= 24
+    before = rec.model.sparse_arch.weight("user")[20:24].detach().clone()
+    items = torch.arange(8) % 30
+    extra = {
+        "user": ids.repeat(2),
+        "item": items,
+        "label": torch.linspace(0, 1, 8),
+        "dense": torch.zeros(8, N_DENSE),
+        "history": torch.full((8, 2), -1),  # shorter bags are padded
+    }
+    out = rec.train(log, step=1, extra=extra)
+    assert out["samples"] == 1008
+    assert not torch.equal(rec.model.sparse_arch.weight("user")[20:24].detach(), before)
+
+
+def test_bce_soft_labels() -> None:
+    logits = torch.tensor([0.0, 2.0])
+    expected = -(0.3 * torch.log(torch.sigmoid(logits)) + 0.7 * torch.log(1 - torch.sigmoid(logits))).mean()
+    torch.testing.assert_close(bce_loss(logits, torch.tensor([0.3, 0.3])), expected)
