@@ -2,10 +2,11 @@
 
 Workload (defaults): 1e6 users with K opinion axes, a 1e5-item catalog with 20 topics and
 Zipf-like popularity, 50% of users active with a slate of k = 10 (5e6 impressions), ~10% of
-impressions engaged, a social graph of 1e7 directed edges (5e6 undirected, both directions
-stored, as ``simlab.state.Graph``), and a 1000 x 200 probe set for R_pol and unfairness. The
-arrays are built once on ``--device``; each measure's ``*_t`` form (what the recorder calls) is
-run once to warm up and then timed ``--repeats`` times (median, with device synchronisation).
+impressions engaged, a social graph of 1e7 directed edges (5e6 undirected; as in
+``simlab.state.Graph`` both directions are stored, sorted by (src, dst), float32 weights), and a
+1000 x 200 probe set for R_pol and unfairness. The arrays are built once on ``--device``; each
+measure's ``*_t`` form (what the recorder calls) is run once to warm up and then timed
+``--repeats`` times (median, with device synchronisation).
 
     python benchmarks/bench_metrics.py
     python benchmarks/bench_metrics.py --users 100000 --items 10000 --device cuda
@@ -71,7 +72,8 @@ def make_step_arrays(
 
     half = n_edges // 2
     a, b = torch.randint(n_users, (2, half), generator=g, device=device)
-    weight = uniform(half)
+    src, dst, weight = torch.cat([a, b]), torch.cat([b, a]), uniform(half).repeat(2)
+    by_edge = (src * n_users + dst).argsort()  # Graph's edge list is sorted by (src, dst)
     probe_users, probe_items = probe
     return {
         "opinion": opinion,
@@ -89,9 +91,9 @@ def make_step_arrays(
         "exposure_counts": torch.bincount(item, minlength=n_items),
         "exposure_now": exposure_now,
         "exposure_start": exposure_start,
-        "src": torch.cat([a, b]),
-        "dst": torch.cat([b, a]),
-        "weight": torch.cat([weight, weight]),
+        "src": src[by_edge],
+        "dst": dst[by_edge],
+        "weight": weight[by_edge],
         "probe_pred": uniform(probe_users, probe_items),
         "probe_loss": uniform(probe_users),
         "probe_group": torch.randint(2, (probe_users,), generator=g, device=device),

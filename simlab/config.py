@@ -255,9 +255,11 @@ def _component(kind: str, spec: Any, path: str) -> dict[str, Any]:
 
 
 class _KeyError(Exception):
-    def __init__(self, path: str, message: str):
+    """A validation error at a dotted key path (``shown`` is how to print the path)."""
+
+    def __init__(self, path: str, message: str, shown: str | None = None):
         super().__init__(message)
-        self.path, self.message = path, message
+        self.path, self.message, self.shown = path, message, shown or path
 
 
 def _model(model: type[pydantic.BaseModel], data: dict[str, Any], path: str) -> dict[str, Any]:
@@ -328,7 +330,8 @@ def _validate(doc: Any, source: str | None, nodes: yaml.Node | None) -> Scenario
         for key, values in scenario.sweep.items():
             if not values:
                 raise _KeyError(f"sweep.{key}", "expected a non-empty list of values, found []")
-            _check_override(scenario, {key: values[0]}, f"sweep.{key}")
+            for i, value in enumerate(values):
+                _check_override(scenario, {key: value}, f"sweep.{key}.{i}", shown_key=f"sweep.{key}[{i}]")
     except pydantic.ValidationError as exc:
         error = _from_pydantic(exc, "", doc)
         raise _located(error, source, nodes) from None
@@ -353,7 +356,7 @@ def _check_metrics(scenario: Scenario) -> None:
         _model(registry.METRICS.settings_model(name), params, f"metrics.params.{name}")
 
 
-def _check_override(scenario: Scenario, override: dict[str, Any], path: str) -> None:
+def _check_override(scenario: Scenario, override: dict[str, Any], path: str, shown_key: str | None = None) -> None:
     base = scenario.to_dict()
     base.pop("variants")
     base.pop("sweep")
@@ -366,31 +369,39 @@ def _check_override(scenario: Scenario, override: dict[str, Any], path: str) -> 
     try:
         _validate(apply_overrides(base, override), None, None)
     except ScenarioError as exc:
-        raise _KeyError(f"{path}", f"{exc.key}: {exc.detail}" if exc.key else exc.detail) from None
+        if shown_key is not None:  # a sweep value: name the list entry
+            raise _KeyError(path, f"{exc.detail} (sweep value for {exc.key})", shown_key) from None
+        raise _KeyError(f"{path}.{exc.key}" if exc.key else path, exc.detail) from None
 
 
 def _located(error: _KeyError, source: str | None, nodes: yaml.Node | None) -> ScenarioError:
     line = _line_of(nodes, error.path) if nodes is not None else None
-    return ScenarioError(error.message, file=source, line=line, key=error.path or None)
+    return ScenarioError(error.message, file=source, line=line, key=error.shown or None)
 
 
 def _line_of(node: yaml.Node | None, dotted: str) -> int | None:
-    """1-based line of the deepest YAML node found along a dotted key path."""
+    """1-based line of the deepest YAML node found along a dotted key path.
+
+    A YAML key may itself contain dots (``population.size`` under ``sweep``), so at each
+    mapping the longest run of remaining parts that names a key wins.
+    """
     line = None if node is None else node.start_mark.line + 1
-    for part in [p for p in dotted.split(".") if p]:
-        child = None
+    parts = [p for p in dotted.split(".") if p]
+    while parts and node is not None:
+        child, used = None, 0
         if isinstance(node, yaml.MappingNode):
-            for key_node, value_node in node.value:
-                if str(key_node.value) == part:
-                    line = key_node.start_mark.line + 1
-                    child = value_node
+            keys = {str(k.value): (k, v) for k, v in node.value}
+            for n in range(len(parts), 0, -1):
+                if ".".join(parts[:n]) in keys:
+                    key_node, child = keys[".".join(parts[:n])]
+                    line, used = key_node.start_mark.line + 1, n
                     break
-        elif isinstance(node, yaml.SequenceNode) and part.isdigit() and int(part) < len(node.value):
-            child = node.value[int(part)]
+        elif isinstance(node, yaml.SequenceNode) and parts[0].isdigit() and int(parts[0]) < len(node.value):
+            child, used = node.value[int(parts[0])], 1
             line = child.start_mark.line + 1
         if child is None:
             break
-        node = child
+        node, parts = child, parts[used:]
     return line
 
 

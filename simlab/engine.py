@@ -230,18 +230,26 @@ class Simulation:
         }
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to continue exactly: state, log, models, every RNG stream."""
+        """Everything needed to continue exactly: state, log, models, every RNG stream.
+
+        Tensors, numbers, strings and nested dicts/lists only, so that a checkpoint of it loads
+        with ``torch.load(weights_only=True)``. The impression log is stored up to its filled
+        rows (an early checkpoint does not carry the whole preallocated buffer).
+        """
+        log = self.log.state_dict()
+        filled = len(self.log)
         return {
             "t": self.t,
             "users": self.users.state_dict(),
             "catalog": self.catalog.state_dict(),
+            "catalog_capacity": self.catalog.capacity,
             "catalog_model": self.catalog_model.state_dict(),
             "history": self.history,
             "user_impressions": self.user_impressions,
             "user_engagements": self.user_engagements,
             "exposure_sum": self.exposure_sum,
             "exposure_count": self.exposure_count,
-            "log": self.log.state_dict(),
+            "log": {k: (v if k == "cursor" else v[:filled]) for k, v in log.items()},
             "recommender": self.recommender.state_dict(),
             "recorder": self.recorder.state_dict(),
             "streams": self.streams.state_dict(),
@@ -249,20 +257,27 @@ class Simulation:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict` into a Simulation freshly built from the same scenario and
+        replicate; stepping on gives the same numbers as the run that was saved."""
         self.t = int(state["t"])
         for name, value in state["users"].items():
             setattr(self.users, name, value.to(self.device))
         cat = state["catalog"]
         size = cat["stance"].shape[0]
-        if size > self.catalog.capacity:
-            self.catalog._grow(size)
+        capacity = max(int(state.get("catalog_capacity", size)), size)
+        if capacity != self.catalog.capacity:  # same capacity as the saved run: growth happens at the same steps
+            self.catalog._grow(capacity)
         for name, value in cat.items():
             getattr(self.catalog, name)[:size] = value.to(self.device)
         self.catalog.size = size
         self.catalog_model.load_state_dict(state["catalog_model"])
         for name in ("history", "user_impressions", "user_engagements", "exposure_sum", "exposure_count"):
             getattr(self, name).copy_(state[name])
-        self.log.load_state_dict(state["log"])
+        log = {k: v for k, v in state["log"].items() if k != "cursor"}
+        full = self.log.state_dict()  # the live buffers: fill the saved rows, keep the rest at their initial values
+        for name, value in log.items():
+            full[name][: value.shape[0]] = value.to(self.device)
+        self.log.cursor = int(state["log"]["cursor"])
         self.recommender.load_state_dict(state["recommender"])
         self.recorder.load_state_dict(state["recorder"])
         self.streams.load_state_dict(state["streams"])

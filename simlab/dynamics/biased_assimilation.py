@@ -32,8 +32,9 @@ class BiasedAssimilation(DynamicsBase):
     w_ii. On a two-island network with homophily h > 1/2 (share of a node's weight inside its
     island) and islands at p and 1 - p, s/d = m = h p + (1-h)(1-p): for b >= 1 the islands
     move to the extremes 0 and 1 (polarisation); for b < 1 they stop at the interior root of
-    (p/(1-p))^(b-1) = (1-m)/m, which exists iff b > 2(1 - h); for b <= 2(1 - h) they reach
-    consensus at 1/2.
+    (p/(1-p))^(b-1) = (1-m)/m, which exists iff b > 2(1 - h); for b <= 2(1 - h) the islands
+    agree. A unanimous group (all at p) moves toward the nearer extreme whenever b > 0, since
+    p^b > (1-p)^b iff p > 1/2; only b = 0 keeps a consensus where it is.
     """
 
     class Settings(ExposureSettings):

@@ -22,6 +22,7 @@ live in one space).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 
@@ -61,7 +62,7 @@ def _mlp(sizes: Sequence[int], last_relu: bool, generator: torch.Generator, devi
     Initialised as in facebookresearch/dlrm: W ~ N(0, 2/(fan_in+fan_out)), b ~ N(0, 1/fan_out).
     """
     layers: list[nn.Module] = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
         linear = nn.Linear(n_in, n_out, device=device)
         with torch.no_grad():
             linear.weight.copy_(_normal((n_out, n_in), math.sqrt(2 / (n_in + n_out)), generator, device))
@@ -169,7 +170,9 @@ class InteractionArch(nn.Module):
     ``li, lj`` tril indices. ``cat``: the F vectors concatenated.
     """
 
-    def __init__(self, kind: str, n_sparse: int, dim: int, self_interaction: bool = False, dense_dim: int | None = None):
+    def __init__(
+        self, kind: str, n_sparse: int, dim: int, self_interaction: bool = False, dense_dim: int | None = None
+    ):
         super().__init__()
         if kind not in ("dot", "cat"):
             raise ValueError(f"unknown interaction {kind!r}")
@@ -301,41 +304,41 @@ class DLRM(nn.Module):
         i_idx = [1 + SPARSE_FEATURES.index(f) for f in ITEM_SIDE]
 
         # once per user / per item
-        U = torch.stack([sa.lookup(f, user_sparse[f]) for f in USER_SIDE], dim=1)  # (A, 2, d)
-        I = torch.stack([sa.lookup(f, item_sparse[f]) for f in ITEM_SIDE], dim=1)  # (M', 3, d)
+        eu = torch.stack([sa.lookup(f, user_sparse[f]) for f in USER_SIDE], dim=1)  # (A, 2, d)
+        ei = torch.stack([sa.lookup(f, item_sparse[f]) for f in ITEM_SIDE], dim=1)  # (M', 3, d)
         hu = F.linear(user_dense, first.weight[:, :nu], first.bias)  # (A, h)
         hi = F.linear(item_dense, first.weight[:, nu:])  # (M', h)
 
         # Which top-input columns each piece feeds. Per user: uu; per item: ii; per pair: the
-        # dense vector x, then (dot) x.U, x.I, U.I, and x.x under self-interaction.
+        # dense vector x, then (dot) x.eu, x.ei, eu.ei, and x.x under self-interaction.
         if inter.kind == "cat":
-            user_terms, user_cols = U.flatten(1), [c for g in u_idx for c in inter.feature_columns(g)]
-            item_terms, item_cols = I.flatten(1), [c for g in i_idx for c in inter.feature_columns(g)]
+            user_terms, user_cols = eu.flatten(1), [c for g in u_idx for c in inter.feature_columns(g)]
+            item_terms, item_cols = ei.flatten(1), [c for g in i_idx for c in inter.feature_columns(g)]
             pair_cols: list[int] = []
         else:
             diag = 1 if inter.self_interaction else 0  # include (a, a) under self-interaction
             uu = [(a, b) for a in range(len(u_idx)) for b in range(a + diag)]
             ii = [(a, b) for a in range(len(i_idx)) for b in range(a + diag)]
-            user_terms = torch.stack([(U[:, a] * U[:, b]).sum(-1) for a, b in uu], dim=1)  # (A, n_uu)
-            item_terms = torch.stack([(I[:, a] * I[:, b]).sum(-1) for a, b in ii], dim=1)  # (M', n_ii)
+            user_terms = torch.stack([(eu[:, a] * eu[:, b]).sum(-1) for a, b in uu], dim=1)  # (A, n_uu)
+            item_terms = torch.stack([(ei[:, a] * ei[:, b]).sum(-1) for a, b in ii], dim=1)  # (M', n_ii)
             user_cols = [inter.column(u_idx[a], u_idx[b]) for a, b in uu]
             item_cols = [inter.column(i_idx[a], i_idx[b]) for a, b in ii]
             pair_cols = [inter.column(0, 0)] if inter.self_interaction else []
             pair_cols += [inter.column(0, g) for g in u_idx] + [inter.column(0, g) for g in i_idx]
             pair_cols += [inter.column(gu, gi) for gi in i_idx for gu in u_idx]  # item-major, as computed
         x_cols = list(range(inter.dense_dim))
-        cols = torch.tensor(x_cols + pair_cols + item_cols, device=U.device)
+        cols = torch.tensor(x_cols + pair_cols + item_cols, device=eu.device)
         w_pair = top_first.weight[:, cols]  # (h_top, P)
         tu = F.linear(user_terms, top_first.weight[:, user_cols], top_first.bias)  # (A, h_top)
         # one gather per pair for all item-side quantities
-        item_pack = torch.cat([hi, I.flatten(1), item_terms], dim=1)  # (M', h + 3d + n_ii)
-        h, d, n_i = hi.shape[1], I.shape[2], I.shape[1]  # first bottom width, embedding dim, 3
+        item_pack = torch.cat([hi, ei.flatten(1), item_terms], dim=1)  # (M', h + 3d + n_ii)
+        h, d, n_i = hi.shape[1], ei.shape[2], ei.shape[1]  # first bottom width, embedding dim, 3
 
         A, C = candidates.shape
         step = A if pairs_per_chunk is None else max(1, pairs_per_chunk // max(C, 1))
         out = []
         for s in range(0, A, step):
-            cand, u, hu_s, tu_s = candidates[s : s + step], U[s : s + step], hu[s : s + step], tu[s : s + step]
+            cand, u, hu_s, tu_s = candidates[s : s + step], eu[s : s + step], hu[s : s + step], tu[s : s + step]
             a = cand.shape[0]
             pack = item_pack[cand]  # (a, C, h + 3d + n_ii)
             x = dense_rest(torch.relu(hu_s.unsqueeze(1) + pack[..., :h]))  # (a, C, d)
@@ -345,9 +348,9 @@ class DLRM(nn.Module):
                 ut = u.transpose(1, 2)  # (a, d, 2)
                 if inter.self_interaction:
                     pieces.append((x * x).sum(-1, keepdim=True))
-                pieces.append(torch.bmm(x, ut))  # (a, C, 2) x.U
-                pieces.append(torch.einsum("acd,acid->aci", x, ip))  # (a, C, 3) x.I
-                pieces.append(torch.bmm(ip.reshape(a, C * n_i, d), ut).reshape(a, C, -1))  # (a, C, 6) U.I
+                pieces.append(torch.bmm(x, ut))  # (a, C, 2) x.eu
+                pieces.append(torch.einsum("acd,acid->aci", x, ip))  # (a, C, 3) x.ei
+                pieces.append(torch.bmm(ip.reshape(a, C * n_i, d), ut).reshape(a, C, -1))  # (a, C, 6) eu.ei
             pieces.append(pack[..., h + n_i * d :])  # item-only columns
             z = F.linear(torch.cat(pieces, dim=-1), w_pair) + tu_s.unsqueeze(1)  # (a, C, h_top)
             out.append(top_rest(z).squeeze(-1))

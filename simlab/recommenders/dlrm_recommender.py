@@ -16,27 +16,9 @@ from torch import Tensor
 
 from simlab.protocols import N_ITEM_DENSE, N_USER_DENSE, PlatformView
 from simlab.recommenders.dlrm import DLRM
-from simlab.recommenders.training import Trainer
+from simlab.recommenders.training import GROWTH, Trainer, pad_history, window_rows
 from simlab.registry import RECOMMENDERS
 from simlab.state import ImpressionLog
-
-GROWTH = 2.0  # geometric table growth: amortised O(1) copies per new row
-
-
-def window_rows(log: ImpressionLog, step: int, window: int, unit: str) -> dict[str, Tensor]:
-    """The sliding training window: the newest ``window`` impressions, or those of the last ``window`` steps."""
-    if unit == "steps":
-        return log.rows(since_step=step - window + 1)
-    rows = log.rows()
-    return {k: v[-window:] for k, v in rows.items()}
-
-
-def pad_history(h: Tensor, length: int) -> Tensor:
-    """(B, H) -> (B, length) padding with -1 on the left (oldest side)."""
-    if h.shape[1] >= length:
-        return h
-    pad = torch.full((h.shape[0], length - h.shape[1]), -1, dtype=h.dtype, device=h.device)
-    return torch.cat([pad, h], dim=1)
 
 
 @RECOMMENDERS.register("dlrm")

@@ -19,8 +19,26 @@ from torch import Tensor, nn
 from torch.func import functional_call
 
 from simlab.recommenders.dlrm import SPARSE_FEATURES
+from simlab.state import ImpressionLog
 
 OPTIMIZERS = ("adagrad", "sgd", "adam")
+GROWTH = 2.0  # geometric growth of tables that follow the catalog: amortised O(1) copies per new row
+
+
+def window_rows(log: ImpressionLog, step: int, window: int, unit: str) -> dict[str, Tensor]:
+    """The sliding training window: the newest ``window`` impressions, or those of the last ``window`` steps."""
+    if unit == "steps":
+        return log.rows(since_step=step - window + 1)
+    rows = log.rows()
+    return {k: v[-window:] for k, v in rows.items()}
+
+
+def pad_history(h: Tensor, length: int) -> Tensor:
+    """(B, H) -> (B, length) padding with -1 on the left (oldest side)."""
+    if h.shape[1] >= length:
+        return h
+    pad = torch.full((h.shape[0], length - h.shape[1]), -1, dtype=h.dtype, device=h.device)
+    return torch.cat([pad, h], dim=1)
 
 
 def split_batch(batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
@@ -64,7 +82,7 @@ class Trainer:
         optimizer: str = "adagrad",
         lr: float = 0.05,
         batch_size: int = 1024,
-        sparse_grad: bool = True,
+        sparse_grad: bool = False,
     ):
         self.model, self.name, self.lr, self.batch_size = model, optimizer, lr, batch_size
         if hasattr(model, "sparse_arch"):

@@ -231,8 +231,9 @@ def test_intra_list_diversity_by_hand():
     assert math.isnan(m.intra_list_diversity(np.zeros((0, 3, 2))))
 
 
-def test_intra_list_diversity_matches_pdist_and_chunking():
-    f = rng(7).normal(size=(50, 6, 3))
+@pytest.mark.parametrize("d", [1, 3])
+def test_intra_list_diversity_matches_pdist_and_chunking(d):
+    f = rng(7).normal(size=(50, 6, d))
     expected = np.mean([scipy.spatial.distance.pdist(s).mean() for s in f])
     assert m.intra_list_diversity(f) == pytest.approx(expected)
     assert m.intra_list_diversity(f, chunk_elements=1) == pytest.approx(expected)
@@ -339,11 +340,15 @@ def test_auc_brute_force_with_ties():
     labels = r.integers(0, 2, 500)
     scores = r.integers(0, 7, 500) + labels  # many ties
     assert m.auc(labels, scores) == pytest.approx(auc_reference(labels, scores))
+    for dtype in (torch.float16, torch.float32, torch.float64):
+        real = torch.as_tensor(r.normal(size=500)).round(decimals=1).to(dtype)  # ties, both signs
+        assert m.auc(labels, real) == pytest.approx(auc_reference(labels, real.double().numpy()))
     assert m.auc([0, 0, 1, 1], [0.1, 0.2, 0.3, 0.4]) == 1.0
     assert m.auc([1, 1, 0, 0], [0.1, 0.2, 0.3, 0.4]) == 0.0
     assert m.auc([0, 1, 0, 1], [0.5, 0.5, 0.5, 0.5]) == 0.5
     assert math.isnan(m.auc([1, 1, 1], [0.1, 0.2, 0.3]))
     assert math.isnan(m.auc([0, 0], [0.1, 0.2]))
+    assert m.auc([0, 1, 0, 1], [0.0, -0.0, -1.5, 2.0]) == 0.875  # -0.0 ties with 0.0
 
 
 # --------------------------------------------------------------------------- properties

@@ -217,7 +217,7 @@ def test_functional_step_label_gradient_matches_finite_differences() -> None:
 
 def test_trainer_regrow_keeps_rows_and_optimizer_state() -> None:
     model = make_model()
-    trainer = Trainer(model, "adagrad", lr=0.1, batch_size=4)
+    trainer = Trainer(model, "adagrad", lr=0.1, batch_size=4, sparse_grad=True)
     trainer.fit(random_batch(16), epochs=1, generator=torch.Generator().manual_seed(0))
     old_w = model.sparse_arch.weight("item").detach().clone()
     old_sum = trainer.optimizer.state[model.sparse_arch.weight("item")]["sum"].clone()
@@ -239,7 +239,9 @@ def test_trainer_regrow_keeps_rows_and_optimizer_state() -> None:
 
 
 def make_rec(view: PlatformView, seed: int = 0, **settings) -> DLRMRecommender:
-    rec = RECOMMENDERS.build({"type": "dlrm", "embedding_dim": 8, "bottom_mlp": [16, 8], "top_mlp": [16, 1], **settings})
+    rec = RECOMMENDERS.build(
+        {"type": "dlrm", "embedding_dim": 8, "bottom_mlp": [16, 8], "top_mlp": [16, 1], **settings}
+    )
     rec.setup(view, torch.Generator().manual_seed(seed))
     return rec
 

@@ -1,0 +1,263 @@
+"""Speed of simlab's DLRM against a plain re-implementation of the reference architecture.
+
+The reference (``RefDLRM`` below) follows facebookresearch/dlrm's ``DLRM_Net`` (Naumov et al.
+2019, arXiv:1906.00091): one ``nn.EmbeddingBag`` per table (sparse gradients), bottom MLP, bmm
+interaction with tril indices, top MLP ending in a sigmoid, BCELoss and SGD. Same sizes for both:
+tables user 1e6 (1e5 on CPU), item 1e5, topic 64, creator 1e4, a 20-item history bag, d = 16,
+bottom 8-64-16, top 31-64-32-1 (31 = 16 + C(6, 2) for F = 6 vectors).
+
+Measured: scoring pairs/s (reference: plain forward over every (user, candidate) pair;
+simlab: ``DLRM.factored_forward`` on A users x C candidates), training samples/s, and the
+closed loop's user-steps/s on the quickstart-sized society with the ``dlrm`` recommender.
+
+    python benchmarks/bench_dlrm.py                   # CPU
+    python benchmarks/bench_dlrm.py --device cuda     # GPU (adds bf16 factored scoring)
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from simlab.recommenders.dlrm import DLRM
+from simlab.recommenders.training import Trainer
+
+D, H = 16, 20
+BOTTOM, TOP = [64, 16], [64, 32, 1]
+
+
+class RefDLRM(nn.Module):
+    """DLRM_Net as in facebookresearch/dlrm (dlrm_s_pytorch.py), with a mean-pooled history bag."""
+
+    def __init__(self, ln_emb: list[int], history_rows: int, device: torch.device):
+        super().__init__()
+        self.emb_l = nn.ModuleList([nn.EmbeddingBag(n, D, mode="sum", sparse=True) for n in ln_emb])
+        self.emb_l.append(nn.EmbeddingBag(history_rows, D, mode="mean", sparse=True))
+        self.bot_l = self.create_mlp([8, *BOTTOM], sigmoid_layer=-1)
+        n_f = len(self.emb_l) + 1
+        li, lj = torch.tril_indices(n_f, n_f, offset=-1)
+        self.li, self.lj = li.to(device), lj.to(device)
+        self.top_l = self.create_mlp([D + n_f * (n_f - 1) // 2, *TOP], sigmoid_layer=len(TOP) - 1)
+        for emb in self.emb_l:
+            n = emb.weight.shape[0]
+            nn.init.uniform_(emb.weight, -np.sqrt(1 / n), np.sqrt(1 / n))
+        self.to(device)
+
+    @staticmethod
+    def create_mlp(ln: list[int], sigmoid_layer: int) -> nn.Sequential:
+        layers: list[nn.Module] = []
+        for i in range(len(ln) - 1):
+            layer = nn.Linear(ln[i], ln[i + 1])
+            nn.init.normal_(layer.weight, 0.0, np.sqrt(2 / (ln[i] + ln[i + 1])))
+            nn.init.normal_(layer.bias, 0.0, np.sqrt(1 / ln[i + 1]))
+            layers += [layer, nn.Sigmoid() if i == sigmoid_layer else nn.ReLU()]
+        return nn.Sequential(*layers)
+
+    def forward(self, dense_x: Tensor, offsets: list[Tensor], indices: list[Tensor]) -> Tensor:
+        x = self.bot_l(dense_x)
+        ly = [emb(i, o) for emb, i, o in zip(self.emb_l, indices, offsets)]
+        t = torch.cat([x, *ly], dim=1).view(x.shape[0], -1, D)
+        z = torch.bmm(t, t.transpose(1, 2))
+        r = torch.cat([x, z[:, self.li, self.lj]], dim=1)
+        return self.top_l(r).squeeze(1)
+
+
+def timed(fn: Callable[[], object], device: torch.device, min_time: float = 2.0) -> float:
+    """Seconds per call (after one warm-up call), averaged over at least ``min_time`` seconds."""
+    fn()
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    sync()
+    calls, start = 0, time.perf_counter()
+    while True:
+        fn()
+        calls += 1
+        sync()
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_time:
+            return elapsed / calls
+
+
+def ref_inputs(dense: Tensor, ids: list[Tensor], history: Tensor) -> tuple[Tensor, list[Tensor], list[Tensor]]:
+    """Per-sample inputs in the reference's (offsets, indices) form; padding -1 dropped from bags."""
+    b = dense.shape[0]
+    single = torch.arange(b, device=dense.device)
+    valid = history >= 0
+    counts = valid.sum(1)
+    hist_off = torch.cumsum(counts, 0) - counts
+    return dense, [single] * len(ids) + [hist_off], [*ids, history[valid]]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--users", type=int, default=1000, help="active users A scored at once")
+    parser.add_argument("--candidates", type=int, default=1000, help="candidates C per user")
+    parser.add_argument("--ref-batch", type=int, default=None, help="reference scoring batch (pairs)")
+    parser.add_argument("--train-batch", type=int, default=None)
+    parser.add_argument("--min-time", type=float, default=2.0)
+    parser.add_argument("--skip-loop", action="store_true")
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: no CUDA device here")
+    cpu = device.type == "cpu"
+    n_user, n_item, n_topic, n_creator = (10**5 if cpu else 10**6), 10**5, 64, 10**4
+    ref_batch = args.ref_batch or (1 << 16 if cpu else 1 << 20)
+    train_batch = args.train_batch or (4096 if cpu else 1 << 16)
+    g = torch.Generator().manual_seed(0)
+    print(f"device {device}  threads {torch.get_num_threads()}  torch {torch.__version__}")
+    print(f"tables user {n_user:.0e} item {n_item:.0e} topic {n_topic} creator {n_creator:.0e} history bag {H}")
+
+    rows = {"user": n_user, "item": n_item, "topic": n_topic, "creator": n_creator, "history": n_item}
+    model = DLRM(rows, 3, 5, D, BOTTOM, TOP, generator=g, device=device)
+    ref = RefDLRM([n_user, n_item, n_topic, n_creator], n_item, device)
+
+    # ---------------------------------------------------------------- scoring
+    a, c = args.users, args.candidates
+    users = torch.randint(0, n_user, (a,), generator=g).to(device)
+    history = torch.randint(0, n_item, (a, H), generator=g)
+    history[torch.rand(a, H, generator=g) < 0.2] = -1
+    history = history.to(device)
+    user_dense = torch.rand(a, 3, generator=g).to(device)
+    items = torch.arange(n_item, device=device)
+    topic = torch.randint(0, n_topic, (n_item,), generator=g).to(device)
+    creator = torch.randint(0, n_creator, (n_item,), generator=g).to(device)
+    item_dense = torch.rand(n_item, 5, generator=g).to(device)
+    cand = torch.randint(0, n_item, (a, c), generator=g).to(device)
+    user_sparse, item_sparse = {"user": users, "history": history}, {"item": items, "topic": topic, "creator": creator}
+
+    # per-pair inputs for the plain forwards (prepared outside the timed region)
+    flat = cand.reshape(-1)
+    pair_user = users[:, None].expand(a, c).reshape(-1)
+    pair_row = torch.arange(a, device=device)[:, None].expand(a, c).reshape(-1)
+    pair_dense = torch.cat([user_dense[pair_row], item_dense[flat]], dim=1)
+    pair_hist = history[pair_row]
+    pair_ids = [pair_user, flat, topic[flat], creator[flat]]
+
+    def ref_score() -> None:
+        with torch.no_grad():
+            for s in range(0, a * c, ref_batch):
+                sl = slice(s, s + ref_batch)
+                ref(*ref_inputs(pair_dense[sl], [i[sl] for i in pair_ids], pair_hist[sl]))
+
+    def plain_score() -> None:
+        with torch.no_grad():
+            for s in range(0, a * c, ref_batch):
+                sl = slice(s, s + ref_batch)
+                sparse = dict(zip(("user", "item", "topic", "creator"), (i[sl] for i in pair_ids)))
+                model(pair_dense[sl], {**sparse, "history": pair_hist[sl]})
+
+    chunk = 1 << 16 if cpu else None
+
+    def factored(bf16: bool = False) -> Callable[[], None]:
+        def run() -> None:
+            ctx = torch.autocast("cuda", dtype=torch.bfloat16) if bf16 else torch.autocast("cpu", enabled=False)
+            with torch.no_grad(), ctx:
+                model.factored_forward(user_dense, user_sparse, item_dense, item_sparse, cand, chunk)
+
+        return run
+
+    with torch.no_grad():  # sanity: factored == plain on a slice
+        fact = model.factored_forward(user_dense[:8], {k: v[:8] for k, v in user_sparse.items()}, item_dense,
+                                      item_sparse, cand[:8], chunk)  # fmt: skip
+        sl = slice(0, 8 * c)
+        sparse = dict(zip(("user", "item", "topic", "creator"), (i[sl] for i in pair_ids)))
+        plain = model(pair_dense[sl], {**sparse, "history": pair_hist[sl]}).reshape(8, c)
+        print(f"factored vs plain forward: max |diff| = {float((fact - plain).abs().max()):.2e}")
+
+    pairs = a * c
+    t_ref = timed(ref_score, device, args.min_time)
+    t_plain = timed(plain_score, device, args.min_time)
+    t_fact = timed(factored(), device, args.min_time)
+    print(f"\nscoring {a} users x {c} candidates = {pairs:.1e} pairs")
+    print(f"  reference DLRM_Net plain forward : {pairs / t_ref:12.3e} pairs/s  (batches of {ref_batch})")
+    print(f"  simlab DLRM plain forward        : {pairs / t_plain:12.3e} pairs/s")
+    print(f"  simlab factored scoring (fp32)   : {pairs / t_fact:12.3e} pairs/s   x{t_ref / t_fact:.1f} vs reference")
+    if not cpu:
+        t_bf16 = timed(factored(bf16=True), device, args.min_time)
+        print(f"  simlab factored scoring (bf16)   : {pairs / t_bf16:12.3e} pairs/s   x{t_ref / t_bf16:.1f} vs reference")
+
+    # ---------------------------------------------------------------- training
+    b = train_batch
+    n_batches = 8
+    tb = {
+        "dense": torch.rand(n_batches, b, 8, generator=g).to(device),
+        "user": torch.randint(0, n_user, (n_batches, b), generator=g).to(device),
+        "item": torch.randint(0, n_item, (n_batches, b), generator=g).to(device),
+        "topic": torch.randint(0, n_topic, (n_batches, b), generator=g).to(device),
+        "creator": torch.randint(0, n_creator, (n_batches, b), generator=g).to(device),
+        "history": torch.randint(0, n_item, (n_batches, b, H), generator=g).to(device),
+        "label": (torch.rand(n_batches, b, generator=g) < 0.3).float().to(device),
+    }
+    batches = [{k: v[i] for k, v in tb.items()} for i in range(n_batches)]
+    ref_batches = [
+        (ref_inputs(x["dense"], [x["user"], x["item"], x["topic"], x["creator"]], x["history"]), x["label"])
+        for x in batches
+    ]
+    ref_opt = torch.optim.SGD(ref.parameters(), lr=0.1)
+    bce = nn.BCELoss()
+
+    def ref_train() -> None:
+        for inputs, label in ref_batches:
+            ref_opt.zero_grad()
+            bce(ref(*inputs), label).backward()
+            ref_opt.step()
+
+    print(f"\ntraining, batch {b}, SGD lr 0.1, BCE")
+    t_ref_train = timed(ref_train, device, args.min_time) / n_batches
+    print(f"  reference DLRM_Net               : {b / t_ref_train:12.3e} samples/s")
+    for name, sparse_grad in (("sgd", True), ("sgd", False), ("adagrad", False)):
+        trainer = Trainer(model, name, lr=0.1, batch_size=b, sparse_grad=sparse_grad)
+
+        def simlab_train(trainer: Trainer = trainer) -> None:
+            for x in batches:
+                trainer.step(x)
+
+        t = timed(simlab_train, device, args.min_time) / n_batches
+        label = f"simlab {name} ({'sparse' if sparse_grad else 'dense'} grads)"
+        print(f"  {label:<33}: {b / t:12.3e} samples/s   x{t_ref_train / t:.2f} vs reference")
+
+    if not args.skip_loop:
+        print("\nclosed loop (1000 users, 1250 items, dlrm, retrain every step)")
+        print(f"  simlab: {closed_loop_user_steps_per_s(str(device)):.0f} user-steps/s"
+              "   (T-RECS 0.2.1 ContentFiltering, same size, 2 cores: ~780 user-steps/s)")  # fmt: skip
+
+
+def closed_loop_user_steps_per_s(device: str = "cpu", steps: int = 20) -> float:
+    """User-steps per second of the closed loop with the ``dlrm`` recommender, on the
+    T-RECS comparison workload's society size (1000 users, 1250 items, see notes/peers.md)."""
+    import simlab
+    import simlab.recommenders.dlrm_recommender  # noqa: F401  (registers "dlrm")
+    from simlab.engine import Simulation
+
+    scenario = simlab.load_scenario(
+        {
+            "name": "bench_dlrm_loop",
+            "seed": 1,
+            "steps": steps,
+            "device": device,
+            "population": {"type": "uniform", "size": 1000, "activity": 0.6},
+            "network": {"type": "erdos_renyi", "mean_degree": 8},
+            "catalog": {"type": "default", "size": 1250, "topics": 8, "creators": 100, "new_per_step": 20},
+            "behavior": {"type": "default"},
+            "dynamics": {"type": "assimilation"},
+            "recommender": {"type": "dlrm", "slate_size": 10, "candidates": {"size": 100}, "window": 50_000},
+        }
+    )
+    sim = Simulation(scenario, replicate=0, device=device)
+    sim.step()  # warm-up
+    start = time.perf_counter()
+    for _ in range(steps - 1):
+        sim.step()
+    if device == "cuda":
+        torch.cuda.synchronize()
+    return 1000 * (steps - 1) / (time.perf_counter() - start)
+
+
+if __name__ == "__main__":
+    main()
