@@ -173,14 +173,25 @@ class Simulation:
     def _slates(self, candidates: Tensor, scores: Tensor) -> Tensor:
         """(A, C) candidates and scores -> (A, k) slates of distinct items, -1 where empty.
 
-        Sources may propose an item twice; rather than sort all C candidates per row, the policy
-        ranks 2k of them and repeats are dropped there (a slate then has fewer than k items only
-        if more than k of those 2k are repeats).
+        Sources may propose an item twice; rather than sort all C candidates of every row, the
+        policy ranks 2k of them and repeats are dropped there; only rows with more than k repeats
+        among those 2k are deduplicated in full and ranked again. A slate has fewer than k items
+        only when its row has fewer than k distinct candidates.
         """
         k = self.loop["slate_size"]
-        ranked = policies.select(scores, 2 * k, self.policy_settings, self.streams.torch("policy"))
+        policy = self.streams.torch("policy")
+        ranked = policies.select(scores, 2 * k, self.policy_settings, policy)
         items = torch.gather(candidates, 1, ranked)
         keep = candidate_generation.first_occurrence(items)
+        short = torch.nonzero(keep.sum(dim=1) < min(k, candidates.shape[1])).squeeze(1)
+        if short.numel():
+            # rows whose best 2k hold too many repeats (a heavy-tailed popular source): mask the
+            # repeats among all C candidates of those rows and rank again
+            rows = candidates[short]
+            masked = torch.where(candidate_generation.first_occurrence(rows), scores[short], float("-inf"))
+            again = policies.select(masked, 2 * k, self.policy_settings, policy)
+            items[short] = torch.gather(rows, 1, again)
+            keep[short] = torch.isfinite(torch.gather(masked, 1, again))
         order = torch.argsort((~keep).to(torch.uint8), dim=1, stable=True)[:, :k]
         return torch.where(torch.gather(keep, 1, order), torch.gather(items, 1, order), -1)
 
@@ -270,7 +281,7 @@ class Simulation:
         for name, value in cat.items():
             getattr(self.catalog, name)[:size] = value.to(self.device)
         self.catalog.size = size
-        self.catalog_model.load_state_dict(state["catalog_model"])
+        self.catalog_model.load_state_dict(_to_device(state["catalog_model"], self.device))
         for name in ("history", "user_impressions", "user_engagements", "exposure_sum", "exposure_count"):
             getattr(self, name).copy_(state[name])
         log = {k: v for k, v in state["log"].items() if k != "cursor"}
@@ -279,7 +290,18 @@ class Simulation:
             full[name][: value.shape[0]] = value.to(self.device)
         self.log.cursor = int(state["log"]["cursor"])
         self.recommender.load_state_dict(state["recommender"])
-        self.recorder.load_state_dict(state["recorder"])
-        self.streams.load_state_dict(state["streams"])
+        self.recorder.load_state_dict(_to_device(state["recorder"], self.device))
+        self.streams.load_state_dict(state["streams"])  # generator states stay CPU byte tensors
         for intervention, s in zip(self.interventions, state["interventions"]):
-            intervention.load_state_dict(s)
+            intervention.load_state_dict(_to_device(s, self.device))
+
+
+def _to_device(value: Any, device: torch.device) -> Any:
+    """Tensors in nested dicts/lists moved to ``device`` (a checkpoint is loaded on the CPU)."""
+    if isinstance(value, Tensor):
+        return value.to(device)
+    if isinstance(value, dict):
+        return {k: _to_device(v, device) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_to_device(v, device) for v in value)
+    return value

@@ -24,8 +24,16 @@ def test_run_writes_the_run_folder(tiny, tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["run", _write(tmp_path, tiny), "--out", str(out), "--set", "steps=3"]) == 0
     assert f"run folder: {out}" in capsys.readouterr().out
-    for name in ["scenario.yaml", "manifest.json", "metrics.csv", "metrics.parquet", "summary.csv", "report.html",
-                 "figures/metrics.png", "figures/opinion_heatmap.png"]:
+    for name in [
+        "scenario.yaml",
+        "manifest.json",
+        "metrics.csv",
+        "metrics.parquet",
+        "summary.csv",
+        "report.html",
+        "figures/metrics.png",
+        "figures/opinion_heatmap.png",
+    ]:
         assert (out / name).exists(), name
     metrics = pd.read_csv(out / "metrics.csv")
     assert list(metrics.columns[:3]) == ["variant", "replicate", "step"]
@@ -67,8 +75,9 @@ def test_invalid_input_exits_2_with_one_line(tmp_path):
     assert proc.stderr.strip().count("\n") == 0
     assert "Traceback" not in proc.stderr
     assert f"{path}:3: population.size" in proc.stderr
-    proc = subprocess.run([sys.executable, "-m", "simlab", "run", str(tmp_path / "none.yaml")],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "simlab", "run", str(tmp_path / "none.yaml")], capture_output=True, text=True
+    )
     assert proc.returncode == 2 and "file not found" in proc.stderr
 
 

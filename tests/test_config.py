@@ -30,7 +30,12 @@ def test_dotted_overrides_and_type_switch(tiny):
 
 def test_parse_set_reads_yaml_scalars():
     assert parse_set(["a.b=3", "c=0.5", "d=true", "e=[1, 2]", "f=text"]) == {
-        "a.b": 3, "c": 0.5, "d": True, "e": [1, 2], "f": "text"}
+        "a.b": 3,
+        "c": 0.5,
+        "d": True,
+        "e": [1, 2],
+        "f": "text",
+    }
     with pytest.raises(ScenarioError, match="dotted.key=value"):
         parse_set(["novalue"])
 
@@ -68,8 +73,12 @@ def _error(tmp_path, text: str | bytes) -> ScenarioError:
         ("name: x\npopulation:\n  size: -4\n", 3, "population.size", "greater than 0"),
         ("name: x\nrecommender:\n  type: nope\n", 3, "recommender.type", "expected one of"),
         ("name: x\nbogus: 1\n", 2, "bogus", "unknown key"),
-        ("name: x\nvariants:\n  a:\n    recommender: {type: random, slate_size: 0}\n", 4,
-         "variants.a.recommender.slate_size", "greater than or equal to 1"),
+        (
+            "name: x\nvariants:\n  a:\n    recommender: {type: random, slate_size: 0}\n",
+            4,
+            "variants.a.recommender.slate_size",
+            "greater than or equal to 1",
+        ),
         ("name: x\nmetrics:\n  include: [ctr, nope]\n", 3, "metrics.include.1", "found 'nope'"),
         ("name: x\nsteps: [1,\n", 3, None, "invalid YAML"),
     ],

@@ -21,21 +21,31 @@ def _users(opinion, interests=None) -> Users:
     x = torch.tensor(opinion, dtype=torch.float32).reshape(len(opinion), -1)
     n = x.shape[0]
     theta = torch.tensor(interests) if interests is not None else torch.full((n, 2), 0.5)
-    return Users(x, x.clone(), torch.full((n,), 0.1), torch.zeros(n), torch.full((n,), 0.5), theta,
-                 torch.ones(n), torch.zeros(n, dtype=torch.long))
+    return Users(
+        x,
+        x.clone(),
+        torch.full((n,), 0.1),
+        torch.zeros(n),
+        torch.full((n,), 0.5),
+        theta,
+        torch.ones(n),
+        torch.zeros(n, dtype=torch.long),
+    )
 
 
 def _catalog(stance, topic, quality) -> Catalog:
     y = torch.tensor(stance, dtype=torch.float32).reshape(len(stance), -1)
     m = y.shape[0]
     zeros = torch.zeros(m, dtype=torch.long)
-    return Catalog(y, torch.tensor(topic), zeros.clone(), torch.tensor(quality), zeros.clone(), zeros.clone(),
-                   zeros.clone(), m)
+    return Catalog(
+        y, torch.tensor(topic), zeros.clone(), torch.tensor(quality), zeros.clone(), zeros.clone(), zeros.clone(), m
+    )
 
 
 def test_response_probability_matches_design_formula():
-    settings = EngagementModel.Settings(b0=-1.0, b_align=2.0, b_ext=1.5, b_topic=0.7, b_q=0.4, eta=1.0,
-                                        appetite0=0.2, appetite1=0.5)
+    settings = EngagementModel.Settings(
+        b0=-1.0, b_align=2.0, b_ext=1.5, b_topic=0.7, b_q=0.4, eta=1.0, appetite0=0.2, appetite1=0.5
+    )
     model = EngagementModel(settings)
     users = _users([[0.6], [-0.2]], [[0.9, 0.1], [0.3, 0.7]])
     catalog = _catalog([[0.8], [-0.4]], [1, 0], [0.5, 0.25])
@@ -63,9 +73,13 @@ def test_interest_drift_moves_toward_consumed_topics():
 def test_catalog_growth_appends_and_keeps_rows():
     catalog = _catalog([[0.1], [0.2]], [0, 1], [0.3, 0.4])
     before = catalog.stance[:2].clone()
-    ids = catalog.append(stance=torch.tensor([[0.5], [0.6], [0.7]]), topic=torch.tensor([1, 1, 0]),
-                         creator=torch.zeros(3, dtype=torch.long), quality=torch.ones(3),
-                         created=torch.full((3,), 4))
+    ids = catalog.append(
+        stance=torch.tensor([[0.5], [0.6], [0.7]]),
+        topic=torch.tensor([1, 1, 0]),
+        creator=torch.zeros(3, dtype=torch.long),
+        quality=torch.ones(3),
+        created=torch.full((3,), 4),
+    )
     assert ids.tolist() == [2, 3, 4]
     assert catalog.size == 5 and catalog.capacity >= 5
     assert torch.equal(catalog.stance[:2], before)
@@ -86,9 +100,15 @@ def test_impression_log_is_bounded_and_keeps_the_newest():
     log = ImpressionLog(capacity=5, n_dense=2, history=3, device=torch.device("cpu"))
     for step in range(3):
         users = torch.arange(3) + 10 * step
-        log.append(user=users, item=users, position=torch.zeros(3, dtype=torch.long),
-                   label=torch.ones(3), step=torch.full((3,), step), dense=torch.zeros(3, 2),
-                   history=torch.full((3, 3), -1))
+        log.append(
+            user=users,
+            item=users,
+            position=torch.zeros(3, dtype=torch.long),
+            label=torch.ones(3),
+            step=torch.full((3,), step),
+            dense=torch.zeros(3, 2),
+            history=torch.full((3, 3), -1),
+        )
     assert len(log) == 5 and log.cursor == 9
     assert log.rows()["user"].tolist() == [11, 12, 20, 21, 22]
     assert log.rows(since_step=2)["user"].tolist() == [20, 21, 22]
@@ -132,8 +152,12 @@ def test_policies():
     explored = select(scores.expand(4000, 4), 1, PolicySettings(type="epsilon_greedy", epsilon=0.5), g)
     # with prob 1/2 top-1, else uniform: P(best) = 0.5 + 0.5/4
     assert (explored == 1).float().mean().item() == pytest.approx(0.625, abs=0.03)
-    soft = select(torch.log(torch.tensor([[0.7, 0.2, 0.1]])).expand(6000, 3), 1,
-                  PolicySettings(type="softmax", temperature=1.0), g)
+    soft = select(
+        torch.log(torch.tensor([[0.7, 0.2, 0.1]])).expand(6000, 3),
+        1,
+        PolicySettings(type="softmax", temperature=1.0),
+        g,
+    )
     freq = torch.bincount(soft.reshape(-1), minlength=3).float() / 6000
     assert freq.tolist() == pytest.approx([0.7, 0.2, 0.1], abs=0.03)
 
@@ -178,3 +202,13 @@ def test_variants_are_paired_by_seed(tiny, tmp_path):
     assert torch.equal(sim_a.graph.src, sim_b.graph.src)
     assert sim_b.recommender.__class__.__name__ == "RandomRecommender"
     assert sim_b.loop["slate_size"] == 5  # loop settings survive the type change
+
+
+def test_slates_fill_up_when_the_best_candidates_repeat(tiny):
+    sim = Simulation(simlab.load_scenario(tiny), 0)
+    # the ten best-scored candidates are all item 3: the slate must still hold 5 distinct items
+    candidates = torch.tensor([[3] * 10 + [20, 21, 22, 23, 24, 25]])
+    scores = torch.cat([torch.full((10,), 9.0), torch.arange(6, 0, -1).float()])[None]
+    assert sim._slates(candidates, scores).tolist() == [[3, 20, 21, 22, 23]]
+    few = torch.tensor([[3] * 10 + [20, 21, 20, 21, 20, 21]])
+    assert sim._slates(few, scores).tolist() == [[3, 20, 21, -1, -1]]

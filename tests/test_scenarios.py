@@ -27,8 +27,14 @@ def test_scenario_loads_and_runs_three_steps(path):
 
 
 def test_quickstart_feeds_differ(tmp_path):
-    result = simlab.run("scenarios/quickstart.yaml", out=tmp_path / "q", steps=25, replicates=2, quiet=True,
-                        overrides={"output.figures": False, "output.report": False})
+    result = simlab.run(
+        "scenarios/quickstart.yaml",
+        out=tmp_path / "q",
+        steps=25,
+        replicates=2,
+        quiet=True,
+        overrides={"output.figures": False, "output.report": False},
+    )
     final = result.metrics[result.metrics["step"] == 24].groupby("variant").mean(numeric_only=True)
     # the oracle ranks by true engagement probability: more engagement than a random feed
     assert final.loc["oracle", "ctr"] > final.loc["random", "ctr"] + 0.03

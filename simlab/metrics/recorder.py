@@ -44,14 +44,20 @@ class StepContext:
     def item_extremeness(self, items: Tensor) -> Tensor:
         return self.catalog.stance[items].abs().amax(dim=1)
 
-
-class ThresholdSettings(pydantic.BaseModel):
-    model_config = pydantic.ConfigDict(extra="forbid")
-    threshold: float = pydantic.Field(0.8, ge=0, le=1, description="|x| or e_j above which counts as extreme")
+    def cached(self, key: str, compute: Any) -> Any:
+        """Share one computation between metrics in the same step (e.g. Musco P and D)."""
+        if key not in self.cache:
+            self.cache[key] = compute()
+        return self.cache[key]
 
 
 def metric(name: str, settings: type[pydantic.BaseModel] = EmptySettings):
-    """Register a function ``f(ctx, settings) -> Tensor`` as metric ``name``."""
+    """Register a stateless function ``f(ctx, settings) -> Tensor`` as metric ``name``.
+
+    Metrics that keep state across steps (a probe set, step-0 values) are classes with
+    ``setup(ctx)``, ``compute(ctx)``, ``state_dict()`` and ``load_state_dict()`` registered
+    directly in ``METRICS``.
+    """
 
     def decorator(fn):
         cls = type(
@@ -68,77 +74,6 @@ def metric(name: str, settings: type[pydantic.BaseModel] = EmptySettings):
         return fn
 
     return decorator
-
-
-def _nan(device: torch.device) -> Tensor:
-    return torch.tensor(float("nan"), device=device)
-
-
-def _mean_or_nan(values: Tensor) -> Tensor:
-    return values.float().mean() if values.numel() else _nan(values.device)
-
-
-@metric("opinion_mean")
-def _opinion_mean(ctx: StepContext, s: Any) -> Tensor:
-    """Mean opinion over users and axes."""
-    return ctx.users.opinion.mean()
-
-
-@metric("opinion_variance")
-def _opinion_variance(ctx: StepContext, s: Any) -> Tensor:
-    """Population variance of opinions (summed over axes)."""
-    return ctx.users.opinion.var(dim=0, unbiased=False).sum()
-
-
-@metric("extremity")
-def _extremity(ctx: StepContext, s: Any) -> Tensor:
-    """Mean |x_i| (largest absolute coordinate)."""
-    return ctx.users.extremity.mean()
-
-
-@metric("extreme_user_share", ThresholdSettings)
-def _extreme_user_share(ctx: StepContext, s: ThresholdSettings) -> Tensor:
-    """Share of users with |x_i| >= threshold."""
-    return (ctx.users.extremity >= s.threshold).float().mean()
-
-
-@metric("exposure_extremeness")
-def _exposure_extremeness(ctx: StepContext, s: Any) -> Tensor:
-    """Mean extremeness e_j of the items shown this step."""
-    return _mean_or_nan(ctx.item_extremeness(ctx.impressions.item))
-
-
-@metric("consumption_extremeness")
-def _consumption_extremeness(ctx: StepContext, s: Any) -> Tensor:
-    """Mean extremeness e_j of the items engaged with this step."""
-    _, item = ctx.impressions.engaged()
-    return _mean_or_nan(ctx.item_extremeness(item))
-
-
-@metric("extreme_exposure_share", ThresholdSettings)
-def _extreme_exposure_share(ctx: StepContext, s: ThresholdSettings) -> Tensor:
-    """Share of this step's impressions whose item has e_j >= threshold."""
-    return _mean_or_nan(ctx.item_extremeness(ctx.impressions.item) >= s.threshold)
-
-
-@metric("coverage")
-def _coverage(ctx: StepContext, s: Any) -> Tensor:
-    """Share of the live catalog shown at least once this step."""
-    shown = torch.zeros(ctx.catalog.size, dtype=torch.bool, device=ctx.impressions.item.device)
-    shown[ctx.impressions.item] = True
-    return shown.float().mean()
-
-
-@metric("ctr")
-def _ctr(ctx: StepContext, s: Any) -> Tensor:
-    """Engagements per impression this step."""
-    return _mean_or_nan(ctx.impressions.label)
-
-
-@metric("engagement")
-def _engagement(ctx: StepContext, s: Any) -> Tensor:
-    """Engagements per user this step (all users, active or not)."""
-    return ctx.impressions.label.sum() / ctx.users.n
 
 
 class Recorder:

@@ -73,6 +73,13 @@ def _mlp(sizes: Sequence[int], last_relu: bool, generator: torch.Generator, devi
     return nn.Sequential(*layers)
 
 
+def _mlp_inplace(mlp: nn.Sequential, x: Tensor) -> Tensor:
+    """``mlp(x)`` with in-place ReLUs (inference only: saves a pass over each activation)."""
+    for layer in mlp:
+        x = x.relu_() if isinstance(layer, nn.ReLU) else layer(x)
+    return x
+
+
 class SparseArch(nn.Module):
     """Embedding tables (torchrec's EmbeddingBagCollection) for the sparse features.
 
@@ -330,31 +337,40 @@ class DLRM(nn.Module):
         cols = torch.tensor(x_cols + pair_cols + item_cols, device=eu.device)
         w_pair = top_first.weight[:, cols]  # (h_top, P)
         tu = F.linear(user_terms, top_first.weight[:, user_cols], top_first.bias)  # (A, h_top)
-        # one gather per pair for all item-side quantities
-        item_pack = torch.cat([hi, ei.flatten(1), item_terms], dim=1)  # (M', h + 3d + n_ii)
-        h, d, n_i = hi.shape[1], ei.shape[2], ei.shape[1]  # first bottom width, embedding dim, 3
-
         A, C = candidates.shape
         step = A if pairs_per_chunk is None else max(1, pairs_per_chunk // max(C, 1))
         out = []
         for s in range(0, A, step):
-            cand, u, hu_s, tu_s = candidates[s : s + step], eu[s : s + step], hu[s : s + step], tu[s : s + step]
-            a = cand.shape[0]
-            pack = item_pack[cand]  # (a, C, h + 3d + n_ii)
-            x = dense_rest(torch.relu(hu_s.unsqueeze(1) + pack[..., :h]))  # (a, C, d)
-            pieces = [x]
-            if inter.kind == "dot":
-                ip = pack[..., h : h + n_i * d].reshape(a, C, n_i, d)
-                ut = u.transpose(1, 2)  # (a, d, 2)
-                if inter.self_interaction:
-                    pieces.append((x * x).sum(-1, keepdim=True))
-                pieces.append(torch.bmm(x, ut))  # (a, C, 2) x.eu
-                pieces.append(torch.einsum("acd,acid->aci", x, ip))  # (a, C, 3) x.ei
-                pieces.append(torch.bmm(ip.reshape(a, C * n_i, d), ut).reshape(a, C, -1))  # (a, C, 6) eu.ei
-            pieces.append(pack[..., h + n_i * d :])  # item-only columns
-            z = F.linear(torch.cat(pieces, dim=-1), w_pair) + tu_s.unsqueeze(1)  # (a, C, h_top)
-            out.append(top_rest(z).squeeze(-1))
+            sl = slice(s, s + step)
+            out.append(self._pairs(candidates[sl], hu[sl], tu[sl], eu[sl], hi, ei, item_terms, w_pair))
         return torch.cat(out, dim=0)
+
+    def _pairs(
+        self, cand: Tensor, hu: Tensor, tu: Tensor, eu: Tensor, hi: Tensor, ei: Tensor, item_terms: Tensor, w_pair: Tensor
+    ) -> Tensor:
+        """Per-(user, candidate) part of ``factored_forward`` for a chunk of a users: (a, C) logits.
+
+        Memory-bound, hence index_select on flat ids and in-place add/ReLU. ``pairs_fn`` may be
+        replaced by a ``torch.compile``d version (see :meth:`compile_pairs`)."""
+        inter = self.inter_arch
+        a, C = cand.shape
+        flat = cand.reshape(-1)
+        h, n_i, d = hi.shape[1], ei.shape[1], ei.shape[2]
+        hid = hi.index_select(0, flat).view(a, C, h).add_(hu.unsqueeze(1)).relu_()
+        x = _mlp_inplace(self.dense_arch.mlp[1:], hid)  # (a, C, dx)
+        pieces = [x]
+        if inter.kind == "dot":
+            ip = ei.reshape(-1, n_i * d).index_select(0, flat).view(a, C, n_i, d)
+            ut = eu.transpose(1, 2)  # (a, d, 2)
+            if inter.self_interaction:
+                pieces.append((x * x).sum(-1, keepdim=True))
+            pieces.append(torch.bmm(x, ut))  # (a, C, 2) x.eu
+            pieces.append((x.unsqueeze(2) * ip).sum(-1))  # (a, C, 3) x.ei
+            pieces.append(torch.bmm(ip.view(a, C * n_i, d), ut).view(a, C, -1))  # (a, C, 6) eu.ei
+        pieces.append(item_terms.index_select(0, flat).view(a, C, -1))  # item-only columns
+        pool = torch.cat(pieces, dim=-1)  # (a, C, P)
+        z = torch.baddbmm(tu.unsqueeze(1), pool, w_pair.t().expand(a, -1, -1))  # + the per-user part
+        return _mlp_inplace(self.over_arch.mlp[1:], z).squeeze(-1)
 
     @torch.no_grad()
     def item_embeddings(self, n_items: int) -> Tensor:

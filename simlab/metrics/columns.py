@@ -1,0 +1,328 @@
+"""The metric columns of metrics.csv (DESIGN.md §3), each computed from a StepContext through
+the pure functions of :mod:`simlab.metrics.measures` on the run's device.
+
+Stateless metrics are functions registered with :func:`metric`; metrics that fix something once
+per replicate (a probe set, step-0 exposure, user pairs) are small classes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import pydantic
+import torch
+from torch import Tensor
+
+from simlab.metrics import measures as m
+from simlab.metrics.recorder import StepContext, metric
+from simlab.registry import METRICS
+
+
+class _Settings(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+
+class Threshold(_Settings):
+    threshold: float = pydantic.Field(0.8, ge=0, le=1, description="counts as extreme above this |x| or e_j")
+
+
+class EstebanRay(_Settings):
+    alpha: float = pydantic.Field(1.0, ge=0, le=1.6, description="polarization sensitivity (Esteban & Ray: <= 1.6)")
+    bins: int = pydantic.Field(20, ge=2, le=10_000)
+
+
+class Diversity(_Settings):
+    feature: Literal["stance", "topic"] = "stance"
+
+
+class Drift(_Settings):
+    delta: float = pydantic.Field(0.1, ge=0, le=2)
+
+
+class Probe(_Settings):
+    probe_users: int = pydantic.Field(200, ge=2, le=100_000)
+    probe_items: int = pydantic.Field(100, ge=2, le=100_000)
+
+
+# ----------------------------------------------------------------------- opinions
+
+
+@metric("opinion_mean")
+def _opinion_mean(ctx: StepContext, s: Any) -> Tensor:
+    """Mean opinion over users and axes."""
+    return m.opinion_mean_t(ctx.users.opinion)
+
+
+@metric("opinion_variance")
+def _opinion_variance(ctx: StepContext, s: Any) -> Tensor:
+    """Population variance of opinions (summed over axes)."""
+    return m.opinion_variance_t(ctx.users.opinion)
+
+
+@metric("polarization_er", EstebanRay)
+def _polarization_er(ctx: StepContext, s: EstebanRay) -> Tensor:
+    """Esteban–Ray polarization of the binned opinion distribution."""
+    return m.esteban_ray_t(ctx.users.opinion, alpha=s.alpha, bins=s.bins)
+
+
+@metric("bimodality")
+def _bimodality(ctx: StepContext, s: Any) -> Tensor:
+    """Bimodality coefficient (Pfister et al. 2013); > 5/9 suggests bimodality."""
+    return m.bimodality_coefficient_t(ctx.users.opinion)
+
+
+def _musco(ctx: StepContext) -> m.PolarizationDisagreement:
+    g = ctx.graph
+    return ctx.cached("musco", lambda: m.polarization_disagreement_edges_t(g.src, g.dst, g.weight, ctx.users.opinion))
+
+
+@metric("polarization_p")
+def _polarization_p(ctx: StepContext, s: Any) -> Tensor:
+    """Musco, Musco & Tsourakakis (2018) polarization sum_i (x_i - mean)^2."""
+    return _musco(ctx).polarization
+
+
+@metric("disagreement")
+def _disagreement(ctx: StepContext, s: Any) -> Tensor:
+    """Musco et al. (2018) disagreement sum over edges w_ij (x_i - x_j)^2."""
+    return _musco(ctx).disagreement
+
+
+@metric("extremity")
+def _extremity(ctx: StepContext, s: Any) -> Tensor:
+    """Mean |x_i| (largest absolute coordinate)."""
+    return m.extremity_t(ctx.users.opinion)
+
+
+@metric("extreme_user_share", Threshold)
+def _extreme_user_share(ctx: StepContext, s: Threshold) -> Tensor:
+    """Share of users with |x_i| > threshold."""
+    return m.extreme_share_t(ctx.users.extremity, s.threshold)
+
+
+# ----------------------------------------------------------------------- exposure and consumption
+
+
+def _shown_extremeness(ctx: StepContext) -> Tensor:
+    return ctx.cached("shown_e", lambda: ctx.item_extremeness(ctx.impressions.item))
+
+
+@metric("exposure_extremeness")
+def _exposure_extremeness(ctx: StepContext, s: Any) -> Tensor:
+    """Mean extremeness e_j of the items shown this step."""
+    return m.exposure_extremeness_t(_shown_extremeness(ctx))
+
+
+@metric("consumption_extremeness")
+def _consumption_extremeness(ctx: StepContext, s: Any) -> Tensor:
+    """Mean extremeness e_j of the items engaged with this step."""
+    return m.consumption_extremeness_t(_shown_extremeness(ctx)[ctx.impressions.label > 0])
+
+
+@metric("extreme_exposure_share", Threshold)
+def _extreme_exposure_share(ctx: StepContext, s: Threshold) -> Tensor:
+    """Share of this step's impressions whose item has e_j > threshold."""
+    return m.extreme_exposure_share_t(_shown_extremeness(ctx), s.threshold)
+
+
+def _per_user_exposure(ctx: StepContext) -> Tensor:
+    """(N,) mean extremeness of the items shown to each user this step (NaN if none)."""
+
+    def compute() -> Tensor:
+        n = ctx.users.n
+        total = torch.zeros(n, dtype=torch.float64, device=ctx.users.opinion.device)
+        total.index_add_(0, ctx.impressions.user, _shown_extremeness(ctx).double())
+        count = torch.bincount(ctx.impressions.user, minlength=n)
+        return torch.where(count > 0, total / count.clamp(min=1), float("nan"))
+
+    return ctx.cached("user_exposure", compute)
+
+
+@METRICS.register("exposure_drift_share")
+class ExposureDriftShare:
+    """Share of users whose exposure extremeness rose by more than delta since step 0."""
+
+    Settings = Drift
+
+    def __init__(self, settings: Drift):
+        self.settings = settings
+        self.start: Tensor | None = None
+
+    def setup(self, ctx: StepContext) -> None:
+        self.start = _per_user_exposure(ctx).clone()
+
+    def compute(self, ctx: StepContext) -> Tensor:
+        assert self.start is not None
+        return m.exposure_drift_share_t(_per_user_exposure(ctx), self.start, self.settings.delta)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"start": self.start}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.start = state["start"]
+
+
+@metric("slate_diversity", Diversity)
+def _slate_diversity(ctx: StepContext, s: Diversity) -> Tensor:
+    """Intra-list diversity: mean pairwise distance of the items in a slate (full slates)."""
+    full = (ctx.slates >= 0).all(dim=1)
+    slates = ctx.slates[full]
+    if s.feature == "stance":
+        features = ctx.catalog.stance[slates]
+    else:
+        features = torch.nn.functional.one_hot(ctx.catalog.topic[slates], int(ctx.catalog.live("topic").max()) + 1)
+    return m.intra_list_diversity_t(features.float())
+
+
+@metric("topic_entropy")
+def _topic_entropy(ctx: StepContext, s: Any) -> Tensor:
+    """Mean over users of the Shannon entropy (nats) of the topics among their last H engaged
+    items (users with none left out): low values mean topical filter bubbles."""
+    history = ctx.view.history
+    valid = history >= 0
+    user = torch.arange(history.shape[0], device=history.device)[:, None].expand_as(history)[valid]
+    topic = ctx.catalog.topic[history[valid]]
+    return m.mean_user_topic_entropy_t(user, topic, ctx.users.n, int(ctx.catalog.live("topic").max()) + 1)
+
+
+@metric("coverage")
+def _coverage(ctx: StepContext, s: Any) -> Tensor:
+    """Share of the live catalog shown at least once this step."""
+    return m.coverage_t(ctx.impressions.item, ctx.catalog.size)
+
+
+@metric("exposure_gini")
+def _exposure_gini(ctx: StepContext, s: Any) -> Tensor:
+    """Gini coefficient of this step's impressions over the live catalog."""
+    return m.gini_t(torch.bincount(ctx.impressions.item, minlength=ctx.catalog.size))
+
+
+@METRICS.register("homogenization")
+class Homogenization:
+    """Chaney et al. (2018): mean Jaccard overlap of each user's last-H engaged items with those
+    of the user nearest in innate opinion (pairs fixed at step 0)."""
+
+    Settings = _Settings
+
+    def __init__(self, settings: _Settings):
+        self.settings = settings
+        self.pairs: Tensor | None = None
+
+    def setup(self, ctx: StepContext) -> None:
+        self.pairs = m.nearest_opinion_pairs(ctx.users.innate)
+
+    def compute(self, ctx: StepContext) -> Tensor:
+        history = ctx.view.history
+        valid = history >= 0
+        user = torch.arange(history.shape[0], device=history.device)[:, None].expand_as(history)[valid]
+        return m.homogenization_t(user, history[valid], ctx.users.n, self.pairs)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"pairs": self.pairs}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.pairs = state["pairs"]
+
+
+# ----------------------------------------------------------------------- engagement and accuracy
+
+
+@metric("ctr")
+def _ctr(ctx: StepContext, s: Any) -> Tensor:
+    """Engagements per impression this step."""
+    return m.ctr_t(ctx.impressions.label)
+
+
+@metric("engagement")
+def _engagement(ctx: StepContext, s: Any) -> Tensor:
+    """Engagements per user this step (all N users, active or not)."""
+    return m.engagement_t(ctx.impressions.label, ctx.users.n)
+
+
+@metric("auc")
+def _auc(ctx: StepContext, s: Any) -> Tensor:
+    """Progressive-validation AUC: the model's predictions on this step's impressions, made
+    before it trained on them."""
+    return m.auc_t(ctx.impressions.label, ctx.predictions)
+
+
+@metric("logloss")
+def _logloss(ctx: StepContext, s: Any) -> Tensor:
+    """Progressive-validation log loss (see auc)."""
+    return m.logloss_t(ctx.impressions.label, ctx.predictions)
+
+
+# ----------------------------------------------------------------------- the probe set
+
+
+class _ProbeMetric:
+    """Base of metrics measured on a fixed probe set: probe_users x probe_items sampled once
+    per replicate (items from the initial catalog), scored by the recommender's own predict()."""
+
+    Settings = Probe
+
+    def __init__(self, settings: Probe):
+        self.settings = settings
+        self.users: Tensor | None = None
+        self.items: Tensor | None = None
+
+    def setup(self, ctx: StepContext) -> None:
+        # a fresh generator from the named stream: every probe metric of a replicate draws the
+        # same probe set, so the prediction is computed once per step and shared
+        rng = ctx.streams.numpy("probe")
+        s, device = self.settings, ctx.users.opinion.device
+        n_users, n_items = min(s.probe_users, ctx.users.n), min(s.probe_items, ctx.catalog.size)
+        self.users = torch.as_tensor(rng.choice(ctx.users.n, n_users, replace=False), device=device)
+        self.items = torch.as_tensor(rng.choice(ctx.catalog.size, n_items, replace=False), device=device)
+
+    def predictions(self, ctx: StepContext) -> tuple[Tensor, Tensor]:
+        """(U, I) predicted and true engagement probabilities (top slate position)."""
+        assert self.users is not None and self.items is not None
+        key = f"probe:{self.users.numel()}:{self.items.numel()}"
+
+        def compute() -> tuple[Tensor, Tensor]:
+            u, i = self.users.numel(), self.items.numel()
+            users, items = self.users.repeat_interleave(i), self.items.repeat(u)
+            predicted = ctx.recommender.predict(users, items).reshape(u, i)
+            true = ctx.view.oracle_probability(users, items).reshape(u, i)
+            return predicted.double(), true.double()
+
+        return ctx.cached(key, compute)
+
+    def loss_per_user(self, ctx: StepContext) -> Tensor:
+        predicted, true = self.predictions(ctx)
+        return ((predicted - true) ** 2).mean(dim=1)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"users": self.users, "items": self.items}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.users, self.items = state["users"], state["items"]
+
+
+@METRICS.register("rpol")
+class Rpol(_ProbeMetric):
+    """R_pol (Rastegarpanah et al. 2019): mean over probe items of the variance over probe users
+    of the recommender's predicted engagement probability."""
+
+    def compute(self, ctx: StepContext) -> Tensor:
+        return m.rpol_t(self.predictions(ctx)[0])
+
+
+@METRICS.register("unfairness_individual")
+class UnfairnessIndividual(_ProbeMetric):
+    """Variance over probe users of the per-user squared error of predicted vs true engagement
+    probability (Rastegarpanah et al. 2019, individual unfairness)."""
+
+    def compute(self, ctx: StepContext) -> Tensor:
+        return m.unfairness_individual_t(self.loss_per_user(ctx))
+
+
+@METRICS.register("unfairness_group")
+class UnfairnessGroup(_ProbeMetric):
+    """Variance over user groups g_i of the mean per-user loss on the probe set
+    (Rastegarpanah et al. 2019, group unfairness)."""
+
+    def compute(self, ctx: StepContext) -> Tensor:
+        assert self.users is not None
+        return m.unfairness_group_t(self.loss_per_user(ctx), ctx.users.group[self.users])
