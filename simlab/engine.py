@@ -40,6 +40,7 @@ class Simulation:
         self.device = torch.device(device or scenario.resolved_device())
         self.streams = Streams(scenario.seed, replicate, self.device)
         self.t = 0
+        self.context: StepContext | None = None
 
         rec = dict(scenario.recommender)
         self.loop = {k: rec.pop(k) for k in LOOP_KEYS}
@@ -160,10 +161,12 @@ class Simulation:
                 active,
                 slates,
                 self.streams,
+                catalog.size,
             )
             if t == 0:
                 self.recorder.setup(ctx)
             row = self.recorder.record(ctx)
+            self.context = ctx  # the last recorded step, for inspection
 
         # new items arrive for the next step
         catalog.append(**self.catalog_model.new_items(catalog, engaged_item, t + 1, g("catalog")))

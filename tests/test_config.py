@@ -36,7 +36,7 @@ def test_parse_set_reads_yaml_scalars():
         "e": [1, 2],
         "f": "text",
     }
-    with pytest.raises(ScenarioError, match="dotted.key=value"):
+    with pytest.raises(ScenarioError, match=r"dotted\.key=value"):
         parse_set(["novalue"])
 
 

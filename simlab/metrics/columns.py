@@ -188,13 +188,13 @@ def _topic_entropy(ctx: StepContext, s: Any) -> Tensor:
 @metric("coverage")
 def _coverage(ctx: StepContext, s: Any) -> Tensor:
     """Share of the live catalog shown at least once this step."""
-    return m.coverage_t(ctx.impressions.item, ctx.catalog.size)
+    return m.coverage_t(ctx.impressions.item, ctx.n_items)
 
 
 @metric("exposure_gini")
 def _exposure_gini(ctx: StepContext, s: Any) -> Tensor:
     """Gini coefficient of this step's impressions over the live catalog."""
-    return m.gini_t(torch.bincount(ctx.impressions.item, minlength=ctx.catalog.size))
+    return m.gini_t(torch.bincount(ctx.impressions.item, minlength=ctx.n_items))
 
 
 @METRICS.register("homogenization")

@@ -39,6 +39,7 @@ class StepContext:
     active: Tensor
     slates: Tensor
     streams: Streams
+    n_items: int = 0  # catalog size when the step was recorded (the catalog grows afterwards)
     cache: dict[str, Tensor] = field(default_factory=dict)
 
     def item_extremeness(self, items: Tensor) -> Tensor:
