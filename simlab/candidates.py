@@ -1,8 +1,8 @@
 """Candidate generation: C candidates per active user, mixed from several sources.
 
 Sources (each (A,) users -> (A, n) item ids), as in two-stage production recommenders
-(Covington, Adams & Sargin 2016): ``recent`` (newest items), ``popular`` (proportional to
-engagements + 1), ``random``, ``social`` (an item a random neighbour recently engaged with)
+(Covington, Adams & Sargin 2016): ``recent`` (newest items), ``popular`` (the most engaged
+items), ``random``, ``social`` (an item a random neighbour recently engaged with)
 and ``history`` (items similar to one the user engaged with: nearest by the recommender's
 item embeddings when it has them, else same topic). A row may repeat an item; the engine drops
 repeats when it builds the slate, so no slate shows an item twice.
@@ -38,11 +38,12 @@ def sample_recent(view: PlatformView, users: Tensor, n: int, g: torch.Generator,
     return _uniform(max(view.n_items - window, 0), view.n_items, (users.shape[0], n), g, view.device)
 
 
-def sample_popular(view: PlatformView, users: Tensor, n: int, g: torch.Generator, **_: Any) -> Tensor:
-    weights = view.item_engagements.float() + 1.0
-    cdf = torch.cumsum(weights, 0)
-    u = torch.rand(users.shape[0], n, generator=g, device=view.device) * cdf[-1]
-    return torch.searchsorted(cdf, u).clamp(max=view.n_items - 1)
+def sample_popular(
+    view: PlatformView, users: Tensor, n: int, g: torch.Generator, popular_pool: int = 200, **_: Any
+) -> Tensor:
+    """Uniform draws from the ``popular_pool`` most engaged items (a global trending list)."""
+    pool = torch.topk(view.item_engagements, min(popular_pool, view.n_items), sorted=False).indices
+    return pool[_uniform(0, pool.numel(), (users.shape[0], n), g, view.device)]
 
 
 def _history_pick(view: PlatformView, users: Tensor, n: int, g: torch.Generator) -> tuple[Tensor, Tensor]:
@@ -126,7 +127,10 @@ def generate(
     """(A,) users -> candidates (A, C) item ids (a row may repeat an item; the engine drops
     repeats from the slate)."""
     parts = [
-        SAMPLERS[name](view, users, n, g, recommender=recommender, window=settings.recent_window)
+        SAMPLERS[name](
+            view, users, n, g, recommender=recommender, window=settings.recent_window,
+            popular_pool=settings.popular_pool,
+        )
         for name, n in split_sizes(settings).items()
     ]
     return torch.cat(parts, dim=1)

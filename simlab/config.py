@@ -56,6 +56,7 @@ class CandidateSettings(_Strict):
     social: float = pydantic.Field(0.15, ge=0)
     history: float = pydantic.Field(0.15, ge=0)
     recent_window: int = pydantic.Field(200, ge=1, description="the newest items the `recent` source draws from")
+    popular_pool: int = pydantic.Field(200, ge=1, description="the most engaged items the `popular` source draws from")
 
     @pydantic.model_validator(mode="after")
     def _some_source(self) -> CandidateSettings:

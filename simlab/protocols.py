@@ -165,6 +165,23 @@ class Recommender(Protocol):
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
 
+class Intervention(Protocol):
+    """A mitigation wrapped around the loop (re-ranking, extra training data, ...)."""
+
+    def setup(self, simulation: Any) -> None:
+        ...
+
+    def rerank(self, simulation: Any, users: Tensor, candidates: Tensor, scores: Tensor) -> Tensor:
+        """(A,), (A, C), (A, C) -> adjusted (A, C) scores."""
+        ...
+
+    def state_dict(self) -> dict[str, Any]:
+        ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        ...
+
+
 class Metric(Protocol):
     def compute(self, ctx: Any) -> Tensor | float:
         """A scalar from the step context (see simlab.engine.StepContext)."""
@@ -183,6 +200,7 @@ __all__ = [
     "Engagements",
     "Graph",
     "ImpressionLog",
+    "Intervention",
     "Metric",
     "Network",
     "PlatformView",
