@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -67,19 +68,29 @@ class RefDLRM(nn.Module):
         return self.top_l(r).squeeze(1)
 
 
-def timed(fn: Callable[[], object], device: torch.device, min_time: float = 2.0) -> float:
-    """Seconds per call (after one warm-up call), averaged over at least ``min_time`` seconds."""
-    fn()
+def timed(fns: dict[str, Callable[[], object]], device: torch.device, rounds: int = 5) -> dict[str, float]:
+    """Seconds per call of each function: the fastest of ``rounds`` calls, interleaved.
+
+    Interleaving and the minimum, because on a shared machine other processes only ever add
+    time and may come and go during the run; each contender sees the same conditions."""
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    sync()
-    calls, start = 0, time.perf_counter()
-    while True:
+    best = dict.fromkeys(fns, float("inf"))
+    for fn in fns.values():  # warm-up
         fn()
-        calls += 1
-        sync()
-        elapsed = time.perf_counter() - start
-        if elapsed >= min_time:
-            return elapsed / calls
+    sync()
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            sync()
+            best[name] = min(best[name], time.perf_counter() - t)
+    return best
+
+
+def _cpu_has_bf16() -> bool:
+    """Whether the CPU does bf16 dot products in hardware (otherwise bf16 autocast is only slower)."""
+    info = Path("/proc/cpuinfo")
+    return info.exists() and "avx512_bf16" in info.read_text()
 
 
 def ref_inputs(dense: Tensor, ids: list[Tensor], history: Tensor) -> tuple[Tensor, list[Tensor], list[Tensor]]:
@@ -99,10 +110,13 @@ def main() -> None:
     parser.add_argument("--candidates", type=int, default=1000, help="candidates C per user")
     parser.add_argument("--ref-batch", type=int, default=None, help="reference scoring batch (pairs)")
     parser.add_argument("--train-batch", type=int, default=None)
-    parser.add_argument("--min-time", type=float, default=2.0)
+    parser.add_argument("--rounds", type=int, default=5, help="timed calls per contender (the best counts)")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--skip-loop", action="store_true")
     args = parser.parse_args()
     device = torch.device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda: no CUDA device here")
     cpu = device.type == "cpu"
@@ -152,11 +166,11 @@ def main() -> None:
                 sparse = dict(zip(("user", "item", "topic", "creator"), (i[sl] for i in pair_ids)))
                 model(pair_dense[sl], {**sparse, "history": pair_hist[sl]})
 
-    chunk = 1 << 16 if cpu else None
+    chunk = 1 << 15 if cpu else None
 
     def factored(bf16: bool = False) -> Callable[[], None]:
         def run() -> None:
-            ctx = torch.autocast("cuda", dtype=torch.bfloat16) if bf16 else torch.autocast("cpu", enabled=False)
+            ctx = torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
             with torch.no_grad(), ctx:
                 model.factored_forward(user_dense, user_sparse, item_dense, item_sparse, cand, chunk)
 
@@ -171,16 +185,19 @@ def main() -> None:
         print(f"factored vs plain forward: max |diff| = {float((fact - plain).abs().max()):.2e}")
 
     pairs = a * c
-    t_ref = timed(ref_score, device, args.min_time)
-    t_plain = timed(plain_score, device, args.min_time)
-    t_fact = timed(factored(), device, args.min_time)
-    print(f"\nscoring {a} users x {c} candidates = {pairs:.1e} pairs")
-    print(f"  reference DLRM_Net plain forward : {pairs / t_ref:12.3e} pairs/s  (batches of {ref_batch})")
-    print(f"  simlab DLRM plain forward        : {pairs / t_plain:12.3e} pairs/s")
-    print(f"  simlab factored scoring (fp32)   : {pairs / t_fact:12.3e} pairs/s   x{t_ref / t_fact:.1f} vs reference")
-    if not cpu:
-        t_bf16 = timed(factored(bf16=True), device, args.min_time)
-        print(f"  simlab factored scoring (bf16)   : {pairs / t_bf16:12.3e} pairs/s   x{t_ref / t_bf16:.1f} vs reference")
+    contenders = {"ref": ref_score, "plain": plain_score, "fp32": factored()}
+    if not cpu or _cpu_has_bf16():
+        contenders["bf16"] = factored(bf16=True)
+    t = timed(contenders, device, args.rounds)
+    print(f"\nscoring {a} users x {c} candidates = {pairs:.1e} pairs (best of {args.rounds}, interleaved)")
+    print(f"  reference DLRM_Net plain forward : {pairs / t['ref']:12.3e} pairs/s  (batches of {ref_batch})")
+    print(f"  simlab DLRM plain forward        : {pairs / t['plain']:12.3e} pairs/s")
+    for name in ("fp32", "bf16"):
+        if name in t:
+            print(
+                f"  simlab factored scoring ({name})   : {pairs / t[name]:12.3e} pairs/s"
+                f"   x{t['ref'] / t[name]:.1f} vs reference"
+            )
 
     # ---------------------------------------------------------------- training
     b = train_batch
@@ -208,19 +225,22 @@ def main() -> None:
             bce(ref(*inputs), label).backward()
             ref_opt.step()
 
-    print(f"\ntraining, batch {b}, SGD lr 0.1, BCE")
-    t_ref_train = timed(ref_train, device, args.min_time) / n_batches
-    print(f"  reference DLRM_Net               : {b / t_ref_train:12.3e} samples/s")
+    contenders = {"ref": ref_train}
     for name, sparse_grad in (("sgd", True), ("sgd", False), ("adagrad", False)):
         trainer = Trainer(model, name, lr=0.1, batch_size=b, sparse_grad=sparse_grad)
 
-        def simlab_train(trainer: Trainer = trainer) -> None:
+        def simlab_train(trainer: Trainer = trainer, sparse_grad: bool = sparse_grad) -> None:
+            model.sparse_arch.set_sparse_grad(sparse_grad)  # the trainers share one model
             for x in batches:
                 trainer.step(x)
 
-        t = timed(simlab_train, device, args.min_time) / n_batches
-        label = f"simlab {name} ({'sparse' if sparse_grad else 'dense'} grads)"
-        print(f"  {label:<33}: {b / t:12.3e} samples/s   x{t_ref_train / t:.2f} vs reference")
+        contenders[f"simlab {name} ({'sparse' if sparse_grad else 'dense'} grads)"] = simlab_train
+    t = timed(contenders, device, args.rounds)
+    print(f"\ntraining, batch {b}, {n_batches} batches per call, BCE (best of {args.rounds}, interleaved)")
+    print(f"  {'reference DLRM_Net (SGD, sparse)':<33}: {b * n_batches / t['ref']:12.3e} samples/s")
+    for name, sec in t.items():
+        if name != "ref":
+            print(f"  {name:<33}: {b * n_batches / sec:12.3e} samples/s   x{t['ref'] / sec:.2f} vs reference")
 
     if not args.skip_loop:
         print("\nclosed loop (1000 users, 1250 items, dlrm, retrain every step)")
@@ -232,7 +252,7 @@ def closed_loop_user_steps_per_s(device: str = "cpu", steps: int = 20) -> float:
     """User-steps per second of the closed loop with the ``dlrm`` recommender, on the
     T-RECS comparison workload's society size (1000 users, 1250 items, see notes/peers.md)."""
     import simlab
-    import simlab.recommenders.dlrm_recommender  # noqa: F401  (registers "dlrm")
+    import simlab.recommenders.dlrm_recommender  # registers "dlrm"
     from simlab.engine import Simulation
 
     scenario = simlab.load_scenario(

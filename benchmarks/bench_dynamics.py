@@ -2,8 +2,9 @@
 
 Default: N = 1e6 users, a random graph with E = 1e7 directed adjacency entries (5e6
 undirected ties, mean degree 10) built with the vectorised G(n, p) sampler, 1e6 items and
-one engagement per user per step. Each model runs in a forked child so that its peak memory
-is measured on its own: "extra peak" is the child's peak RSS minus its RSS at fork.
+one engagement per user per step. Each model runs in a fresh (spawned) process that rebuilds the
+same state, so its peak memory is measured on its own: "extra peak" is the process's peak RSS
+minus its RSS once the state is built.
 
     python benchmarks/bench_dynamics.py [--users N] [--edges E] [--engagements M] [--repeats R]
 """
@@ -48,7 +49,7 @@ def rss_mib() -> float:
         return int(handle.read().split()[1]) * resource.getpagesize() / 2**20
 
 
-def setup(n: int, edges: int, engagements: int) -> None:
+def setup(n: int, edges: int, engagements: int, verbose: bool = True) -> None:
     import simlab.dynamics  # noqa: F401  (registers the models)
 
     t = time.perf_counter()
@@ -76,12 +77,14 @@ def setup(n: int, edges: int, engagements: int) -> None:
     engaged_user = torch.randint(n, (engagements,), generator=g)
     engaged_item = torch.randint(m, (engagements,), generator=g)
     STATE.update(users=users, graph=graph, catalog=catalog, eu=engaged_user, ei=engaged_item)
-    print(f"graph: N={n:,} users, E={graph.src.numel():,} directed entries, built in {build:.1f} s")
-    print(f"engagements per step: {engagements:,}; torch threads: {torch.get_num_threads()}")
-    print(f"RSS after setup: {rss_mib():,.0f} MiB\n")
+    if verbose:
+        print(f"graph: N={n:,} users, E={graph.src.numel():,} directed entries, built in {build:.1f} s")
+        print(f"engagements per step: {engagements:,}; torch threads: {torch.get_num_threads()}")
+        print(f"RSS after setup: {rss_mib():,.0f} MiB\n", flush=True)
 
 
-def run_one(name: str, repeats: int, queue: mp.Queue) -> None:
+def run_one(name: str, sizes: tuple[int, int, int], repeats: int, queue: mp.Queue) -> None:
+    setup(*sizes, verbose=False)
     base = rss_mib()
     model = DYNAMICS.build(MODELS[name])
     s = STATE
@@ -105,17 +108,20 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--models", nargs="*", default=list(MODELS))
     args = parser.parse_args()
-    setup(args.users, args.edges, args.engagements or args.users)
-    context = mp.get_context("fork")
+    sizes = (args.users, args.edges, args.engagements or args.users)
+    setup(*sizes)
+    STATE.clear()
+    # spawn, not fork: forking after torch has started its thread pool can deadlock
+    context = mp.get_context("spawn")
     print(f"{'model':40s} {'best s/step':>12s} {'median':>9s} {'extra peak MiB':>15s}")
     for name in args.models:
         queue = context.Queue()
-        child = context.Process(target=run_one, args=(name, args.repeats, queue))
+        child = context.Process(target=run_one, args=(name, sizes, args.repeats, queue))
         child.start()
         best, median, extra = queue.get()
         child.join()
         print(f"{name:40s} {best:12.3f} {median:9.3f} {extra:15,.0f}", flush=True)
-    print(f"\nparent peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB")
+    print(f"\nsetup-only process peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:,.0f} MiB")
 
 
 if __name__ == "__main__":

@@ -65,11 +65,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.resume:
         from simlab.resume import resume
 
-        resume(Path(args.resume), workers=args.workers, backend=args.backend, address=args.address, quiet=args.quiet)
-        return 0
+        result = resume(
+            Path(args.resume), workers=args.workers, backend=args.backend, address=args.address, quiet=args.quiet
+        )
+        return 0 if result.status == "complete" else 1  # 1: some tasks failed (listed on stderr)
     if not args.scenario:
         raise ScenarioError("expected a scenario YAML (or --resume RUN_DIR)", file="simlab run")
-    runner.run(
+    result = runner.run(
         args.scenario,
         out=args.out,
         replicates=args.replicates,
@@ -82,7 +84,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         address=args.address,
         quiet=args.quiet,
     )
-    return 0
+    return 0 if result.status == "complete" else 1  # 1: some tasks failed (listed on stderr)
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:

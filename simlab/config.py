@@ -81,7 +81,7 @@ class RecommenderCommon(_Strict):
     retrain_every: int = pydantic.Field(1, ge=1)
     slate_size: int = pydantic.Field(10, ge=1, le=1000)
     history_length: int = pydantic.Field(20, ge=1, le=1000)
-    log_capacity: int = pydantic.Field(200_000, ge=1)
+    log_capacity: int = pydantic.Field(200_000, ge=1, le=10_000_000)
     candidates: CandidateSettings = CandidateSettings()
     policy: PolicySettings = PolicySettings()
 

@@ -156,8 +156,9 @@ class Recommender(Protocol):
         """(B,), (B,) -> (B,) predicted engagement probability."""
         ...
 
-    def train(self, log: ImpressionLog, step: int) -> dict[str, float]:
-        """Retrain on the log; returns diagnostics such as the loss."""
+    def train(self, log: ImpressionLog, step: int, extra: dict[str, Tensor] | None = None) -> dict[str, float]:
+        """Retrain on the log (plus ``extra`` synthetic rows, e.g. antidote data, with the log's
+        columns); returns diagnostics such as the loss."""
         ...
 
     def state_dict(self) -> dict[str, Any]: ...

@@ -1,7 +1,8 @@
 """Registries map the ``type:`` names used in scenario YAML to component classes.
 
-One registry per pluggable kind (population, network, catalog, behavior, dynamics, candidates,
-policy, recommender, intervention, metric).  A component class declares its settings as a
+One registry per pluggable kind (population, network, catalog, behavior, dynamics, recommender,
+intervention, metric). Ranking policies and candidate sources are small fixed sets chosen inside
+the ``recommender`` block (see simlab.policies and simlab.candidates).  A component class declares its settings as a
 pydantic model in ``Settings`` (extra keys forbidden) and is built as ``cls(settings)``.
 """
 
@@ -65,8 +66,6 @@ NETWORKS = Registry("network")
 CATALOGS = Registry("catalog")
 BEHAVIORS = Registry("behavior")
 DYNAMICS = Registry("dynamics")
-CANDIDATES = Registry("candidates")
-POLICIES = Registry("policy")
 RECOMMENDERS = Registry("recommender")
 INTERVENTIONS = Registry("intervention")
 METRICS = Registry("metric")
@@ -79,8 +78,6 @@ ALL = {
         CATALOGS,
         BEHAVIORS,
         DYNAMICS,
-        CANDIDATES,
-        POLICIES,
         RECOMMENDERS,
         INTERVENTIONS,
         METRICS,

@@ -27,6 +27,7 @@ import contextlib
 import csv
 import dataclasses
 import datetime as dt
+import gc
 import json
 import math
 import os
@@ -196,11 +197,13 @@ def execute_task(task: Task, progress: Reporter | None = None) -> dict[str, Any]
     except Exception as exc:  # recorded in the manifest; the other tasks go on
         status.update(
             status="failed",
-            error=f"{type(exc).__name__}: {exc}",
+            error=_describe_error(exc, sim),
             steps=None if sim is None else sim.t,
             traceback=traceback.format_exc(),
         )
     status["seconds"] = round(time.perf_counter() - started, 3)
+    del sim  # the Simulation holds reference cycles (view -> bound method -> sim): free it now,
+    gc.collect()  # not at some later collection, so memory does not grow with the number of tasks
     atomic_write(folder / "status.json", json.dumps(status, indent=1))
     if status["status"] == "complete":
         with contextlib.suppress(FileNotFoundError):
@@ -210,6 +213,23 @@ def execute_task(task: Task, progress: Reporter | None = None) -> dict[str, Any]
 
 def _no_report(event: str, task_id: str, value: int) -> None:
     pass
+
+
+def _describe_error(exc: BaseException, sim: Any) -> str:
+    """One line naming the step and, where it is not already said, the code that failed."""
+    from simlab.errors import SimulationError
+
+    text = f"{type(exc).__name__}: {exc}".splitlines()[0]
+    if isinstance(exc, SimulationError):  # already names the step and the component
+        return text
+    package = Path(__file__).resolve().parent
+    where = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        path = Path(frame.filename).resolve()
+        if package in path.parents and path.name not in ("engine.py", "runner.py", "checkpoint.py"):
+            where = f"{path.relative_to(package.parent)}:{frame.lineno} in {frame.name}"
+    prefix = "setup" if sim is None else f"step {sim.t}"
+    return f"{prefix}: {text}" + (f" ({where})" if where else "")
 
 
 def _format_row(task: Task, step: int, row: dict[str, float], names: list[str]) -> list[Any]:
@@ -534,6 +554,10 @@ def _ray_task(task: Task, token: str, queue: Any) -> dict[str, Any]:
         reporter.flush()
     if not shared:
         status["files"] = _collect_files(local)
+        if status.get("status") == "complete":  # the driver keeps the files; free the node's disk
+            shutil.rmtree(task_dir(local), ignore_errors=True)
+            for path in (Path(local.run_dir) / "snapshots").glob(f"{_snapshot_prefix(local)}*.npz"):
+                path.unlink(missing_ok=True)
     return status
 
 

@@ -58,8 +58,18 @@ def test_determinism_and_seed_sensitivity():
 
 
 def test_parameters_spreads_and_groups():
-    users = sample({"type": "uniform", "size": 5000, "susceptibility": 0.2, "susceptibility_spread": 0.1,
-                    "activity": 0.9, "activity_spread": 0.2, "anchoring": 0.3, "confidence": 0.7})  # fmt: skip
+    users = sample(
+        {
+            "type": "uniform",
+            "size": 5000,
+            "susceptibility": 0.2,
+            "susceptibility_spread": 0.1,
+            "activity": 0.9,
+            "activity_spread": 0.2,
+            "anchoring": 0.3,
+            "confidence": 0.7,
+        }
+    )
     assert users.susceptibility.min() >= 0.1 and users.susceptibility.max() <= 0.3
     assert users.susceptibility.std() > 0.05
     assert users.activity.max() <= 1.0 and users.activity.min() >= 0.7
@@ -107,7 +117,7 @@ def test_file_population_errors(tmp_path):
     with pytest.raises(ValueError, match=r"\[-1, 1\]"):
         load_opinions(tmp_path / "big.npy")
     (tmp_path / "ragged.csv").write_text("0.1,0.2\n0.3\n")
-    with pytest.raises(ValueError, match="ragged.csv"):
+    with pytest.raises(ValueError, match=r"ragged\.csv"):
         load_opinions(tmp_path / "ragged.csv")
     with pytest.raises(ValueError, match="does not exist"):
         load_opinions(tmp_path / "missing.npy")

@@ -29,6 +29,13 @@ __all__ = ["AlgorithmicBias", "BoundedConfidence", "hk_complete_sums"]
 
 # Work on at most this many (user, peer) distances at a time in O(N^2) complete mixing.
 _CHUNK_ENTRIES = 1 << 22
+# Above this many users an O(N^2) step would take minutes: refuse with advice instead.
+MAX_DENSE_USERS = 50_000
+
+
+def _check_dense(n: int, advice: str) -> None:
+    if n > MAX_DENSE_USERS:
+        raise ValueError(f"complete mixing over all {n:,} users is O(N^2) per step; {advice}")
 
 
 def _item_pull(
@@ -66,7 +73,7 @@ def hk_complete_sums(x: Tensor, eps: Tensor) -> tuple[Tensor, Tensor]:
     """For every i: (sum of x_j over all j with ||x_j - x_i|| <= eps_i (N, K), their count (N,)).
 
     K = 1: sort + prefix sums + binary search, O(N log N). K > 1: chunked pairwise distances,
-    O(N^2) time and O(_CHUNK_ENTRIES) memory.
+    O(N^2) time and O(_CHUNK_ENTRIES) memory, refused above MAX_DENSE_USERS users.
     """
     n, k = x.shape
     if k == 1:
@@ -76,6 +83,7 @@ def hk_complete_sums(x: Tensor, eps: Tensor) -> tuple[Tensor, Tensor]:
         hi = torch.searchsorted(values, x[:, 0] + eps, right=True)
         total = (prefix[hi] - prefix[lo]).to(x)
         return total[:, None], (hi - lo).to(x)
+    _check_dense(n, "use one opinion axis or mixing='graph'")
     total = torch.empty_like(x)
     count = x.new_empty(n)
     rows = max(1, _CHUNK_ENTRIES // n)
@@ -171,7 +179,8 @@ class AlgorithmicBias(DynamicsBase):
         p_i(j) = d_ij^-gamma / sum_k d_ik^-gamma,   d_ij = ||x_i - x_j|| (floored at distance_floor),
 
     among its graph neighbours (times the edge weight w_ij) or, with complete mixing, all other
-    users (``peers=None``, exact, O(N^2)) or ``peers`` uniformly drawn users. If d_ij < eps both
+    users (``peers=None``: exact, O(N^2), refused above MAX_DENSE_USERS users) or ``peers``
+    uniformly drawn users (an approximation of the paper's choice for large N). If d_ij < eps both
     move: x_i += mu (x_j - x_i), x_j += mu (x_i - x_j). gamma = 0 is Deffuant's model; larger
     gamma slows convergence and fragments opinions into more clusters.
 
@@ -244,6 +253,7 @@ class AlgorithmicBias(DynamicsBase):
             key = self._log_weight((xd[peers] - xd[:, None]).norm(dim=2))
             key = key + self._gumbel(key.shape, generator, key)
             return torch.arange(n, device=x.device), peers.gather(1, key.argmax(dim=1, keepdim=True))[:, 0]
+        _check_dense(n, "set peers (e.g. 64) or use mixing='graph'")
         partner = torch.empty(n, dtype=torch.long, device=x.device)
         rows = max(1, _CHUNK_ENTRIES // n)
         for start in range(0, n, rows):  # loops over chunks of users, not users

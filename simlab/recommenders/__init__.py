@@ -1,3 +1,3 @@
 """Recommenders behind the :class:`simlab.protocols.Recommender` protocol."""
 
-from simlab.recommenders import baselines  # noqa: F401
+from simlab.recommenders import als, baselines, dlrm_recommender  # noqa: F401

@@ -72,7 +72,7 @@ class ALSRecommender:
         rank: int = pydantic.Field(16, ge=1)
         reg: float = pydantic.Field(0.1, gt=0)  # lambda
         n_iters: int = pydantic.Field(10, ge=1)
-        window: int = pydantic.Field(100_000, ge=1)
+        window: int = pydantic.Field(50_000, ge=1)
         window_unit: Literal["impressions", "steps"] = "impressions"
         init_scale: float = pydantic.Field(0.1, gt=0)  # initial factors ~ N(0, s^2)
 
@@ -129,8 +129,9 @@ class ALSRecommender:
         return torch.einsum("ar,acr->ac", self.U[users], self.V[candidates])
 
     def predict(self, users: Tensor, items: Tensor) -> Tensor:
-        """(B,), (B,) -> (B,) predicted rating clipped into (0, 1) as an engagement probability."""
-        return (self.U[users] * self.V[items]).sum(1).clamp(1e-6, 1 - 1e-6)
+        """(B,), (B,) -> (B,) predicted rating clipped to [1e-3, 1 - 1e-3] as an engagement probability
+        (ratings are not calibrated probabilities; the clip bounds the logloss of a confident miss)."""
+        return (self.U[users] * self.V[items]).sum(1).clamp(1e-3, 1 - 1e-3)
 
     def item_embeddings(self) -> Tensor:
         """(M, r) item factors (for the history-similar candidate source)."""
@@ -152,7 +153,9 @@ class ALSRecommender:
         return history
 
     def train(self, log: ImpressionLog, step: int, extra: dict[str, Tensor] | None = None) -> dict[str, float]:
-        """Refit on the window (plus optional ``extra`` rows: user, item, label); returns {"loss", "rmse"}."""
+        """Refit on the window (plus optional ``extra`` rows: user, item, label).
+
+        Returns {"loss": objective / entries, "objective", "rmse"} after the last sweep."""
         self._sync()
         s = self.settings
         rows = window_rows(log, step, s.window, s.window_unit)
@@ -162,11 +165,11 @@ class ALSRecommender:
             items = torch.cat([items, extra["item"]])
             labels = torch.cat([labels, extra["label"].float()])
         if users.numel() == 0:
-            return {"loss": float("nan"), "rmse": float("nan")}
+            return {}
         history = self.fit(users, items, labels)
         u, i, r = observed_entries(users, items, labels, self.n_items)
         rmse = ((r - (self.U[u] * self.V[i]).sum(1)) ** 2).mean().sqrt()
-        return {"loss": history[-1], "rmse": float(rmse)}
+        return {"loss": history[-1] / r.numel(), "objective": history[-1], "rmse": float(rmse)}
 
     def state_dict(self) -> dict[str, Any]:
         return {

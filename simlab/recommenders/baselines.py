@@ -31,7 +31,7 @@ class _Stateless:
     def setup(self, view: PlatformView, generator: torch.Generator) -> None:
         self.view, self.generator = view, generator
 
-    def train(self, log: ImpressionLog, step: int) -> dict[str, float]:
+    def train(self, log: ImpressionLog, step: int, extra: dict[str, Tensor] | None = None) -> dict[str, float]:
         return {}
 
     def state_dict(self) -> dict[str, Any]:

@@ -22,9 +22,10 @@ live in one space).
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -85,10 +86,10 @@ class SparseArch(nn.Module):
 
     Tables are ``nn.EmbeddingBag`` parameter holders with ``capacity`` rows each; the item,
     creator, topic and user tables grow geometrically (:meth:`grow`) as the catalog and the
-    synthetic users grow. Lookups are written as a gather plus an explicit weighted sum
-    (``F.embedding``) rather than ``F.embedding_bag``: it is the same mean pooling, but PyTorch
-    implements no double backward for embedding_bag, and the unrolled training step used by
-    antidote data differentiates through the gradient.
+    synthetic users grow. The history bag is mean-pooled by ``F.embedding_bag`` with
+    per-sample weights 1/|valid| (padding -1 gets weight 0). PyTorch implements no double
+    backward for embedding_bag, so inside :meth:`differentiable_twice` (used by the unrolled
+    training step of antidote data) the same pooling is computed as a gather plus a weighted sum.
     """
 
     def __init__(
@@ -104,6 +105,7 @@ class SparseArch(nn.Module):
         self.dim = dim
         self.init_scale = init_scale
         self.share_history = share_history
+        self.twice_differentiable = False
         names = ("user", "item", "topic", "creator") + (() if share_history else ("history",))
         self.embedding_bags = nn.ModuleDict()
         for name in names:
@@ -128,8 +130,20 @@ class SparseArch(nn.Module):
             return F.embedding(ids, bag.weight, sparse=bag.sparse)
         valid = ids >= 0
         w = valid.to(bag.weight.dtype) / valid.sum(dim=1, keepdim=True).clamp(min=1)  # empty bag -> zeros
-        rows = F.embedding(ids.clamp(min=0), bag.weight, sparse=bag.sparse)  # (B, H, d)
-        return torch.einsum("bhd,bh->bd", rows, w)
+        if self.twice_differentiable:
+            rows = F.embedding(ids.clamp(min=0), bag.weight, sparse=bag.sparse)  # (B, H, d)
+            return (rows * w.unsqueeze(-1)).sum(1)
+        return F.embedding_bag(ids.clamp(min=0), bag.weight, mode="sum", per_sample_weights=w, sparse=bag.sparse)
+
+    @contextlib.contextmanager
+    def differentiable_twice(self) -> Iterator[None]:
+        """Within this context the history bag is pooled by gather + sum, which (unlike
+        embedding_bag) PyTorch can differentiate twice (for the unrolled training step)."""
+        old, self.twice_differentiable = self.twice_differentiable, True
+        try:
+            yield
+        finally:
+            self.twice_differentiable = old
 
     def forward(self, sparse: dict[str, Tensor]) -> Tensor:
         """{feature: (B,) or (B, H)} -> (B, S, d) in SPARSE_FEATURES order."""
@@ -299,12 +313,12 @@ class DLRM(nn.Module):
         (W_u u + b) + W_i i exactly; per pair remain the ReLU and the rest of the bottom MLP (the
         dense vector x depends on both), the dots of x and of user-side with item-side vectors
         (two batched matmuls), and the top MLP, whose first weight is permuted to the layout
-        built here. Users are processed in chunks of about ``pairs_per_chunk`` pairs to bound
+        built here; top-input columns that depend on the user alone enter its first layer as a
+        per-user bias, those that depend on the item alone are gathered per pair. Users are processed in chunks of about ``pairs_per_chunk`` pairs to bound
         memory (all at once if None).
         """
         sa, inter = self.sparse_arch, self.inter_arch
-        first, dense_rest = self.dense_arch.first, self.dense_arch.mlp[1:]
-        top_first, top_rest = self.over_arch.first, self.over_arch.mlp[1:]
+        first, top_first = self.dense_arch.first, self.over_arch.first
         nu = self.n_user_dense
         # global index of each interacting vector: 0 = dense, then SPARSE_FEATURES
         u_idx = [1 + SPARSE_FEATURES.index(f) for f in USER_SIDE]
@@ -346,12 +360,19 @@ class DLRM(nn.Module):
         return torch.cat(out, dim=0)
 
     def _pairs(
-        self, cand: Tensor, hu: Tensor, tu: Tensor, eu: Tensor, hi: Tensor, ei: Tensor, item_terms: Tensor, w_pair: Tensor
+        self,
+        cand: Tensor,
+        hu: Tensor,
+        tu: Tensor,
+        eu: Tensor,
+        hi: Tensor,
+        ei: Tensor,
+        item_terms: Tensor,
+        w_pair: Tensor,
     ) -> Tensor:
         """Per-(user, candidate) part of ``factored_forward`` for a chunk of a users: (a, C) logits.
 
-        Memory-bound, hence index_select on flat ids and in-place add/ReLU. ``pairs_fn`` may be
-        replaced by a ``torch.compile``d version (see :meth:`compile_pairs`)."""
+        Memory-bound, hence index_select on flat ids and in-place add/ReLU."""
         inter = self.inter_arch
         a, C = cand.shape
         flat = cand.reshape(-1)

@@ -43,11 +43,11 @@ class DLRMRecommender:
         lr: float = pydantic.Field(0.05, gt=0)
         epochs: int = pydantic.Field(1, ge=1)
         batch_size: int = pydantic.Field(1024, ge=1)
-        window: int = pydantic.Field(100_000, ge=1)
+        window: int = pydantic.Field(50_000, ge=1)
         window_unit: Literal["impressions", "steps"] = "impressions"
         sparse_grad: bool = False  # sparse embedding gradients (adagrad, sgd): pays off only for huge tables
         bf16: bool = False  # bf16 autocast for scoring on CUDA (ignored on CPU)
-        pairs_per_chunk: int = pydantic.Field(1 << 16, ge=1)  # scoring memory bound on CPU
+        pairs_per_chunk: int = pydantic.Field(1 << 15, ge=1)  # scoring memory bound on CPU
 
         @pydantic.model_validator(mode="after")
         def _check_widths(self) -> DLRMRecommender.Settings:

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call
 
-from simlab.recommenders.dlrm import SPARSE_FEATURES
+from simlab.recommenders.dlrm import DLRM, SPARSE_FEATURES
 from simlab.state import ImpressionLog
 
 OPTIMIZERS = ("adagrad", "sgd", "adam")
@@ -116,7 +116,7 @@ class Trainer:
         """``epochs`` shuffled passes of mini-batches over ``batch``; returns the last pass's mean loss."""
         n = batch["label"].shape[0]
         if n == 0:
-            return {"loss": float("nan"), "samples": 0}
+            return {"samples": 0}  # no loss to report (a NaN would read as divergence)
         device = batch["label"].device
         self.model.train()
         total = torch.zeros((), device=device)
@@ -143,15 +143,16 @@ def _pad_rows(value: Any, param: Tensor) -> Any:
     return torch.cat([value, pad])
 
 
-def functional_loss(model: nn.Module, params: dict[str, Tensor], batch: dict[str, Tensor]) -> Tensor:
+def functional_loss(model: DLRM, params: dict[str, Tensor], batch: dict[str, Tensor]) -> Tensor:
     """BCE of ``model`` evaluated with ``params`` (a dict name -> tensor) instead of its own."""
     dense, sparse = split_batch(batch)
-    logits = functional_call(model, params, (dense, sparse))
+    with model.sparse_arch.differentiable_twice():
+        logits = functional_call(model, params, (dense, sparse))
     return bce_loss(logits, batch["label"], batch.get("weight"))
 
 
 def functional_sgd_step(
-    model: nn.Module, params: dict[str, Tensor], batch: dict[str, Tensor], lr: float
+    model: DLRM, params: dict[str, Tensor], batch: dict[str, Tensor], lr: float
 ) -> dict[str, Tensor]:
     """params - lr * grad(loss(params, batch)), built with ``create_graph`` so it stays differentiable.
 

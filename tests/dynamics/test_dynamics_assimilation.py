@@ -21,7 +21,9 @@ def make_users(x, mu=0.1, eps=0.4, anchoring=0.0, innate=None) -> Users:
     n = x.shape[0]
     full = lambda v: torch.as_tensor(v, dtype=torch.float64).expand(n).clone()  # noqa: E731
     s = x.clone() if innate is None else torch.as_tensor(innate, dtype=torch.float64).reshape(x.shape)
-    return Users(x, s, full(mu), full(anchoring), full(eps), torch.ones(n, 1), full(0.5), torch.zeros(n, dtype=torch.long))
+    return Users(
+        x, s, full(mu), full(anchoring), full(eps), torch.ones(n, 1), full(0.5), torch.zeros(n, dtype=torch.long)
+    )
 
 
 def make_catalog(stance) -> Catalog:
@@ -38,8 +40,14 @@ def empty_graph(n: int):
 
 def run(model, users, eu, ei, catalog=None, graph=None, seed=0):
     graph = graph if graph is not None else empty_graph(users.n)
-    return model.update(users, torch.tensor(eu, dtype=torch.long), torch.tensor(ei, dtype=torch.long), catalog, graph,
-                        torch.Generator().manual_seed(seed))  # fmt: skip
+    return model.update(
+        users,
+        torch.tensor(eu, dtype=torch.long),
+        torch.tensor(ei, dtype=torch.long),
+        catalog,
+        graph,
+        torch.Generator().manual_seed(seed),
+    )
 
 
 def test_assimilation_backfire_no_engagement_and_clipping():
@@ -139,10 +147,17 @@ def test_permutation_equivariance(seed):
     inverse = np.argsort(perm)
     catalog = make_catalog(rng.uniform(-1, 1, (m, 2)))
     model = Assimilation(Assimilation.Settings(beta_backfire=0.3, rho=0.8, sigma_social=0.3))
-    base = run(model, make_users(x, eps=0.6, anchoring=0.1), eu.tolist(), ei.tolist(), catalog,
-               to_graph(Edges(src, dst, n), n))  # fmt: skip
-    moved = run(model, make_users(x[inverse], eps=0.6, anchoring=0.1), perm[eu].tolist(), ei.tolist(), catalog,
-                to_graph(Edges(perm[src], perm[dst], n), n))  # fmt: skip
+    base = run(
+        model, make_users(x, eps=0.6, anchoring=0.1), eu.tolist(), ei.tolist(), catalog, to_graph(Edges(src, dst, n), n)
+    )
+    moved = run(
+        model,
+        make_users(x[inverse], eps=0.6, anchoring=0.1),
+        perm[eu].tolist(),
+        ei.tolist(),
+        catalog,
+        to_graph(Edges(perm[src], perm[dst], n), n),
+    )
     torch.testing.assert_close(moved, base[inverse], atol=1e-6, rtol=0)
 
 
@@ -151,6 +166,12 @@ def test_float32_users_work(device):
     users = make_users([0.0, 0.5])
     users.opinion = users.opinion.float()
     users.innate = users.innate.float()
-    out = run(Assimilation(Assimilation.Settings(sigma_social=0.5)), users, [0], [0], make_catalog([0.1]),
-              to_graph(Edges(np.array([0]), np.array([1]), 2), 2))  # fmt: skip
+    out = run(
+        Assimilation(Assimilation.Settings(sigma_social=0.5)),
+        users,
+        [0],
+        [0],
+        make_catalog([0.1]),
+        to_graph(Edges(np.array([0]), np.array([1]), 2), 2),
+    )
     assert out.dtype == torch.float32

@@ -39,8 +39,9 @@ def make_users(p) -> Users:
     x = torch.as_tensor(2 * np.asarray(p) - 1, dtype=torch.float64)[:, None]
     n = x.shape[0]
     full = lambda v: torch.full((n,), v, dtype=torch.float64)  # noqa: E731
-    return Users(x, x.clone(), full(0.1), full(0.0), full(0.4), torch.ones(n, 1), full(0.5),
-                 torch.zeros(n, dtype=torch.long))  # fmt: skip
+    return Users(
+        x, x.clone(), full(0.1), full(0.0), full(0.4), torch.ones(n, 1), full(0.5), torch.zeros(n, dtype=torch.long)
+    )
 
 
 def run_islands(bias: float, p0: float = 0.6, steps: int = 400, n: int = 5) -> np.ndarray:
@@ -104,8 +105,9 @@ def test_b_zero_is_degroot_with_self_weight():
     biased = BiasedAssimilation(BiasedAssimilation.Settings(bias=0.0, self_weight=1.0))
     degroot = DeGroot(DeGroot.Settings(self_weight=0.5))  # (w p + s) / (w + d) with w = d = 1
     g = torch.Generator()
-    torch.testing.assert_close(biased.update(users, EMPTY, EMPTY, None, graph, g),
-                               degroot.update(users, EMPTY, EMPTY, None, graph, g))  # fmt: skip
+    torch.testing.assert_close(
+        biased.update(users, EMPTY, EMPTY, None, graph, g), degroot.update(users, EMPTY, EMPTY, None, graph, g)
+    )
 
 
 def test_isolated_user_keeps_opinion_and_items_count_as_neighbours():

@@ -24,8 +24,9 @@ def make_users(x, eps) -> Users:
     x = x[:, None] if x.dim() == 1 else x
     n = x.shape[0]
     full = lambda v: torch.as_tensor(v, dtype=torch.float64).expand(n).clone()  # noqa: E731
-    return Users(x, x.clone(), full(0.1), full(0.0), full(eps), torch.ones(n, 1), full(0.5),
-                 torch.zeros(n, dtype=torch.long))  # fmt: skip
+    return Users(
+        x, x.clone(), full(0.1), full(0.0), full(eps), torch.ones(n, 1), full(0.5), torch.zeros(n, dtype=torch.long)
+    )
 
 
 def no_graph(n: int):
@@ -140,7 +141,9 @@ def test_deffuant_pair_update_is_hand_computable():
     out = step(deffuant(mu=0.25), users, no_graph(2), g)[:, 0]
     torch.testing.assert_close(out, torch.tensor([0.1, 0.3], dtype=torch.float64))
     users, g = make_users([0.0, 0.6], 0.5), torch.Generator().manual_seed(0)  # too far apart
-    torch.testing.assert_close(step(deffuant(), users, no_graph(2), g)[:, 0], torch.tensor([0.0, 0.6], dtype=torch.float64))
+    torch.testing.assert_close(
+        step(deffuant(), users, no_graph(2), g)[:, 0], torch.tensor([0.0, 0.6], dtype=torch.float64)
+    )
 
 
 @settings(max_examples=30, deadline=None)
@@ -217,5 +220,17 @@ def test_algorithmic_bias_prefers_close_partners():
     x = torch.tensor([0.0, 0.05, 0.9, 1.0], dtype=torch.float64)[:, None]
     model = AlgorithmicBias(AlgorithmicBias.Settings(gamma=8.0, mixing="complete"))
     g = torch.Generator().manual_seed(0)
-    proposer, partner = model._proposals(x, no_graph(4), g)
+    _, partner = model._proposals(x, no_graph(4), g)
     assert partner.tolist() == [1, 0, 3, 2]
+
+
+def test_quadratic_complete_mixing_is_refused_for_huge_populations(monkeypatch):
+    import simlab.dynamics.bounded_confidence as bc
+
+    monkeypatch.setattr(bc, "MAX_DENSE_USERS", 10)
+    users = make_users(np.zeros((11, 2)), 0.5)
+    with pytest.raises(ValueError, match="O\\(N\\^2\\)"):
+        hk(0.5).update(users, EMPTY, EMPTY, None, no_graph(11), torch.Generator())
+    model = AlgorithmicBias(AlgorithmicBias.Settings(mixing="complete"))
+    with pytest.raises(ValueError, match="set peers"):
+        model.update(make_users(np.zeros(11), 0.5), EMPTY, EMPTY, None, no_graph(11), torch.Generator())

@@ -20,8 +20,16 @@ def make_users(x, anchoring=0.0) -> Users:
     x = x[:, None] if x.dim() == 1 else x
     n = x.shape[0]
     full = lambda v: torch.as_tensor(v, dtype=torch.float64).expand(n).clone()  # noqa: E731
-    return Users(x, x.clone(), full(0.1), full(anchoring), full(0.4), torch.ones(n, 1), full(0.5),
-                 torch.zeros(n, dtype=torch.long))  # fmt: skip
+    return Users(
+        x,
+        x.clone(),
+        full(0.1),
+        full(anchoring),
+        full(0.4),
+        torch.ones(n, 1),
+        full(0.5),
+        torch.zeros(n, dtype=torch.long),
+    )
 
 
 def make_catalog(stance) -> Catalog:
@@ -75,8 +83,9 @@ def test_degroot_engaged_items_are_extra_neighbours():
     graph = to_graph(Edges(np.array([0]), np.array([1]), 3), 3)
     users = make_users([0.5, -0.5, 0.2])
     model = DeGroot(DeGroot.Settings(item_weight=1.0))
-    out = model.update(users, torch.tensor([0, 2, 2]), torch.tensor([0, 0, 1]), make_catalog([1.0, 0.0]), graph,
-                       torch.Generator())  # fmt: skip
+    out = model.update(
+        users, torch.tensor([0, 2, 2]), torch.tensor([0, 0, 1]), make_catalog([1.0, 0.0]), graph, torch.Generator()
+    )
     # user 0: (neighbour -0.5 + item 1.0) / 2; user 1: neighbour 0.5; user 2 (isolated): (0.2 + 1 + 0) / 3
     torch.testing.assert_close(out[:, 0], torch.tensor([0.25, 0.5, 0.4], dtype=torch.float64), atol=1e-6, rtol=0)
 
@@ -131,8 +140,9 @@ def test_fj_anchored_form_fixed_point():
     graph = to_graph(Edges(src, dst, 12, w[src, dst]), 12)
     rng = np.random.default_rng(7)
     s, lam = rng.uniform(-1, 1, 12), rng.uniform(0.1, 0.9, 12)
-    final = iterate(FriedkinJohnsen(FriedkinJohnsen.Settings(form="anchored")), make_users(s, anchoring=lam),
-                    graph, 300)[-1][:, 0].numpy()  # fmt: skip
+    final = iterate(
+        FriedkinJohnsen(FriedkinJohnsen.Settings(form="anchored")), make_users(s, anchoring=lam), graph, 300
+    )[-1][:, 0].numpy()
     row = w / w.sum(1, keepdims=True)
     expected = np.linalg.solve(np.eye(12) - np.diag(1 - lam) @ row, lam * s)
     np.testing.assert_allclose(final, expected, atol=1e-5)

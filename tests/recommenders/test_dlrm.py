@@ -140,8 +140,11 @@ def test_forward_matches_naive_reference(interaction: str, self_interaction: boo
     model = make_model(interaction, self_interaction, shared)
     batch = random_batch(9)
     dense = batch["dense"]
-    got = model(dense, {f: batch[f] for f in SPARSE_FEATURES})
-    torch.testing.assert_close(got, naive_forward(model, batch), rtol=1e-5, atol=1e-5)
+    sparse = {f: batch[f] for f in SPARSE_FEATURES}
+    expected = naive_forward(model, batch)
+    torch.testing.assert_close(model(dense, sparse), expected, rtol=1e-5, atol=1e-5)
+    with model.sparse_arch.differentiable_twice():  # the gather + sum pooling path
+        torch.testing.assert_close(model(dense, sparse), expected, rtol=1e-5, atol=1e-5)
 
 
 def test_interaction_widths() -> None:
@@ -390,6 +393,17 @@ def test_synthetic_users_train_on_extra_rows() -> None:
     out = rec.train(log, step=1, extra=extra)
     assert out["samples"] == 1008
     assert not torch.equal(rec.model.sparse_arch.weight("user")[20:24].detach(), before)
+
+
+def test_window_and_empty_log() -> None:
+    view = make_view(20, 30)
+    rec = make_rec(view, window=5, window_unit="steps")
+    empty = ImpressionLog(10, N_DENSE, H, torch.device("cpu"))
+    assert "loss" not in rec.train(empty, step=0)  # nothing to learn from is not a divergence
+    log, _ = synthetic_log(view, 3000)  # steps 0, 1, 2 (1000 rows each)
+    assert rec.train(log, step=6)["samples"] == 1000  # steps 2..6
+    rec = make_rec(view, window=1500)
+    assert rec.train(log, step=6)["samples"] == 1500
 
 
 def test_bce_soft_labels() -> None:
