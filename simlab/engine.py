@@ -103,9 +103,10 @@ class Simulation:
             self.view, active, self.candidate_settings, g("candidates"), self.recommender
         )
         scores = self.recommender.score(active, candidates).float()
+        raw_scores = scores
         for intervention in self.interventions:
             scores = intervention.rerank(self, active, candidates, scores)
-        slates = self._slates(candidates, scores)
+        slates, columns = self._slates(candidates, scores)
 
         # 4. response
         shown = slates >= 0
@@ -114,8 +115,12 @@ class Simulation:
         probability = self.behavior.probability(users, user, catalog, item, position)
         label = (torch.rand(probability.shape, generator=g("response"), device=self.device) < probability).float()
         impressions = Engagements(user, item, position, label, probability)
-        # progressive validation: the model predicts before it trains on these impressions
-        predictions = self.recommender.predict(user, item)
+        # progressive validation: the model predicts before it trains on these impressions; a
+        # model whose scores are logits already did so while ranking
+        if getattr(self.recommender, "scores_are_logits", False):
+            predictions = torch.sigmoid(torch.gather(raw_scores, 1, columns.clamp(min=0))[shown])
+        else:
+            predictions = self.recommender.predict(user, item)
         dense, bag = self.view.dense(user, item), self.history[user]
         self._count(impressions)
 
@@ -173,8 +178,9 @@ class Simulation:
         self.t += 1
         return row
 
-    def _slates(self, candidates: Tensor, scores: Tensor) -> Tensor:
-        """(A, C) candidates and scores -> (A, k) slates of distinct items, -1 where empty.
+    def _slates(self, candidates: Tensor, scores: Tensor) -> tuple[Tensor, Tensor]:
+        """(A, C) candidates and scores -> (A, k) slates of distinct items and their (A, k) column
+        indices into ``candidates``, both -1 where a slot is empty.
 
         Sources may propose an item twice; rather than sort all C candidates of every row, the
         policy ranks 2k of them and repeats are dropped there; only rows with more than k repeats
@@ -192,11 +198,13 @@ class Simulation:
             # repeats among all C candidates of those rows and rank again
             rows = candidates[short]
             masked = torch.where(candidate_generation.first_occurrence(rows), scores[short], float("-inf"))
-            again = policies.select(masked, 2 * k, self.policy_settings, policy)
-            items[short] = torch.gather(rows, 1, again)
-            keep[short] = torch.isfinite(torch.gather(masked, 1, again))
+            ranked[short] = policies.select(masked, 2 * k, self.policy_settings, policy)
+            items[short] = torch.gather(rows, 1, ranked[short])
+            keep[short] = torch.isfinite(torch.gather(masked, 1, ranked[short]))
         order = torch.argsort((~keep).to(torch.uint8), dim=1, stable=True)[:, :k]
-        return torch.where(torch.gather(keep, 1, order), torch.gather(items, 1, order), -1)
+        filled = torch.gather(keep, 1, order)
+        columns = torch.where(filled, torch.gather(ranked, 1, order), -1)
+        return torch.where(filled, torch.gather(items, 1, order), -1), columns
 
     def _count(self, impressions: Engagements) -> None:
         """Update the platform's observable counters and the exposure tallies."""

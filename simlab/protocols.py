@@ -146,6 +146,9 @@ class Policy(Protocol):
 
 
 class Recommender(Protocol):
+    """A ranking model. A class attribute ``scores_are_logits = True`` declares that ``score``
+    returns engagement logits (then predictions are taken from scores, saving a forward pass)."""
+
     def setup(self, view: PlatformView, generator: torch.Generator) -> None: ...
 
     def score(self, users: Tensor, candidates: Tensor) -> Tensor:

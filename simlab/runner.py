@@ -547,7 +547,9 @@ def _ray_task(task: Task, token: str, queue: Any) -> dict[str, Any]:
     shared = False
     with contextlib.suppress(OSError):
         shared = (Path(task.run_dir) / TOKEN_FILE).read_text() == token
-    local = task if shared else dataclasses.replace(task, run_dir=str(Path(tempfile.gettempdir()) / "simlab-ray" / token))
+    local = (
+        task if shared else dataclasses.replace(task, run_dir=str(Path(tempfile.gettempdir()) / "simlab-ray" / token))
+    )
     reporter = _QueueReporter(queue) if queue is not None else None
     status = execute_task(local, reporter)
     if reporter is not None:
@@ -679,8 +681,14 @@ def run(
     if run_dir.exists() and not run_dir.is_dir():
         raise ScenarioError("expected a folder for the run, found a file", file=str(run_dir))
     if run_dir.exists() and any(run_dir.iterdir()):
-        hint = "; to finish an interrupted run use: simlab run --resume DIR" if (run_dir / "manifest.json").exists() else ""
-        raise ScenarioError(f"run folder already exists and is not empty; choose another --out{hint}", file=str(run_dir))
+        hint = (
+            "; to finish an interrupted run use: simlab run --resume DIR"
+            if (run_dir / "manifest.json").exists()
+            else ""
+        )
+        raise ScenarioError(
+            f"run folder already exists and is not empty; choose another --out{hint}", file=str(run_dir)
+        )
     resolved_device = scenario.resolved_device()
     if resolved_device == "cuda" and not torch.cuda.is_available() and backend == "local":
         raise ScenarioError("expected an available CUDA device, found none", key="device")

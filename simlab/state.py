@@ -163,13 +163,20 @@ class ImpressionLog:
         self.dense = torch.zeros(capacity, n_dense, dtype=torch.float32, device=device)
         self.history = torch.full((capacity, history), -1, dtype=torch.long, device=device)
         self.cursor = 0  # total rows ever written
+        self._step_starts: list[tuple[int, int]] = []  # (step, cursor of its first row), oldest first
         self._columns = ("user", "item", "position", "label", "step", "dense", "history")
 
     def __len__(self) -> int:
         return min(self.cursor, self.capacity)
 
     def append(self, **rows: Tensor) -> None:
+        """Append one step's rows (all columns, same length); steps must not decrease."""
         n = rows["user"].shape[0]
+        if n == 0:
+            return
+        step = int(rows["step"][0])
+        if not self._step_starts or self._step_starts[-1][0] != step:
+            self._step_starts.append((step, self.cursor))
         if n > self.capacity:  # keep only the newest rows that fit
             rows = {k: v[-self.capacity :] for k, v in rows.items()}
             self.cursor += n - self.capacity
@@ -178,24 +185,28 @@ class ImpressionLog:
         for name, value in rows.items():
             getattr(self, name)[slots] = value
         self.cursor += n
+        oldest = self.cursor - len(self)
+        while len(self._step_starts) > 1 and self._step_starts[1][1] <= oldest:
+            self._step_starts.pop(0)
 
     def rows(self, since_step: int | None = None) -> dict[str, Tensor]:
-        """All stored rows in write order (optionally only those logged at step >= since_step)."""
-        n = len(self)
-        start = self.cursor - n
-        order = (start + torch.arange(n, device=self.user.device)) % self.capacity
-        out = {name: getattr(self, name)[order] for name in self._columns}
+        """Stored rows in write order: all, or only those logged at step >= since_step (found
+        from the per-step start positions, so only those rows are gathered)."""
+        start = self.cursor - len(self)
         if since_step is not None:
-            keep = out["step"] >= since_step
-            out = {k: v[keep] for k, v in out.items()}
-        return out
+            later = [cursor for step, cursor in self._step_starts if step >= since_step]
+            start = max(start, later[0]) if later else self.cursor
+        order = (start + torch.arange(self.cursor - start, device=self.user.device)) % self.capacity
+        return {name: getattr(self, name)[order] for name in self._columns}
 
     def state_dict(self) -> dict[str, Tensor]:
         out = {name: getattr(self, name) for name in self._columns}
         out["cursor"] = torch.tensor(self.cursor)
+        out["step_starts"] = torch.tensor(self._step_starts, dtype=torch.long).reshape(-1, 2)
         return out
 
     def load_state_dict(self, state: dict[str, Tensor]) -> None:
         for name in self._columns:
             getattr(self, name).copy_(state[name])
         self.cursor = int(state["cursor"])
+        self._step_starts = [(int(a), int(b)) for a, b in state["step_starts"].tolist()]

@@ -67,7 +67,11 @@ def test_ray_task_without_shared_folder_returns_its_files(tmp_path):
     from simlab.config import load_scenario
     from simlab.runner import _ray_task, make_tasks
 
-    doc = copy.deepcopy(SCENARIO) | {"variants": {}, "replicates": 1, "output": SCENARIO["output"] | {"snapshot_every": 2}}
+    doc = copy.deepcopy(SCENARIO) | {
+        "variants": {},
+        "replicates": 1,
+        "output": SCENARIO["output"] | {"snapshot_every": 2},
+    }
     task = make_tasks(load_scenario(doc), tmp_path / "driver", "cpu")[0]
     status = _ray_task(task, "token-the-worker-cannot-see", None)
     assert status["status"] == "complete"

@@ -112,6 +112,11 @@ def test_impression_log_is_bounded_and_keeps_the_newest():
     assert len(log) == 5 and log.cursor == 9
     assert log.rows()["user"].tolist() == [11, 12, 20, 21, 22]
     assert log.rows(since_step=2)["user"].tolist() == [20, 21, 22]
+    assert log.rows(since_step=1)["user"].tolist() == [11, 12, 20, 21, 22]  # step 1 partly overwritten
+    assert log.rows(since_step=3)["user"].tolist() == []
+    restored = ImpressionLog(capacity=5, n_dense=2, history=3, device=torch.device("cpu"))
+    restored.load_state_dict(log.state_dict())
+    assert restored.rows(since_step=2)["user"].tolist() == [20, 21, 22]
 
 
 def test_history_keeps_the_last_h_engagements_newest_last(tiny):
@@ -129,8 +134,9 @@ def test_slates_hold_distinct_items_in_score_order(tiny):
     sim = Simulation(simlab.load_scenario(tiny), 0)
     candidates = torch.tensor([[5, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]])
     scores = torch.arange(12, 0, -1).float()[None]
-    slate = sim._slates(candidates, scores)
+    slate, columns = sim._slates(candidates, scores)
     assert slate.tolist() == [[5, 6, 7, 8, 9]]
+    assert columns.tolist() == [[0, 2, 3, 4, 5]]
 
 
 def test_first_occurrence_marks_repeats():
@@ -209,6 +215,8 @@ def test_slates_fill_up_when_the_best_candidates_repeat(tiny):
     # the ten best-scored candidates are all item 3: the slate must still hold 5 distinct items
     candidates = torch.tensor([[3] * 10 + [20, 21, 22, 23, 24, 25]])
     scores = torch.cat([torch.full((10,), 9.0), torch.arange(6, 0, -1).float()])[None]
-    assert sim._slates(candidates, scores).tolist() == [[3, 20, 21, 22, 23]]
+    assert sim._slates(candidates, scores)[0].tolist() == [[3, 20, 21, 22, 23]]
     few = torch.tensor([[3] * 10 + [20, 21, 20, 21, 20, 21]])
-    assert sim._slates(few, scores).tolist() == [[3, 20, 21, -1, -1]]
+    slate, columns = sim._slates(few, scores)
+    assert slate.tolist() == [[3, 20, 21, -1, -1]]
+    assert columns.tolist() == [[0, 10, 11, -1, -1]]

@@ -34,7 +34,9 @@ def _with_variants(tiny: dict, variants: dict) -> dict:
 
 
 def test_run_folder_and_merge(tiny, tmp_path):
-    result = run(_with_variants(tiny, {"a": {}, "b": {"recommender": {"type": "random"}}}), out=tmp_path / "r", quiet=True)
+    result = run(
+        _with_variants(tiny, {"a": {}, "b": {"recommender": {"type": "random"}}}), out=tmp_path / "r", quiet=True
+    )
     folder = result.path
     for name in ("scenario.yaml", "manifest.json", "metrics.csv", "metrics.parquet", "summary.csv"):
         assert (folder / name).exists(), name

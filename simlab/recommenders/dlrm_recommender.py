@@ -30,6 +30,10 @@ class DLRMRecommender:
     :meth:`DLRM.factored_forward`; ``predict`` the plain forward.
     """
 
+    # score() returns engagement logits, so the engine takes progressive-validation predictions
+    # and probe-set predictions from the (factored) scoring path
+    scores_are_logits = True
+
     class Settings(pydantic.BaseModel):
         model_config = pydantic.ConfigDict(extra="forbid")
         embedding_dim: int = pydantic.Field(16, gt=0)
