@@ -260,6 +260,7 @@ class Simulation:
         """
         log = self.log.state_dict()
         filled = len(self.log)
+        columns = set(getattr(self.log, "_columns", ()))  # per-row buffers, stored up to `filled`
         return {
             "t": self.t,
             "users": self.users.state_dict(),
@@ -271,7 +272,7 @@ class Simulation:
             "user_engagements": self.user_engagements,
             "exposure_sum": self.exposure_sum,
             "exposure_count": self.exposure_count,
-            "log": {k: (v if k == "cursor" else v[:filled]) for k, v in log.items()},
+            "log": {k: (v[:filled] if k in columns else v) for k, v in log.items()},
             "recommender": self.recommender.state_dict(),
             "recorder": self.recorder.state_dict(),
             "streams": self.streams.state_dict(),
@@ -295,11 +296,14 @@ class Simulation:
         self.catalog_model.load_state_dict(_to_device(state["catalog_model"], self.device))
         for name in ("history", "user_impressions", "user_engagements", "exposure_sum", "exposure_count"):
             getattr(self, name).copy_(state[name])
-        log = {k: v for k, v in state["log"].items() if k != "cursor"}
-        full = self.log.state_dict()  # the live buffers: fill the saved rows, keep the rest at their initial values
-        for name, value in log.items():
-            full[name][: value.shape[0]] = value.to(self.device)
-        self.log.cursor = int(state["log"]["cursor"])
+        log = dict(state["log"])
+        fresh = self.log.state_dict()  # initial buffers: the saved rows go on top, the rest stay as built
+        for name in getattr(self.log, "_columns", ()):
+            if name in log and log[name].shape[0] < fresh[name].shape[0]:
+                padded = fresh[name].clone()
+                padded[: log[name].shape[0]] = log[name].to(self.device)
+                log[name] = padded
+        self.log.load_state_dict(log)
         self.recommender.load_state_dict(state["recommender"])
         self.recorder.load_state_dict(_to_device(state["recorder"], self.device))
         self.streams.load_state_dict(state["streams"])  # generator states stay CPU byte tensors

@@ -12,12 +12,19 @@ class ScenarioError(Exception):
 
     def __init__(self, message: str, *, file: str | None = None, line: int | None = None, key: str | None = None):
         self.file, self.line, self.key, self.detail = file, line, key, message
-        where = file or "<scenario>"
+        where = _printable(file or "<scenario>")
         if line is not None:
             where += f":{line}"
         if key:
-            where += f": {key}"
-        super().__init__(f"{where}: {message}")
+            where += f": {_printable(key)}"
+        super().__init__(f"{where}: {_printable(message)}")
+
+
+def _printable(text: str) -> str:
+    """Control characters (a newline in a YAML key, say) escaped: the message stays one line."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 class SimulationError(RuntimeError):

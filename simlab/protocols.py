@@ -18,6 +18,8 @@ from simlab.state import Catalog, Engagements, Graph, ImpressionLog, Users
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from simlab.network import Edges
+
 
 N_USER_DENSE = 3
 N_ITEM_DENSE = 5
@@ -93,8 +95,9 @@ class Population(Protocol):
 
 
 class Network(Protocol):
-    def build(self, users: Users, seed: int) -> nx.Graph:
-        """A networkx graph on nodes 0..N-1 (may use opinions for homophily)."""
+    def build(self, users: Users, seed: int) -> nx.Graph | Edges:
+        """A networkx graph or an edge array (simlab.network.Edges, for graphs too big for
+        networkx) on nodes 0..N-1; may use opinions for homophily."""
         ...
 
 

@@ -121,8 +121,8 @@ class Graph:
 
     def neighbour_mean(self, values: Tensor) -> Tensor:
         """Row-normalised A @ values; isolated nodes get their own value back. (N, ...)->(N, ...)"""
-        flat = values.reshape(values.shape[0], -1)
-        mean = torch.sparse.mm(self.adjacency, flat).reshape(values.shape)
+        flat = values.reshape(values.shape[0], -1).to(self.adjacency.dtype)
+        mean = torch.sparse.mm(self.adjacency, flat).reshape(values.shape).to(values.dtype)
         isolated = (self.degree == 0).reshape(-1, *([1] * (values.dim() - 1)))
         return torch.where(isolated, values, mean)
 
