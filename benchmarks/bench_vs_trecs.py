@@ -151,7 +151,7 @@ def run_simlab(users: int, items: int, steps: int, recommender_type: str, device
     """Run simlab in-process; seconds cover scenario loading, building the society and the run
     (writing the run folder included), but not Python imports, as for T-RECS's ``seconds``."""
     import simlab
-    import simlab.runner  # noqa: F401  (imports pandas/scipy once, outside the timed region)
+    import simlab.runner  # imports pandas and scipy once, outside the timed region
 
     missing = [name for name in ("load_scenario", "run") if not hasattr(simlab, name)]
     if missing:

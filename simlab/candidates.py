@@ -128,7 +128,12 @@ def generate(
     repeats from the slate)."""
     parts = [
         SAMPLERS[name](
-            view, users, n, g, recommender=recommender, window=settings.recent_window,
+            view,
+            users,
+            n,
+            g,
+            recommender=recommender,
+            window=settings.recent_window,
             popular_pool=settings.popular_pool,
         )
         for name, n in split_sizes(settings).items()

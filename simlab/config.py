@@ -55,8 +55,12 @@ class CandidateSettings(_Strict):
     random: float = pydantic.Field(0.3, ge=0)
     social: float = pydantic.Field(0.15, ge=0)
     history: float = pydantic.Field(0.15, ge=0)
-    recent_window: int = pydantic.Field(200, ge=1, description="the newest items the `recent` source draws from")
-    popular_pool: int = pydantic.Field(200, ge=1, description="the most engaged items the `popular` source draws from")
+    recent_window: int = pydantic.Field(
+        200, ge=1, le=100_000_000, description="the newest items the `recent` source draws from"
+    )
+    popular_pool: int = pydantic.Field(
+        200, ge=1, le=100_000_000, description="the most engaged items the `popular` source draws from"
+    )
 
     @pydantic.model_validator(mode="after")
     def _some_source(self) -> CandidateSettings:
@@ -292,7 +296,9 @@ def _from_pydantic(exc: pydantic.ValidationError, prefix: str, data: Any) -> _Ke
     elif kind == "missing":
         message = "required key is missing"
     else:
-        message = f"expected {err['msg'].removeprefix('Value error, ').removeprefix('Input should be ')}, found {_describe(found)}"
+        expected = err["msg"].removeprefix("Value error, ").removeprefix("Input should be ")
+        # a component's own check already says what it found
+        message = f"expected {expected}" + ("" if ", found " in expected else f", found {_describe(found)}")
     return _KeyError(path, message)
 
 
@@ -322,6 +328,12 @@ def _validate(doc: Any, source: str | None, nodes: yaml.Node | None) -> Scenario
         doc["interventions"] = [
             _component("intervention", spec, f"interventions.{i}") for i, spec in enumerate(interventions)
         ]
+        for kind, reg in COMPONENTS.items():
+            # a component may check settings of the others (e.g. karate_club needs 34 users)
+            check = getattr(reg.get(doc[kind]["type"]), "check_scenario", None)
+            message = check(doc) if check else None
+            if message:
+                raise _KeyError(f"{kind}.type", message)
         scenario = Scenario.model_validate(doc)
         _check_metrics(scenario)
         for name, override in scenario.variants.items():

@@ -160,7 +160,7 @@ class BarabasiAlbert(_Network):
     """Barabási–Albert preferential attachment, each new node attaching m edges (networkx)."""
 
     class Settings(_Settings):
-        m: int = Field(3, ge=1)
+        m: int = Field(3, ge=1, le=10_000)
 
     def build(self, users: Users, seed: int) -> nx.Graph:
         n, m = users.n, self.settings.m
@@ -179,7 +179,7 @@ class WattsStrogatz(_Network):
     """
 
     class Settings(_Settings):
-        k: int = Field(4, ge=2)
+        k: int = Field(4, ge=2, le=10_000)
         p: float = Field(0.1, ge=0.0, le=1.0)
 
     def build(self, users: Users, seed: int) -> Edges:
@@ -223,7 +223,7 @@ class StochasticBlockModel(_Network):
     """
 
     class Settings(_Settings):
-        blocks: int = Field(2, ge=1)
+        blocks: int = Field(2, ge=1, le=1_000_000)
         mean_degree: float = Field(10.0, ge=0.0)
         homophily: float = Field(0.8, ge=0.0, le=1.0)
         p_in: float | None = Field(None, ge=0.0, le=1.0)
@@ -277,6 +277,14 @@ class KarateClub(_Network):
     class Settings(_Settings):
         weighted: bool = False
 
+    @staticmethod
+    def check_scenario(scenario: dict) -> str | None:
+        """Cross-component check at load time (see simlab.config)."""
+        size = scenario["population"].get("size")
+        if size is not None and size != 34:
+            return f"expected population.size 34 for karate_club (34 members), found {size}"
+        return None
+
     def build(self, users: Users, seed: int) -> nx.Graph:
         if users.n != 34:
             raise ValueError(f"karate_club has 34 members; set population size to 34 (got {users.n})")
@@ -293,6 +301,12 @@ class EdgeList(_Network):
     class Settings(_Settings):
         path: str
         directed: bool = False
+
+        @model_validator(mode="after")
+        def _file_exists(self) -> EdgeList.Settings:
+            if not Path(self.path).is_file():
+                raise ValueError(f"an existing edge-list file for path, found no file at {self.path!r}")
+            return self
 
     def build(self, users: Users, seed: int) -> Edges:
         return read_edge_list(self.settings.path, users.n, directed=self.settings.directed)

@@ -52,8 +52,8 @@ class PopulationSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    size: int = Field(1000, gt=0, description="N, number of users")
-    axes: int = Field(1, ge=1, description="K, number of opinion axes")
+    size: int = Field(1000, gt=0, le=100_000_000, description="N, number of users")
+    axes: int = Field(1, ge=1, le=64, description="K, number of opinion axes")
     susceptibility: float = Field(0.1, ge=0.0, description="mu_i, weight of engaged content")
     susceptibility_spread: float = Field(0.0, ge=0.0)
     anchoring: float = Field(0.0, ge=0.0, le=1.0, description="lambda_i, pull back to the innate opinion")
@@ -61,7 +61,7 @@ class PopulationSettings(BaseModel):
     interest_concentration: float = Field(0.5, gt=0.0, description="Dirichlet alpha of topic interests")
     activity: float = Field(0.5, ge=0.0, le=1.0, description="p_i, probability of being active in a step")
     activity_spread: float = Field(0.0, ge=0.0)
-    groups: int = Field(2, ge=1, description="number of groups g_i (see class docstring)")
+    groups: int = Field(2, ge=1, le=1_000_000, description="number of groups g_i (see class docstring)")
 
 
 class PopulationBase:
@@ -256,13 +256,15 @@ class FilePopulation(PopulationBase):
 
     class Settings(PopulationSettings):
         path: str
-        size: int | None = Field(None, gt=0)  # type: ignore[assignment]
-        axes: int | None = Field(None, ge=1)  # type: ignore[assignment]
+        size: int | None = Field(None, gt=0, le=100_000_000)  # type: ignore[assignment]
+        axes: int | None = Field(None, ge=1, le=64)  # type: ignore[assignment]
 
         @model_validator(mode="after")
         def _path_given(self) -> FilePopulation.Settings:
             if not self.path:
                 raise ValueError("path must not be empty")
+            if not Path(self.path).is_file():
+                raise ValueError(f"an existing .npy or .csv file for path, found no file at {self.path!r}")
             return self
 
     def _opinions(self, generator: torch.Generator, device: torch.device) -> Tensor:

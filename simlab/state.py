@@ -174,9 +174,12 @@ class ImpressionLog:
         n = rows["user"].shape[0]
         if n == 0:
             return
-        step = int(rows["step"][0])
-        if not self._step_starts or self._step_starts[-1][0] != step:
-            self._step_starts.append((step, self.cursor))
+        steps, counts = torch.unique_consecutive(rows["step"], return_counts=True)
+        offset = self.cursor
+        for step, count in zip(steps.tolist(), counts.tolist()):
+            if not self._step_starts or self._step_starts[-1][0] != step:
+                self._step_starts.append((step, offset))
+            offset += count
         if n > self.capacity:  # keep only the newest rows that fit
             rows = {k: v[-self.capacity :] for k, v in rows.items()}
             self.cursor += n - self.capacity

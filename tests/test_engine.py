@@ -220,3 +220,14 @@ def test_slates_fill_up_when_the_best_candidates_repeat(tiny):
     slate, columns = sim._slates(few, scores)
     assert slate.tolist() == [[3, 20, 21, -1, -1]]
     assert columns.tolist() == [[0, 10, 11, -1, -1]]
+
+
+@pytest.mark.parametrize("recommender", ["random", "popularity", "chronological", "oracle", "dlrm", "als"])
+def test_a_step_with_no_active_users(tiny, recommender):
+    tiny["population"]["activity"] = 0.0
+    tiny["recommender"]["type"] = recommender
+    sim = Simulation(simlab.load_scenario(tiny), 0)
+    row = sim.step()
+    assert row["ctr"] != row["ctr"]  # NaN: no impressions
+    assert row["coverage"] == 0.0
+    assert sim.t == 1

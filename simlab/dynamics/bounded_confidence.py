@@ -193,7 +193,9 @@ class AlgorithmicBias(DynamicsBase):
     class Settings(ExposureSettings):
         gamma: float = Field(1.0, ge=0.0, description="bias exponent")
         mixing: Literal["graph", "complete"] = "graph"
-        peers: int | None = Field(None, ge=1, description="complete mixing: sampled peers per user (None = all)")
+        peers: int | None = Field(
+            None, ge=1, le=100_000, description="complete mixing: sampled peers per user (None = all)"
+        )
         convergence: float = Field(0.5, gt=0.0, le=0.5, description="mu")
         distance_floor: float = Field(1e-6, gt=0.0)
 

@@ -69,10 +69,10 @@ class ALSRecommender:
 
     class Settings(pydantic.BaseModel):
         model_config = pydantic.ConfigDict(extra="forbid")
-        rank: int = pydantic.Field(16, ge=1)
+        rank: int = pydantic.Field(16, ge=1, le=4096)
         reg: float = pydantic.Field(0.1, gt=0)  # lambda
-        n_iters: int = pydantic.Field(10, ge=1)
-        window: int = pydantic.Field(50_000, ge=1)
+        n_iters: int = pydantic.Field(10, ge=1, le=10_000)
+        window: int = pydantic.Field(50_000, ge=1, le=100_000_000)
         window_unit: Literal["impressions", "steps"] = "impressions"
         init_scale: float = pydantic.Field(0.1, gt=0)  # initial factors ~ N(0, s^2)
 

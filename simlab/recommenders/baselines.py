@@ -60,7 +60,7 @@ class PopularityRecommender(_Stateless):
 
     class Settings(pydantic.BaseModel):
         model_config = pydantic.ConfigDict(extra="forbid")
-        prior_impressions: float = pydantic.Field(10.0, gt=0)
+        prior_impressions: float = pydantic.Field(10.0, ge=1e-3, le=1e9)
 
     def score(self, users: Tensor, candidates: Tensor) -> Tensor:
         assert self.view is not None

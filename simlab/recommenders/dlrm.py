@@ -352,6 +352,8 @@ class DLRM(nn.Module):
         w_pair = top_first.weight[:, cols]  # (h_top, P)
         tu = F.linear(user_terms, top_first.weight[:, user_cols], top_first.bias)  # (A, h_top)
         A, C = candidates.shape
+        if A == 0 or C == 0:  # no active users this step
+            return hu.new_zeros(A, C)
         step = A if pairs_per_chunk is None else max(1, pairs_per_chunk // max(C, 1))
         out = []
         for s in range(0, A, step):

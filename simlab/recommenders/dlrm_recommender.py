@@ -36,7 +36,7 @@ class DLRMRecommender:
 
     class Settings(pydantic.BaseModel):
         model_config = pydantic.ConfigDict(extra="forbid")
-        embedding_dim: int = pydantic.Field(16, gt=0)
+        embedding_dim: int = pydantic.Field(16, gt=0, le=4096)
         bottom_mlp: list[int] = [64, 16]
         top_mlp: list[int] = [64, 32, 1]
         interaction: Literal["dot", "cat"] = "dot"
@@ -45,13 +45,13 @@ class DLRMRecommender:
         init_scale: float = pydantic.Field(0.05, gt=0)  # embedding rows ~ U(-s, s)
         optimizer: Literal["adagrad", "sgd", "adam"] = "adagrad"
         lr: float = pydantic.Field(0.05, gt=0)
-        epochs: int = pydantic.Field(1, ge=1)
-        batch_size: int = pydantic.Field(1024, ge=1)
-        window: int = pydantic.Field(50_000, ge=1)
+        epochs: int = pydantic.Field(1, ge=1, le=10_000)
+        batch_size: int = pydantic.Field(1024, ge=1, le=100_000_000)
+        window: int = pydantic.Field(50_000, ge=1, le=100_000_000)
         window_unit: Literal["impressions", "steps"] = "impressions"
         sparse_grad: bool = False  # sparse embedding gradients (adagrad, sgd): pays off only for huge tables
         bf16: bool = False  # bf16 autocast for scoring on CUDA (ignored on CPU)
-        pairs_per_chunk: int = pydantic.Field(1 << 15, ge=1)  # scoring memory bound on CPU
+        pairs_per_chunk: int = pydantic.Field(1 << 15, ge=1, le=1 << 30)  # scoring memory bound on CPU
 
         @pydantic.model_validator(mode="after")
         def _check_widths(self) -> DLRMRecommender.Settings:
