@@ -133,7 +133,17 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def scenario_doc(users: int, items: int, steps: int, recommender_type: str, device: str) -> dict[str, Any]:
+# T-RECS measures interactions per item, prediction MSE and interaction spread each step; the
+# matched set records their simlab counterparts (and engagement); "all" records every metric.
+MATCHED_METRICS = ["ctr", "engagement", "coverage", "exposure_gini", "logloss"]
+
+
+def scenario_doc(
+    users: int, items: int, steps: int, recommender_type: str, device: str, metrics: str = "matched"
+) -> dict[str, Any]:
+    recommender: dict[str, Any] = {"type": recommender_type, "retrain_every": 1}
+    if recommender_type == "dlrm":  # retrained every step on that step's impressions
+        recommender.update(window=1, window_unit="steps", batch_size=4096)
     return {
         "name": "bench",
         "seed": 42,
@@ -142,12 +152,15 @@ def scenario_doc(users: int, items: int, steps: int, recommender_type: str, devi
         "device": device,
         "population": {"type": "uniform", "size": users, "activity": 1.0},
         "catalog": {"type": "default", "size": items, "new_per_step": 0},
-        "recommender": {"type": recommender_type, "retrain_every": 1},
-        "output": {"figures": False, "report": False},
+        "recommender": recommender,
+        "metrics": {"include": MATCHED_METRICS if metrics == "matched" else "all"},
+        "output": {"figures": False, "report": False, "snapshot_every": 0},
     }
 
 
-def run_simlab(users: int, items: int, steps: int, recommender_type: str, device: str) -> dict[str, Any]:
+def run_simlab(
+    users: int, items: int, steps: int, recommender_type: str, device: str, metrics: str = "matched"
+) -> dict[str, Any]:
     """Run simlab in-process; seconds cover scenario loading, building the society and the run
     (writing the run folder included), but not Python imports, as for T-RECS's ``seconds``."""
     import simlab
@@ -160,7 +173,7 @@ def run_simlab(users: int, items: int, steps: int, recommender_type: str, device
             "written); the simlab half of this benchmark cannot run"
         )
 
-    doc = scenario_doc(users, items, steps, recommender_type, device)
+    doc = scenario_doc(users, items, steps, recommender_type, device, metrics)
     with tempfile.TemporaryDirectory(prefix="bench_vs_trecs_") as out:
         t0 = time.perf_counter()
         scenario = simlab.load_scenario(doc)
@@ -189,7 +202,7 @@ def simlab_memory_subprocess(users: int, items: int, steps: int, recommender_typ
     cmd = [
         sys.executable, str(Path(__file__).resolve()), "--simlab-only",
         "--users", str(users), "--items", str(items), "--steps", str(steps),
-        "--recommender", recommender_type, "--device", device,
+        "--recommender", recommender_type, "--device", device, "--metrics", "all",
     ]  # fmt: skip
     print(f"[simlab] {' '.join(cmd)}", flush=True)
     proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -287,6 +300,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--trecs-save", type=Path, default=None, help="write the T-RECS measurement to this JSON file")
     p.add_argument("--skip-trecs", action="store_true", help="do not run or load T-RECS")
+    p.add_argument(
+        "--metrics", choices=["matched", "all"], default="matched",
+        help="simlab metrics per step: those matching T-RECS's three measurements (default) or all 24",
+    )
     p.add_argument("--skip-memory", action="store_true", help="skip the 100k-user simlab memory run")
     p.add_argument("--mem-users", type=int, default=100_000)
     p.add_argument("--mem-items", type=int, default=10_000)
@@ -301,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.simlab_only:
         try:
-            print(json.dumps(run_simlab(args.users, args.items, args.steps, args.recommender, device)))
+            print(json.dumps(run_simlab(args.users, args.items, args.steps, args.recommender, device, args.metrics)))
         except SimlabUnavailable as exc:
             print(f"[simlab] {exc}", file=sys.stderr)
             return 3
@@ -330,7 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     simlab_memory: dict[str, Any] | None = None
     try:
         print(f"[simlab] {args.users} users x {args.items} items x {args.steps} steps, {args.recommender} on {device}")
-        simlab_speed = run_simlab(args.users, args.items, args.steps, args.recommender, device)
+        simlab_speed = run_simlab(args.users, args.items, args.steps, args.recommender, device, args.metrics)
         print(f"[simlab] {json.dumps(simlab_speed)}")
         if not args.skip_memory:
             simlab_memory = simlab_memory_subprocess(

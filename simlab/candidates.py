@@ -47,11 +47,9 @@ def sample_popular(
 
 
 def _history_pick(view: PlatformView, users: Tensor, n: int, g: torch.Generator) -> tuple[Tensor, Tensor]:
-    """A random non-empty history entry of each user, (A, n) items and validity."""
-    history = view.history[users]  # (A, H)
-    h = history.shape[1]
-    slot = _uniform(0, h, (users.shape[0], n), g, view.device)
-    picked = torch.gather(history, 1, slot)
+    """A random history slot of each user, n times: (A, n) items and whether the slot was filled."""
+    slot = _uniform(0, view.history.shape[1], (users.shape[0], n), g, view.device)
+    picked = view.history[users[:, None], slot]  # gathers only the picked entries
     return picked, picked >= 0
 
 
@@ -67,9 +65,9 @@ def sample_social(view: PlatformView, users: Tensor, n: int, g: torch.Generator,
     edge = _uniform(start[:, None], end[:, None], (users.shape[0], n), g, view.device).clamp(
         max=max(col.numel() - 1, 0)
     )
-    neighbour = col[edge]
-    picked, valid = _history_pick(view, neighbour.reshape(-1), 1, g)
-    picked, valid = picked.reshape(users.shape[0], n), valid.reshape(users.shape[0], n) & has
+    neighbour = col[edge]  # (A, n)
+    picked = view.history[neighbour, _uniform(0, view.history.shape[1], neighbour.shape, g, view.device)]
+    valid = (picked >= 0) & has
     return torch.where(valid, picked, fallback)
 
 

@@ -77,7 +77,7 @@ class Simulation:
             history=self.history,
             graph=self.graph,
             device=self.device,
-            oracle_probability=self._true_probability,
+            oracle_probability=self._oracle(),
         )
         self.recommender.setup(self.view, g("recommender"))
         for intervention in self.interventions:
@@ -85,9 +85,16 @@ class Simulation:
 
     # ------------------------------------------------------------------ the loop
 
-    def _true_probability(self, user: Tensor, item: Tensor) -> Tensor:
-        """True p_ij at the top slate position (for the oracle only)."""
-        return self.behavior.probability(self.users, user, self.catalog, item, torch.zeros_like(item))
+    def _oracle(self):
+        """True p_ij at the top slate position, for the oracle only. A closure over the parts,
+        not a bound method: the view must not hold the Simulation (a reference cycle would keep
+        a finished task's memory until the next garbage collection)."""
+        behavior, users, catalog = self.behavior, self.users, self.catalog
+
+        def true_probability(user: Tensor, item: Tensor) -> Tensor:
+            return behavior.probability(users, user, catalog, item, torch.zeros_like(item))
+
+        return true_probability
 
     def step(self) -> dict[str, float] | None:
         """Advance one step; returns this step's metrics (None on steps not recorded)."""

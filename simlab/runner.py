@@ -27,7 +27,6 @@ import contextlib
 import csv
 import dataclasses
 import datetime as dt
-import gc
 import json
 import math
 import os
@@ -202,8 +201,7 @@ def execute_task(task: Task, progress: Reporter | None = None) -> dict[str, Any]
             traceback=traceback.format_exc(),
         )
     status["seconds"] = round(time.perf_counter() - started, 3)
-    del sim  # the Simulation holds reference cycles (view -> bound method -> sim): free it now,
-    gc.collect()  # not at some later collection, so memory does not grow with the number of tasks
+    del sim  # free the task's state now, so memory does not grow with the number of tasks
     atomic_write(folder / "status.json", json.dumps(status, indent=1))
     if status["status"] == "complete":
         with contextlib.suppress(FileNotFoundError):
