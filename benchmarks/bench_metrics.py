@@ -176,6 +176,44 @@ def time_all_metrics(
     return timings
 
 
+def time_engine_step(
+    n_users: int = 1_000_000, n_items: int = 100_000, device: str | torch.device = "cpu", steps: int = 3
+) -> dict[str, float]:
+    """Median seconds of one closed-loop step at this size, and of the recorder's share of it.
+
+    A real :class:`simlab.engine.Simulation` (popularity feed, 50% active users, slate 10, 100
+    candidates, mean degree 10, all metrics); step 0 (which also fixes probe sets and user pairs)
+    is left out.
+    """
+    import simlab
+    from simlab.engine import Simulation
+
+    doc = {
+        "name": "bench_metrics",
+        "population": {"type": "uniform", "size": n_users, "activity": 0.5},
+        "network": {"type": "erdos_renyi", "mean_degree": 10},
+        "catalog": {"type": "default", "size": n_items, "topics": 20, "creators": max(n_items // 100, 1)},
+        "recommender": {"type": "popularity", "log_capacity": min(2 * n_users * 10, 10_000_000)},
+    }
+    sim = Simulation(simlab.load_scenario(doc), 0, device)
+    record, spent = sim.recorder.record, []
+
+    def timed_record(ctx: Any) -> dict[str, float]:
+        start = time.perf_counter()
+        row = record(ctx)
+        spent.append(time.perf_counter() - start)
+        return row
+
+    sim.recorder.record = timed_record  # type: ignore[method-assign]
+    step_times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        sim.step()
+        step_times.append(time.perf_counter() - start)
+    step, metrics = statistics.median(step_times[1:]), statistics.median(spent[1:])
+    return {"step (all metrics)": step, "metrics": metrics, "step without metrics": step - metrics}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=1_000_000)
@@ -185,6 +223,7 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--skip-step", action="store_true", help="skip timing a real engine step at this size")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -200,6 +239,14 @@ def main() -> None:
     for name, seconds in timings.items():
         print(f"{name:<32s} {seconds * 1e3:10.1f} ms")
     print(f"(benchmark wall time incl. data generation: {time.perf_counter() - start:.1f} s)")
+    if not args.skip_step:
+        step = time_engine_step(args.users, args.items, args.device)
+        for name, seconds in step.items():
+            print(f"engine {name:<25s} {seconds * 1e3:10.1f} ms")
+        ratio = step["metrics"] / step["step without metrics"]
+        print(f"recorded metrics / one simulation step: {ratio:.1%} (target <= 10%)")
+        ratio = timings["total (per step)"] / step["step without metrics"]
+        print(f"all measure functions above / one simulation step: {ratio:.1%}")
 
 
 if __name__ == "__main__":

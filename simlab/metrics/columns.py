@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+import numpy as np
 import pydantic
 import torch
 from torch import Tensor
@@ -174,15 +175,52 @@ def _slate_diversity(ctx: StepContext, s: Diversity) -> Tensor:
     return m.intra_list_diversity_t(features.float())
 
 
-@metric("topic_entropy")
-def _topic_entropy(ctx: StepContext, s: Any) -> Tensor:
+class UserSample(_Settings):
+    sample_users: int = pydantic.Field(
+        20_000, ge=0, le=100_000_000, description="estimate on this many users fixed per replicate (0 = all)"
+    )
+
+
+class _SampledHistoryMetric:
+    """Base of metrics over users' last-H engaged items. With N > sample_users they are estimated
+    on a random sample of users drawn once per replicate (reading all N x H history entries
+    every step would cost more than the step itself at 1e6 users)."""
+
+    Settings = UserSample
+
+    def __init__(self, settings: UserSample):
+        self.settings = settings
+        self.users: Tensor | None = None  # None: all users
+
+    def setup(self, ctx: StepContext) -> None:
+        n, size = ctx.users.n, self.settings.sample_users
+        if 0 < size < n:
+            rng = ctx.streams.numpy("metric_sample")
+            self.users = torch.as_tensor(np.sort(rng.choice(n, size, replace=False)), device=ctx.users.opinion.device)
+
+    def history_events(self, ctx: StepContext, users: Tensor | None) -> tuple[Tensor, Tensor]:
+        """(E,) local user index (row of ``users``) and item of each filled history slot."""
+        history = ctx.view.history if users is None else ctx.view.history[users]
+        valid = history >= 0
+        rows = torch.arange(history.shape[0], device=history.device)[:, None].expand_as(history)
+        return rows[valid], history[valid]
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"users": self.users}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.users = state["users"]
+
+
+@METRICS.register("topic_entropy")
+class TopicEntropy(_SampledHistoryMetric):
     """Mean over users of the Shannon entropy (nats) of the topics among their last H engaged
     items (users with none left out): low values mean topical filter bubbles."""
-    history = ctx.view.history
-    valid = history >= 0
-    user = torch.arange(history.shape[0], device=history.device)[:, None].expand_as(history)[valid]
-    topic = ctx.catalog.topic[history[valid]]
-    return m.mean_user_topic_entropy_t(user, topic, ctx.users.n, int(ctx.catalog.live("topic").max()) + 1)
+
+    def compute(self, ctx: StepContext) -> Tensor:
+        user, item = self.history_events(ctx, self.users)
+        n = ctx.users.n if self.users is None else self.users.numel()
+        return m.mean_user_topic_entropy_t(user, ctx.catalog.topic[item], n, int(ctx.catalog.live("topic").max()) + 1)
 
 
 @metric("coverage")
@@ -198,29 +236,30 @@ def _exposure_gini(ctx: StepContext, s: Any) -> Tensor:
 
 
 @METRICS.register("homogenization")
-class Homogenization:
+class Homogenization(_SampledHistoryMetric):
     """Chaney et al. (2018): mean Jaccard overlap of each user's last-H engaged items with those
     of the user nearest in innate opinion (pairs fixed at step 0)."""
 
-    Settings = _Settings
-
-    def __init__(self, settings: _Settings):
-        self.settings = settings
-        self.pairs: Tensor | None = None
-
     def setup(self, ctx: StepContext) -> None:
+        super().setup(ctx)
         self.pairs = m.nearest_opinion_pairs(ctx.users.innate)
 
     def compute(self, ctx: StepContext) -> Tensor:
-        history = ctx.view.history
-        valid = history >= 0
-        user = torch.arange(history.shape[0], device=history.device)[:, None].expand_as(history)[valid]
-        return m.homogenization_t(user, history[valid], ctx.users.n, self.pairs)
+        if self.users is None:
+            user, item = self.history_events(ctx, None)
+            return m.homogenization_t(user, item, ctx.users.n, self.pairs)
+        # the sample and its partners as 2s local users, each local pair pointing both ways: the
+        # mean over the 2s rows equals the mean over the s sampled users
+        s = self.users.numel()
+        user, item = self.history_events(ctx, torch.cat([self.users, self.pairs[self.users]]))
+        local = torch.arange(s, device=user.device)
+        return m.homogenization_t(user, item, 2 * s, torch.cat([local + s, local]))
 
     def state_dict(self) -> dict[str, Any]:
-        return {"pairs": self.pairs}
+        return {**super().state_dict(), "pairs": self.pairs}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
         self.pairs = state["pairs"]
 
 

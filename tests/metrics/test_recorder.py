@@ -67,3 +67,32 @@ def test_metric_selection(tiny):
     tiny["metrics"] = {"include": ["ctr", "extremity", "coverage"], "exclude": ["coverage"]}
     sim = Simulation(simlab.load_scenario(tiny), 0)
     assert set(sim.step()) == {"ctr", "extremity"}
+
+
+def test_sampled_history_metrics_equal_the_pure_functions_on_the_sample(tiny):
+    tiny["metrics"] = {"include": ["homogenization", "topic_entropy"],
+                       "params": {"homogenization": {"sample_users": 25}, "topic_entropy": {"sample_users": 25}}}
+    sim = Simulation(simlab.load_scenario(tiny), 0)
+    for _ in range(4):
+        row = sim.step()
+    metric = dict(zip(sim.recorder.names, sim.recorder.metrics))
+    sample, pairs = metric["homogenization"].users, metric["homogenization"].pairs
+    assert sample.numel() == 25 and torch.equal(sample, metric["topic_entropy"].users)
+    history = sim.history
+
+    def jaccard(a, b):
+        a, b = set(a.tolist()) - {-1}, set(b.tolist()) - {-1}
+        return len(a & b) / len(a | b) if a | b else None
+
+    values = [jaccard(history[u], history[pairs[u]]) for u in sample.tolist()]
+    values = [v for v in values if v is not None]
+    assert row["homogenization"] == pytest.approx(sum(values) / len(values), rel=1e-9)
+    topics = sim.catalog.topic
+    entropies = []
+    for u in sample.tolist():
+        items = history[u][history[u] >= 0]
+        if items.numel():
+            p = torch.bincount(topics[items]).double()
+            p = p[p > 0] / p.sum()
+            entropies.append(float(-(p * p.log()).sum()))
+    assert row["topic_entropy"] == pytest.approx(sum(entropies) / len(entropies), rel=1e-9)
