@@ -14,6 +14,7 @@ Random graphs use ``numpy.random.default_rng(seed)``; the same seed gives the sa
 
 from __future__ import annotations
 
+import abc
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,14 +132,15 @@ class _Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class _Network:
+class _Network(abc.ABC):
     Settings = _Settings
 
     def __init__(self, settings: BaseModel | None = None):
         self.settings = settings if settings is not None else self.Settings()
 
+    @abc.abstractmethod
     def build(self, users: Users, seed: int) -> nx.Graph | Edges:
-        raise NotImplementedError
+        """The graph on nodes 0..N-1 (a networkx graph, or Edges when too big for networkx)."""
 
 
 @NETWORKS.register("erdos_renyi")

@@ -17,6 +17,7 @@ torch's gamma sampler takes no generator.
 
 from __future__ import annotations
 
+import abc
 from pathlib import Path
 
 import numpy as np
@@ -64,7 +65,7 @@ class PopulationSettings(BaseModel):
     groups: int = Field(2, ge=1, le=1_000_000, description="number of groups g_i (see class docstring)")
 
 
-class PopulationBase:
+class PopulationBase(abc.ABC):
     """Shared ``sample``; subclasses implement ``_opinions`` (N, K) in [-1, 1]."""
 
     Settings = PopulationSettings
@@ -72,8 +73,9 @@ class PopulationBase:
     def __init__(self, settings: PopulationSettings | None = None):
         self.settings = settings if settings is not None else self.Settings()
 
+    @abc.abstractmethod
     def _opinions(self, generator: torch.Generator, device: torch.device) -> Tensor:
-        raise NotImplementedError
+        """The initial opinions x (N, K)."""
 
     def sample(self, topics: int, generator: torch.Generator, device: torch.device | str) -> Users:
         """Draw N users with K opinion axes and interests over ``topics`` (T) topics.

@@ -9,7 +9,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor
 
-from simlab.state import Catalog, Graph, Users
+from simlab.state import Catalog, Graph
 
 __all__ = [
     "DynamicsBase",
@@ -39,23 +39,13 @@ class ExposureSettings(DynamicsSettings):
 
 
 class DynamicsBase:
-    """A dynamics component: ``cls(settings)``; ``update`` returns the next opinions (N, K)."""
+    """A dynamics component: ``cls(settings)``; subclasses define ``update`` (see
+    :class:`simlab.protocols.Dynamics`), returning the next opinions (N, K)."""
 
     Settings: type[DynamicsSettings] = DynamicsSettings
 
     def __init__(self, settings: DynamicsSettings | None = None):
         self.settings = settings if settings is not None else self.Settings()
-
-    def update(
-        self,
-        users: Users,
-        engaged_user: Tensor,
-        engaged_item: Tensor,
-        catalog: Catalog | None,
-        graph: Graph,
-        generator: torch.Generator,
-    ) -> Tensor:
-        raise NotImplementedError
 
 
 def engaged_stances(catalog: Catalog | None, engaged_item: Tensor, like: Tensor) -> Tensor:
