@@ -301,7 +301,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--trecs-save", type=Path, default=None, help="write the T-RECS measurement to this JSON file")
     p.add_argument("--skip-trecs", action="store_true", help="do not run or load T-RECS")
     p.add_argument(
-        "--metrics", choices=["matched", "all"], default="matched",
+        "--metrics",
+        choices=["matched", "all"],
+        default="matched",
         help="simlab metrics per step: those matching T-RECS's three measurements (default) or all 24",
     )
     p.add_argument("--skip-memory", action="store_true", help="skip the 100k-user simlab memory run")

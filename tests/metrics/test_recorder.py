@@ -70,8 +70,10 @@ def test_metric_selection(tiny):
 
 
 def test_sampled_history_metrics_equal_the_pure_functions_on_the_sample(tiny):
-    tiny["metrics"] = {"include": ["homogenization", "topic_entropy"],
-                       "params": {"homogenization": {"sample_users": 25}, "topic_entropy": {"sample_users": 25}}}
+    tiny["metrics"] = {
+        "include": ["homogenization", "topic_entropy"],
+        "params": {"homogenization": {"sample_users": 25}, "topic_entropy": {"sample_users": 25}},
+    }
     sim = Simulation(simlab.load_scenario(tiny), 0)
     for _ in range(4):
         row = sim.step()
