@@ -22,11 +22,14 @@ SOURCES = ("recent", "popular", "random", "social", "history")
 
 
 def _uniform(low: Tensor | int, high: Tensor | int, shape: tuple[int, ...], g: torch.Generator, device) -> Tensor:
-    """Integers uniform in [low, high) elementwise (low/high broadcastable tensors or ints)."""
+    """Integers uniform in [low, high) elementwise (low/high broadcastable tensors or ints;
+    an empty range yields low)."""
+    if isinstance(low, int) and isinstance(high, int):
+        return torch.randint(low, max(high, low + 1), shape, generator=g, device=device)
+    span = (high - low).clamp(min=1)
     u = torch.rand(shape, generator=g, device=device)
-    low_t = torch.as_tensor(low, device=device)
-    span = (torch.as_tensor(high, device=device) - low_t).clamp(min=1)
-    return (low_t + (u * span).long().clamp(max=span - 1)).long()
+    # u < 1, but u * span can round up to span in float32: keep the draw inside the range
+    return low + torch.minimum((u * span).long(), span - 1)
 
 
 def sample_random(view: PlatformView, users: Tensor, n: int, g: torch.Generator, **_: Any) -> Tensor:

@@ -190,22 +190,22 @@ class Simulation:
         indices into ``candidates``, both -1 where a slot is empty.
 
         Sources may propose an item twice; rather than sort all C candidates of every row, the
-        policy ranks 2k of them and repeats are dropped there; only rows with more than k repeats
-        among those 2k are deduplicated in full and ranked again. A slate has fewer than k items
+        policy ranks 3k of them and repeats are dropped there; only rows with more than 2k
+        repeats among those 3k are deduplicated in full and ranked again. A slate has fewer than k items
         only when its row has fewer than k distinct candidates.
         """
         k = self.loop["slate_size"]
         policy = self.streams.torch("policy")
-        ranked = policies.select(scores, 2 * k, self.policy_settings, policy)
+        ranked = policies.select(scores, 3 * k, self.policy_settings, policy)
         items = torch.gather(candidates, 1, ranked)
         keep = candidate_generation.first_occurrence(items)
         short = torch.nonzero(keep.sum(dim=1) < min(k, candidates.shape[1])).squeeze(1)
         if short.numel():
-            # rows whose best 2k hold too many repeats (a heavy-tailed popular source): mask the
+            # rows whose best 3k hold too many repeats (a heavy-tailed popular source): mask the
             # repeats among all C candidates of those rows and rank again
             rows = candidates[short]
             masked = torch.where(candidate_generation.first_occurrence(rows), scores[short], float("-inf"))
-            ranked[short] = policies.select(masked, 2 * k, self.policy_settings, policy)
+            ranked[short] = policies.select(masked, 3 * k, self.policy_settings, policy)
             items[short] = torch.gather(rows, 1, ranked[short])
             keep[short] = torch.isfinite(torch.gather(masked, 1, ranked[short]))
         order = torch.argsort((~keep).to(torch.uint8), dim=1, stable=True)[:, :k]

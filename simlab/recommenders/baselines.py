@@ -41,6 +41,17 @@ class _Stateless:
         pass
 
 
+def _item_scores(recommender: _Stateless, values: Tensor) -> Tensor:
+    """(M,) per-item scores: ``values`` plus a random tie-break below 1e-3, drawn once per call
+    for the whole catalog (equal values are ordered at random, not by id, and the same item
+    always gets the same score within a step)."""
+    view = recommender.view
+    assert view is not None
+    n = view.n_items
+    jitter = torch.rand(n, generator=recommender.generator, device=view.device) * 1e-3
+    return values[:n].float() + jitter
+
+
 @RECOMMENDERS.register("random")
 class RandomRecommender(_Stateless):
     """Uniformly random ranking of the candidates; predicts the running platform CTR."""
@@ -63,10 +74,7 @@ class PopularityRecommender(_Stateless):
         prior_impressions: float = pydantic.Field(10.0, ge=1e-3, le=1e9)
 
     def score(self, users: Tensor, candidates: Tensor) -> Tensor:
-        assert self.view is not None
-        # tiny random tie-break so equally popular items are not ordered by id
-        ties = torch.rand(candidates.shape, generator=self.generator, device=candidates.device) * 1e-3
-        return self.view.catalog.engagements[candidates].float() + ties
+        return _item_scores(self, self.view.catalog.engagements)[candidates]
 
     def predict(self, users: Tensor, items: Tensor) -> Tensor:
         assert self.view is not None
@@ -83,9 +91,7 @@ class ChronologicalRecommender(_Stateless):
     """Newest first (a reverse-chronological feed); predicts the running platform CTR."""
 
     def score(self, users: Tensor, candidates: Tensor) -> Tensor:
-        assert self.view is not None
-        ties = torch.rand(candidates.shape, generator=self.generator, device=candidates.device) * 1e-3
-        return self.view.catalog.created[candidates].float() + ties
+        return _item_scores(self, self.view.catalog.created)[candidates]
 
     predict = RandomRecommender.predict
 
