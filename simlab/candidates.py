@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -143,8 +144,24 @@ def generate(
 
 
 def first_occurrence(rows: Tensor) -> Tensor:
-    """(A, C) -> (A, C) bool: True where the value is the first of its kind in the row."""
-    sorted_rows, order = torch.sort(rows, dim=1, stable=True)
-    first_sorted = torch.ones_like(sorted_rows, dtype=torch.bool)
-    first_sorted[:, 1:] = sorted_rows[:, 1:] != sorted_rows[:, :-1]
-    return torch.zeros_like(first_sorted).scatter_(1, order, first_sorted)
+    """(A, C) -> (A, C) bool: True where the value is the first of its kind in the row.
+
+    Sorting the keys value * C + column orders each row by value, then by column; in a run of
+    equal values only the first (leftmost) is new. On CPU numpy's plain sort of those keys is
+    several times faster than torch's argsort.
+    """
+    a, c = rows.shape
+    if a == 0 or c == 0:
+        return torch.ones_like(rows, dtype=torch.bool)
+    column = torch.arange(c, device=rows.device)
+    keys = rows.clamp(min=-1) + 1  # values >= 0 (ids or -1 for empty)
+    keys = keys * c + column
+    if rows.device.type == "cpu":
+        ordered = torch.from_numpy(np.sort(keys.numpy(), axis=1))
+    else:
+        ordered = torch.sort(keys, dim=1).values
+    value, position = ordered // c, ordered % c
+    repeat = torch.zeros_like(rows, dtype=torch.bool)
+    repeat[:, 1:] = value[:, 1:] == value[:, :-1]
+    first = torch.ones_like(rows, dtype=torch.bool)
+    return first.scatter_(1, position, ~repeat)

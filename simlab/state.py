@@ -184,9 +184,12 @@ class ImpressionLog:
             rows = {k: v[-self.capacity :] for k, v in rows.items()}
             self.cursor += n - self.capacity
             n = self.capacity
-        slots = (self.cursor + torch.arange(n, device=self.user.device)) % self.capacity
+        start = self.cursor % self.capacity
+        first = min(n, self.capacity - start)  # rows before the ring wraps around
         for name, value in rows.items():
-            getattr(self, name)[slots] = value
+            column = getattr(self, name)
+            column[start : start + first] = value[:first]
+            column[: n - first] = value[first:]
         self.cursor += n
         oldest = self.cursor - len(self)
         while len(self._step_starts) > 1 and self._step_starts[1][1] <= oldest:
