@@ -164,7 +164,8 @@ def run_simlab(
     """Run simlab in-process; seconds cover scenario loading, building the society and the run
     (writing the run folder included), but not Python imports, as for T-RECS's ``seconds``."""
     import simlab
-    import simlab.runner  # imports pandas and scipy once, outside the timed region
+    import simlab.components  # every component module (networkx, ...): imports stay outside the timing
+    import simlab.runner  # pandas and scipy, likewise
 
     missing = [name for name in ("load_scenario", "run") if not hasattr(simlab, name)]
     if missing:

@@ -118,7 +118,11 @@ class Simulation:
         # 4. response
         shown = slates >= 0
         positions = torch.arange(slates.shape[1], device=self.device).expand_as(slates)
-        user, item, position = active[:, None].expand_as(slates)[shown], slates[shown], positions[shown]
+        user, item, position = active[:, None].expand_as(slates), slates, positions
+        if bool(shown.all()):  # full slates (the usual case): flatten instead of masking
+            user, item, position = user.reshape(-1), item.reshape(-1), position.reshape(-1)
+        else:
+            user, item, position = user[shown], item[shown], position[shown]
         probability = self.behavior.probability(users, user, catalog, item, position)
         label = (torch.rand(probability.shape, generator=g("response"), device=self.device) < probability).float()
         impressions = Engagements(user, item, position, label, probability)
