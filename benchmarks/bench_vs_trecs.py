@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -159,7 +160,13 @@ def scenario_doc(
 
 
 def run_simlab(
-    users: int, items: int, steps: int, recommender_type: str, device: str, metrics: str = "matched"
+    users: int,
+    items: int,
+    steps: int,
+    recommender_type: str,
+    device: str,
+    metrics: str = "matched",
+    repeats: int = 1,
 ) -> dict[str, Any]:
     """Run simlab in-process; seconds cover scenario loading, building the society and the run
     (writing the run folder included), but not Python imports, as for T-RECS's ``seconds``."""
@@ -175,11 +182,14 @@ def run_simlab(
         )
 
     doc = scenario_doc(users, items, steps, recommender_type, device, metrics)
-    with tempfile.TemporaryDirectory(prefix="bench_vs_trecs_") as out:
-        t0 = time.perf_counter()
-        scenario = simlab.load_scenario(doc)
-        simlab.run(scenario, out=out, quiet=True)
-        seconds = time.perf_counter() - t0
+    runs = []
+    for _ in range(repeats):  # a whole fresh run each time (new scenario, society, run folder)
+        with tempfile.TemporaryDirectory(prefix="bench_vs_trecs_") as out:
+            t0 = time.perf_counter()
+            scenario = simlab.load_scenario(doc)
+            simlab.run(scenario, out=out, quiet=True)
+            runs.append(time.perf_counter() - t0)
+    seconds = statistics.median(runs)
 
     result: dict[str, Any] = {
         "users": users,
@@ -188,6 +198,7 @@ def run_simlab(
         "recommender": recommender_type,
         "device": device,
         "seconds": round(seconds, 3),
+        "runs_seconds": [round(r, 3) for r in runs],
         "user_steps_per_s": round(users * steps / seconds, 2),
         "peak_rss_mib": round(peak_rss_mib(), 1),
     }
@@ -301,6 +312,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--trecs-save", type=Path, default=None, help="write the T-RECS measurement to this JSON file")
     p.add_argument("--skip-trecs", action="store_true", help="do not run or load T-RECS")
+    p.add_argument("--repeats", type=int, default=3, help="simlab runs to take the median of (default 3)")
     p.add_argument(
         "--metrics",
         choices=["matched", "all"],
@@ -350,7 +362,9 @@ def main(argv: list[str] | None = None) -> int:
     simlab_memory: dict[str, Any] | None = None
     try:
         print(f"[simlab] {args.users} users x {args.items} items x {args.steps} steps, {args.recommender} on {device}")
-        simlab_speed = run_simlab(args.users, args.items, args.steps, args.recommender, device, args.metrics)
+        simlab_speed = run_simlab(
+            args.users, args.items, args.steps, args.recommender, device, args.metrics, args.repeats
+        )
         print(f"[simlab] {json.dumps(simlab_speed)}")
         if not args.skip_memory:
             simlab_memory = simlab_memory_subprocess(

@@ -388,11 +388,13 @@ class DLRM(nn.Module):
             if inter.self_interaction:
                 pieces.append((x * x).sum(-1, keepdim=True))
             pieces.append(torch.bmm(x, ut))  # (a, C, 2) x.eu
-            pieces.append((x.unsqueeze(2) * ip).sum(-1))  # (a, C, 3) x.ei
+            pieces.append(torch.einsum("acd,acnd->acn", x, ip))  # (a, C, 3) x.ei
             pieces.append(torch.bmm(ip.view(a, C * n_i, d), ut).view(a, C, -1))  # (a, C, 6) eu.ei
         pieces.append(item_terms.index_select(0, flat).view(a, C, -1))  # item-only columns
         pool = torch.cat(pieces, dim=-1)  # (a, C, P)
-        z = torch.baddbmm(tu.unsqueeze(1), pool, w_pair.t().expand(a, -1, -1))  # + the per-user part
+        # one GEMM over all a*C pairs, then the per-user part broadcast (a batched baddbmm would
+        # materialise the broadcast bias and run a*C-row GEMMs one user at a time)
+        z = F.linear(pool, w_pair).add_(tu.unsqueeze(1))
         return _mlp_inplace(self.over_arch.mlp[1:], z).squeeze(-1)
 
     @torch.no_grad()
