@@ -198,12 +198,9 @@ class _SampledHistoryMetric:
             rng = ctx.streams.numpy("metric_sample")
             self.users = torch.as_tensor(np.sort(rng.choice(n, size, replace=False)), device=ctx.users.opinion.device)
 
-    def history_events(self, ctx: StepContext, users: Tensor | None) -> tuple[Tensor, Tensor]:
-        """(E,) local user index (row of ``users``) and item of each filled history slot."""
-        history = ctx.view.history if users is None else ctx.view.history[users]
-        valid = history >= 0
-        rows = torch.arange(history.shape[0], device=history.device)[:, None].expand_as(history)
-        return rows[valid], history[valid]
+    def rows(self, ctx: StepContext, users: Tensor | None) -> Tensor:
+        """(S, H) last-H engaged items of ``users`` (all users if None), -1 for empty slots."""
+        return ctx.view.history if users is None else ctx.view.history[users]
 
     def state_dict(self) -> dict[str, Any]:
         return {"users": self.users}
@@ -218,9 +215,9 @@ class TopicEntropy(_SampledHistoryMetric):
     items (users with none left out): low values mean topical filter bubbles."""
 
     def compute(self, ctx: StepContext) -> Tensor:
-        user, item = self.history_events(ctx, self.users)
-        n = ctx.users.n if self.users is None else self.users.numel()
-        return m.mean_user_topic_entropy_t(user, ctx.catalog.topic[item], n, int(ctx.catalog.live("topic").max()) + 1)
+        items = self.rows(ctx, self.users)
+        topics = torch.where(items >= 0, ctx.catalog.topic[items.clamp(min=0)], -1)
+        return m.row_topic_entropy_t(topics, int(ctx.catalog.live("topic").max()) + 1)
 
 
 @metric("coverage")
@@ -245,15 +242,8 @@ class Homogenization(_SampledHistoryMetric):
         self.pairs = m.nearest_opinion_pairs(ctx.users.innate)
 
     def compute(self, ctx: StepContext) -> Tensor:
-        if self.users is None:
-            user, item = self.history_events(ctx, None)
-            return m.homogenization_t(user, item, ctx.users.n, self.pairs)
-        # the sample and its partners as 2s local users, each local pair pointing both ways: the
-        # mean over the 2s rows equals the mean over the s sampled users
-        s = self.users.numel()
-        user, item = self.history_events(ctx, torch.cat([self.users, self.pairs[self.users]]))
-        local = torch.arange(s, device=user.device)
-        return m.homogenization_t(user, item, 2 * s, torch.cat([local + s, local]))
+        users = torch.arange(ctx.users.n, device=self.pairs.device) if self.users is None else self.users
+        return m.row_jaccard_t(self.rows(ctx, users), self.rows(ctx, self.pairs[users]))
 
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "pairs": self.pairs}

@@ -79,6 +79,10 @@ __all__ = [
     "polarization_disagreement_edges",
     "polarization_disagreement_edges_t",
     "polarization_disagreement_t",
+    "row_jaccard",
+    "row_jaccard_t",
+    "row_topic_entropy",
+    "row_topic_entropy_t",
     "rpol",
     "rpol_t",
     "topic_entropy",
@@ -440,6 +444,48 @@ def mean_user_topic_entropy_t(user: ArrayLike, topic: ArrayLike, n_users: int, n
     return entropy.sum() / active.sum()
 
 
+def row_topic_entropy_t(topics: ArrayLike, n_topics: int) -> Tensor:
+    """:func:`mean_user_topic_entropy` for padded per-user rows: topics (N, H) with -1 for empty
+    slots (e.g. the topics of each user's last H engaged items). Rows with no entry are left
+    out. One scatter into an (N, T) count matrix: for modest T, cheaper than sorting keys.
+    """
+    t = _tensor(topics).long()
+    valid = t >= 0
+    counts = torch.zeros(t.shape[0], n_topics, dtype=_dtype(t.device), device=t.device)
+    counts.scatter_add_(1, t.clamp(min=0), valid.to(counts.dtype))
+    total = counts.sum(dim=1, keepdim=True)
+    p = counts / total.clamp(min=1)
+    entropy = -torch.special.xlogy(p, p).sum(dim=1)
+    active = total.squeeze(1) > 0
+    return entropy.sum() / active.sum()
+
+
+def row_jaccard_t(a: ArrayLike, b: ArrayLike) -> Tensor:
+    """Mean Jaccard overlap |A_i & B_i| / |A_i | B_i| of the sets in rows of a and b, (N, H) each
+    with -1 for empty slots (repeats within a row count once); rows whose union is empty are left
+    out. The padded-row form of :func:`homogenization` (Chaney et al. 2018) with b = a[pairs].
+    """
+    x = _tensor(a).long()
+    y = _tensor(b, x.device).long()
+    if x.shape[1] == 0:
+        return _nan(x.device)
+    xs, ys = x.sort(dim=1).values, y.sort(dim=1).values  # -1 padding sorts first
+
+    def n_distinct(rows: Tensor) -> Tensor:  # distinct valid values per sorted row
+        new = torch.ones_like(rows, dtype=torch.bool)
+        new[:, 1:] = rows[:, 1:] != rows[:, :-1]
+        return (new & (rows >= 0)).sum(dim=1)
+
+    # each distinct valid value of x, looked up in the sorted row of y
+    first_x = torch.ones_like(xs, dtype=torch.bool)
+    first_x[:, 1:] = xs[:, 1:] != xs[:, :-1]
+    at = torch.searchsorted(ys, xs).clamp_(max=ys.shape[1] - 1)
+    shared = ((ys.gather(1, at) == xs) & first_x & (xs >= 0)).sum(dim=1)
+    union = n_distinct(xs) + n_distinct(ys) - shared
+    jaccard = shared.to(_dtype(x.device)) / union.clamp(min=1)
+    return jaccard.sum() / (union > 0).sum()
+
+
 def coverage_t(item_ids: ArrayLike, n_items: int) -> Tensor:
     """Catalog coverage: the share of the n_items catalog items shown at least once.
 
@@ -635,6 +681,8 @@ mean_user_topic_entropy = _float(mean_user_topic_entropy_t)
 coverage = _float(coverage_t)
 gini = _float(gini_t)
 homogenization = _float(homogenization_t)
+row_jaccard = _float(row_jaccard_t)
+row_topic_entropy = _float(row_topic_entropy_t)
 exposure_extremeness = _float(exposure_extremeness_t)
 consumption_extremeness = _float(consumption_extremeness_t)
 extreme_exposure_share = _float(extreme_exposure_share_t)

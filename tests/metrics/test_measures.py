@@ -42,7 +42,7 @@ def test_all_exports_exist():
     for name in m.__all__:
         assert callable(getattr(m, name)) or isinstance(getattr(m, name), type)
     plain = [n for n in m.__all__ if not n.endswith("_t") and f"{n}_t" in m.__all__]
-    assert len(plain) == 25
+    assert len(plain) == 27
 
 
 # --------------------------------------------------------------------------- opinions
@@ -426,3 +426,30 @@ def test_numpy_and_torch_inputs_agree(x):
     assert m.polarization_disagreement(path_adjacency(), x[:3]) == pytest.approx(
         tuple(m.polarization_disagreement(torch.as_tensor(path_adjacency()).to_sparse_csr(), t[:3]))
     )
+
+
+# --------------------------------------------------------------------------- padded-row forms
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 30), st.integers(1, 8), st.integers(0, 10_000))
+def test_row_forms_equal_brute_force_sets(n, h, seed):
+    g = torch.Generator().manual_seed(seed)
+    a = torch.randint(-1, 9, (n, h), generator=g)
+    b = torch.randint(-1, 9, (n, h), generator=g)
+    overlaps = []
+    for row_a, row_b in zip(a.tolist(), b.tolist()):
+        sa, sb = set(row_a) - {-1}, set(row_b) - {-1}
+        if sa | sb:
+            overlaps.append(len(sa & sb) / len(sa | sb))
+    expected = sum(overlaps) / len(overlaps) if overlaps else float("nan")
+    assert m.row_jaccard(a, b) == pytest.approx(expected, nan_ok=True)
+    topics = torch.where(a >= 0, a % 4, -1)
+    entropies = []
+    for row in topics.tolist():
+        counts = np.bincount([t for t in row if t >= 0], minlength=4)
+        if counts.sum():
+            p = counts[counts > 0] / counts.sum()
+            entropies.append(float(-(p * np.log(p)).sum()))
+    expected = sum(entropies) / len(entropies) if entropies else float("nan")
+    assert m.row_topic_entropy(topics, 4) == pytest.approx(expected, nan_ok=True)
