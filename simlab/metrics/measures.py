@@ -94,6 +94,7 @@ __all__ = [
 ]
 
 P = ParamSpec("P")
+_EDGE_CHUNK = 1 << 20  # elements per chunk in the large sums (Musco disagreement, log loss)
 
 
 # --------------------------------------------------------------------------- input handling
@@ -270,15 +271,25 @@ def polarization_disagreement_edges_t(
     stored in one direction only thus counts w/2: a directed graph is measured as the undirected
     graph with weights (W + W^T)/2. weight None means unit weights.
     z: (N,) or (N, K) opinions; for K > 1 squared differences are squared Euclidean norms (the sum
-    of the per-axis P and D). For the FJ equilibrium z* = (I+L)^-1 s, P(z*) + D(z*) =
+    of the per-axis P and D). Edge differences are taken in z's precision (float32 opinions stay
+    float32) and summed in float64. For the FJ equilibrium z* = (I+L)^-1 s, P(z*) + D(z*) =
     s'^T (I+L)^-1 s' with s' = s - mean(s) (Musco et al., Lemma 3.2).
     """
-    z = _columns(_real(z))
+    z = _columns(_tensor(z))
+    z = z if z.is_floating_point() else z.to(_dtype(z.device))
     src, dst = _index(src, z.device), _index(dst, z.device)
-    w = torch.ones_like(src, dtype=z.dtype) if weight is None else _real(weight, z.device).reshape(-1)
-    polarization = (z - z.mean(dim=0)).pow(2).sum()
-    disagreement = 0.5 * (w @ (z[src] - z[dst]).square_()).sum()  # (E,) @ (E, K) -> (K,)
-    return PolarizationDisagreement(polarization, disagreement)
+    w = None if weight is None else _tensor(weight, z.device).reshape(-1).to(z.dtype)
+    polarization = (z.to(_dtype(z.device)) - z.to(_dtype(z.device)).mean(dim=0)).pow(2).sum()
+    # Edge terms in z's own precision, chunk sums accumulated in float64: at 1e7 edges, full-size
+    # float64 temporaries cost several times the arithmetic (allocation and memory traffic).
+    disagreement = torch.zeros((), dtype=_dtype(z.device), device=z.device)
+    for start in range(0, src.numel(), _EDGE_CHUNK):
+        part = slice(start, start + _EDGE_CHUNK)
+        squared = (z[src[part]] - z[dst[part]]).square_().sum(dim=1)  # (chunk,)
+        if w is not None:
+            squared.mul_(w[part])
+        disagreement += squared.sum(dtype=disagreement.dtype)
+    return PolarizationDisagreement(polarization, 0.5 * disagreement)
 
 
 def _edge_list(adjacency: object, device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
@@ -396,17 +407,19 @@ def intra_list_diversity_t(features: ArrayLike, chunk_elements: int = 1 << 22) -
     is O(k log k); for D > 1 the k^2 distances are computed ``chunk_elements // (k^2 D)`` slates
     at a time, bounding memory.
     """
-    f = _real(features)
+    f = _tensor(features)
     f = f[..., None] if f.dim() == 2 else f
     a, k, d = f.shape
     if a == 0:
         return _nan(f.device)
     if k < 2:
-        return torch.zeros((), dtype=f.dtype, device=f.device)
+        return torch.zeros((), dtype=_dtype(f.device), device=f.device)
     if d == 1:  # sum_{a != b} |f_a - f_b| = 2 sum_i (2i - k - 1) f_(i) over each sorted slate
-        coefficient = 2 * torch.arange(1, k + 1, device=f.device, dtype=f.dtype) - k - 1
-        total = 2 * (f[..., 0].sort(dim=1).values @ coefficient).sum()
+        ordered = f[..., 0].sort(dim=1).values.to(_dtype(f.device))  # sorting is exact in any precision
+        coefficient = 2 * torch.arange(1, k + 1, device=f.device, dtype=ordered.dtype) - k - 1
+        total = 2 * (ordered @ coefficient).sum()
     else:
+        f = f.to(_dtype(f.device))
         step = max(1, chunk_elements // (k * k * d))
         total = sum((c[:, :, None, :] - c[:, None, :, :]).norm(dim=-1).sum() for c in f.split(step))
     return total / (a * k * (k - 1))
@@ -493,7 +506,7 @@ def coverage_t(item_ids: ArrayLike, n_items: int) -> Tensor:
     """
     ids = _index(item_ids)
     seen = torch.zeros(n_items, dtype=torch.bool, device=ids.device)
-    seen[ids] = True
+    seen.index_fill_(0, ids, True)
     return _share(seen)
 
 
@@ -642,14 +655,21 @@ def auc_t(labels: ArrayLike, scores: ArrayLike) -> Tensor:
     """
     s = _tensor(scores).reshape(-1)
     positive = _tensor(labels, s.device).reshape(-1) > 0
+    if s.numel() == 0:
+        return _nan(s.device)
     key, order = _order_key(s).sort()
-    _, tie_group, tie_size = torch.unique_consecutive(key, return_inverse=True, return_counts=True)
-    tie_size = tie_size.to(_dtype(s.device))
-    mean_rank = tie_size.cumsum(0) - (tie_size - 1) / 2  # 1-based average rank of each tie group
-    pos_sorted = positive[order]
-    n_pos = pos_sorted.sum().to(tie_size.dtype)
+    _, tie_size = torch.unique_consecutive(key, return_counts=True)
+    # positives per tie group from a running count read at each group's last element: integer
+    # work on I elements, floating point only per group
+    positives_so_far = positive[order].cumsum(0)
+    ends = tie_size.cumsum(0)
+    per_group = torch.diff(positives_so_far[ends - 1], prepend=positives_so_far.new_zeros(1))
+    dtype = _dtype(s.device)
+    tie_size, per_group = tie_size.to(dtype), per_group.to(dtype)
+    mean_rank = ends.to(dtype) - (tie_size - 1) / 2  # 1-based average rank of each tie group
+    n_pos = per_group.sum()
     n_neg = s.numel() - n_pos
-    rank_sum = torch.where(pos_sorted, mean_rank[tie_group], 0.0).sum()
+    rank_sum = (mean_rank * per_group).sum()
     u = (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
     return torch.where(n_pos * n_neg > 0, u, math.nan)
 
@@ -659,9 +679,18 @@ def logloss_t(labels: ArrayLike, probs: ArrayLike, eps: float = 1e-7) -> Tensor:
 
     labels: (I,) in [0, 1]; probs: (I,) predicted engagement probabilities.
     """
-    p = _real(probs).reshape(-1).clamp(eps, 1 - eps)
-    y = _real(labels, p.device).reshape(-1)
-    return torch.nn.functional.binary_cross_entropy(p, y)
+    p = _tensor(probs).reshape(-1)
+    p = p if p.is_floating_point() else p.to(_dtype(p.device))
+    y = _tensor(labels, p.device).reshape(-1).to(p.dtype)
+    if p.numel() == 0:
+        return _nan(p.device)
+    # terms in the inputs' precision, chunk sums in float64 (as in the Musco disagreement)
+    total = torch.zeros((), dtype=_dtype(p.device), device=p.device)
+    for start in range(0, p.numel(), _EDGE_CHUNK):
+        part = slice(start, start + _EDGE_CHUNK)
+        chunk = p[part].clamp(eps, 1 - eps)
+        total += torch.nn.functional.binary_cross_entropy(chunk, y[part], reduction="sum").to(total.dtype)
+    return total / p.numel()
 
 
 # --------------------------------------------------------------------------- float-returning public forms
