@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 
 import pytest
 import torch
@@ -27,3 +28,12 @@ TINY = {
 def tiny() -> dict:
     """A fresh copy of a tiny scenario document (edit freely)."""
     return copy.deepcopy(TINY)
+
+
+# CI explores a fixed set of generated examples (a red CI must be reproducible); local runs keep
+# hypothesis's random exploration, and SIMLAB_FUZZ_EXAMPLES raises the count for a long hunt.
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
+
+_hypothesis_settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI"):
+    _hypothesis_settings.load_profile("ci")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import os
 import io
 import tempfile
 import types
@@ -52,7 +53,11 @@ BASE = {
 }
 NEEDS_FILE = {("population", "file"), ("network", "edge_list")}  # valid only with a real file
 LOOP_MODELS = {"": RecommenderCommon, "candidates": CandidateSettings, "policy": PolicySettings}
-FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(
+    max_examples=int(os.environ.get("SIMLAB_FUZZ_EXAMPLES", "40")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 
 
 def _bounds(info: Any) -> tuple[float | None, float | None, bool, bool]:

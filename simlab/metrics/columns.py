@@ -239,9 +239,12 @@ class Homogenization(_SampledHistoryMetric):
 
     def setup(self, ctx: StepContext) -> None:
         super().setup(ctx)
-        self.pairs = m.nearest_opinion_pairs(ctx.users.innate)
+        # a lone user has no partner: the metric is then undefined (NaN)
+        self.pairs = m.nearest_opinion_pairs(ctx.users.innate) if ctx.users.n >= 2 else None
 
     def compute(self, ctx: StepContext) -> Tensor:
+        if self.pairs is None:
+            return torch.tensor(float("nan"), device=ctx.users.opinion.device)
         users = torch.arange(ctx.users.n, device=self.pairs.device) if self.users is None else self.users
         return m.row_jaccard_t(self.rows(ctx, users), self.rows(ctx, self.pairs[users]))
 
