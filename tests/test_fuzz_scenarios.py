@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import os
 import io
+import os
 import tempfile
 import types
 import typing
