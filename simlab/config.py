@@ -271,10 +271,10 @@ def _model(model: type[pydantic.BaseModel], data: dict[str, Any], path: str) -> 
     try:
         return model.model_validate(data).model_dump(mode="json")
     except pydantic.ValidationError as exc:
-        raise _from_pydantic(exc, path, data) from None
+        raise _from_pydantic(exc, path, data, model) from None
 
 
-def _from_pydantic(exc: pydantic.ValidationError, prefix: str, data: Any) -> _KeyError:
+def _from_pydantic(exc: pydantic.ValidationError, prefix: str, data: Any, model: type[pydantic.BaseModel]) -> _KeyError:
     err = exc.errors()[0]
     loc = [str(p) for p in err["loc"] if not str(p).startswith("function-")]
     # pydantic reports union members as extra loc parts (e.g. 'list[str]'); drop type names
@@ -291,7 +291,7 @@ def _from_pydantic(exc: pydantic.ValidationError, prefix: str, data: Any) -> _Ke
             break
     kind = err["type"]
     if kind == "extra_forbidden":
-        allowed = _allowed_keys(exc, prefix)
+        allowed = _allowed_keys(model, loc[:-1])
         message = "unknown key" + (f"; expected one of {allowed}" if allowed else "")
     elif kind == "missing":
         message = "required key is missing"
@@ -302,17 +302,15 @@ def _from_pydantic(exc: pydantic.ValidationError, prefix: str, data: Any) -> _Ke
     return _KeyError(path, message)
 
 
-def _allowed_keys(exc: pydantic.ValidationError, prefix: str) -> list[str]:
-    title = exc.title
-    for model in [Scenario, RecommenderCommon, CandidateSettings, PolicySettings, MetricsSettings, OutputSettings]:
-        if model.__name__ == title:
-            return sorted(model.model_fields)
-    for reg in registry.ALL.values():
-        for name in reg.names():
-            settings = reg.settings_model(name)
-            if settings.__name__ == title or f"{reg.get(name).__name__}.Settings" in title:
-                return sorted(settings.model_fields)
-    return []
+def _allowed_keys(model: type[pydantic.BaseModel], parents: list[str]) -> list[str]:
+    """The keys of the (nested) model that the unknown key was found in."""
+    for part in parents:
+        field = model.model_fields.get(part)
+        nested = getattr(field, "annotation", None) if field else None
+        if not (isinstance(nested, type) and issubclass(nested, pydantic.BaseModel)):
+            return []
+        model = nested
+    return sorted(model.model_fields)
 
 
 def _validate(doc: Any, source: str | None, nodes: yaml.Node | None) -> Scenario:
@@ -346,7 +344,7 @@ def _validate(doc: Any, source: str | None, nodes: yaml.Node | None) -> Scenario
             for i, value in enumerate(values):
                 _check_override(scenario, {key: value}, f"sweep.{key}.{i}", shown_key=f"sweep.{key}[{i}]")
     except pydantic.ValidationError as exc:
-        error = _from_pydantic(exc, "", doc)
+        error = _from_pydantic(exc, "", doc, Scenario)
         raise _located(error, source, nodes) from None
     except _KeyError as error:
         raise _located(error, source, nodes) from None

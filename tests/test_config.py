@@ -100,3 +100,17 @@ def test_bad_encoding_and_missing_file(tmp_path):
 def test_yaml_is_loaded_safely(tmp_path):
     error = _error(tmp_path, "name: !!python/object/apply:os.system ['echo hacked']\n")
     assert "invalid YAML" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("text", "listed", "not_listed"),
+    [
+        ("name: x\nbehavior: {type: default, bogus: 1}\n", "b_ext", "susceptibility"),
+        ("name: x\npopulation: {type: uniform, bogus: 1}\n", "susceptibility", "'a'"),
+        ("name: x\nrecommender: {type: random, candidates: {bogus: 1}}\n", "recent_window", "slate_size"),
+        ("name: x\noutput: {bogus: 1}\n", "checkpoint_every", "steps"),
+    ],
+)
+def test_unknown_key_lists_the_keys_of_its_own_block(tmp_path, text, listed, not_listed):
+    message = str(_error(tmp_path, text))
+    assert "unknown key" in message and listed in message and not_listed not in message
