@@ -67,14 +67,11 @@ class EngagementModel:
         rate = self.settings.interest_drift
         if rate == 0 or engaged_user.numel() == 0:
             return
-        n, topics = users.interests.shape
-        histogram = torch.zeros(n, topics, device=users.interests.device)
+        # only the users who engaged change: count their topics, not an N x T matrix
+        touched, row = torch.unique(engaged_user, return_inverse=True)
+        histogram = torch.zeros(touched.numel(), users.interests.shape[1], device=users.interests.device)
         histogram.index_put_(
-            (engaged_user, catalog.topic[engaged_item]),
-            torch.ones_like(engaged_user, dtype=histogram.dtype),
-            accumulate=True,
+            (row, catalog.topic[engaged_item]), torch.ones_like(row, dtype=histogram.dtype), accumulate=True
         )
-        total = histogram.sum(dim=1, keepdim=True)
-        engaged = total.squeeze(1) > 0
-        target = histogram / total.clamp(min=1)
-        users.interests = torch.where(engaged[:, None], (1 - rate) * users.interests + rate * target, users.interests)
+        target = histogram / histogram.sum(dim=1, keepdim=True)
+        users.interests[touched] = (1 - rate) * users.interests[touched] + rate * target

@@ -125,7 +125,7 @@ class Simulation:
             user, item, position = user[shown], item[shown], position[shown]
         probability = self.behavior.probability(users, user, catalog, item, position)
         label = (torch.rand(probability.shape, generator=g("response"), device=self.device) < probability).float()
-        impressions = Engagements(user, item, position, label, probability)
+        impressions = Engagements(user, item, position, label, probability, catalog.stance[item].abs().amax(dim=1))
         # progressive validation: the model predicts before it trains on these impressions; a
         # model whose scores are logits already did so while ranking
         if getattr(self.recommender, "scores_are_logits", False):
@@ -224,7 +224,7 @@ class Simulation:
         self.catalog.engagements.index_add_(0, item, label)
         self.user_impressions.index_add_(0, user, torch.ones_like(user))
         self.user_engagements.index_add_(0, user, label)
-        self.exposure_sum.index_add_(0, user, self.catalog.stance[item].abs().amax(dim=1))
+        self.exposure_sum.index_add_(0, user, impressions.extremeness)
         self.exposure_count.index_add_(0, user, torch.ones_like(item, dtype=torch.float32))
 
     def _remember(self, user: Tensor, item: Tensor) -> None:
@@ -295,7 +295,9 @@ class Simulation:
         replicate; stepping on gives the same numbers as the run that was saved."""
         self.t = int(state["t"])
         for name, value in state["users"].items():
-            setattr(self.users, name, value.to(self.device))
+            # copy into our own tensors: the loop updates them in place, and a state dict must
+            # not share storage with the simulation it came from
+            getattr(self.users, name).copy_(value)
         cat = state["catalog"]
         size = cat["stance"].shape[0]
         capacity = max(int(state.get("catalog_capacity", size)), size)

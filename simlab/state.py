@@ -131,7 +131,8 @@ class Graph:
 class Engagements:
     """What happened in one step, as flat arrays over the step's impressions (I rows).
 
-    user, item, position (I,) long; label (I,) float 0/1; probability (I,) the true p_ij.
+    user, item, position (I,) long; label (I,) float 0/1; probability (I,) the true p_ij;
+    extremeness (I,) e_j of the shown item (computed once, read by counters and metrics).
     """
 
     user: Tensor
@@ -139,6 +140,7 @@ class Engagements:
     position: Tensor
     label: Tensor
     probability: Tensor
+    extremeness: Tensor
 
     def engaged(self) -> tuple[Tensor, Tensor]:
         """(user, item) of the engaged impressions only."""

@@ -10,7 +10,7 @@ Types: ``assimilation`` (default), ``degroot``, ``friedkin_johnsen``, ``bounded_
 """
 
 from simlab.dynamics.assimilation import Assimilation, NoDynamics
-from simlab.dynamics.base import DynamicsBase, neighbour_mean, random_matching
+from simlab.dynamics.base import DynamicsBase, random_matching
 from simlab.dynamics.biased_assimilation import BiasedAssimilation
 from simlab.dynamics.bounded_confidence import AlgorithmicBias, BoundedConfidence
 from simlab.dynamics.equilibrium import fj_equilibrium, laplacian
@@ -30,6 +30,5 @@ __all__ = [
     "NoDynamics",
     "fj_equilibrium",
     "laplacian",
-    "neighbour_mean",
     "random_matching",
 ]

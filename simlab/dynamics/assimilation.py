@@ -6,7 +6,7 @@ import torch
 from pydantic import Field
 from torch import Tensor
 
-from simlab.dynamics.base import DynamicsBase, DynamicsSettings, engaged_stances, neighbour_mean, scatter_sum
+from simlab.dynamics.base import DynamicsBase, DynamicsSettings, engaged_stances, scatter_sum
 from simlab.registry import DYNAMICS
 from simlab.state import Catalog, Graph, Users
 
@@ -65,7 +65,7 @@ class Assimilation(DynamicsBase):
             count = torch.bincount(engaged_user, minlength=n).clamp_(min=1).to(x)
             step += users.susceptibility.to(x)[:, None] * total / count[:, None]
         if s.sigma_social > 0:
-            step += s.sigma_social * (neighbour_mean(graph, x) - x)
+            step += s.sigma_social * (graph.neighbour_mean(x) - x)
         if s.noise_std > 0:
             step += s.noise_std * torch.randn(x.shape, generator=generator, device=generator.device).to(x)
         return (x + step).clamp_(-1.0, 1.0)

@@ -16,7 +16,6 @@ __all__ = [
     "DynamicsSettings",
     "ExposureSettings",
     "engaged_stances",
-    "neighbour_mean",
     "random_matching",
     "scatter_sum",
     "uniform",
@@ -94,12 +93,6 @@ def _adjacency_times(graph: Graph, x: Tensor) -> Tensor:
     """Row-normalised A @ x for x (N, K) of any float dtype (the adjacency is float32)."""
     a = graph.adjacency
     return torch.sparse.mm(a, x.to(a.dtype)).to(x.dtype)
-
-
-def neighbour_mean(graph: Graph, x: Tensor) -> Tensor:
-    """Mean neighbour opinion (N, K); isolated users get their own opinion (as Graph.neighbour_mean)."""
-    isolated = (graph.degree == 0)[:, None]
-    return torch.where(isolated, x, _adjacency_times(graph, x))
 
 
 def weighted_neighbour_sum(graph: Graph, x: Tensor) -> Tensor:

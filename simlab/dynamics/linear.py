@@ -12,7 +12,6 @@ from simlab.dynamics.base import (
     DynamicsBase,
     ExposureSettings,
     engaged_stances,
-    neighbour_mean,
     scatter_sum,
     weighted_neighbour_sum,
 )
@@ -64,7 +63,7 @@ class DeGroot(DynamicsBase):
         s = self.settings
         x = users.opinion
         total, count = item_totals(users, engaged_user, engaged_item, catalog)
-        social = (neighbour_mean(graph, x) + s.item_weight * total) / (1 + s.item_weight * count)[:, None]
+        social = (graph.neighbour_mean(x) + s.item_weight * total) / (1 + s.item_weight * count)[:, None]
         return (s.self_weight * x + (1 - s.self_weight) * social).clamp_(-1.0, 1.0)
 
 
@@ -107,6 +106,6 @@ class FriedkinJohnsen(DynamicsBase):
             numerator = innate + weighted_neighbour_sum(graph, x) + s.item_weight * total
             denominator = 1 + graph.degree.to(x) + s.item_weight * count
             return (numerator / denominator[:, None]).clamp_(-1.0, 1.0)
-        social = (neighbour_mean(graph, x) + s.item_weight * total) / (1 + s.item_weight * count)[:, None]
+        social = (graph.neighbour_mean(x) + s.item_weight * total) / (1 + s.item_weight * count)[:, None]
         anchor = users.anchoring.to(x)[:, None]
         return (anchor * innate + (1 - anchor) * social).clamp_(-1.0, 1.0)

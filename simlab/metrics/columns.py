@@ -104,26 +104,22 @@ def _extreme_user_share(ctx: StepContext, s: Threshold) -> Tensor:
 # ----------------------------------------------------------------------- exposure and consumption
 
 
-def _shown_extremeness(ctx: StepContext) -> Tensor:
-    return ctx.cached("shown_e", lambda: ctx.item_extremeness(ctx.impressions.item))
-
-
 @metric("exposure_extremeness")
 def _exposure_extremeness(ctx: StepContext, s: Any) -> Tensor:
     """Mean extremeness e_j of the items shown this step."""
-    return m.exposure_extremeness_t(_shown_extremeness(ctx))
+    return m.exposure_extremeness_t(ctx.impressions.extremeness)
 
 
 @metric("consumption_extremeness")
 def _consumption_extremeness(ctx: StepContext, s: Any) -> Tensor:
     """Mean extremeness e_j of the items engaged with this step."""
-    return m.consumption_extremeness_t(_shown_extremeness(ctx)[ctx.impressions.label > 0])
+    return m.consumption_extremeness_t(ctx.impressions.extremeness[ctx.impressions.label > 0])
 
 
 @metric("extreme_exposure_share", Threshold)
 def _extreme_exposure_share(ctx: StepContext, s: Threshold) -> Tensor:
     """Share of this step's impressions whose item has e_j > threshold."""
-    return m.extreme_exposure_share_t(_shown_extremeness(ctx), s.threshold)
+    return m.extreme_exposure_share_t(ctx.impressions.extremeness, s.threshold)
 
 
 def _per_user_exposure(ctx: StepContext) -> Tensor:
@@ -132,7 +128,7 @@ def _per_user_exposure(ctx: StepContext) -> Tensor:
     def compute() -> Tensor:
         n = ctx.users.n
         total = torch.zeros(n, dtype=torch.float64, device=ctx.users.opinion.device)
-        total.index_add_(0, ctx.impressions.user, _shown_extremeness(ctx).double())
+        total.index_add_(0, ctx.impressions.user, ctx.impressions.extremeness.double())
         count = torch.bincount(ctx.impressions.user, minlength=n)
         return torch.where(count > 0, total / count.clamp(min=1), float("nan"))
 

@@ -42,9 +42,6 @@ class StepContext:
     n_items: int = 0  # catalog size when the step was recorded (the catalog grows afterwards)
     cache: dict[str, Tensor] = field(default_factory=dict)
 
-    def item_extremeness(self, items: Tensor) -> Tensor:
-        return self.catalog.stance[items].abs().amax(dim=1)
-
     def cached(self, key: str, compute: Any) -> Any:
         """Share one computation between metrics in the same step (e.g. Musco P and D)."""
         if key not in self.cache:
