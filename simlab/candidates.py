@@ -19,8 +19,6 @@ from torch import Tensor
 from simlab.config import CandidateSettings
 from simlab.protocols import PlatformView
 
-SOURCES = ("recent", "popular", "random", "social", "history")
-
 
 def _uniform(low: Tensor | int, high: Tensor | int, shape: tuple[int, ...], g: torch.Generator, device) -> Tensor:
     """Integers uniform in [low, high) elementwise (low/high broadcastable tensors or ints;
@@ -50,10 +48,11 @@ def sample_popular(
     return pool[_uniform(0, pool.numel(), (users.shape[0], n), g, view.device)]
 
 
-def _history_pick(view: PlatformView, users: Tensor, n: int, g: torch.Generator) -> tuple[Tensor, Tensor]:
-    """A random history slot of each user, n times: (A, n) items and whether the slot was filled."""
-    slot = _uniform(0, view.history.shape[1], (users.shape[0], n), g, view.device)
-    picked = view.history[users[:, None], slot]  # gathers only the picked entries
+def _history_pick(view: PlatformView, owners: Tensor, g: torch.Generator) -> tuple[Tensor, Tensor]:
+    """One random history slot of each entry of ``owners`` (user ids, any shape): the items
+    found there (same shape) and whether the slot was filled."""
+    slot = _uniform(0, view.history.shape[1], tuple(owners.shape), g, view.device)
+    picked = view.history[owners, slot]  # gathers only the picked entries
     return picked, picked >= 0
 
 
@@ -69,9 +68,8 @@ def sample_social(view: PlatformView, users: Tensor, n: int, g: torch.Generator,
     edge = _uniform(start[:, None], end[:, None], (users.shape[0], n), g, view.device).clamp(
         max=max(col.numel() - 1, 0)
     )
-    neighbour = col[edge]  # (A, n)
-    picked = view.history[neighbour, _uniform(0, view.history.shape[1], neighbour.shape, g, view.device)]
-    valid = (picked >= 0) & has
+    picked, valid = _history_pick(view, col[edge], g)  # an item a random neighbour engaged with
+    valid &= has
     return torch.where(valid, picked, fallback)
 
 
@@ -79,7 +77,7 @@ def sample_history(
     view: PlatformView, users: Tensor, n: int, g: torch.Generator, recommender: Any = None, pool: int = 32, **_: Any
 ) -> Tensor:
     fallback = sample_random(view, users, n, g)
-    anchor, valid = _history_pick(view, users, n, g)
+    anchor, valid = _history_pick(view, users[:, None].expand(-1, n), g)
     anchor = anchor.clamp(min=0)
     embed = getattr(recommender, "item_embeddings", None)
     table = embed() if callable(embed) else None
@@ -113,7 +111,7 @@ SAMPLERS = {
 
 def split_sizes(settings: CandidateSettings) -> dict[str, int]:
     """How many of the C candidates each source draws (largest-remainder rounding)."""
-    weights = {name: getattr(settings, name) for name in SOURCES}
+    weights = {name: getattr(settings, name) for name in SAMPLERS}
     total = sum(weights.values())
     exact = {k: settings.size * w / total for k, w in weights.items()}
     sizes = {k: int(v) for k, v in exact.items()}
@@ -125,7 +123,7 @@ def split_sizes(settings: CandidateSettings) -> dict[str, int]:
 
 def generate(
     view: PlatformView, users: Tensor, settings: CandidateSettings, g: torch.Generator, recommender: Any = None
-) -> tuple[Tensor, Tensor]:
+) -> Tensor:
     """(A,) users -> candidates (A, C) item ids (a row may repeat an item; the engine drops
     repeats from the slate)."""
     parts = [
