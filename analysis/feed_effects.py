@@ -12,33 +12,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 
+from simlab.plotting import plot_metric_curves
+
 DEFAULT = ["extremity", "opinion_variance", "exposure_extremeness", "ctr", "coverage", "homogenization"]
-
-
-def figure(metrics: pd.DataFrame, names: list[str], out: Path) -> Path:
-    fig, axes = plt.subplots(1, len(names), figsize=(3.3 * len(names), 2.8), squeeze=False)
-    for ax, name in zip(axes[0], names):
-        for variant, frame in metrics.groupby("variant", sort=False):
-            stats = frame.groupby("step")[name].agg(["mean", "std", "count"])
-            half = 1.96 * stats["std"].fillna(0) / np.sqrt(stats["count"])
-            ax.plot(stats.index, stats["mean"], label=str(variant))
-            ax.fill_between(stats.index, stats["mean"] - half, stats["mean"] + half, alpha=0.2)
-        ax.set_title(name, fontsize=9)
-        ax.set_xlabel("step", fontsize=8)
-        ax.tick_params(labelsize=7)
-    axes[0][0].legend(fontsize=7)
-    fig.tight_layout()
-    out.parent.mkdir(exist_ok=True)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
 
 
 def table(summary: pd.DataFrame, names: list[str]) -> str:
@@ -59,7 +37,9 @@ def main() -> None:
     args = parser.parse_args()
     metrics = pd.read_csv(args.run_dir / "metrics.csv")
     names = [n for n in args.metrics if n in metrics.columns]
-    print(figure(metrics, names, args.run_dir / "figures" / "feed_effects.png"))
+    figures = args.run_dir / "figures"
+    figures.mkdir(exist_ok=True)
+    print(plot_metric_curves(metrics, figures, columns=len(names), names=names, filename="feed_effects.png"))
     print(table(pd.read_csv(args.run_dir / "summary.csv"), names))
 
 

@@ -14,9 +14,17 @@ import pandas as pd
 from simlab.summary import ID_COLUMNS
 
 
-def plot_metric_curves(metrics: pd.DataFrame, out: Path, columns: int = 4) -> Path:
-    """One panel per metric: mean over replicates per variant with a 95% band (normal approx.)."""
-    names = [c for c in metrics.columns if c not in ID_COLUMNS and metrics[c].notna().any()]
+def plot_metric_curves(
+    metrics: pd.DataFrame,
+    out: Path,
+    columns: int = 4,
+    names: list[str] | None = None,
+    filename: str = "metrics.png",
+) -> Path:
+    """One panel per metric (default: every non-empty column): mean over replicates per variant
+    with a 95% band (normal approximation); written to ``out / filename``."""
+    if names is None:
+        names = [c for c in metrics.columns if c not in ID_COLUMNS and metrics[c].notna().any()]
     rows = max(1, int(np.ceil(len(names) / columns)))
     fig, axes = plt.subplots(rows, columns, figsize=(4 * columns, 2.8 * rows), squeeze=False)
     for ax, name in zip(axes.flat, names):
@@ -32,8 +40,8 @@ def plot_metric_curves(metrics: pd.DataFrame, out: Path, columns: int = 4) -> Pa
         ax.axis("off")
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", ncol=min(len(labels), 6), frameon=False)
-    fig.tight_layout(rect=(0, 0, 1, 0.95))
-    path = out / "metrics.png"
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.35 / (2.8 * rows)))  # room for the legend
+    path = out / filename
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
