@@ -81,6 +81,15 @@ def _mlp_inplace(mlp: nn.Sequential, x: Tensor) -> Tensor:
     return x
 
 
+def first_of_groups(groups: Tensor) -> tuple[Tensor, Tensor]:
+    """(B,) group ids -> (first (G,) the lowest row of each of the G distinct groups, inverse (B,)
+    each row's group index), so that ``x[first][inverse]`` equals ``x`` when rows of a group agree."""
+    distinct, inverse = torch.unique(groups, return_inverse=True)
+    rows = torch.arange(groups.shape[0], device=groups.device)
+    first = torch.full_like(distinct, groups.shape[0])
+    return first.scatter_reduce_(0, inverse, rows, reduce="amin"), inverse
+
+
 class SparseArch(nn.Module):
     """Embedding tables (torchrec's EmbeddingBagCollection) for the sparse features.
 
@@ -123,11 +132,19 @@ class SparseArch(nn.Module):
     def capacity(self, table: str) -> int:
         return self.embedding_bags[table].weight.shape[0]
 
-    def lookup(self, feature: str, ids: Tensor) -> Tensor:
-        """(B,) ids -> (B, d); for ``history``, (B, H) bags -> (B, d) mean over non-padding ids."""
+    def lookup(self, feature: str, ids: Tensor, groups: Tensor | None = None) -> Tensor:
+        """(B,) ids -> (B, d); for ``history``, (B, H) bags -> (B, d) mean over non-padding ids.
+
+        ``groups`` (B,), for ``history`` only: rows with equal group ids carry the same bag (a
+        user's impressions within one logged step), so each distinct bag is pooled once and
+        copied to its rows; the gradient reaching the table is the same sum over rows.
+        """
         bag = self.embedding_bags[self.table_of(feature)]
         if feature != "history":
             return F.embedding(ids, bag.weight, sparse=bag.sparse)
+        if groups is not None:
+            first, inverse = first_of_groups(groups)
+            return self.lookup(feature, ids.index_select(0, first)).index_select(0, inverse)
         valid = ids >= 0
         w = valid.to(bag.weight.dtype) / valid.sum(dim=1, keepdim=True).clamp(min=1)  # empty bag -> zeros
         if self.twice_differentiable:
@@ -146,8 +163,10 @@ class SparseArch(nn.Module):
             self.twice_differentiable = old
 
     def forward(self, sparse: dict[str, Tensor]) -> Tensor:
-        """{feature: (B,) or (B, H)} -> (B, S, d) in SPARSE_FEATURES order."""
-        return torch.stack([self.lookup(f, sparse[f]) for f in SPARSE_FEATURES], dim=1)
+        """{feature: (B,) or (B, H)} -> (B, S, d) in SPARSE_FEATURES order; an optional
+        ``history_group`` (B,) entry groups rows that share one history bag (see :meth:`lookup`)."""
+        groups = sparse.get("history_group")
+        return torch.stack([self.lookup(f, sparse[f], groups if f == "history" else None) for f in SPARSE_FEATURES], 1)
 
     def set_sparse_grad(self, sparse: bool) -> None:
         for bag in self.embedding_bags.values():
@@ -204,6 +223,8 @@ class InteractionArch(nn.Module):
         li, lj = torch.tril_indices(self.n_features, self.n_features, offset=offset)
         self.register_buffer("li", li, persistent=False)
         self.register_buffer("lj", lj, persistent=False)
+        # z[:, li, lj] as one index_select on the flattened (F*F) dots: cheaper forward and backward
+        self.register_buffer("tril_flat", li * self.n_features + lj, persistent=False)
         self.pairs = list(zip(li.tolist(), lj.tolist()))
 
     @property
@@ -218,7 +239,7 @@ class InteractionArch(nn.Module):
             return torch.cat([dense, sparse.flatten(1)], dim=1)
         t = torch.cat([dense.unsqueeze(1), sparse], dim=1)  # (B, F, d)
         z = torch.bmm(t, t.transpose(1, 2))  # (B, F, F)
-        return torch.cat([dense, z[:, self.li, self.lj]], dim=1)
+        return torch.cat([dense, z.flatten(1).index_select(1, self.tril_flat)], dim=1)
 
     # --- factored evaluation: which output columns depend on the user, the item or the pair
     def column(self, i: int, j: int) -> int:

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from simlab.protocols import N_ITEM_DENSE, N_USER_DENSE, PlatformView
-from simlab.recommenders.dlrm import DLRM
+from simlab.recommenders.dlrm import DLRM, first_of_groups
 from simlab.recommenders.training import GROWTH, Trainer, pad_history, window_rows
 from simlab.registry import RECOMMENDERS
 from simlab.state import ImpressionLog
@@ -191,6 +191,11 @@ class DLRMRecommender:
             "dense": torch.cat([p["dense"].float() for p in parts]),
             "history": torch.cat([pad_history(p["history"], length) for p in parts]),
         }
+        # a user's impressions of one step were logged with one history bag: pool it once
+        groups = torch.cat([_history_groups(p) for p in parts])
+        first, inverse = first_of_groups(groups)
+        if torch.equal(batch["history"].index_select(0, first).index_select(0, inverse), batch["history"]):
+            batch["history_group"] = groups  # (a hand-built log that breaks this just trains ungrouped)
         # item attributes are static, so look them up rather than log them
         batch["topic"] = self.view.catalog.topic[batch["item"]]
         batch["creator"] = self.view.catalog.creator[batch["item"]]
@@ -229,6 +234,14 @@ class DLRMRecommender:
         self.trainer.load_state_dict(state["optimizer"])
         self.n_users, self.n_real_users = int(state["n_users"]), int(state["n_real_users"])
         self._items_seen = int(state["items_seen"])
+
+
+def _history_groups(rows: dict[str, Tensor]) -> Tensor:
+    """(B,) group ids, equal for rows that share a history bag: the same user in the same step.
+    Rows without a ``step`` column (synthetic rows) each form their own group (negative ids)."""
+    if "step" in rows:
+        return rows["step"] * (1 << 32) + rows["user"]
+    return -1 - torch.arange(rows["user"].shape[0], device=rows["user"].device)
 
 
 def _max_id(ids: Tensor) -> int:

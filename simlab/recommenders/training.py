@@ -2,7 +2,9 @@
 
 A training batch is a dict of tensors over B logged impressions: ``dense`` (B, n_dense),
 ``user``, ``item``, ``topic``, ``creator`` (B,) long, ``history`` (B, H) long padded with -1,
-``label`` (B,) float in [0, 1] (soft labels allowed) and optionally ``weight`` (B,).
+``label`` (B,) float in [0, 1] (soft labels allowed) and optionally ``weight`` (B,) and
+``history_group`` (B,) long: rows with one group id share their history bag, which is then
+pooled once per group (:meth:`simlab.recommenders.dlrm.SparseArch.lookup`).
 
 Also :func:`functional_sgd_step`, one SGD step written with ``torch.func.functional_call`` so
 that the updated parameters are a differentiable function of the batch (labels included): the
@@ -43,7 +45,8 @@ def pad_history(h: Tensor, length: int) -> Tensor:
 
 def split_batch(batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
     """The model's inputs (dense (B, n_dense), sparse {feature: ids}) from a training batch."""
-    return batch["dense"], {f: batch[f] for f in SPARSE_FEATURES}
+    keys = (*SPARSE_FEATURES, "history_group") if "history_group" in batch else SPARSE_FEATURES
+    return batch["dense"], {f: batch[f] for f in keys}
 
 
 def bce_loss(logits: Tensor, labels: Tensor, weight: Tensor | None = None) -> Tensor:
@@ -124,7 +127,7 @@ class Trainer:
             total = torch.zeros((), device=device)
             order = torch.randperm(n, generator=generator, device=generator.device).to(device)
             for idx in order.split(self.batch_size):
-                mini = {k: v[idx] for k, v in batch.items()}
+                mini = {k: v.index_select(0, idx) for k, v in batch.items()}
                 total += self.step(mini) * idx.shape[0]
         return {"loss": float(total) / n, "samples": n}
 

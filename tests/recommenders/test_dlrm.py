@@ -410,3 +410,57 @@ def test_bce_soft_labels() -> None:
     logits = torch.tensor([0.0, 2.0])
     expected = -(0.3 * torch.log(torch.sigmoid(logits)) + 0.7 * torch.log(1 - torch.sigmoid(logits))).mean()
     torch.testing.assert_close(bce_loss(logits, torch.tensor([0.3, 0.3])), expected)
+
+
+def test_grouped_history_bags_equal_per_row_bags() -> None:
+    """Pooling each shared history bag once (history_group) changes neither values nor gradients."""
+    batch = random_batch(12)
+    groups = torch.tensor([5, 5, 9, 5, 2, 9, 2, 7, 7, 7, 3, 5])
+    first = {}
+    for row, group in enumerate(groups.tolist()):  # rows of a group share the first row's bag
+        batch["history"][row] = batch["history"][first.setdefault(group, row)]
+    outs, grads = [], []
+    for grouped in (False, True):
+        model = make_model()
+        sparse = {f: batch[f] for f in SPARSE_FEATURES}
+        if grouped:
+            sparse["history_group"] = groups
+        out = model(batch["dense"], sparse)
+        out.square().sum().backward()
+        outs.append(out.detach())
+        grads.append(model.sparse_arch.weight("history").grad.clone())
+    torch.testing.assert_close(outs[1], outs[0], rtol=1e-6, atol=1e-7)
+    torch.testing.assert_close(grads[1], grads[0], rtol=1e-6, atol=1e-7)
+    torch.testing.assert_close(naive_forward(make_model(), batch), outs[1], rtol=1e-5, atol=1e-6)
+
+
+def test_training_batch_groups_bags_by_user_and_step() -> None:
+    view = make_view(20, 30)
+    log, _ = synthetic_log(view, 3000)
+    rec = make_rec(view)
+    batch = rec.training_batch(log, step=2)
+    groups = batch["history_group"]
+    # one group per (step, user) pair, and its rows agree on the bag
+    pairs = {(int(s), int(u)) for s, u in zip(log.rows()["step"], log.rows()["user"])}
+    assert groups.unique().numel() == len(pairs)
+    for g in groups.unique()[:10]:
+        rows = batch["history"][groups == g]
+        assert (rows == rows[0]).all()
+    # a log whose bags differ within one (step, user) pair is trained without grouping
+    rows = log.rows()
+    rows["history"][1] = torch.where(rows["history"][1] >= 0, (rows["history"][1] + 1) % 30, 0)
+    broken = ImpressionLog(3000, N_DENSE, H, torch.device("cpu"))
+    broken.append(**rows)
+    assert "history_group" not in rec.training_batch(broken, step=2)
+
+
+def test_grouped_training_equals_ungrouped() -> None:
+    view = make_view(20, 30)
+    log, _ = synthetic_log(view, 3000)
+    recs = [make_rec(view, seed=4) for _ in range(2)]
+    batches = [recs[0].training_batch(log, step=2), recs[1].training_batch(log, step=2)]
+    del batches[1]["history_group"]
+    for rec, batch in zip(recs, batches):
+        rec.trainer.fit(batch, epochs=2, generator=torch.Generator().manual_seed(0))
+    for (name, a), (_, b) in zip(recs[0].model.state_dict().items(), recs[1].model.state_dict().items()):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6, msg=name)
