@@ -8,7 +8,7 @@ bottom 8-64-16, top 31-64-32-1 (31 = 16 + C(6, 2) for F = 6 vectors).
 
 Measured: scoring pairs/s (reference: plain forward over every (user, candidate) pair;
 simlab: ``DLRM.factored_forward`` on A users x C candidates), training samples/s, and the
-closed loop's user-steps/s on the quickstart-sized society with the ``dlrm`` recommender.
+closed loop's user-steps/s on the T-RECS comparison workload of ``bench_vs_trecs.py``.
 
     python benchmarks/bench_dlrm.py                   # CPU
     python benchmarks/bench_dlrm.py --device cuda     # GPU (adds bf16 factored scoring)
@@ -17,6 +17,8 @@ closed loop's user-steps/s on the quickstart-sized society with the ``dlrm`` rec
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -28,7 +30,10 @@ from torch import Tensor, nn
 from simlab.recommenders.dlrm import DLRM
 from simlab.recommenders.training import Trainer
 
+sys.path.insert(0, str(Path(__file__).parent))  # bench_vs_trecs (the shared workload)
+
 D, H = 16, 20
+SLATE = 10  # impressions per user and step in the closed loop
 BOTTOM, TOP = [64, 16], [64, 32, 1]
 
 
@@ -166,7 +171,7 @@ def main() -> None:
                 sparse = dict(zip(("user", "item", "topic", "creator"), (i[sl] for i in pair_ids)))
                 model(pair_dense[sl], {**sparse, "history": pair_hist[sl]})
 
-    chunk = 1 << 15 if cpu else None
+    chunk = 1 << 13 if cpu else None  # the dlrm recommender's default pairs_per_chunk
 
     def factored(bf16: bool = False) -> Callable[[], None]:
         def run() -> None:
@@ -208,10 +213,17 @@ def main() -> None:
         "item": torch.randint(0, n_item, (n_batches, b), generator=g).to(device),
         "topic": torch.randint(0, n_topic, (n_batches, b), generator=g).to(device),
         "creator": torch.randint(0, n_creator, (n_batches, b), generator=g).to(device),
-        "history": torch.randint(0, n_item, (n_batches, b, H), generator=g).to(device),
+        # as in the closed loop, a user sees a slate of SLATE items per step, all logged with
+        # one history bag: rows come in groups of SLATE sharing user, dense user part and bag
+        "history": torch.randint(0, n_item, (n_batches, b // SLATE + 1, H), generator=g)
+        .repeat_interleave(SLATE, dim=1)[:, :b]
+        .to(device),
         "label": (torch.rand(n_batches, b, generator=g) < 0.3).float().to(device),
     }
+    tb["user"] = tb["user"][:, ::SLATE].repeat_interleave(SLATE, dim=1)[:, :b]
+    groups = (torch.arange(b, device=device) // SLATE).expand(n_batches, b)
     batches = [{k: v[i] for k, v in tb.items()} for i in range(n_batches)]
+    grouped = [{**x, "history_group": groups[i]} for i, x in enumerate(batches)]
     ref_batches = [
         (ref_inputs(x["dense"], [x["user"], x["item"], x["topic"], x["creator"]], x["history"]), x["label"])
         for x in batches
@@ -226,57 +238,68 @@ def main() -> None:
             ref_opt.step()
 
     contenders = {"ref": ref_train}
-    for name, sparse_grad in (("sgd", True), ("sgd", False), ("adagrad", False)):
+    for name, sparse_grad, group in (
+        ("sgd", True, False),
+        ("sgd", True, True),
+        ("sgd", False, False),
+        ("adagrad", True, False),
+        ("adagrad", False, False),
+    ):
         trainer = Trainer(model, name, lr=0.1, batch_size=b, sparse_grad=sparse_grad)
 
-        def simlab_train(trainer: Trainer = trainer, sparse_grad: bool = sparse_grad) -> None:
+        def simlab_train(trainer: Trainer = trainer, sparse_grad: bool = sparse_grad, group: bool = group) -> None:
             model.sparse_arch.set_sparse_grad(sparse_grad)  # the trainers share one model
-            for x in batches:
+            for x in grouped if group else batches:
                 trainer.step(x)
 
-        contenders[f"simlab {name} ({'sparse' if sparse_grad else 'dense'} grads)"] = simlab_train
+        label = f"simlab {name} ({'sparse' if sparse_grad else 'dense'} grads{', bag per group' if group else ''})"
+        contenders[label] = simlab_train
     t = timed(contenders, device, args.rounds)
-    print(f"\ntraining, batch {b}, {n_batches} batches per call, BCE (best of {args.rounds}, interleaved)")
-    print(f"  {'reference DLRM_Net (SGD, sparse)':<33}: {b * n_batches / t['ref']:12.3e} samples/s")
+    print(f"\ntraining, batch {b}, {n_batches} batches per call, BCE (best of {args.rounds}, interleaved);")
+    print(f"  rows come in groups of {SLATE} (one user's slate in one step); 'bag per group' pools each")
+    print("  group's history bag once (history_group, as the dlrm recommender's training batches do)")
+    print(f"  {'reference DLRM_Net (SGD, sparse)':<44}: {b * n_batches / t['ref']:12.3e} samples/s")
     for name, sec in t.items():
         if name != "ref":
-            print(f"  {name:<33}: {b * n_batches / sec:12.3e} samples/s   x{t['ref'] / sec:.2f} vs reference")
+            print(f"  {name:<44}: {b * n_batches / sec:12.3e} samples/s   x{t['ref'] / sec:.2f} vs reference")
 
     if not args.skip_loop:
-        print("\nclosed loop (1000 users, 1250 items, dlrm, retrain every step)")
-        print(f"  simlab: {closed_loop_user_steps_per_s(str(device)):.0f} user-steps/s"
-              "   (T-RECS 0.2.1 ContentFiltering, same size, 2 cores: ~780 user-steps/s)")  # fmt: skip
+        closed_loop_report(str(device))
 
 
-def closed_loop_user_steps_per_s(device: str = "cpu", steps: int = 20) -> float:
-    """User-steps per second of the closed loop with the ``dlrm`` recommender, on the
-    T-RECS comparison workload's society size (1000 users, 1250 items, see notes/peers.md)."""
+TRECS_JSON = Path(__file__).parent / "results" / "trecs_1000x1250x100.json"
+
+
+def closed_loop_report(device: str, steps: int = 30) -> None:
+    """The closed loop of ``bench_vs_trecs.py --recommender dlrm`` (1000 users, 1250 items, every
+    user active, the DLRM retrained every step on that step's impressions), stepped in-process
+    at 1 torch thread (what the runner gives each task) and at all threads, with the T-RECS
+    measurement that script stored on this machine (``--trecs-save``) for the ratio. For the
+    same-script ratio over whole runs use ``bench_vs_trecs.py --recommender dlrm``."""
+    from bench_vs_trecs import scenario_doc
+
     import simlab
-    import simlab.recommenders.dlrm_recommender  # registers "dlrm"
+    import simlab.components
     from simlab.engine import Simulation
 
-    scenario = simlab.load_scenario(
-        {
-            "name": "bench_dlrm_loop",
-            "seed": 1,
-            "steps": steps,
-            "device": device,
-            "population": {"type": "uniform", "size": 1000, "activity": 0.6},
-            "network": {"type": "erdos_renyi", "mean_degree": 8},
-            "catalog": {"type": "default", "size": 1250, "topics": 8, "creators": 100, "new_per_step": 20},
-            "behavior": {"type": "default"},
-            "dynamics": {"type": "assimilation"},
-            "recommender": {"type": "dlrm", "slate_size": 10, "candidates": {"size": 100}, "window": 50_000},
-        }
-    )
-    sim = Simulation(scenario, replicate=0, device=device)
-    sim.step()  # warm-up
-    start = time.perf_counter()
-    for _ in range(steps - 1):
-        sim.step()
-    if device == "cuda":
-        torch.cuda.synchronize()
-    return 1000 * (steps - 1) / (time.perf_counter() - start)
+    trecs = json.loads(TRECS_JSON.read_text())["user_steps_per_s"] if TRECS_JSON.exists() else None
+    print(f"\nclosed loop: 1000 users x 1250 items, dlrm retrained every step on its impressions, {device}")
+    threads = [1, torch.get_num_threads()] if device == "cpu" else [torch.get_num_threads()]
+    for n in dict.fromkeys(threads):
+        before = torch.get_num_threads()
+        torch.set_num_threads(n)
+        sim = Simulation(simlab.load_scenario(scenario_doc(1000, 1250, steps, "dlrm", device)), 0, device=device)
+        for _ in range(3):  # warm-up
+            sim.step()
+        start = time.perf_counter()
+        for _ in range(steps - 3):
+            sim.step()
+        if device == "cuda":
+            torch.cuda.synchronize()
+        rate = 1000 * (steps - 3) / (time.perf_counter() - start)
+        torch.set_num_threads(before)
+        ratio = f"   x{rate / trecs:.1f} T-RECS ({trecs:,.0f} user-steps/s, {TRECS_JSON.name})" if trecs else ""
+        print(f"  {n} thread{'s' if n > 1 else ' '}: {rate:9,.0f} user-steps/s{ratio}")
 
 
 if __name__ == "__main__":
