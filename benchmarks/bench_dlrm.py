@@ -92,12 +92,6 @@ def timed(fns: dict[str, Callable[[], object]], device: torch.device, rounds: in
     return best
 
 
-def _cpu_has_bf16() -> bool:
-    """Whether the CPU does bf16 dot products in hardware (otherwise bf16 autocast is only slower)."""
-    info = Path("/proc/cpuinfo")
-    return info.exists() and "avx512_bf16" in info.read_text()
-
-
 def ref_inputs(dense: Tensor, ids: list[Tensor], history: Tensor) -> tuple[Tensor, list[Tensor], list[Tensor]]:
     """Per-sample inputs in the reference's (offsets, indices) form; padding -1 dropped from bags."""
     b = dense.shape[0]
@@ -172,37 +166,53 @@ def main() -> None:
                 model(pair_dense[sl], {**sparse, "history": pair_hist[sl]})
 
     chunk = 1 << 13 if cpu else None  # the dlrm recommender's default pairs_per_chunk
+    # The reference's 8 dense features per sample, two ways: per pair (the user's 3 counters and
+    # the item's 5, simlab's default dense_features="all": the bottom MLP's last layers run per
+    # pair) or per user (8 user-side features, dense_features="user": x once per user, per
+    # pair only the cross dots and the top MLP). Same sizes as the reference either way.
+    user_model = DLRM(rows, 8, 0, D, BOTTOM, TOP, dense_features="user", generator=g, device=device)
+    user_dense8 = torch.rand(a, 8, generator=g).to(device)
+    no_item_dense = item_dense[:, :0]
+    variants = {
+        "dense per pair": (model, user_dense, item_dense),
+        "dense per user": (user_model, user_dense8, no_item_dense),
+    }
 
-    def factored(bf16: bool = False) -> Callable[[], None]:
+    def factored(variant: str, bf16: bool = False) -> Callable[[], None]:
+        m, ud, idense = variants[variant]
+
         def run() -> None:
             ctx = torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
             with torch.no_grad(), ctx:
-                model.factored_forward(user_dense, user_sparse, item_dense, item_sparse, cand, chunk)
+                m.factored_forward(ud, user_sparse, idense, item_sparse, cand, chunk)
 
         return run
 
     with torch.no_grad():  # sanity: factored == plain on a slice
-        fact = model.factored_forward(user_dense[:8], {k: v[:8] for k, v in user_sparse.items()}, item_dense,
-                                      item_sparse, cand[:8], chunk)  # fmt: skip
         sl = slice(0, 8 * c)
         sparse = dict(zip(("user", "item", "topic", "creator"), (i[sl] for i in pair_ids)))
-        plain = model(pair_dense[sl], {**sparse, "history": pair_hist[sl]}).reshape(8, c)
-        print(f"factored vs plain forward: max |diff| = {float((fact - plain).abs().max()):.2e}")
+        sparse["history"] = pair_hist[sl]
+        for name, (m, ud, idense) in variants.items():
+            head = {k: v[:8] for k, v in user_sparse.items()}
+            fact = m.factored_forward(ud[:8], head, idense, item_sparse, cand[:8], chunk)
+            dense = torch.cat([ud[pair_row[sl]], idense[flat[sl]]], dim=1)
+            plain = m(dense, sparse).reshape(8, c)
+            print(f"factored vs plain forward, {name}: max |diff| = {float((fact - plain).abs().max()):.2e}")
 
     pairs = a * c
-    contenders = {"ref": ref_score, "plain": plain_score, "fp32": factored()}
-    if not cpu or _cpu_has_bf16():
-        contenders["bf16"] = factored(bf16=True)
+    contenders = {"ref": ref_score, "plain": plain_score}
+    for name in variants:
+        contenders[f"{name} (fp32)"] = factored(name)
+        if not cpu:  # bf16 autocast is a CUDA option (on CPU it casts more than it saves)
+            contenders[f"{name} (bf16)"] = factored(name, bf16=True)
     t = timed(contenders, device, args.rounds)
     print(f"\nscoring {a} users x {c} candidates = {pairs:.1e} pairs (best of {args.rounds}, interleaved)")
-    print(f"  reference DLRM_Net plain forward : {pairs / t['ref']:12.3e} pairs/s  (batches of {ref_batch})")
-    print(f"  simlab DLRM plain forward        : {pairs / t['plain']:12.3e} pairs/s")
-    for name in ("fp32", "bf16"):
-        if name in t:
-            print(
-                f"  simlab factored scoring ({name})   : {pairs / t[name]:12.3e} pairs/s"
-                f"   x{t['ref'] / t[name]:.1f} vs reference"
-            )
+    print(f"  {'reference DLRM_Net plain forward':<46}: {pairs / t['ref']:10.3e} pairs/s  (batches of {ref_batch})")
+    print(f"  {'simlab DLRM plain forward':<46}: {pairs / t['plain']:10.3e} pairs/s")
+    for name in contenders:
+        if name not in ("ref", "plain"):
+            label = f"simlab factored scoring, {name}"
+            print(f"  {label:<46}: {pairs / t[name]:10.3e} pairs/s   x{t['ref'] / t[name]:.1f} vs reference")
 
     # ---------------------------------------------------------------- training
     b = train_batch
@@ -285,21 +295,25 @@ def closed_loop_report(device: str, steps: int = 30) -> None:
     trecs = json.loads(TRECS_JSON.read_text())["user_steps_per_s"] if TRECS_JSON.exists() else None
     print(f"\nclosed loop: 1000 users x 1250 items, dlrm retrained every step on its impressions, {device}")
     threads = [1, torch.get_num_threads()] if device == "cpu" else [torch.get_num_threads()]
-    for n in dict.fromkeys(threads):
-        before = torch.get_num_threads()
-        torch.set_num_threads(n)
-        sim = Simulation(simlab.load_scenario(scenario_doc(1000, 1250, steps, "dlrm", device)), 0, device=device)
-        for _ in range(3):  # warm-up
-            sim.step()
-        start = time.perf_counter()
-        for _ in range(steps - 3):
-            sim.step()
-        if device == "cuda":
-            torch.cuda.synchronize()
-        rate = 1000 * (steps - 3) / (time.perf_counter() - start)
-        torch.set_num_threads(before)
-        ratio = f"   x{rate / trecs:.1f} T-RECS ({trecs:,.0f} user-steps/s, {TRECS_JSON.name})" if trecs else ""
-        print(f"  {n} thread{'s' if n > 1 else ' '}: {rate:9,.0f} user-steps/s{ratio}")
+    for dense_features in ("all", "user"):
+        doc = scenario_doc(1000, 1250, steps, "dlrm", device)
+        doc["recommender"]["dense_features"] = dense_features
+        for n in dict.fromkeys(threads):
+            before = torch.get_num_threads()
+            torch.set_num_threads(n)
+            sim = Simulation(simlab.load_scenario(doc), 0, device=device)
+            for _ in range(3):  # warm-up
+                sim.step()
+            start = time.perf_counter()
+            for _ in range(steps - 3):
+                sim.step()
+            if device == "cuda":
+                torch.cuda.synchronize()
+            rate = 1000 * (steps - 3) / (time.perf_counter() - start)
+            torch.set_num_threads(before)
+            ratio = f"   x{rate / trecs:.1f} T-RECS ({trecs:,.0f} user-steps/s, {TRECS_JSON.name})" if trecs else ""
+            label = f"dense_features={dense_features}, {n} thread{'s' if n > 1 else ''}"
+            print(f"  {label:<32}: {rate:9,.0f} user-steps/s{ratio}")
 
 
 if __name__ == "__main__":

@@ -167,9 +167,11 @@ def run_simlab(
     device: str,
     metrics: str = "matched",
     repeats: int = 1,
+    overrides: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Run simlab in-process; seconds cover scenario loading, building the society and the run
-    (writing the run folder included), but not Python imports, as for T-RECS's ``seconds``."""
+    (writing the run folder included), but not Python imports, as for T-RECS's ``seconds``.
+    ``overrides`` are dotted-key scenario settings (``--set``), e.g. recommender.dense_features."""
     import simlab
     import simlab.components  # every component module (networkx, ...): imports stay outside the timing
     import simlab.runner  # pandas and scipy, likewise
@@ -186,7 +188,7 @@ def run_simlab(
     for _ in range(repeats):  # a whole fresh run each time (new scenario, society, run folder)
         with tempfile.TemporaryDirectory(prefix="bench_vs_trecs_") as out:
             t0 = time.perf_counter()
-            scenario = simlab.load_scenario(doc)
+            scenario = simlab.load_scenario(doc, overrides)
             simlab.run(scenario, out=out, quiet=True)
             runs.append(time.perf_counter() - t0)
     seconds = statistics.median(runs)
@@ -197,6 +199,7 @@ def run_simlab(
         "steps": steps,
         "recommender": recommender_type,
         "device": device,
+        **({"overrides": overrides} if overrides else {}),
         "seconds": round(seconds, 3),
         "runs_seconds": [round(r, 3) for r in runs],
         "user_steps_per_s": round(users * steps / seconds, 2),
@@ -209,13 +212,17 @@ def run_simlab(
     return result
 
 
-def simlab_memory_subprocess(users: int, items: int, steps: int, recommender_type: str, device: str) -> dict[str, Any]:
+def simlab_memory_subprocess(
+    users: int, items: int, steps: int, recommender_type: str, device: str, sets: list[str] | None = None
+) -> dict[str, Any]:
     """Run ``--simlab-only`` in a fresh interpreter so its ``ru_maxrss`` is that run's own."""
     cmd = [
         sys.executable, str(Path(__file__).resolve()), "--simlab-only",
         "--users", str(users), "--items", str(items), "--steps", str(steps),
         "--recommender", recommender_type, "--device", device, "--metrics", "all",
     ]  # fmt: skip
+    for item in sets or []:
+        cmd += ["--set", item]
     print(f"[simlab] {' '.join(cmd)}", flush=True)
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -319,6 +326,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default="matched",
         help="simlab metrics per step: those matching T-RECS's three measurements (default) or all 24",
     )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="simlab scenario override (repeatable), e.g. --set recommender.dense_features=user",
+    )
     p.add_argument("--skip-memory", action="store_true", help="skip the 100k-user simlab memory run")
     p.add_argument("--mem-users", type=int, default=100_000)
     p.add_argument("--mem-items", type=int, default=10_000)
@@ -327,13 +341,31 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def parse_sets(items: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` strings -> {dotted key: YAML-parsed value}."""
+    import yaml
+
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--set {item!r}: expected KEY=VALUE")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     device = args.device or default_device()
+    overrides = parse_sets(args.set)
 
     if args.simlab_only:
         try:
-            print(json.dumps(run_simlab(args.users, args.items, args.steps, args.recommender, device, args.metrics)))
+            print(
+                json.dumps(
+                    run_simlab(args.users, args.items, args.steps, args.recommender, device, args.metrics, 1, overrides)
+                )
+            )
         except SimlabUnavailable as exc:
             print(f"[simlab] {exc}", file=sys.stderr)
             return 3
@@ -363,12 +395,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(f"[simlab] {args.users} users x {args.items} items x {args.steps} steps, {args.recommender} on {device}")
         simlab_speed = run_simlab(
-            args.users, args.items, args.steps, args.recommender, device, args.metrics, args.repeats
+            args.users, args.items, args.steps, args.recommender, device, args.metrics, args.repeats, overrides
         )
         print(f"[simlab] {json.dumps(simlab_speed)}")
         if not args.skip_memory:
             simlab_memory = simlab_memory_subprocess(
-                args.mem_users, args.mem_items, args.mem_steps, args.recommender, device
+                args.mem_users, args.mem_items, args.mem_steps, args.recommender, device, args.set
             )
             print(f"[simlab] {json.dumps(simlab_memory)}")
     except SimlabUnavailable as exc:

@@ -42,6 +42,11 @@ class DLRMRecommender:
         interaction: Literal["dot", "cat"] = "dot"
         self_interaction: bool = False
         history_table: Literal["own", "shared"] = "own"
+        # what the bottom MLP reads: "all" dense features (the user's counters and the item's
+        # popularity and age, so x is per pair), or "user" counters only (a per-request
+        # context: x is computed once per user and scoring is fully factored, per pair only
+        # the cross dots and the top MLP; item popularity and age are then not used)
+        dense_features: Literal["all", "user"] = "all"
         init_scale: float = pydantic.Field(0.05, gt=0)  # embedding rows ~ U(-s, s)
         optimizer: Literal["adagrad", "sgd", "adam"] = "adagrad"
         lr: float = pydantic.Field(0.05, gt=0)
@@ -99,6 +104,7 @@ class DLRMRecommender:
             s.self_interaction,
             share_history=s.history_table == "shared",
             init_scale=s.init_scale,
+            dense_features=s.dense_features,
             generator=generator,
             device=view.device,
         )

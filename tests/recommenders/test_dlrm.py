@@ -54,7 +54,9 @@ def make_view(n_users: int, n_items: int, seed: int = 0, capacity: int | None = 
     )
 
 
-def make_model(interaction: str = "dot", self_interaction: bool = False, shared: bool = False, seed: int = 0) -> DLRM:
+def make_model(
+    interaction: str = "dot", self_interaction: bool = False, shared: bool = False, seed: int = 0, dense_features="all"
+) -> DLRM:
     rows = {"user": 11, "item": 13, "topic": 4, "creator": 7, "history": 13}
     return DLRM(
         rows,
@@ -67,6 +69,7 @@ def make_model(interaction: str = "dot", self_interaction: bool = False, shared:
         self_interaction=self_interaction,
         share_history=shared,
         init_scale=0.5,
+        dense_features=dense_features,
         generator=torch.Generator().manual_seed(seed),
     )
 
@@ -95,6 +98,8 @@ def naive_forward(model: DLRM, batch: dict[str, Tensor]) -> Tensor:
     out = []
     for b in range(batch["user"].shape[0]):
         x = batch["dense"][b]
+        if model.dense_features == "user":  # the bottom MLP reads the user's half only
+            x = x[: model.n_user_dense]
         for layer in bottom:
             x = torch.relu(layer.weight @ x + layer.bias)
         vectors = [x]
@@ -133,11 +138,21 @@ def auc(scores: Tensor, labels: Tensor) -> float:
 
 
 @pytest.mark.parametrize(
-    ("interaction", "self_interaction", "shared"),
-    [("dot", False, False), ("dot", True, False), ("cat", False, False), ("dot", False, True)],
+    ("interaction", "self_interaction", "shared", "dense_features"),
+    [
+        ("dot", False, False, "all"),
+        ("dot", True, False, "all"),
+        ("cat", False, False, "all"),
+        ("dot", False, True, "all"),
+        ("dot", False, False, "user"),
+        ("dot", True, False, "user"),
+        ("cat", False, False, "user"),
+    ],
 )
-def test_forward_matches_naive_reference(interaction: str, self_interaction: bool, shared: bool) -> None:
-    model = make_model(interaction, self_interaction, shared)
+def test_forward_matches_naive_reference(
+    interaction: str, self_interaction: bool, shared: bool, dense_features: str
+) -> None:
+    model = make_model(interaction, self_interaction, shared, dense_features=dense_features)
     batch = random_batch(9)
     dense = batch["dense"]
     sparse = {f: batch[f] for f in SPARSE_FEATURES}
@@ -159,11 +174,21 @@ def test_interaction_widths() -> None:
 
 
 @pytest.mark.parametrize(
-    ("interaction", "self_interaction", "shared"),
-    [("dot", False, False), ("dot", True, False), ("cat", False, False), ("dot", False, True)],
+    ("interaction", "self_interaction", "shared", "dense_features"),
+    [
+        ("dot", False, False, "all"),
+        ("dot", True, False, "all"),
+        ("cat", False, False, "all"),
+        ("dot", False, True, "all"),
+        ("dot", False, False, "user"),
+        ("dot", True, False, "user"),
+        ("cat", False, False, "user"),
+    ],
 )
-def test_factored_scoring_equals_plain_forward(interaction: str, self_interaction: bool, shared: bool) -> None:
-    model = make_model(interaction, self_interaction, shared)
+def test_factored_scoring_equals_plain_forward(
+    interaction: str, self_interaction: bool, shared: bool, dense_features: str
+) -> None:
+    model = make_model(interaction, self_interaction, shared, dense_features=dense_features)
     g = torch.Generator().manual_seed(5)
     a, c, m = 6, 7, 13
     users = torch.randint(0, 11, (a,), generator=g)
