@@ -22,6 +22,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -73,7 +74,7 @@ class RefDLRM(nn.Module):
         return self.top_l(r).squeeze(1)
 
 
-def timed(fns: dict[str, Callable[[], object]], device: torch.device, rounds: int = 5) -> dict[str, float]:
+def timed(fns: dict[Any, Callable[[], object]], device: torch.device, rounds: int = 5) -> dict[Any, float]:
     """Seconds per call of each function: the fastest of ``rounds`` calls, interleaved.
 
     Interleaving and the minimum, because on a shared machine other processes only ever add
@@ -107,7 +108,9 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--users", type=int, default=1000, help="active users A scored at once")
     parser.add_argument("--candidates", type=int, default=1000, help="candidates C per user")
-    parser.add_argument("--ref-batch", type=int, default=None, help="reference scoring batch (pairs)")
+    parser.add_argument(
+        "--ref-batch", type=int, default=None, help="reference scoring batch (pairs; default: its fastest of a few)"
+    )
     parser.add_argument("--train-batch", type=int, default=None)
     parser.add_argument("--rounds", type=int, default=5, help="timed calls per contender (the best counts)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
@@ -120,7 +123,6 @@ def main() -> None:
         raise SystemExit("--device cuda: no CUDA device here")
     cpu = device.type == "cpu"
     n_user, n_item, n_topic, n_creator = (10**5 if cpu else 10**6), 10**5, 64, 10**4
-    ref_batch = args.ref_batch or (1 << 16 if cpu else 1 << 20)
     train_batch = args.train_batch or (4096 if cpu else 1 << 16)
     g = torch.Generator().manual_seed(0)
     print(f"device {device}  threads {torch.get_num_threads()}  torch {torch.__version__}")
@@ -152,11 +154,22 @@ def main() -> None:
     pair_hist = history[pair_row]
     pair_ids = [pair_user, flat, topic[flat], creator[flat]]
 
-    def ref_score() -> None:
-        with torch.no_grad():
-            for s in range(0, a * c, ref_batch):
-                sl = slice(s, s + ref_batch)
-                ref(*ref_inputs(pair_dense[sl], [i[sl] for i in pair_ids], pair_hist[sl]))
+    def ref_score(batch: int) -> Callable[[], None]:
+        def run() -> None:
+            with torch.no_grad():
+                for s in range(0, a * c, batch):
+                    sl = slice(s, s + batch)
+                    ref(*ref_inputs(pair_dense[sl], [i[sl] for i in pair_ids], pair_hist[sl]))
+
+        return run
+
+    # the reference at its best batch size (small batches stay in cache on a CPU)
+    sizes = (
+        [args.ref_batch] if args.ref_batch else ([1 << 12, 1 << 13, 1 << 14, 1 << 16] if cpu else [1 << 18, 1 << 20])
+    )
+    calibration = timed({size: ref_score(size) for size in sizes}, device, rounds=2)
+    ref_batch = min(calibration, key=calibration.get)
+    print("reference batch sizes (pairs/s): " + ", ".join(f"{k}: {a * c / v:.2e}" for k, v in calibration.items()))
 
     def plain_score() -> None:
         with torch.no_grad():
@@ -200,7 +213,7 @@ def main() -> None:
             print(f"factored vs plain forward, {name}: max |diff| = {float((fact - plain).abs().max()):.2e}")
 
     pairs = a * c
-    contenders = {"ref": ref_score, "plain": plain_score}
+    contenders = {"ref": ref_score(ref_batch), "plain": plain_score}
     for name in variants:
         contenders[f"{name} (fp32)"] = factored(name)
         if not cpu:  # bf16 autocast is a CUDA option (on CPU it casts more than it saves)

