@@ -303,12 +303,28 @@ def test_registered_and_settings_validated() -> None:
         RECOMMENDERS.build({"type": "dlrm", "embedding_dim": 8, "bottom_mlp": [16, 4]})
     with pytest.raises(ValueError):
         RECOMMENDERS.build({"type": "dlrm", "bogus": 1})
+    with pytest.raises(ValueError):
+        RECOMMENDERS.build({"type": "dlrm", "dense_features": "item"})
 
 
-def test_dlrm_learns_hidden_factor_engagement() -> None:
+def test_dense_features_user_ignores_item_dense() -> None:
+    """With dense_features=user the bottom MLP reads the user's counters only: changing an
+    item's popularity counters leaves its scores unchanged."""
+    view = make_view(30, 40)
+    rec = make_rec(view, dense_features="user")
+    assert rec.model.dense_arch.first.in_features == N_USER_DENSE
+    users, cand = torch.arange(30), torch.randint(0, 40, (30, 8), generator=torch.Generator().manual_seed(0))
+    before = rec.score(users, cand)
+    view.catalog.impressions += 1000
+    view.catalog.engagements += 7
+    assert torch.equal(rec.score(users, cand), before)
+
+
+@pytest.mark.parametrize("dense_features", ["all", "user"])
+def test_dlrm_learns_hidden_factor_engagement(dense_features: str) -> None:
     view = make_view(100, 80)
     log, _ = synthetic_log(view, 12_000)
-    rec = make_rec(view, epochs=3, batch_size=256, lr=0.1)
+    rec = make_rec(view, epochs=3, batch_size=256, lr=0.1, dense_features=dense_features)
     out = rec.train(log, step=30)
     assert out["samples"] == 12_000
     test_log, _ = synthetic_log(view, 4000, seed=1)
@@ -317,9 +333,10 @@ def test_dlrm_learns_hidden_factor_engagement() -> None:
     assert score >= 0.7, score
 
 
-def test_score_equals_predict_ranking_and_shapes() -> None:
+@pytest.mark.parametrize("dense_features", ["all", "user"])
+def test_score_equals_predict_ranking_and_shapes(dense_features: str) -> None:
     view = make_view(20, 30)
-    rec = make_rec(view)
+    rec = make_rec(view, dense_features=dense_features)
     users = torch.tensor([0, 3, 7])
     cand = torch.randint(0, 30, (3, 5), generator=torch.Generator().manual_seed(0))
     scores = rec.score(users, cand)
