@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every check that needs a CUDA device, as one run of about 5 minutes:
-#   1. the CUDA tests (tests/test_cuda.py: CUDA = CPU, factored = plain, bf16, training, scenarios);
+#   1. the CUDA tests (-m cuda: tests/test_cuda.py, CUDA = CPU, factored = plain, bf16, training,
+#      a run; and every shipped scenario on cuda in tests/test_scenarios.py);
 #   2. bench_dlrm.py --device cuda: scoring pairs/s (target >= 1e9) and training samples/s
 #      against the reference DLRM_Net, plus the closed loop;
 #   3. bench_vs_trecs.py --recommender dlrm --device cuda: whole runs against the stored T-RECS
@@ -40,7 +41,7 @@ print('torch', torch.__version__, 'cuda', cuda, torch.cuda.get_device_name(0) if
 assert cuda or '$DEVICE' != 'cuda', 'DEVICE=cuda but torch sees no CUDA device'"
 step device 60 "$PY" -c "$CHECK"
 [ "$status" -eq 0 ] || exit 1  # without torch, simlab's dependencies or the GPU nothing below can run
-step test_cuda 300 "$PY" -m pytest -m cuda -p no:cacheprovider tests/test_cuda.py -rs
+step test_cuda 300 "$PY" -m pytest -m cuda -p no:cacheprovider tests -rs
 if [ -n "${QUICK:-}" ]; then
     step bench_dlrm 300 "$PY" benchmarks/bench_dlrm.py --device "$DEVICE" --users 100 --candidates 100 --rounds 1
     step bench_vs_trecs_dlrm 300 "$PY" benchmarks/bench_vs_trecs.py --trecs-json \

@@ -1,4 +1,5 @@
-"""The CUDA paths: model, factored scoring, bf16, training, and whole runs on a GPU.
+"""The CUDA paths: model, factored scoring, bf16, training, and a whole run on a GPU (every
+shipped scenario also runs on CUDA in tests/test_scenarios.py).
 
 These need a CUDA device, so they are skipped where torch sees none (CI has no GPU). On a GPU
 machine run them with ``python -m pytest -m cuda`` (``benchmarks/gpu_checks.sh`` does, together
@@ -8,13 +9,11 @@ with the GPU benchmarks).
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 
 import pytest
 import torch
 
 import simlab
-from simlab.engine import Simulation
 from simlab.protocols import N_DENSE, N_ITEM_DENSE, N_USER_DENSE
 from simlab.recommenders.dlrm import DLRM
 from simlab.recommenders.training import Trainer
@@ -25,7 +24,6 @@ pytestmark = [
 ]
 
 CUDA = torch.device("cuda")
-SCENARIOS = sorted((Path(__file__).parent.parent / "scenarios").glob("*.yaml"))
 ROWS = {"user": 500, "item": 800, "topic": 8, "creator": 40, "history": 800}
 
 
@@ -129,18 +127,6 @@ def test_training_step_on_cuda_matches_cpu():
     torch.testing.assert_close(torch.tensor(losses["cuda"]), torch.tensor(losses["cpu"]), rtol=1e-4, atol=1e-5)
     for (k, v), (_, w) in zip(models["cpu"].state_dict().items(), models["cuda"].state_dict().items()):
         torch.testing.assert_close(w.cpu(), v, rtol=1e-3, atol=1e-5, msg=k)
-
-
-@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.name)
-def test_scenarios_run_on_cuda(path):
-    scenario = simlab.load_scenario(path, {"device": "cuda"})
-    for label, variant in scenario.tasks():
-        sim = Simulation(variant, replicate=0)
-        rows = [sim.step() for _ in range(3)]
-        assert sim.t == 3, label
-        assert sim.users.opinion.device.type == "cuda"
-        finite = [v for r in rows if r for v in r.values() if v == v]
-        assert all(abs(v) < float("inf") for v in finite), label
 
 
 def test_dlrm_run_on_cuda_with_bf16_through_the_runner(tmp_path, tiny):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
+import torch
 
 import simlab
 from simlab.engine import Simulation
@@ -16,14 +18,24 @@ def test_scenarios_exist():
     assert any(p.name == "quickstart.yaml" for p in SCENARIOS)
 
 
+# the CUDA runs need a GPU: skipped where torch sees none (CI), run with -m cuda on a GPU machine
+CUDA = pytest.param(
+    "cuda",
+    marks=[pytest.mark.cuda, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")],
+)
+
+
+@pytest.mark.parametrize("device", ["cpu", CUDA])
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.name)
-def test_scenario_loads_and_runs_three_steps(path):
-    scenario = simlab.load_scenario(path, {"device": "cpu"})
+def test_scenario_loads_and_runs_three_steps(path, device):
+    scenario = simlab.load_scenario(path, {"device": device})
     for label, variant in scenario.tasks():
         sim = Simulation(variant, replicate=0)
         rows = [sim.step() for _ in range(3)]
         assert sim.t == 3, label
+        assert sim.users.opinion.device.type == device
         assert all(r is None or all(isinstance(v, float) for v in r.values()) for r in rows)
+        assert all(math.isfinite(v) for r in rows if r for v in r.values() if not math.isnan(v)), label
 
 
 def test_quickstart_feeds_differ(tmp_path):

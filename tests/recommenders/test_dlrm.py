@@ -136,8 +136,8 @@ def auc(scores: Tensor, labels: Tensor) -> float:
 
 # ---------------------------------------------------------------------------- model
 
-
-@pytest.mark.parametrize(
+# every interaction variant, with the dense vector per pair ("all") and per user ("user")
+ARCHITECTURES = pytest.mark.parametrize(
     ("interaction", "self_interaction", "shared", "dense_features"),
     [
         ("dot", False, False, "all"),
@@ -149,6 +149,9 @@ def auc(scores: Tensor, labels: Tensor) -> float:
         ("cat", False, False, "user"),
     ],
 )
+
+
+@ARCHITECTURES
 def test_forward_matches_naive_reference(
     interaction: str, self_interaction: bool, shared: bool, dense_features: str
 ) -> None:
@@ -173,18 +176,7 @@ def test_interaction_widths() -> None:
         assert out.shape == (3, interaction_width(kind, f, d, self_i)) == (3, arch.out_features)
 
 
-@pytest.mark.parametrize(
-    ("interaction", "self_interaction", "shared", "dense_features"),
-    [
-        ("dot", False, False, "all"),
-        ("dot", True, False, "all"),
-        ("cat", False, False, "all"),
-        ("dot", False, True, "all"),
-        ("dot", False, False, "user"),
-        ("dot", True, False, "user"),
-        ("cat", False, False, "user"),
-    ],
-)
+@ARCHITECTURES
 def test_factored_scoring_equals_plain_forward(
     interaction: str, self_interaction: bool, shared: bool, dense_features: str
 ) -> None:
