@@ -498,3 +498,36 @@ def test_grouped_training_equals_ungrouped() -> None:
         rec.trainer.fit(batch, epochs=2, generator=torch.Generator().manual_seed(0))
     for (name, a), (_, b) in zip(recs[0].model.state_dict().items(), recs[1].model.state_dict().items()):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6, msg=name)
+
+
+@ARCHITECTURES
+def test_factored_scoring_under_bf16_autocast_stays_close(
+    interaction: str, self_interaction: bool, shared: bool, dense_features: str
+) -> None:
+    """The bf16 path (CUDA's ``bf16: true``) mixes bf16 activations with fp32 tables; CPU autocast
+    exercises the same dtype handling here, where CI has no GPU."""
+    model = make_model(interaction, self_interaction, shared, dense_features=dense_features)
+    g = torch.Generator().manual_seed(6)
+    a, c, m = 5, 9, 13
+    user_sparse = {
+        "user": torch.randint(0, 11, (a,), generator=g),
+        "history": torch.randint(-1, 13, (a, H), generator=g),
+    }
+    item_sparse = {
+        "item": torch.arange(m),
+        "topic": torch.randint(0, 4, (m,), generator=g),
+        "creator": torch.randint(0, 7, (m,), generator=g),
+    }
+    args = (
+        torch.randn(a, N_USER_DENSE, generator=g),
+        user_sparse,
+        torch.randn(m, N_ITEM_DENSE, generator=g),
+        item_sparse,
+    )
+    cand = torch.randint(0, m, (a, c), generator=g)
+    with torch.no_grad():
+        fp32 = model.factored_forward(*args, cand)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            bf16 = model.factored_forward(*args, cand)
+    assert bf16.shape == fp32.shape and bf16.dtype == torch.bfloat16
+    torch.testing.assert_close(bf16.float(), fp32, rtol=0.05, atol=0.05 * float(fp32.abs().max()))
