@@ -140,22 +140,32 @@ class SparseArch(nn.Module):
         copied to its rows; the gradient reaching the table is the same sum over rows.
         """
         bag = self.embedding_bags[self.table_of(feature)]
+        weight = bag.weight
+        # Training with dense gradients gathers rows with index_select: its backward is one
+        # index_add_, where embedding's and embedding_bag's backward sort the ids first (~3x
+        # slower here). Inference and sparse gradients keep the embedding kernels.
+        gather = not bag.sparse and torch.is_grad_enabled() and weight.requires_grad
         if feature != "history":
-            return F.embedding(ids, bag.weight, sparse=bag.sparse)
+            return weight.index_select(0, ids) if gather else F.embedding(ids, weight, sparse=bag.sparse)
         if groups is not None:
             first, inverse = first_of_groups(groups)
             return self.lookup(feature, ids.index_select(0, first)).index_select(0, inverse)
         valid = ids >= 0
-        w = valid.to(bag.weight.dtype) / valid.sum(dim=1, keepdim=True).clamp(min=1)  # empty bag -> zeros
-        if self.twice_differentiable:
-            rows = F.embedding(ids.clamp(min=0), bag.weight, sparse=bag.sparse)  # (B, H, d)
+        w = valid.to(weight.dtype) / valid.sum(dim=1, keepdim=True).clamp(min=1)  # empty bag -> zeros
+        if gather or self.twice_differentiable:  # gather + weighted sum (twice differentiable)
+            ids = ids.clamp(min=0)
+            if bag.sparse:
+                rows = F.embedding(ids, weight, sparse=True)
+            else:
+                rows = weight.index_select(0, ids.reshape(-1)).view(*ids.shape, -1)  # (B, H, d)
             return (rows * w.unsqueeze(-1)).sum(1)
-        return F.embedding_bag(ids.clamp(min=0), bag.weight, mode="sum", per_sample_weights=w, sparse=bag.sparse)
+        return F.embedding_bag(ids.clamp(min=0), weight, mode="sum", per_sample_weights=w, sparse=bag.sparse)
 
     @contextlib.contextmanager
     def differentiable_twice(self) -> Iterator[None]:
         """Within this context the history bag is pooled by gather + sum, which (unlike
-        embedding_bag) PyTorch can differentiate twice (for the unrolled training step)."""
+        embedding_bag) PyTorch can differentiate twice (for the unrolled training step), also
+        with sparse gradients or without grad mode."""
         old, self.twice_differentiable = self.twice_differentiable, True
         try:
             yield
