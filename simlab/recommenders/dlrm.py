@@ -95,10 +95,11 @@ class SparseArch(nn.Module):
 
     Tables are ``nn.EmbeddingBag`` parameter holders with ``capacity`` rows each; the item,
     creator, topic and user tables grow geometrically (:meth:`grow`) as the catalog and the
-    synthetic users grow. The history bag is mean-pooled by ``F.embedding_bag`` with
-    per-sample weights 1/|valid| (padding -1 gets weight 0). PyTorch implements no double
-    backward for embedding_bag, so inside :meth:`differentiable_twice` (used by the unrolled
-    training step of antidote data) the same pooling is computed as a gather plus a weighted sum.
+    synthetic users grow. The history bag is mean-pooled with per-sample weights 1/|valid|
+    (padding -1 gets weight 0): by ``F.embedding_bag`` for inference and sparse gradients, and
+    as a gather plus a weighted sum when training with dense gradients (faster backward) or
+    inside :meth:`differentiable_twice` (PyTorch implements no double backward for
+    embedding_bag; the unrolled training step of antidote data needs one).
     """
 
     def __init__(
