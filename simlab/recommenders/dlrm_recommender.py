@@ -20,6 +20,8 @@ from simlab.recommenders.training import GROWTH, Trainer, pad_history, window_ro
 from simlab.registry import RECOMMENDERS
 from simlab.state import ImpressionLog
 
+AUTO_SPARSE_ROWS = 1 << 15  # sparse_grad "auto": tables this large train faster with sparse gradients
+
 
 @RECOMMENDERS.register("dlrm")
 class DLRMRecommender:
@@ -54,7 +56,10 @@ class DLRMRecommender:
         batch_size: int = pydantic.Field(1024, ge=1, le=100_000_000)
         window: int = pydantic.Field(50_000, ge=1, le=100_000_000)
         window_unit: Literal["impressions", "steps"] = "impressions"
-        sparse_grad: bool = False  # sparse embedding gradients (adagrad, sgd): pays off only for huge tables
+        # sparse embedding gradients (adagrad, sgd; adam has none): only the looked-up rows get
+        # gradients and updates. "auto": sparse once a table starts with >= 32,768 rows, where
+        # they are faster and far smaller (100k users: 1.3 GiB peak instead of 2.9 GiB)
+        sparse_grad: bool | Literal["auto"] = "auto"
         bf16: bool = False  # bf16 autocast for scoring on CUDA (ignored on CPU)
         # pairs scored at once on CPU: 8192 keeps a chunk's 64-wide activations (2 MiB) near the cache
         pairs_per_chunk: int = pydantic.Field(1 << 13, ge=1, le=1 << 30)
@@ -108,7 +113,8 @@ class DLRMRecommender:
             generator=generator,
             device=view.device,
         )
-        self.trainer = Trainer(self.model, s.optimizer, s.lr, s.batch_size, s.sparse_grad)
+        sparse = s.sparse_grad if s.sparse_grad != "auto" else max(rows.values()) >= AUTO_SPARSE_ROWS
+        self.trainer = Trainer(self.model, s.optimizer, s.lr, s.batch_size, sparse)
         self._items_seen = view.n_items
 
     def _ensure_rows(self, table: str, needed: int) -> None:

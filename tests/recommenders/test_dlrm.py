@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 
 import pytest
 import torch
@@ -531,3 +532,19 @@ def test_factored_scoring_under_bf16_autocast_stays_close(
             bf16 = model.factored_forward(*args, cand)
     assert bf16.shape == fp32.shape and bf16.dtype == torch.bfloat16
     torch.testing.assert_close(bf16.float(), fp32, rtol=0.05, atol=0.05 * float(fp32.abs().max()))
+
+
+def test_sparse_grad_auto_follows_table_size() -> None:
+    def sparse(rec: DLRMRecommender) -> bool:
+        return rec.model.sparse_arch.embedding_bags["item"].sparse
+
+    small, big = make_view(20, 30), make_view(20, 40_000)  # item tables of 30 and 40,000 rows
+    assert not sparse(make_rec(small)) and sparse(make_rec(big))
+    assert not sparse(make_rec(big, optimizer="adam"))  # Adam has no sparse update
+    assert not sparse(make_rec(big, sparse_grad=False)) and sparse(make_rec(small, sparse_grad=True))
+    rec = make_rec(big)
+    log, _ = synthetic_log(big, 2000)
+    before = rec.model.sparse_arch.weight("item").detach().clone()
+    assert math.isfinite(rec.train(log, step=1)["loss"])
+    changed = (rec.model.sparse_arch.weight("item").detach() != before).any(dim=1)
+    assert changed.sum() <= log.rows()["item"].unique().numel()  # only looked-up rows move
