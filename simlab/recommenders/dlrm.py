@@ -213,6 +213,30 @@ class DenseArch(nn.Module):
         return self.mlp(dense)
 
 
+class _PairDots(torch.autograd.Function):
+    """Selected pairwise dots of the rows of t: (B, F, d), (P,) flat indices i*F + j -> (B, P).
+
+    The forward is the reference's bmm T T^T. Autograd would differentiate that bmm as a product
+    of two inputs (two bmms); since both are T, the gradient is one bmm of the symmetrised
+    upstream gradient, S T with S_ij = S_ji = dL/dz_ij (2x on the diagonal), about 2x faster
+    for these tiny per-sample matrices. Written in differentiable ops, so it can be
+    differentiated again (the unrolled training step).
+    """
+
+    @staticmethod
+    def forward(ctx, t: Tensor, flat: Tensor, flat_t: Tensor) -> Tensor:
+        ctx.save_for_backward(t, flat, flat_t)
+        return torch.bmm(t, t.transpose(1, 2)).flatten(1).index_select(1, flat)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None, None]:
+        t, flat, flat_t = ctx.saved_tensors
+        n = t.shape[1]
+        grad = grad.to(t.dtype)  # (a forward under autocast returns bf16 dots for fp32 inputs)
+        sym = grad.new_zeros(grad.shape[0], n * n).index_add(1, flat, grad).index_add(1, flat_t, grad)
+        return torch.bmm(sym.view(-1, n, n), t), None, None
+
+
 class InteractionArch(nn.Module):
     """Feature interaction of the dense vector x and the S sparse vectors (F = S + 1).
 
@@ -234,8 +258,9 @@ class InteractionArch(nn.Module):
         li, lj = torch.tril_indices(self.n_features, self.n_features, offset=offset)
         self.register_buffer("li", li, persistent=False)
         self.register_buffer("lj", lj, persistent=False)
-        # z[:, li, lj] as one index_select on the flattened (F*F) dots: cheaper forward and backward
+        # z[:, li, lj] as one index_select on the flattened (F*F) dots, and its mirror z[:, lj, li]
         self.register_buffer("tril_flat", li * self.n_features + lj, persistent=False)
+        self.register_buffer("tril_flat_t", lj * self.n_features + li, persistent=False)
         self.pairs = list(zip(li.tolist(), lj.tolist()))
 
     @property
@@ -249,8 +274,8 @@ class InteractionArch(nn.Module):
         if self.kind == "cat":
             return torch.cat([dense, sparse.flatten(1)], dim=1)
         t = torch.cat([dense.unsqueeze(1), sparse], dim=1)  # (B, F, d)
-        z = torch.bmm(t, t.transpose(1, 2))  # (B, F, F)
-        return torch.cat([dense, z.flatten(1).index_select(1, self.tril_flat)], dim=1)
+        dots = _PairDots.apply(t, self.tril_flat, self.tril_flat_t)  # (B, pairs) of T T^T
+        return torch.cat([dense, dots], dim=1)
 
     # --- factored evaluation: which output columns depend on the user, the item or the pair
     def column(self, i: int, j: int) -> int:
