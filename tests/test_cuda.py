@@ -101,8 +101,9 @@ def test_bf16_scoring_close_to_fp32_and_keeps_the_ranking():
             bf16 = model.factored_forward(**inputs).float()
     assert (bf16 - fp32).abs().max() < 0.05 * fp32.abs().max() + 1e-3
     top = 10
-    same = (bf16.topk(top).indices.sort().values == fp32.topk(top).indices.sort().values).float().mean()
-    assert same > 0.8  # bf16 keeps 8 mantissa bits: near-ties may swap, the ranking holds
+    picked = torch.zeros_like(fp32, dtype=torch.bool).scatter_(1, bf16.topk(top).indices, True)
+    overlap = picked.gather(1, fp32.topk(top).indices).float().mean()  # share of fp32's top 10 kept
+    assert overlap > 0.85  # bf16 keeps 8 mantissa bits: near-ties at the cut may swap, the ranking holds
 
 
 def test_training_step_on_cuda_matches_cpu():
@@ -121,7 +122,9 @@ def test_training_step_on_cuda_matches_cpu():
     models = {"cpu": make_model("cpu"), "cuda": make_model("cpu").to(CUDA)}
     losses = {}
     for name, model in models.items():
-        trainer = Trainer(model, "adagrad", lr=0.05, batch_size=b)
+        # SGD: its update is linear in the gradient, so the devices' float-order differences stay
+        # ~1e-7 (Adagrad's first step is sign-like and would amplify them on near-zero gradients)
+        trainer = Trainer(model, "sgd", lr=0.1, batch_size=b)
         losses[name] = [float(trainer.step(to(batch, name))) for _ in range(3)]
     assert losses["cuda"][-1] < losses["cuda"][0]
     torch.testing.assert_close(torch.tensor(losses["cuda"]), torch.tensor(losses["cpu"]), rtol=1e-4, atol=1e-5)
