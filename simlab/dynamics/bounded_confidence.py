@@ -261,7 +261,8 @@ class AlgorithmicBias(DynamicsBase):
         for start in range(0, n, rows):  # loops over chunks of users, not users
             stop = min(start + rows, n)
             key = self._log_weight(torch.cdist(xd[start:stop], xd))
-            key[torch.arange(stop - start), torch.arange(start, stop)] = -torch.inf  # never oneself
+            own = torch.arange(start, stop, device=x.device)
+            key[own - start, own] = -torch.inf  # never oneself
             key = key + self._gumbel(key.shape, generator, key)
             partner[start:stop] = key.argmax(dim=1)
         return torch.arange(n, device=x.device), partner
