@@ -107,12 +107,16 @@ def ensure_trecs_venv(venv: Path = VENV) -> Path:
 
 def run_trecs(python: Path, users: int, items: int, steps: int) -> dict[str, Any]:
     """Run ``trecs_workload.py`` under ``python`` and return its JSON result."""
-    cmd = [str(python), str(WORKLOAD), str(users), str(items), str(steps)]
-    print(f"[trecs] {' '.join(cmd)}", flush=True)
+    return run_json_command([str(python), str(WORKLOAD), str(users), str(items), str(steps)], "trecs")
+
+
+def run_json_command(cmd: list[str], label: str) -> dict[str, Any]:
+    """Run ``cmd``, echo it as ``[label] ...``, and return the last JSON line it printed."""
+    print(f"[{label}] {' '.join(cmd)}", flush=True)
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         sys.stderr.write(proc.stderr)
-        raise RuntimeError(f"T-RECS workload failed with exit status {proc.returncode}")
+        raise RuntimeError(f"{label} run failed with exit status {proc.returncode}: {' '.join(cmd)}")
     return last_json_line(proc.stdout)
 
 
@@ -223,12 +227,7 @@ def simlab_memory_subprocess(
     ]  # fmt: skip
     for item in sets or []:
         cmd += ["--set", item]
-    print(f"[simlab] {' '.join(cmd)}", flush=True)
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        sys.stderr.write(proc.stderr)
-        raise RuntimeError(f"simlab memory run failed with exit status {proc.returncode}")
-    return last_json_line(proc.stdout)
+    return run_json_command(cmd, "simlab")
 
 
 # --------------------------------------------------------------------------------------- report

@@ -256,8 +256,6 @@ class InteractionArch(nn.Module):
         self.n_features = n_sparse + 1
         offset = 0 if self_interaction else -1
         li, lj = torch.tril_indices(self.n_features, self.n_features, offset=offset)
-        self.register_buffer("li", li, persistent=False)
-        self.register_buffer("lj", lj, persistent=False)
         # z[:, li, lj] as one index_select on the flattened (F*F) dots, and its mirror z[:, lj, li]
         self.register_buffer("tril_flat", li * self.n_features + lj, persistent=False)
         self.register_buffer("tril_flat_t", lj * self.n_features + li, persistent=False)
