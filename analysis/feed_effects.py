@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from simlab.plotting import plot_metric_curves
+from simlab.outputs.plotting import plot_metric_curves
 
 DEFAULT = ["extremity", "opinion_variance", "exposure_extremeness", "ctr", "coverage", "homogenization"]
 

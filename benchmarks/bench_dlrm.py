@@ -29,7 +29,7 @@ import torch
 from torch import Tensor, nn
 
 from simlab.recommenders.dlrm import DLRM
-from simlab.recommenders.training import Trainer
+from simlab.recommenders.dlrm.trainer import Trainer
 
 sys.path.insert(0, str(Path(__file__).parent))  # bench_vs_trecs (the shared workload)
 
@@ -303,7 +303,7 @@ def closed_loop_report(device: str, steps: int = 30) -> None:
 
     import simlab
     import simlab.components
-    from simlab.engine import Simulation
+    from simlab.loop.simulation import Simulation
 
     trecs = json.loads(TRECS_JSON.read_text())["user_steps_per_s"] if TRECS_JSON.exists() else None
     print(f"\nclosed loop: 1000 users x 1250 items, dlrm retrained every step on its impressions, {device}")

@@ -22,9 +22,9 @@ import warnings
 import numpy as np
 import torch
 
-from simlab.network import Edges, gnp_pairs, to_graph
+from simlab.loop.state import Catalog, Users
 from simlab.registry import DYNAMICS
-from simlab.state import Catalog, Users
+from simlab.society.network import Edges, gnp_pairs, to_graph
 
 warnings.filterwarnings("ignore", message=".*Sparse CSR tensor support is in beta.*")
 
@@ -55,7 +55,7 @@ def rss_mib() -> float:
 
 
 def setup(n: int, edges: int, engagements: int, verbose: bool = True) -> None:
-    import simlab.dynamics  # noqa: F401  (registers the models)
+    import simlab.society.dynamics  # noqa: F401  (registers the models)
 
     t = time.perf_counter()
     u, v = gnp_pairs(np.random.default_rng(0), n, (edges / 2) / (n * (n - 1) / 2))
@@ -89,7 +89,7 @@ def setup(n: int, edges: int, engagements: int, verbose: bool = True) -> None:
 
 
 def run_one(name: str, path: str, repeats: int, queue: mp.Queue) -> None:
-    import simlab.dynamics  # noqa: F401  (registers the models)
+    import simlab.society.dynamics  # noqa: F401  (registers the models)
 
     STATE.update(torch.load(path, weights_only=False))
     base = rss_mib()

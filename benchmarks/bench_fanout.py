@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from simlab.runner import run
+from simlab.running import run
 
 SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "quickstart.yaml"
 

@@ -178,7 +178,7 @@ def run_simlab(
     ``overrides`` are dotted-key scenario settings (``--set``), e.g. recommender.dense_features."""
     import simlab
     import simlab.components  # every component module (networkx, ...): imports stay outside the timing
-    import simlab.runner  # pandas and scipy, likewise
+    import simlab.running  # pandas and scipy, likewise
 
     missing = [name for name in ("load_scenario", "run") if not hasattr(simlab, name)]
     if missing:

@@ -2,7 +2,7 @@
 
 Python API (DESIGN.md §3): ``simlab.load_scenario(path_or_dict)``, ``simlab.run(scenario,
 **overrides)`` returning a result with ``.metrics`` and ``.path``; ``simlab.metrics`` (pure
-measure functions) and ``simlab.dynamics.fj_equilibrium``.
+measure functions) and ``simlab.society.dynamics.fj_equilibrium``.
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ def load_scenario(source: Any, overrides: dict[str, Any] | None = None):
 
 
 def run(scenario: Any, **kwargs: Any):
-    """Run a scenario (path, dict or Scenario) and write its run folder; see simlab.runner.run.
+    """Run a scenario (path, dict or Scenario) and write its run folder; see simlab.running.run.
 
     Keyword arguments: out, replicates, seed, steps, device, workers, quiet, overrides
     (a dict of dotted keys), and any other keyword is taken as a dotted-key override with
     '__' for '.', e.g. ``recommender__type="random"``.
     """
-    from simlab.runner import run as _run
+    from simlab.running import run as _run
 
     known = {"out", "replicates", "seed", "steps", "device", "workers", "quiet", "overrides", "backend", "address"}
     overrides = dict(kwargs.pop("overrides", None) or {})

@@ -57,13 +57,13 @@ def _run_dir(path: str) -> Path:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from simlab import runner
+    from simlab import running as runner
     from simlab.config import parse_set
 
     if args.workers < 1:
         raise ScenarioError(f"expected --workers >= 1, found {args.workers}", file="--workers")
     if args.resume:
-        from simlab.resume import resume
+        from simlab.running.resume import resume
 
         result = resume(
             Path(args.resume), workers=args.workers, backend=args.backend, address=args.address, quiet=args.quiet
@@ -100,8 +100,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_compare(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from simlab import runner
-    from simlab.summary import summarize
+    from simlab import running as runner
+    from simlab.running.summary import summarize
 
     frames = []
     for target in args.targets:
@@ -125,9 +125,9 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 def _cmd_list(args: argparse.Namespace) -> int:
     from simlab import registry
-    from simlab.config import _ensure_components
+    from simlab.config import ensure_components
 
-    _ensure_components()
+    ensure_components()
     for kind, reg in registry.ALL.items():
         print(f"{kind}: {', '.join(reg.names()) or '(none)'}")
     print("policy (recommender.policy.type): top_k, epsilon_greedy, softmax")
@@ -145,13 +145,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "compare":
             return _cmd_compare(args)
         if args.command == "plot":
-            from simlab.plotting import plot_run
+            from simlab.outputs.plotting import plot_run
 
             for path in plot_run(_run_dir(args.run_dir)):
                 print(path)
             return 0
         if args.command == "report":
-            from simlab.report import write_report
+            from simlab.outputs.report import write_report
 
             print(write_report(_run_dir(args.run_dir)))
             return 0

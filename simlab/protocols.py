@@ -6,100 +6,18 @@ N users, M items, K opinion axes, T topics, A active users this step, C candidat
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import networkx as nx
 import torch
 from torch import Tensor
 
-from simlab.state import Catalog, Engagements, Graph, ImpressionLog, Users
+from simlab.loop.state import Catalog, Engagements, Graph, ImpressionLog, Users
+from simlab.platform.view import N_DENSE, N_ITEM_DENSE, N_USER_DENSE, PlatformView
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
 
-    from simlab.network import Edges
-
-
-N_USER_DENSE = 3
-N_ITEM_DENSE = 5
-N_DENSE = N_USER_DENSE + N_ITEM_DENSE
-
-
-@dataclass
-class PlatformView:
-    """What the platform observes: ids, observable item features, outcomes and the graph.
-
-    Recommenders and candidate sources read only this. True opinions, stances, appetites and
-    interests are not reachable from it; ``oracle_probability`` exists only for the ``oracle``
-    baseline, which ranks by the true engagement probability by definition.
-    """
-
-    n_users: int
-    catalog: Catalog
-    user_impressions: Tensor  # (N,)
-    user_engagements: Tensor  # (N,)
-    history: Tensor  # (N, H) last H engaged item ids, newest last, -1 = empty
-    graph: Graph
-    device: torch.device
-    step: int = 0
-    oracle_probability: Callable[[Tensor, Tensor], Tensor] | None = None
-
-    # observable item columns (live rows only)
-    @property
-    def n_items(self) -> int:
-        return self.catalog.size
-
-    @property
-    def item_topic(self) -> Tensor:
-        return self.catalog.live("topic")
-
-    @property
-    def item_creator(self) -> Tensor:
-        return self.catalog.live("creator")
-
-    @property
-    def item_created(self) -> Tensor:
-        return self.catalog.live("created")
-
-    @property
-    def item_impressions(self) -> Tensor:
-        return self.catalog.live("impressions")
-
-    @property
-    def item_engagements(self) -> Tensor:
-        return self.catalog.live("engagements")
-
-    def user_dense(self, users: Tensor) -> Tensor:
-        """(A,) -> (A, 3): log1p impressions, log1p engagements, smoothed CTR."""
-        imp = self.user_impressions[users].float()
-        eng = self.user_engagements[users].float()
-        return torch.stack([imp.log1p(), eng.log1p(), (eng + 1) / (imp + 2)], dim=1)
-
-    def item_dense(self, items: Tensor) -> Tensor:
-        """(B,) -> (B, 5): log1p impressions, log1p engagements, smoothed CTR, log1p age, recency."""
-        imp = self.catalog.impressions[items].float()
-        eng = self.catalog.engagements[items].float()
-        age = (self.step - self.catalog.created[items]).clamp(min=0).float()
-        return torch.stack([imp.log1p(), eng.log1p(), (eng + 1) / (imp + 2), age.log1p(), torch.exp(-age / 10)], dim=1)
-
-    def dense(self, users: Tensor, items: Tensor) -> Tensor:
-        """Per-impression dense features (B, 8) = cat(user_dense, item_dense).
-
-        With more rows than users (items), the features are computed once per user (item) and
-        gathered: the same numbers with fewer elementwise passes.
-        """
-        user_part = (
-            self.user_dense(torch.arange(self.n_users, device=users.device))[users]
-            if users.numel() > self.n_users
-            else self.user_dense(users)
-        )
-        item_part = (
-            self.item_dense(torch.arange(self.n_items, device=items.device))[items]
-            if items.numel() > self.n_items
-            else self.item_dense(items)
-        )
-        return torch.cat([user_part, item_part], dim=1)
+    from simlab.society.network import Edges
 
 
 class Population(Protocol):
@@ -110,7 +28,7 @@ class Population(Protocol):
 
 class Network(Protocol):
     def build(self, users: Users, seed: int) -> nx.Graph | Edges:
-        """A networkx graph or an edge array (simlab.network.Edges, for graphs too big for
+        """A networkx graph or an edge array (simlab.society.network.Edges, for graphs too big for
         networkx) on nodes 0..N-1; may use opinions for homophily."""
         ...
 
@@ -157,14 +75,25 @@ class CandidateSource(Protocol):
 
 
 class Policy(Protocol):
+    """A ranking policy (registry ``policy``)."""
+
     def select(self, scores: Tensor, k: int, generator: torch.Generator) -> Tensor:
-        """(A, C) scores -> (A, k) column indices, slate position 0 first."""
+        """(A, C) scores -> (A, k) column indices, slate position 0 first; -inf scores last."""
         ...
 
 
 class Recommender(Protocol):
-    """A ranking model. A class attribute ``scores_are_logits = True`` declares that ``score``
-    returns engagement logits (then predictions are taken from scores, saving a forward pass)."""
+    """A ranking model. What the loop needs from it is declared here, not probed:
+
+    - ``scores_are_logits``: ``score`` returns engagement logits, so the loop takes its
+      progressive-validation predictions from the scores (saving a forward pass);
+    - ``item_embeddings()``: (M, d) item vectors, or None for a model without them (used by the
+      history candidate source and by similarity-based re-rankers);
+    - ``add_synthetic_users(n)``: reserve n user ids past the real ones for rows that
+      interventions add to training (antidote data); returns their (n,) ids.
+    """
+
+    scores_are_logits: bool
 
     def setup(self, view: PlatformView, generator: torch.Generator) -> None: ...
 
@@ -181,19 +110,43 @@ class Recommender(Protocol):
         columns); returns diagnostics such as the loss."""
         ...
 
+    def item_embeddings(self) -> Tensor | None: ...
+
+    def add_synthetic_users(self, n: int) -> Tensor: ...
+
     def state_dict(self) -> dict[str, Any]: ...
 
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
 
-class Intervention(Protocol):
-    """A mitigation wrapped around the loop (re-ranking, extra training data, ...)."""
+class Feed(Protocol):
+    """The platform's ranking stage as the loop calls it (DESIGN.md §5). The innermost feed is
+    :class:`simlab.platform.slates.PolicyFeed`; interventions wrap it (A users, C candidates)."""
 
-    def setup(self, simulation: Any) -> None: ...
-
-    def rerank(self, simulation: Any, users: Tensor, candidates: Tensor, scores: Tensor) -> Tensor:
+    def adjust_scores(self, users: Tensor, candidates: Tensor, scores: Tensor) -> Tensor:
         """(A,), (A, C), (A, C) -> adjusted (A, C) scores."""
         ...
+
+    def build_slates(self, users: Tensor, candidates: Tensor, scores: Tensor, k: int) -> Tensor:
+        """(A,), (A, C), (A, C), k -> (A, k) column indices into ``candidates`` (-1 = empty)."""
+        ...
+
+    def training_rows(self, log: ImpressionLog, step: int) -> dict[str, Tensor] | None:
+        """Rows (the log's columns) to append to this retrain's training data, or None."""
+        ...
+
+    def observe(self, rows: dict[str, Tensor]) -> None:
+        """This step's logged impressions (the log's columns)."""
+        ...
+
+
+class Intervention(Feed, Protocol):
+    """A mitigation: a :class:`Feed` wrapped around another (see simlab.interventions.base).
+    ``privileged`` declares that it reads the true state (recorded in the manifest)."""
+
+    privileged: bool
+
+    def wrap(self, inner: Feed, context: Any) -> None: ...
 
     def state_dict(self) -> dict[str, Any]: ...
 
@@ -202,7 +155,7 @@ class Intervention(Protocol):
 
 class Metric(Protocol):
     def compute(self, ctx: Any) -> Tensor | float:
-        """A scalar from the step context (see simlab.engine.StepContext)."""
+        """A scalar from the step context (see simlab.metrics.recorder.StepContext)."""
         ...
 
 
@@ -216,6 +169,7 @@ __all__ = [
     "CatalogModel",
     "Dynamics",
     "Engagements",
+    "Feed",
     "Graph",
     "ImpressionLog",
     "Intervention",

@@ -1,19 +1,37 @@
 """Registries map the ``type:`` names used in scenario YAML to component classes.
 
-One registry per pluggable kind (population, network, catalog, behavior, dynamics, recommender,
-intervention, metric). Ranking policies and candidate sources are small fixed sets chosen inside
-the ``recommender`` block (see simlab.policies and simlab.candidates).  A component class declares its settings as a
-pydantic model in ``Settings`` (extra keys forbidden) and is built as ``cls(settings)``.
+One registry per pluggable kind: population, network, catalog, behavior, dynamics, recommender,
+policy (inside the ``recommender`` block), intervention and metric. A component class declares
+its settings as a pydantic model in ``Settings`` (extra keys forbidden) and is built as
+``cls(settings)``; ``Registry[T].build`` returns a ``T``, the Protocol of that kind
+(:mod:`simlab.protocols`). Scenario ``plugins`` name modules whose import registers more types
+(:func:`load_components`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+import importlib
+import sys
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import pydantic
 
+if TYPE_CHECKING:  # the kinds are typed by their Protocols
+    from simlab.protocols import (
+        Behavior,
+        CatalogModel,
+        Dynamics,
+        Intervention,
+        Metric,
+        Network,
+        Policy,
+        Population,
+        Recommender,
+    )
+
 T = TypeVar("T")
+C = TypeVar("C", bound=type)
 
 
 class EmptySettings(pydantic.BaseModel):
@@ -22,16 +40,16 @@ class EmptySettings(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid")
 
 
-class Registry:
-    """Name -> class table for one kind of component."""
+class Registry(Generic[T]):
+    """Name -> class table for one kind of component; ``build`` returns a ``T``."""
 
     def __init__(self, kind: str):
         self.kind = kind
         self._entries: dict[str, type] = {}
 
-    def register(self, name: str) -> Callable[[type[T]], type[T]]:
-        def decorator(cls: type[T]) -> type[T]:
-            if name in self._entries:
+    def register(self, name: str) -> Callable[[C], C]:
+        def decorator(cls: C) -> C:
+            if name in self._entries and self._entries[name] is not cls:
                 raise ValueError(f"{self.kind} type {name!r} registered twice")
             self._entries[name] = cls
             return cls
@@ -54,23 +72,25 @@ class Registry:
     def settings_model(self, name: str) -> type[pydantic.BaseModel]:
         return getattr(self.get(name), "Settings", EmptySettings)
 
-    def build(self, spec: dict[str, Any]) -> Any:
+    def build(self, spec: dict[str, Any]) -> T:
         """Build a component from ``{type: name, **settings}``."""
         settings = dict(spec)
         name = settings.pop("type")
         return self.get(name)(self.settings_model(name)(**settings))
 
 
-POPULATIONS = Registry("population")
-NETWORKS = Registry("network")
-CATALOGS = Registry("catalog")
-BEHAVIORS = Registry("behavior")
-DYNAMICS = Registry("dynamics")
-RECOMMENDERS = Registry("recommender")
-INTERVENTIONS = Registry("intervention")
-METRICS = Registry("metric")
 
-ALL = {
+POPULATIONS: Registry[Population] = Registry("population")
+NETWORKS: Registry[Network] = Registry("network")
+CATALOGS: Registry[CatalogModel] = Registry("catalog")
+BEHAVIORS: Registry[Behavior] = Registry("behavior")
+DYNAMICS: Registry[Dynamics] = Registry("dynamics")
+RECOMMENDERS: Registry[Recommender] = Registry("recommender")
+POLICIES: Registry[Policy] = Registry("policy")
+INTERVENTIONS: Registry[Intervention] = Registry("intervention")
+METRICS: Registry[Metric] = Registry("metric")
+
+ALL: dict[str, Registry[Any]] = {
     r.kind: r
     for r in (
         POPULATIONS,
@@ -79,7 +99,36 @@ ALL = {
         BEHAVIORS,
         DYNAMICS,
         RECOMMENDERS,
+        POLICIES,
         INTERVENTIONS,
         METRICS,
     )
 }
+
+
+class PluginError(Exception):
+    """A plugin module named by a scenario could not be imported."""
+
+    def __init__(self, module: str, index: int, reason: str):
+        super().__init__(reason)
+        self.module, self.index, self.reason = module, index, reason
+
+
+def load_components(plugins: Iterable[str] = (), search: Iterable[str] = ()) -> None:
+    """Register every built-in type, then import each plugin module (which registers its own),
+    with the folders in ``search`` added to ``sys.path`` (and kept there, so that worker
+    processes started from here find the same modules).
+
+    Imports are cached by Python, so calling this again (in every worker) is cheap.
+    """
+    import simlab.components  # noqa: F401
+
+    for folder in search:
+        if folder not in sys.path:
+            sys.path.append(folder)
+    for index, module in enumerate(plugins):
+        try:
+            importlib.import_module(module)
+        except Exception as exc:  # any failure of a user's module is a clear input error
+            reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            raise PluginError(module, index, reason) from None

@@ -16,7 +16,7 @@ import torch
 import simlab
 from simlab.protocols import N_DENSE, N_ITEM_DENSE, N_USER_DENSE
 from simlab.recommenders.dlrm import DLRM
-from simlab.recommenders.training import Trainer
+from simlab.recommenders.dlrm.trainer import Trainer
 
 pytestmark = [
     pytest.mark.cuda,

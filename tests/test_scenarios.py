@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import simlab
-from simlab.engine import Simulation
+from simlab.loop.simulation import Simulation
 
 SCENARIOS = sorted((Path(__file__).parent.parent / "scenarios").glob("*.yaml"))
 

@@ -311,7 +311,7 @@ class _ProbeMetric:
         def compute() -> tuple[Tensor, Tensor]:
             u, i = self.users.numel(), self.items.numel()
             users, items = self.users.repeat_interleave(i), self.items.repeat(u)
-            if getattr(ctx.recommender, "scores_are_logits", False):  # the probe is a grid: score it
+            if ctx.recommender.scores_are_logits:  # the probe is a grid: score it
                 predicted = torch.sigmoid(ctx.recommender.score(self.users, self.items.expand(u, i)))
             else:
                 predicted = ctx.recommender.predict(users, items).reshape(u, i)

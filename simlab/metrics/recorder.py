@@ -13,10 +13,10 @@ import pydantic
 import torch
 from torch import Tensor
 
+from simlab.loop.rng import Streams
+from simlab.loop.state import Catalog, Engagements, Graph, Users
 from simlab.protocols import PlatformView
 from simlab.registry import METRICS, EmptySettings
-from simlab.rng import Streams
-from simlab.state import Catalog, Engagements, Graph, Users
 
 
 @dataclass

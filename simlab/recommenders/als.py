@@ -21,10 +21,10 @@ import pydantic
 import torch
 from torch import Tensor
 
+from simlab.loop.state import ImpressionLog
 from simlab.protocols import PlatformView
-from simlab.recommenders.training import GROWTH, window_rows
+from simlab.recommenders.dlrm.trainer import GROWTH, window_rows
 from simlab.registry import RECOMMENDERS
-from simlab.state import ImpressionLog
 
 
 def als_solve(
@@ -66,6 +66,8 @@ def observed_entries(users: Tensor, items: Tensor, labels: Tensor, n_items: int)
 @RECOMMENDERS.register("als")
 class ALSRecommender:
     """Matrix-factorisation recommender retrained by ALS on the sliding window of the log."""
+
+    scores_are_logits = False
 
     class Settings(pydantic.BaseModel):
         model_config = pydantic.ConfigDict(extra="forbid")

@@ -12,13 +12,15 @@ import pydantic
 import torch
 from torch import Tensor
 
+from simlab.loop.state import ImpressionLog
 from simlab.protocols import PlatformView
 from simlab.registry import RECOMMENDERS
-from simlab.state import ImpressionLog
 
 
 class _Stateless:
     """Shared plumbing for recommenders that learn nothing from the log."""
+
+    scores_are_logits = False
 
     class Settings(pydantic.BaseModel):
         model_config = pydantic.ConfigDict(extra="forbid")
@@ -32,7 +34,16 @@ class _Stateless:
         self.view, self.generator = view, generator
 
     def train(self, log: ImpressionLog, step: int, extra: dict[str, Tensor] | None = None) -> dict[str, float]:
+        """Nothing to learn: the log and any ``extra`` rows are ignored."""
         return {}
+
+    def item_embeddings(self) -> Tensor | None:
+        return None
+
+    def add_synthetic_users(self, n: int) -> Tensor:
+        """Ids past the real users (rows for them are ignored: nothing is trained)."""
+        assert self.view is not None
+        return torch.arange(self.view.n_users, self.view.n_users + n, device=self.view.device)
 
     def state_dict(self) -> dict[str, Any]:
         return {}

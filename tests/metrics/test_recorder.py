@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import simlab
-from simlab.engine import Simulation
+from simlab.loop.simulation import Simulation
 from simlab.metrics import measures as m
 
 

@@ -9,12 +9,13 @@ import pytest
 import torch
 from torch import Tensor
 
+from simlab.loop.state import Catalog, Graph, ImpressionLog
 from simlab.protocols import N_DENSE, N_ITEM_DENSE, N_USER_DENSE, PlatformView
-from simlab.recommenders.dlrm import DLRM, SPARSE_FEATURES, InteractionArch, interaction_width
-from simlab.recommenders.dlrm_recommender import DLRMRecommender
-from simlab.recommenders.training import Trainer, bce_loss, functional_loss, functional_sgd_step
+from simlab.recommenders.dlrm import DLRM, SPARSE_FEATURES, InteractionArch
+from simlab.recommenders.dlrm.arches import interaction_width
+from simlab.recommenders.dlrm.recommender import DLRMRecommender
+from simlab.recommenders.dlrm.trainer import Trainer, bce_loss, functional_loss, functional_sgd_step
 from simlab.registry import RECOMMENDERS
-from simlab.state import Catalog, Graph, ImpressionLog
 
 H = 5
 

@@ -10,7 +10,7 @@ import torch
 import yaml
 
 import simlab
-from simlab.engine import Simulation
+from simlab.loop.simulation import Simulation
 
 
 def test_dlrm_raises_exposure_extremeness_and_opinion_variance_over_random():

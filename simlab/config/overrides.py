@@ -1,0 +1,103 @@
+"""Overrides: dotted keys (``--set``, variants, sweep points) applied to a scenario document."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import yaml
+
+from simlab.config.schema import COMPONENTS, RecommenderCommon
+from simlab.errors import ScenarioError
+
+
+def is_block(dotted: str) -> bool:
+    """Whether a dotted path names a ``{type: ..., **settings}`` block: a component
+    (``recommender``), an intervention (``interventions.0``) or the policy
+    (``recommender.policy``)."""
+    keys = dotted.split(".")
+    return (
+        dotted in COMPONENTS
+        or dotted == "recommender.policy"
+        or (len(keys) == 2 and keys[0] == "interventions" and keys[1].isdigit())
+    )
+
+
+def _child(node: Any, key: str, dotted: str) -> Any:
+    """The container under ``key`` (a list index or a mapping key), created as {} if absent;
+    a list index one past the end appends a new block."""
+    if isinstance(node, list):
+        if not key.isdigit():
+            raise ScenarioError(f"expected a list index, found {key!r}", key=dotted)
+        index = int(key)
+        if index > len(node):
+            raise ScenarioError(f"list index {index} is past the end of the list (length {len(node)})", key=dotted)
+        if index == len(node):
+            node.append({})
+        if not isinstance(node[index], dict | list):
+            node[index] = {}
+        return node[index]
+    if not isinstance(node.get(key), dict | list):
+        node[key] = {}
+    return node[key]
+
+
+def _set_dotted(doc: dict[str, Any], dotted: str, value: Any) -> None:
+    keys = dotted.split(".")
+    node: Any = doc
+    for key in keys[:-1]:
+        node = _child(node, key, dotted)
+    last = keys[-1]
+    if isinstance(node, list):
+        _child(node, last, dotted)  # checks the index (and appends at the end)
+        node[int(last)] = value
+        return
+    # changing a block's type replaces its settings: the old type's settings would not fit
+    if last == "type" and is_block(".".join(keys[:-1])) and node.get("type") != value:
+        # loop-level recommender settings (slate size, candidates, ...) stay: variants compare
+        # recommenders under the same loop
+        kept = {k: v for k, v in node.items() if keys[:-1] == ["recommender"] and k in RecommenderCommon.model_fields}
+        node.clear()
+        node.update(kept)
+    node[last] = value
+
+
+def _flatten(override: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    items: list[tuple[str, Any]] = []
+    # a block that names a type is applied whole, type first
+    for key, value in override.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and value and not (is_block(dotted) and "type" in value):
+            items.extend(_flatten(value, dotted + "."))
+        elif isinstance(value, dict) and is_block(dotted):
+            items.append((dotted + ".type", value["type"]))
+            items.extend((f"{dotted}.{k}", v) for k, v in value.items() if k != "type")
+        else:
+            items.append((dotted, value))
+    return items
+
+
+def apply_overrides(doc: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Return a copy of ``doc`` with ``override`` applied (nested mapping or dotted keys)."""
+    out = copy.deepcopy(doc)
+    flat = _flatten(override)
+    flat.sort(key=lambda kv: not kv[0].endswith(".type"))  # types first, then their settings
+    for dotted, value in flat:
+        _set_dotted(out, dotted, copy.deepcopy(value))
+    return out
+
+
+def parse_set(assignments: list[str]) -> dict[str, Any]:
+    """``["a.b=1", "c=x"]`` -> ``{"a.b": 1, "c": "x"}``; values parsed as YAML scalars."""
+    out: dict[str, Any] = {}
+    for item in assignments:
+        if "=" not in item:
+            raise ScenarioError(f"expected dotted.key=value, found {item!r}", file="--set")
+        key, raw = item.split("=", 1)
+        try:
+            out[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError as exc:
+            raise ScenarioError(f"cannot parse value {raw!r}: {exc}", file="--set", key=key) from None
+    return out
+
+

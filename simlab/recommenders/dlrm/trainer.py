@@ -1,0 +1,175 @@
+"""Loss, optimiser and trainer for :class:`simlab.recommenders.dlrm.DLRM`, kept outside the model.
+
+A training batch is a dict of tensors over B logged impressions: ``dense`` (B, n_dense),
+``user``, ``item``, ``topic``, ``creator`` (B,) long, ``history`` (B, H) long padded with -1,
+``label`` (B,) float in [0, 1] (soft labels allowed) and optionally ``weight`` (B,) and
+``history_group`` (B,) long: rows with one group id share their history bag, which is then
+pooled once per group (:meth:`simlab.recommenders.dlrm.SparseArch.lookup`).
+
+Also :func:`functional_sgd_step`, one SGD step written with ``torch.func.functional_call`` so
+that the updated parameters are a differentiable function of the batch (labels included): the
+unrolled step through which antidote data optimises synthetic users' labels.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.func import functional_call
+
+from simlab.loop.state import ImpressionLog
+from simlab.recommenders.dlrm.arches import SPARSE_FEATURES
+from simlab.recommenders.dlrm.model import DLRM
+
+OPTIMIZERS = ("adagrad", "sgd", "adam")
+GROWTH = 2.0  # geometric growth of tables that follow the catalog: amortised O(1) copies per new row
+
+
+def window_rows(log: ImpressionLog, step: int, window: int, unit: str) -> dict[str, Tensor]:
+    """The sliding training window: the newest ``window`` impressions, or those of the last ``window`` steps."""
+    if unit == "steps":
+        return log.rows(since_step=step - window + 1)
+    rows = log.rows()
+    return {k: v[-window:] for k, v in rows.items()}
+
+
+def pad_history(h: Tensor, length: int) -> Tensor:
+    """(B, H) -> (B, length) padding with -1 on the left (oldest side)."""
+    if h.shape[1] >= length:
+        return h
+    pad = torch.full((h.shape[0], length - h.shape[1]), -1, dtype=h.dtype, device=h.device)
+    return torch.cat([pad, h], dim=1)
+
+
+def split_batch(batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
+    """The model's inputs (dense (B, n_dense), sparse {feature: ids}) from a training batch."""
+    keys = (*SPARSE_FEATURES, "history_group") if "history_group" in batch else SPARSE_FEATURES
+    return batch["dense"], {f: batch[f] for f in keys}
+
+
+def bce_loss(logits: Tensor, labels: Tensor, weight: Tensor | None = None) -> Tensor:
+    """Mean binary cross-entropy with logits, (B,), (B,) -> (); labels may be soft."""
+    return F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype), weight=weight)
+
+
+def batch_loss(model: nn.Module, batch: dict[str, Tensor]) -> Tensor:
+    dense, sparse = split_batch(batch)
+    return bce_loss(model(dense, sparse), batch["label"], batch.get("weight"))
+
+
+def make_optimizer(name: str, params: Any, lr: float) -> torch.optim.Optimizer:
+    """Adagrad (the DLRM default), SGD or Adam; Adagrad and SGD accept sparse embedding gradients."""
+    if name == "adagrad":
+        return torch.optim.Adagrad(params, lr=lr)
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr)
+    raise ValueError(f"unknown optimizer {name!r}; known: {', '.join(OPTIMIZERS)}")
+
+
+class Trainer:
+    """Mini-batch training of a model on logged impressions with BCE on engagement.
+
+    The optimizer's per-parameter state is keyed by parameter name so that it survives table
+    growth: :meth:`regrow` rebuilds the optimizer over the new parameters and pads each
+    per-row state tensor (Adagrad's sum, Adam's moments) with zeros for the new rows, which is
+    exactly the state a never-updated row has.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizer: str = "adagrad",
+        lr: float = 0.05,
+        batch_size: int = 1024,
+        sparse_grad: bool = False,
+    ):
+        self.model, self.name, self.lr, self.batch_size = model, optimizer, lr, batch_size
+        if hasattr(model, "sparse_arch"):
+            # sparse embedding gradients touch only the looked-up rows (cost independent of the
+            # table size, as in the reference); Adam has no sparse path, so it gets dense ones
+            model.sparse_arch.set_sparse_grad(sparse_grad and optimizer != "adam")
+        self._build()
+
+    def _build(self) -> None:
+        self.params = dict(self.model.named_parameters())
+        self.optimizer = make_optimizer(self.name, list(self.params.values()), self.lr)
+
+    def regrow(self) -> None:
+        """Rebuild the optimizer after parameters were replaced by larger ones (table growth)."""
+        old = {name: self.optimizer.state.get(p, {}) for name, p in self.params.items()}
+        self._build()
+        for name, p in self.params.items():
+            state = old.get(name)
+            if state:
+                self.optimizer.state[p] = {k: _pad_rows(v, p) for k, v in state.items()}
+
+    def step(self, batch: dict[str, Tensor]) -> Tensor:
+        """One optimizer step on a mini-batch; returns the (detached) loss."""
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = batch_loss(self.model, batch)
+        loss.backward()
+        self.optimizer.step()
+        return loss.detach()
+
+    def fit(self, batch: dict[str, Tensor], epochs: int, generator: torch.Generator) -> dict[str, float]:
+        """``epochs`` shuffled passes of mini-batches over ``batch``; returns the last pass's mean loss."""
+        n = batch["label"].shape[0]
+        if n == 0:
+            return {"samples": 0}  # no loss to report (a NaN would read as divergence)
+        device = batch["label"].device
+        self.model.train()
+        total = torch.zeros((), device=device)
+        for _ in range(epochs):
+            total = torch.zeros((), device=device)
+            order = torch.randperm(n, generator=generator, device=generator.device).to(device)
+            for idx in order.split(self.batch_size):
+                mini = {k: v.index_select(0, idx) for k, v in batch.items()}
+                total += self.step(mini) * idx.shape[0]
+        return {"loss": float(total) / n, "samples": n}
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.optimizer.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self._build()
+        self.optimizer.load_state_dict(state)
+
+
+def _pad_rows(value: Any, param: Tensor) -> Any:
+    if not isinstance(value, Tensor) or value.dim() == 0 or value.shape == param.shape:
+        return value
+    pad = torch.zeros((param.shape[0] - value.shape[0], *value.shape[1:]), dtype=value.dtype, device=value.device)
+    return torch.cat([value, pad])
+
+
+def functional_loss(model: DLRM, params: dict[str, Tensor], batch: dict[str, Tensor]) -> Tensor:
+    """BCE of ``model`` evaluated with ``params`` (a dict name -> tensor) instead of its own."""
+    dense, sparse = split_batch(batch)
+    with model.sparse_arch.differentiable_twice():
+        logits = functional_call(model, params, (dense, sparse))
+    return bce_loss(logits, batch["label"], batch.get("weight"))
+
+
+def functional_sgd_step(
+    model: DLRM, params: dict[str, Tensor], batch: dict[str, Tensor], lr: float
+) -> dict[str, Tensor]:
+    """params - lr * grad(loss(params, batch)), built with ``create_graph`` so it stays differentiable.
+
+    Gradients flow from anything computed from the returned parameters back to ``params`` and to
+    the batch (e.g. soft labels of synthetic users with ``requires_grad``). Use dense embedding
+    gradients (``model.sparse_arch.set_sparse_grad(False)``) if second derivatives are needed
+    with respect to the embedding tables themselves.
+    """
+    loss = functional_loss(model, params, batch)
+    names = [n for n, p in params.items() if p.requires_grad]
+    grads = torch.autograd.grad(loss, [params[n] for n in names], create_graph=True, allow_unused=True)
+    new = dict(params)
+    for name, g in zip(names, grads):
+        if g is not None:
+            new[name] = params[name] - lr * g
+    return new

@@ -1,0 +1,219 @@
+"""A run: the run folder (scenario, manifest, tasks), its execution, and the merged outputs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import platform
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from simlab import __version__
+from simlab.config import Scenario, dump_yaml, load_scenario
+from simlab.errors import ScenarioError
+from simlab.running.backends import execute
+from simlab.running.files import atomic_write, read_metrics
+from simlab.running.merging import _final_rows, merge_metrics
+from simlab.running.summary import summarize
+from simlab.running.tasks import Task, make_tasks, task_threads
+
+
+class RunResult:
+    """What :func:`run` returns: the run folder, its summary and manifest, and its merged
+    metrics (``.metrics``, read from metrics.csv on first access so that a run never needs all
+    of its rows in memory unless asked for)."""
+
+    def __init__(
+        self,
+        path: Path,
+        metrics: pd.DataFrame | None = None,
+        summary: pd.DataFrame | None = None,
+        manifest: dict[str, Any] | None = None,
+    ):
+        self.path = Path(path)
+        self._metrics = metrics
+        self.summary = summary if summary is not None else pd.DataFrame()
+        self.manifest = manifest or {}
+
+    @property
+    def metrics(self) -> pd.DataFrame:
+        if self._metrics is None:
+            self._metrics = read_metrics(self.path / "metrics.csv")
+        return self._metrics
+
+    @property
+    def status(self) -> str:
+        return str(self.manifest.get("status", "unknown"))
+
+    def __repr__(self) -> str:
+        return f"RunResult(path={str(self.path)!r}, status={self.status!r})"
+
+
+
+
+def default_run_dir(scenario: Scenario) -> Path:
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+    return Path(scenario.output.dir) / scenario.name / stamp
+
+
+def run(
+    scenario: Scenario | str | Path | dict[str, Any],
+    *,
+    out: str | Path | None = None,
+    replicates: int | None = None,
+    seed: int | None = None,
+    steps: int | None = None,
+    device: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    workers: int = 1,
+    backend: str = "local",
+    address: str | None = None,
+    quiet: bool = False,
+) -> RunResult:
+    """Run every task of a scenario and write the run folder (DESIGN.md §3).
+
+    ``out`` makes that folder the run folder (default ``runs/<name>/<stamp>/``).
+    """
+    extra = dict(overrides or {})
+    for key, value in (("replicates", replicates), ("seed", seed), ("steps", steps), ("device", device)):
+        if value is not None:
+            extra[key] = value
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario, extra)
+    elif extra:
+        scenario = load_scenario(scenario.to_dict(), extra)
+    if backend not in ("local", "ray"):
+        raise ScenarioError(f"expected backend 'local' or 'ray', found {backend!r}", file="--backend")
+    if workers < 1:
+        raise ScenarioError(f"expected workers >= 1, found {workers}", file="--workers")
+    run_dir = Path(out) if out is not None else default_run_dir(scenario)
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ScenarioError("expected a folder for the run, found a file", file=str(run_dir))
+    if run_dir.exists() and any(run_dir.iterdir()):
+        hint = (
+            "; to finish an interrupted run use: simlab run --resume DIR"
+            if (run_dir / "manifest.json").exists()
+            else ""
+        )
+        raise ScenarioError(
+            f"run folder already exists and is not empty; choose another --out{hint}", file=str(run_dir)
+        )
+    resolved_device = scenario.resolved_device()
+    if resolved_device == "cuda" and not torch.cuda.is_available() and backend == "local":
+        raise ScenarioError("expected an available CUDA device, found none", key="device")
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ScenarioError(f"cannot create the run folder: {exc.strerror}", file=str(run_dir)) from None
+
+    atomic_write(run_dir / "scenario.yaml", dump_yaml(scenario))
+    tasks = make_tasks(scenario, run_dir, resolved_device)
+    manifest = _manifest(scenario, tasks, resolved_device, workers, backend)
+    atomic_write(run_dir / "manifest.json", json.dumps(manifest, indent=1))
+    return run_tasks(run_dir, scenario, tasks, manifest, workers=workers, backend=backend, address=address, quiet=quiet)
+
+
+def run_tasks(
+    run_dir: Path,
+    scenario: Scenario,
+    tasks: list[Task],
+    manifest: dict[str, Any],
+    *,
+    workers: int,
+    backend: str,
+    address: str | None,
+    quiet: bool,
+) -> RunResult:
+    """Execute (or finish) a run's tasks, keeping manifest.json current, then merge."""
+    index = {t.task_id: i for i, t in enumerate(tasks)}
+
+    def on_status(status: dict[str, Any]) -> None:
+        manifest["tasks"][index[status["task"]]] = _public(status)
+        atomic_write(run_dir / "manifest.json", json.dumps(manifest, indent=1))
+
+    started = time.perf_counter()
+    statuses = execute(
+        tasks, scenario.steps, workers=workers, backend=backend, address=address, quiet=quiet, on_status=on_status
+    )
+    manifest["tasks"] = [_public(s) for s in statuses]
+    timings = manifest.setdefault("timings", {})
+    timings["total_seconds"] = round(timings.get("total_seconds", 0.0) + time.perf_counter() - started, 3)
+    return finish_run(run_dir, scenario, manifest, quiet)
+
+
+def _public(status: dict[str, Any]) -> dict[str, Any]:
+    """A task's status record for manifest.json (the traceback stays in status.json)."""
+    return {k: v for k, v in status.items() if k not in ("traceback", "files")}
+
+
+def _manifest(scenario: Scenario, tasks: list[Task], device: str, workers: int, backend: str) -> dict[str, Any]:
+    return {
+        "simlab": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "platform": platform.platform(),
+        "device": device,
+        "cuda_device": torch.cuda.get_device_name(0) if device == "cuda" and torch.cuda.is_available() else None,
+        "config_hash": scenario.config_hash(),
+        "seed": scenario.seed,
+        "replicates": scenario.replicates,
+        "steps": scenario.steps,
+        "workers": workers,
+        "backend": backend,
+        "task_threads": task_threads(),
+        "checkpoint_every": scenario.output.checkpoint_every,
+        "started": dt.datetime.now().isoformat(timespec="seconds"),
+        "status": "running",
+        "tasks": [
+            {"task": t.task_id, "variant": t.label, "replicate": t.replicate, "status": "pending"} for t in tasks
+        ],
+        "task_specs": [asdict(t) | {"scenario": None} for t in tasks],
+    }
+
+
+
+def finish_run(run_dir: Path, scenario: Scenario, manifest: dict[str, Any], quiet: bool) -> RunResult:
+    """Merge the completed tasks' metrics, write summary, figures, report and the final manifest.
+
+    Failed tasks keep their partial stream in tasks/<id>/metrics.csv but are left out of the
+    merged files and the summary (their replicates would end at different steps).
+    """
+    run_dir = Path(run_dir)
+    complete = [s["task"] for s in manifest["tasks"] if s.get("status") == "complete"]
+    failed = [s for s in manifest["tasks"] if s.get("status") != "complete"]
+    merge_metrics(run_dir, complete, parquet=scenario.output.parquet)
+    last = _final_rows(run_dir, complete)
+    summary = summarize(last) if len(last) else pd.DataFrame()
+    atomic_write(run_dir / "summary.csv", summary.to_csv(index=False))
+    manifest["status"] = "complete" if not failed else ("failed" if not complete else "partial")
+    manifest["merged_tasks"] = len(complete)
+    manifest["finished"] = dt.datetime.now().isoformat(timespec="seconds")
+    if scenario.output.figures and complete:
+        from simlab.outputs.plotting import plot_run
+
+        manifest["figures"] = [str(p.relative_to(run_dir)) for p in plot_run(run_dir)]
+    atomic_write(run_dir / "manifest.json", json.dumps(manifest, indent=1))
+    if scenario.output.report and complete:
+        from simlab.outputs.report import write_report
+
+        write_report(run_dir)
+    for status in failed:
+        print(f"task {status['task']} failed: {status.get('error')}", file=sys.stderr)
+    if failed:
+        print(
+            f"{len(failed)} of {len(manifest['tasks'])} tasks failed (run status {manifest['status']}); "
+            f"details in {run_dir / 'manifest.json'}",
+            file=sys.stderr,
+        )
+    if not quiet:
+        print(f"run folder: {run_dir}")
+    return RunResult(run_dir, None, summary, manifest)
+

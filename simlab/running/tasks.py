@@ -1,0 +1,256 @@
+"""One task: a replicate of one variant (or sweep point), run to completion with streamed
+metrics, checkpoints and snapshots; a task that finds its checkpoint continues from it."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import dataclasses
+import json
+import math
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from simlab.config import Scenario, load_scenario
+from simlab.config.validation import plugin_search_path
+from simlab.running import checkpoint as checkpoints
+from simlab.running.files import atomic_write, safe_name
+from simlab.running.summary import ID_COLUMNS
+
+TOKEN_FILE = ".simlab-run-token"
+Reporter = Callable[[str, str, int], None]
+
+
+@dataclass
+class Task:
+    """One replicate of one variant (or sweep point)."""
+
+    task_id: str
+    label: str
+    replicate: int
+    scenario: dict[str, Any]
+    device: str
+    run_dir: str
+    search_path: list[str] = dataclasses.field(default_factory=list)  # where plugin modules were found
+
+
+def make_tasks(scenario: Scenario, run_dir: Path, device: str) -> list[Task]:
+    points = scenario.tasks()
+    search = plugin_search_path(scenario.source) if scenario.plugins else []
+    width = max(4, len(str(len(points) * scenario.replicates - 1)))
+    tasks = []
+    for label, variant in points:
+        doc = variant.to_dict()
+        for replicate in range(scenario.replicates):
+            task_id = f"{len(tasks):0{width}d}_{safe_name(label)}_r{replicate}"
+            tasks.append(Task(task_id, label, replicate, doc, device, str(run_dir), search))
+    return tasks
+
+
+def task_dir(task: Task) -> Path:
+    return Path(task.run_dir) / "tasks" / task.task_id
+
+
+def read_status(task: Task) -> dict[str, Any] | None:
+    path = task_dir(task) / "status.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+# ---------------------------------------------------------------------------- one task
+
+
+def task_threads() -> int:
+    """torch intra-op threads per task (env SIMLAB_TASK_THREADS, default 1).
+
+    One thread per task keeps CPU results independent of the backend and of the number of
+    workers (a parallel reduction's order depends on the thread count); raise it only when
+    running few large tasks and bitwise equality across backends does not matter.
+    """
+    try:
+        return max(1, int(os.environ.get("SIMLAB_TASK_THREADS", "1")))
+    except ValueError:
+        return 1
+
+
+@contextlib.contextmanager
+def _torch_threads(n: int) -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def execute_task(task: Task, progress: Reporter | None = None) -> dict[str, Any]:
+    """Run one task to completion, streaming metrics and checkpoints; returns its status record.
+
+    A task whose status.json says "complete" is not run again. A task with a checkpoint
+    continues from it. Errors are caught and recorded, so one failing task does not lose the
+    others. ``progress(event, task_id, value)`` receives ("start", id, first step) and
+    ("step", id, n) events.
+    """
+    from simlab.loop.simulation import Simulation
+
+    report = progress or _no_report
+    folder = task_dir(task)
+    previous = read_status(task)
+    if previous is not None and previous.get("status") == "complete":
+        return previous
+    started = time.perf_counter()
+    folder.mkdir(parents=True, exist_ok=True)
+    status: dict[str, Any] = {"task": task.task_id, "variant": task.label, "replicate": task.replicate}
+    atomic_write(folder / "status.json", json.dumps({**status, "status": "running"}, indent=1))
+    sim = None
+    try:
+        with _torch_threads(task_threads()):
+            for folder in task.search_path:  # a worker process finds the scenario's plugins too
+                if folder not in sys.path:
+                    sys.path.append(folder)
+            scenario = load_scenario(task.scenario)
+            sim, restored, notes = _restore(Simulation, scenario, task, folder)
+            notes.update(_run_simulation(sim, scenario, task, folder, report, restored))
+        status.update(status="complete", steps=sim.t, **notes)
+    except Exception as exc:  # recorded in the manifest; the other tasks go on
+        status.update(
+            status="failed",
+            error=_describe_error(exc, sim),
+            steps=None if sim is None else sim.t,
+            traceback=traceback.format_exc(),
+        )
+    status["seconds"] = round(time.perf_counter() - started, 3)
+    del sim  # free the task's state now, so memory does not grow with the number of tasks
+    atomic_write(folder / "status.json", json.dumps(status, indent=1))
+    if status["status"] == "complete":
+        with contextlib.suppress(FileNotFoundError):
+            (folder / checkpoints.FILENAME).unlink()  # the finished stream supersedes it
+    return status
+
+
+def _no_report(event: str, task_id: str, value: int) -> None:
+    pass
+
+
+def _describe_error(exc: BaseException, sim: Any) -> str:
+    """One line naming the step and, where it is not already said, the code that failed."""
+    from simlab.errors import SimulationError
+
+    text = f"{type(exc).__name__}: {exc}".splitlines()[0]
+    if isinstance(exc, SimulationError):  # already names the step and the component
+        return text
+    package = Path(__file__).resolve().parent
+    where = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        path = Path(frame.filename).resolve()
+        if package in path.parents and path.name not in ("engine.py", "runner.py", "checkpoint.py"):
+            where = f"{path.relative_to(package.parent)}:{frame.lineno} in {frame.name}"
+    prefix = "setup" if sim is None else f"step {sim.t}"
+    return f"{prefix}: {text}" + (f" ({where})" if where else "")
+
+
+def _format_row(task: Task, step: int, row: dict[str, float], names: list[str]) -> list[Any]:
+    """One metrics.csv row; floats as repr (round-trips exactly), NaN as an empty cell."""
+    values = []
+    for name in names:
+        value = float(row[name])
+        values.append("" if math.isnan(value) else repr(value))
+    return [task.label, task.replicate, step, *values]
+
+
+def _restore(
+    simulation: type, scenario: Scenario, task: Task, folder: Path
+) -> tuple[Any, tuple[int, int] | None, dict[str, Any]]:
+    """A Simulation for the task: from its checkpoint when there is a usable one (returning
+    the metric rows and bytes to keep), else fresh. A checkpoint that cannot be used (another
+    scenario, unreadable) is ignored and noted: starting over gives the same numbers, later."""
+    sim = simulation(scenario, task.replicate, task.device)
+    path = folder / checkpoints.FILENAME
+    if not path.exists():
+        return sim, None, {}
+    metrics_path = folder / "metrics.csv"
+    try:
+        payload = checkpoints.load(path, task=task.task_id, config_hash=checkpoints.task_hash(task.scenario))
+        size = metrics_path.stat().st_size if metrics_path.exists() else -1
+        if size < payload["metric_bytes"]:
+            raise checkpoints.CheckpointError(f"{metrics_path} is shorter than its checkpoint says")
+        sim.load_state_dict(payload["state"])
+    except checkpoints.CheckpointError as exc:
+        return simulation(scenario, task.replicate, task.device), None, {"checkpoint_ignored": str(exc)}
+    return sim, (int(payload["metric_rows"]), int(payload["metric_bytes"])), {"resumed_from_step": sim.t}
+
+
+def _run_simulation(
+    sim: Any, scenario: Scenario, task: Task, folder: Path, report: Reporter, restored: tuple[int, int] | None
+) -> dict[str, Any]:
+    """Step to the end, streaming rows to metrics.csv and writing checkpoints."""
+    steps = scenario.steps
+    snapshot_every = scenario.output.snapshot_every
+    checkpoint_every = scenario.output.checkpoint_every
+    snapshots = Path(task.run_dir) / "snapshots"
+    metrics_path = folder / "metrics.csv"
+    checkpoint_path = folder / checkpoints.FILENAME
+    config_hash = checkpoints.task_hash(task.scenario)
+    append = restored is not None
+    rows = 0
+    if restored is not None:
+        rows, nbytes = restored
+        os.truncate(metrics_path, nbytes)  # rows written after the checkpoint are recomputed
+    names = sim.recorder.names
+    with open(metrics_path, "a" if append else "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, lineterminator="\n")
+        if not append:
+            writer.writerow([*ID_COLUMNS, *names])
+            fh.flush()
+        report("start", task.task_id, sim.t)
+        while sim.t < steps:
+            if snapshot_every and sim.t % snapshot_every == 0:
+                _save_snapshot(sim, snapshots, task)
+            row = sim.step()
+            if row is not None:
+                writer.writerow(_format_row(task, sim.t - 1, row, names))
+                rows += 1
+                fh.flush()
+            report("step", task.task_id, 1)
+            if checkpoint_every and sim.t % checkpoint_every == 0 and sim.t < steps:
+                fh.flush()
+                os.fsync(fh.fileno())
+                checkpoints.save(
+                    checkpoint_path,
+                    task=task.task_id,
+                    config_hash=config_hash,
+                    step=sim.t,
+                    rows=rows,
+                    nbytes=os.fstat(fh.fileno()).st_size,
+                    state=sim.state_dict(),
+                )
+        fh.flush()
+        os.fsync(fh.fileno())
+    if snapshot_every:
+        _save_snapshot(sim, snapshots, task)
+    return {"metric_rows": rows}
+
+
+def _snapshot_prefix(task: Task) -> str:
+    return f"{safe_name(task.label)}_r{task.replicate}_s"
+
+
+def _save_snapshot(sim: Any, folder: Path, task: Task) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{_snapshot_prefix(task)}{sim.t:06d}.npz"
+    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.npz")
+    np.savez_compressed(tmp, variant=np.array(task.label), replicate=np.array(task.replicate), **sim.snapshot())
+    os.replace(tmp, path)
+
+

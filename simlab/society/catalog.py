@@ -1,0 +1,107 @@
+"""Item catalogs: initial items and the items creators publish each step."""
+
+from __future__ import annotations
+
+import pydantic
+import torch
+from torch import Tensor
+
+from simlab.loop.state import Catalog
+from simlab.registry import CATALOGS
+
+
+@CATALOGS.register("default")
+class CreatorCatalog:
+    """Items published by creators, each with a home stance and topic.
+
+    A creator c has stance z_c ~ U[-1,1]^K and a topic; its items have stance
+    y_j = clip(z_c + N(0, item_spread^2)), the creator's topic with probability
+    ``topic_loyalty`` (else a uniform topic), and quality q_j ~ U[0,1].
+    Supply-side drift (``creator_drift`` > 0): after each step a creator moves its stance
+    along the engagement-weighted direction of its own items,
+    z_c += drift * sum_j (n_j - mean n) (y_j - z_c) / sum_j |n_j - mean n|, over the creator's
+    items engaged this step (n_j engagements), i.e. toward the variants that earned more.
+    """
+
+    class Settings(pydantic.BaseModel):
+        model_config = pydantic.ConfigDict(extra="forbid")
+        size: int = pydantic.Field(1250, ge=1, le=100_000_000, description="initial items M0")
+        topics: int = pydantic.Field(8, ge=1, le=100_000)
+        creators: int = pydantic.Field(100, ge=1, le=100_000_000)
+        new_per_step: int = pydantic.Field(10, ge=0, le=10_000_000)
+        item_spread: float = pydantic.Field(0.2, ge=0)
+        topic_loyalty: float = pydantic.Field(0.8, ge=0, le=1)
+        creator_drift: float = pydantic.Field(0.0, ge=0, le=1)
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.creator_stance: Tensor | None = None
+        self.creator_topic: Tensor | None = None
+
+    @property
+    def topics(self) -> int:
+        return self.settings.topics
+
+    def initial(self, axes: int, generator: torch.Generator, device: torch.device) -> Catalog:
+        s = self.settings
+        self.creator_stance = torch.rand(s.creators, axes, generator=generator, device=device) * 2 - 1
+        self.creator_topic = torch.randint(s.topics, (s.creators,), generator=generator, device=device)
+        capacity = s.size + 16 * max(s.new_per_step, 1)
+        catalog = Catalog(
+            stance=torch.zeros(capacity, axes, device=device),
+            topic=torch.zeros(capacity, dtype=torch.long, device=device),
+            creator=torch.zeros(capacity, dtype=torch.long, device=device),
+            quality=torch.zeros(capacity, device=device),
+            created=torch.zeros(capacity, dtype=torch.long, device=device),
+            impressions=torch.zeros(capacity, dtype=torch.long, device=device),
+            engagements=torch.zeros(capacity, dtype=torch.long, device=device),
+            size=0,
+        )
+        catalog.append(**self._draw(s.size, 0, generator))
+        return catalog
+
+    def _draw(self, n: int, step: int, generator: torch.Generator) -> dict[str, Tensor]:
+        s = self.settings
+        assert self.creator_stance is not None and self.creator_topic is not None
+        device = self.creator_stance.device
+        creator = torch.randint(s.creators, (n,), generator=generator, device=device)
+        noise = torch.randn(n, self.creator_stance.shape[1], generator=generator, device=device)
+        stance = (self.creator_stance[creator] + s.item_spread * noise).clamp(-1, 1)
+        loyal = torch.rand(n, generator=generator, device=device) < s.topic_loyalty
+        topic = torch.where(
+            loyal, self.creator_topic[creator], torch.randint(s.topics, (n,), generator=generator, device=device)
+        )
+        quality = torch.rand(n, generator=generator, device=device)
+        created = torch.full((n,), step, dtype=torch.long, device=device)
+        return {"stance": stance, "topic": topic, "creator": creator, "quality": quality, "created": created}
+
+    def new_items(
+        self, catalog: Catalog, engaged_item: Tensor, step: int, generator: torch.Generator
+    ) -> dict[str, Tensor]:
+        """Drift creators on this step's engagements (E,), then draw the next step's items."""
+        if self.settings.creator_drift > 0 and engaged_item.numel():
+            self._drift(catalog, engaged_item)
+        return self._draw(self.settings.new_per_step, step, generator)
+
+    def _drift(self, catalog: Catalog, engaged_item: Tensor) -> None:
+        assert self.creator_stance is not None
+        items, counts = torch.unique(engaged_item, return_counts=True)
+        creator = catalog.creator[items]
+        n_creators = self.creator_stance.shape[0]
+        counts = counts.float()
+        per_creator = torch.zeros(n_creators, device=counts.device).index_add_(0, creator, counts)
+        n_items = torch.zeros(n_creators, device=counts.device).index_add_(0, creator, torch.ones_like(counts))
+        advantage = counts - (per_creator / n_items.clamp(min=1))[creator]
+        direction = advantage[:, None] * (catalog.stance[items] - self.creator_stance[creator])
+        step = torch.zeros_like(self.creator_stance).index_add_(0, creator, direction)
+        norm = torch.zeros(n_creators, device=counts.device).index_add_(0, creator, advantage.abs())
+        update = step / norm.clamp(min=1e-12)[:, None]
+        self.creator_stance = (self.creator_stance + self.settings.creator_drift * update).clamp(-1, 1)
+
+    def state_dict(self) -> dict[str, Tensor]:
+        assert self.creator_stance is not None and self.creator_topic is not None
+        return {"creator_stance": self.creator_stance, "creator_topic": self.creator_topic}
+
+    def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        self.creator_stance = state["creator_stance"].clone()
+        self.creator_topic = state["creator_topic"].clone()

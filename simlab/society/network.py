@@ -1,0 +1,475 @@
+"""Social graphs (DESIGN.md §2 "Social graph") and their conversion to sparse tensors.
+
+Each NETWORKS type has a pydantic ``Settings`` and ``build(users, seed)`` returning either a
+networkx graph on nodes 0..N-1 or, for generators that must scale to 1e5–1e6 users, an
+:class:`Edges` array bundle (networkx spends ~1 kB per edge; 1e7 edges would not fit).
+:func:`to_graph` accepts both and produces the :class:`simlab.loop.state.Graph` the vectorised code
+uses; :func:`build_graph` does both steps.
+
+Edge direction: an edge (u, v) puts v in u's row of the adjacency, i.e. u listens to v
+(x_u is pulled toward x_v). Undirected graphs get both directions.
+
+Random graphs use ``numpy.random.default_rng(seed)``; the same seed gives the same graph.
+"""
+
+from __future__ import annotations
+
+import abc
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import torch
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from simlab.loop.state import Graph, Users
+from simlab.registry import NETWORKS
+
+__all__ = [
+    "BarabasiAlbert",
+    "EdgeList",
+    "Edges",
+    "EmptyNetwork",
+    "ErdosRenyi",
+    "KarateClub",
+    "StochasticBlockModel",
+    "WattsStrogatz",
+    "build_graph",
+    "gnp_pairs",
+    "read_edge_list",
+    "to_graph",
+]
+
+# Below this many candidate pairs, Bernoulli-sample every pair (exact and cheap); above it,
+# sample the edge count and then distinct random pairs (memory O(E) instead of O(N^2)).
+_ENUMERATE_LIMIT = 2_000_000
+
+
+@dataclass
+class Edges:
+    """A graph as arrays: src, dst (E,) int64 node ids < n; weight (E,) float64 or None (all 1).
+
+    ``directed=False`` means each (src, dst) pair is one undirected edge listed once.
+    """
+
+    src: np.ndarray
+    dst: np.ndarray
+    n: int
+    weight: np.ndarray | None = None
+    directed: bool = False
+
+    @property
+    def n_edges(self) -> int:
+        return int(self.src.shape[0])
+
+    def to_networkx(self) -> nx.Graph:
+        graph = nx.DiGraph() if self.directed else nx.Graph()
+        graph.add_nodes_from(range(self.n))
+        weight = np.ones(self.n_edges) if self.weight is None else self.weight
+        graph.add_weighted_edges_from(zip(self.src.tolist(), self.dst.tolist(), weight.tolist()))
+        return graph
+
+
+# ---------------------------------------------------------------------------------------------
+# vectorised random pair sampling
+
+
+def _unrank_pairs(rank: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Map ranks r in [0, size*(size-1)/2) to pairs u < v (row-major over the strict upper triangle)."""
+    # u is the largest integer with u*(2*size - u - 1)/2 <= r; solve the quadratic, then fix rounding.
+    r = rank.astype(np.float64)
+    b = 2 * size - 1
+    u = np.floor((b - np.sqrt(b * b - 8 * r)) / 2).astype(np.int64)
+    start = u * (2 * size - u - 1) // 2
+    u = np.where(start > rank, u - 1, u)
+    start = u * (2 * size - u - 1) // 2
+    nxt = (u + 1) * (2 * size - u - 2) // 2
+    u = np.where(nxt <= rank, u + 1, u)
+    start = u * (2 * size - u - 1) // 2
+    v = rank - start + u + 1
+    return u, v
+
+
+def gnp_pairs(
+    rng: np.random.Generator, size_a: int, p: float, size_b: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each possible pair independently with probability p (Gilbert's G(n, p)); vectorised.
+
+    With ``size_b`` None: pairs u < v within one set of ``size_a`` nodes; otherwise every
+    (u, v) in [0, size_a) x [0, size_b). Returns local indices (u, v), each (E,) int64.
+    The number of edges is Binomial(pairs, p); given it, the edge set is uniform — sampled as
+    distinct ranks, so memory is O(E), never O(pairs).
+    """
+    total = size_a * (size_a - 1) // 2 if size_b is None else size_a * size_b
+    if total == 0 or p <= 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    p = min(p, 1.0)
+    if total <= _ENUMERATE_LIMIT:
+        ranks = np.flatnonzero(rng.random(total) < p).astype(np.int64)
+    else:
+        m = int(rng.binomial(total, p))
+        ranks = np.zeros(0, dtype=np.int64)
+        while ranks.size < m:  # top up until m distinct ranks; few rounds when m << total
+            need = m - ranks.size
+            extra = rng.integers(0, total, size=need + need // 10 + 16, dtype=np.int64)
+            merged = np.concatenate([ranks, extra])
+            _, first = np.unique(merged, return_index=True)
+            ranks = merged[np.sort(first)][:m]  # keep draw order so truncation stays uniform
+        ranks = np.sort(ranks)
+    if size_b is None:
+        return _unrank_pairs(ranks, size_a)
+    return ranks // size_b, ranks % size_b
+
+
+# ---------------------------------------------------------------------------------------------
+# network types
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Network(abc.ABC):
+    Settings = _Settings
+
+    def __init__(self, settings: BaseModel | None = None):
+        self.settings = settings if settings is not None else self.Settings()
+
+    @abc.abstractmethod
+    def build(self, users: Users, seed: int) -> nx.Graph | Edges:
+        """The graph on nodes 0..N-1 (a networkx graph, or Edges when too big for networkx)."""
+
+
+@NETWORKS.register("erdos_renyi")
+class ErdosRenyi(_Network):
+    """Erdős–Rényi G(N, p) with p = mean_degree / (N - 1), vectorised (scales to 1e6 nodes)."""
+
+    class Settings(_Settings):
+        mean_degree: float = Field(10.0, ge=0.0)
+
+    def build(self, users: Users, seed: int) -> Edges:
+        n = users.n
+        p = self.settings.mean_degree / max(n - 1, 1)
+        u, v = gnp_pairs(np.random.default_rng(seed), n, p)
+        return Edges(u, v, n)
+
+
+@NETWORKS.register("barabasi_albert")
+class BarabasiAlbert(_Network):
+    """Barabási–Albert preferential attachment, each new node attaching m edges (networkx)."""
+
+    class Settings(_Settings):
+        m: int = Field(3, ge=1, le=10_000)
+
+    def build(self, users: Users, seed: int) -> nx.Graph:
+        n, m = users.n, self.settings.m
+        if m >= n:
+            raise ValueError(f"barabasi_albert needs m < N, got m={m}, N={n}")
+        return nx.barabasi_albert_graph(n, m, seed=seed)
+
+
+@NETWORKS.register("watts_strogatz")
+class WattsStrogatz(_Network):
+    """Watts–Strogatz small world: ring lattice of degree k, each edge rewired with probability p.
+
+    Vectorised: rewiring moves the far end to a uniform random node; the few rewired edges
+    that become self-loops or duplicates are redrawn (up to 20 rounds) and then dropped, so the
+    edge count can fall short of N*k/2 by O(k^2) edges. networkx instead redraws until valid.
+    """
+
+    class Settings(_Settings):
+        k: int = Field(4, ge=2, le=10_000)
+        p: float = Field(0.1, ge=0.0, le=1.0)
+
+    def build(self, users: Users, seed: int) -> Edges:
+        n, k, p = users.n, self.settings.k, self.settings.p
+        if k >= n:
+            raise ValueError(f"watts_strogatz needs k < N, got k={k}, N={n}")
+        rng = np.random.default_rng(seed)
+        half = k // 2
+        u = np.repeat(np.arange(n, dtype=np.int64), half)
+        v = (u + np.tile(np.arange(1, half + 1, dtype=np.int64), n)) % n
+        rewire = rng.random(u.size) < p
+        v = v.copy()
+        v[rewire] = rng.integers(0, n, size=int(rewire.sum()))
+        for _ in range(20):
+            bad = rewire & _invalid(u, v, n)
+            if not bad.any():
+                break
+            v[bad] = rng.integers(0, n, size=int(bad.sum()))
+        keep = ~_invalid(u, v, n)
+        return Edges(u[keep], v[keep], n)
+
+
+def _invalid(u: np.ndarray, v: np.ndarray, n: int) -> np.ndarray:
+    """Self-loops and every repeat after the first of an undirected pair."""
+    key = np.minimum(u, v) * n + np.maximum(u, v)
+    _, first = np.unique(key, return_index=True)
+    dup = np.ones(u.size, dtype=bool)
+    dup[first] = False
+    return dup | (u == v)
+
+
+@NETWORKS.register("sbm")
+class StochasticBlockModel(_Network):
+    """Stochastic block model with opinion homophily (Holland, Laskey & Leinhardt 1983).
+
+    Users are sorted by opinion axis 0 and cut into ``blocks`` equal-size blocks (block 0 the
+    most negative). Pairs in the same block link with p_in, others with p_out. Give p_in and
+    p_out directly, or (default) ``mean_degree`` d and ``homophily`` h in [0, 1], the expected
+    share of a node's edges inside its block: p_in*(N/B - 1) = h*d and p_out*(N - N/B) = (1-h)*d.
+    h = 1/B is no homophily (Erdős–Rényi).
+    """
+
+    class Settings(_Settings):
+        blocks: int = Field(2, ge=1, le=1_000_000)
+        mean_degree: float = Field(10.0, ge=0.0)
+        homophily: float = Field(0.8, ge=0.0, le=1.0)
+        p_in: float | None = Field(None, ge=0.0, le=1.0)
+        p_out: float | None = Field(None, ge=0.0, le=1.0)
+
+        @model_validator(mode="after")
+        def _both_or_neither(self) -> StochasticBlockModel.Settings:
+            if (self.p_in is None) != (self.p_out is None):
+                raise ValueError("give both p_in and p_out, or neither (then mean_degree and homophily apply)")
+            return self
+
+    def probabilities(self, n: int) -> tuple[float, float]:
+        s = self.settings
+        if s.p_in is not None and s.p_out is not None:
+            return s.p_in, s.p_out
+        block = n / s.blocks
+        p_in = s.homophily * s.mean_degree / max(block - 1, 1)
+        p_out = (1 - s.homophily) * s.mean_degree / max(n - block, 1)
+        return min(p_in, 1.0), min(p_out, 1.0)
+
+    def blocks_of(self, users: Users) -> np.ndarray:
+        """(N,) block index of each user, by quantile of opinion axis 0."""
+        n, b = users.n, self.settings.blocks
+        order = np.argsort(users.opinion[:, 0].detach().cpu().numpy(), kind="stable")
+        block = np.empty(n, dtype=np.int64)
+        block[order] = np.arange(n) * b // n
+        return block
+
+    def build(self, users: Users, seed: int) -> Edges:
+        n, b = users.n, self.settings.blocks
+        rng = np.random.default_rng(seed)
+        p_in, p_out = self.probabilities(n)
+        block = self.blocks_of(users)
+        members = [np.flatnonzero(block == i) for i in range(b)]
+        src, dst = [], []
+        for i in range(b):  # loops over blocks only (B is small), never over users
+            for j in range(i, b):
+                if i == j:
+                    u, v = gnp_pairs(rng, members[i].size, p_in)
+                else:
+                    u, v = gnp_pairs(rng, members[i].size, p_out, members[j].size)
+                src.append(members[i][u])
+                dst.append(members[j][v])
+        return Edges(np.concatenate(src), np.concatenate(dst), n)
+
+
+@NETWORKS.register("karate_club")
+class KarateClub(_Network):
+    """Zachary's karate club (34 members); ``weighted`` uses the interaction counts as weights."""
+
+    class Settings(_Settings):
+        weighted: bool = False
+
+    @staticmethod
+    def check_scenario(scenario: dict) -> str | None:
+        """Cross-component check at load time (see simlab.config)."""
+        size = scenario["population"].get("size")
+        if size is not None and size != 34:
+            return f"expected population.size 34 for karate_club (34 members), found {size}"
+        return None
+
+    def build(self, users: Users, seed: int) -> nx.Graph:
+        if users.n != 34:
+            raise ValueError(f"karate_club has 34 members; set population size to 34 (got {users.n})")
+        graph = nx.karate_club_graph()
+        if not self.settings.weighted:
+            nx.set_edge_attributes(graph, 1.0, "weight")
+        return graph
+
+
+@NETWORKS.register("edge_list")
+class EdgeList(_Network):
+    """Edges read from a text file: see :func:`read_edge_list`."""
+
+    class Settings(_Settings):
+        path: str
+        directed: bool = False
+
+        @model_validator(mode="after")
+        def _file_exists(self) -> EdgeList.Settings:
+            if not Path(self.path).is_file():
+                raise ValueError(f"an existing edge-list file for path, found no file at {self.path!r}")
+            return self
+
+    def build(self, users: Users, seed: int) -> Edges:
+        return read_edge_list(self.settings.path, users.n, directed=self.settings.directed)
+
+
+@NETWORKS.register("none")
+class EmptyNetwork(_Network):
+    """No social ties: every user is isolated."""
+
+    def build(self, users: Users, seed: int) -> Edges:
+        empty = np.zeros(0, dtype=np.int64)
+        return Edges(empty, empty, users.n)
+
+
+# ---------------------------------------------------------------------------------------------
+# edge-list files
+
+
+def read_edge_list(path: str | Path, n: int, directed: bool = False) -> Edges:
+    """Read ``u v [weight]`` rows (comma or whitespace separated) from a text file.
+
+    Lines starting with ``#`` and blank lines are skipped; a first line that is not numeric
+    is a header. Node ids are integers in [0, n); weights are finite and >= 0 (default 1).
+    Directed: "u v" means u listens to v. Undirected: (u, v) and (v, u) are the same edge and a
+    repeated edge keeps the weight of its last line (as networkx's read_edgelist does).
+    Raises ValueError naming the file and line for any malformed row.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"edge list {path} does not exist")
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    delimiter: str | None = None
+    seen_first = False
+    with path.open() as handle:
+        for number, raw in enumerate(handle, start=1):
+            line = raw.split("#", 1)[0].strip()
+            if not line:
+                continue
+            if delimiter is None:
+                delimiter = "," if "," in line else ""
+            fields = [f.strip() for f in (line.split(",") if delimiter else line.split())]
+            if not seen_first:
+                seen_first = True
+                if not _numeric(fields[0]):
+                    continue  # a header line
+            rows.append(fields)
+            lines.append(number)
+    for fields, number in zip(rows, lines):
+        if len(fields) not in (2, 3) or len(fields) != len(rows[0]):
+            raise ValueError(f"{path}, line {number}: expected 'u v' or 'u v weight' on every line, got {fields}")
+    if not rows:
+        return Edges(np.zeros(0, np.int64), np.zeros(0, np.int64), n, None, directed)
+    src = np.empty(len(rows), dtype=np.int64)
+    dst = np.empty(len(rows), dtype=np.int64)
+    weight = np.ones(len(rows), dtype=np.float64) if len(rows[0]) == 3 else None
+    for i, (fields, number) in enumerate(zip(rows, lines)):
+        try:
+            src[i], dst[i] = _node(fields[0]), _node(fields[1])
+            if weight is not None:
+                weight[i] = float(fields[2])
+        except ValueError:
+            raise ValueError(f"{path}, line {number}: cannot parse {fields} as integer nodes and a weight") from None
+        if not (0 <= src[i] < n and 0 <= dst[i] < n):
+            raise ValueError(f"{path}, line {number}: node ids must be in [0, {n}) (the population size), got {fields}")
+        if weight is not None and not (np.isfinite(weight[i]) and weight[i] >= 0):
+            raise ValueError(f"{path}, line {number}: weight must be finite and >= 0, got {fields[2]}")
+    if not directed:  # canonical (min, max); keep the last line of each repeated edge
+        u, v = np.minimum(src, dst), np.maximum(src, dst)
+        _, last = np.unique((u * n + v)[::-1], return_index=True)
+        keep = np.sort(len(u) - 1 - last)
+        src, dst = u[keep], v[keep]
+        weight = None if weight is None else weight[keep]
+    return Edges(src, dst, n, weight, directed)
+
+
+def _numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _node(text: str) -> int:
+    value = float(text)
+    if not value.is_integer():
+        raise ValueError(text)
+    return int(value)
+
+
+# ---------------------------------------------------------------------------------------------
+# conversion to tensors
+
+
+def to_graph(g_or_edges: nx.Graph | Edges, n: int, device: torch.device | str = "cpu") -> Graph:
+    """Convert a networkx graph or :class:`Edges` on nodes 0..n-1 to a :class:`simlab.loop.state.Graph`.
+
+    Returns float32 tensors on ``device``: adjacency (N, N) sparse CSR with row i holding
+    w_ij / d_i (rows of isolated nodes stay zero; no division by zero); src, dst, weight (E,)
+    the directed edge list with raw weights, both directions for an undirected graph (a
+    self-loop is listed once), sorted by (src, dst); degree (N,) the weighted out-degree d_i.
+    Repeated directed edges are merged by summing their weights. networkx edge attribute
+    ``weight`` is used when present (default 1).
+    """
+    device = torch.device(device)
+    if isinstance(g_or_edges, nx.Graph):
+        edges = _edges_from_networkx(g_or_edges, n)
+    elif isinstance(g_or_edges, Edges):
+        edges = g_or_edges
+    else:
+        raise TypeError(f"to_graph needs a networkx graph or Edges, got {type(g_or_edges).__name__}")
+    if edges.n != n:
+        raise ValueError(f"graph has {edges.n} nodes but the population has {n} users")
+    src = np.asarray(edges.src, dtype=np.int64)
+    dst = np.asarray(edges.dst, dtype=np.int64)
+    weight = np.ones(src.size) if edges.weight is None else np.asarray(edges.weight, dtype=np.float64)
+    if src.size and (min(src.min(), dst.min()) < 0 or max(src.max(), dst.max()) >= n):
+        raise ValueError(f"edge endpoints must be node ids in [0, {n})")
+    if not edges.directed:
+        mirror = src != dst
+        src, dst = np.concatenate([src, dst[mirror]]), np.concatenate([dst, src[mirror]])
+        weight = np.concatenate([weight, weight[mirror]])
+    # sort by (src, dst) and merge repeats, giving the CSR layout directly
+    key = src * n + dst
+    unique_key, inverse = np.unique(key, return_inverse=True)
+    weight = np.bincount(inverse, weights=weight, minlength=unique_key.size).astype(np.float64)
+    src, dst = unique_key // n, unique_key % n
+    degree = np.bincount(src, weights=weight, minlength=n).astype(np.float64)
+    values = np.divide(weight, degree[src], out=np.zeros_like(weight), where=degree[src] > 0)
+    crow = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(src, minlength=n), out=crow[1:])
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*Sparse CSR tensor support is in beta.*")
+        warnings.filterwarnings("ignore", message=".*Sparse invariant checks.*")
+        adjacency = torch.sparse_csr_tensor(
+            torch.from_numpy(crow),
+            torch.from_numpy(dst),
+            torch.from_numpy(values).to(torch.float32),
+            (n, n),
+        ).to(device)
+    return Graph(
+        adjacency=adjacency,
+        src=torch.from_numpy(src).to(device),
+        dst=torch.from_numpy(dst).to(device),
+        weight=torch.from_numpy(weight).to(device=device, dtype=torch.float32),
+        degree=torch.from_numpy(degree).to(device=device, dtype=torch.float32),
+    )
+
+
+def _edges_from_networkx(graph: nx.Graph, n: int) -> Edges:
+    nodes = np.fromiter(graph.nodes, dtype=np.int64, count=graph.number_of_nodes()) if len(graph) else np.zeros(0)
+    if len(graph) != n or (nodes.size and (nodes.min() != 0 or nodes.max() != n - 1)):
+        raise ValueError(f"networkx graph must have nodes 0..{n - 1}, got {len(graph)} nodes")
+    data = list(graph.edges(data="weight", default=1.0))
+    src = np.fromiter((e[0] for e in data), dtype=np.int64, count=len(data))
+    dst = np.fromiter((e[1] for e in data), dtype=np.int64, count=len(data))
+    weight = np.fromiter((e[2] for e in data), dtype=np.float64, count=len(data))
+    return Edges(src, dst, n, weight, graph.is_directed())
+
+
+def build_graph(component: _Network, users: Users, seed: int, device: torch.device | str = "cpu") -> Graph:
+    """``to_graph(component.build(users, seed), users.n, device)``."""
+    return to_graph(component.build(users, seed), users.n, device)
