@@ -9,7 +9,7 @@ from scipy import stats
 ID_COLUMNS = ["variant", "replicate", "step"]
 
 
-def _mean_ci(values: np.ndarray) -> tuple[float, float, float]:
+def mean_ci(values: np.ndarray) -> tuple[float, float, float]:
     """Mean and 95% t-interval; the interval is NaN with fewer than two values."""
     values = values[np.isfinite(values)]
     if values.size == 0:
@@ -32,9 +32,9 @@ def summarize(metrics: pd.DataFrame) -> pd.DataFrame:
     for variant in variants:
         final = last[last["variant"] == variant].set_index("replicate")
         for name in metric_names:
-            mean, low, high = _mean_ci(final[name].to_numpy(dtype=float))
+            mean, low, high = mean_ci(final[name].to_numpy(dtype=float))
             paired = final[name].sub(first[name]).dropna().to_numpy(dtype=float)
-            diff, diff_low, diff_high = _mean_ci(paired) if variant != variants[0] else (0.0, 0.0, 0.0)
+            diff, diff_low, diff_high = mean_ci(paired) if variant != variants[0] else (0.0, 0.0, 0.0)
             rows.append(
                 {
                     "variant": variant,
