@@ -105,7 +105,7 @@ def make_step_arrays(
 
 
 def metric_calls(s: dict[str, Any]) -> dict[str, Callable[[], object]]:
-    """One zero-argument call per metric column (DESIGN.md §3 names), on the arrays of ``s``."""
+    """One zero-argument call per metric column (docs/design.md §3 names), on the arrays of ``s``."""
     n_users, n_items, n_topics = s["n_users"], s["n_items"], s["n_topics"]
     return {
         "opinion_mean": lambda: m.opinion_mean_t(s["opinion"]),

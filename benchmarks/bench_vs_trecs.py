@@ -52,7 +52,7 @@ HERE = Path(__file__).resolve().parent
 VENV = HERE / ".venv-trecs"
 WORKLOAD = HERE / "trecs_workload.py"
 
-# Install recipe from /work/shared/notes/peers.md (`pip install trecs` fails on Python 3.11).
+# Install recipe: benchmarks/README.md, "T-RECS 0.2.1: install recipe" (`pip install trecs` fails on Python 3.11).
 TRECS_INSTALL_STEPS: list[list[str]] = [
     ["--no-deps", "trecs==0.2.1"],
     ["numpy", "scipy", "networkx", "pandas", "matplotlib", "tqdm"],
@@ -100,7 +100,7 @@ def ensure_trecs_venv(venv: Path = VENV) -> Path:
         print(f"[trecs] {' '.join(cmd)}", flush=True)
         subprocess.run(cmd, check=True)
     if not trecs_importable(python):
-        raise RuntimeError(f"T-RECS still does not import in {venv}; see /work/shared/notes/peers.md")
+        raise RuntimeError(f"T-RECS still does not import in {venv}; see the install recipe in benchmarks/README.md")
     print(f"[trecs] ready: {python}", flush=True)
     return python
 

@@ -2,7 +2,7 @@
 
 This script does not import simlab; it is executed by ``benchmarks/bench_vs_trecs.py`` with
 the interpreter of ``benchmarks/.venv-trecs`` (Python 3.11, trecs 0.2.1; see
-``/work/shared/notes/peers.md`` for the install recipe).
+``benchmarks/README.md`` for the install recipe).
 
 Workload: a T-RECS ``ContentFiltering`` model with ``num_users=U``, ``num_items=I``,
 ``num_attributes=20`` and ``seed=42``, measuring ``InteractionMeasurement``,

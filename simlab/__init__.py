@@ -1,6 +1,6 @@
 """simlab: closed-loop simulation of engagement-optimising recommenders and opinion dynamics.
 
-Python API (DESIGN.md §3): ``simlab.load_scenario(path_or_dict)``, ``simlab.run(scenario,
+Python API (docs/design.md §3): ``simlab.load_scenario(path_or_dict)``, ``simlab.run(scenario,
 **overrides)`` returning a result with ``.metrics`` and ``.path``; ``simlab.metrics`` (pure
 measure functions) and ``simlab.society.dynamics.fj_equilibrium``.
 """

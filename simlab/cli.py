@@ -1,4 +1,4 @@
-"""Command line: ``simlab run|validate|compare|plot|report|list`` (DESIGN.md §3).
+"""Command line: ``simlab run|validate|compare|plot|report|list`` (docs/design.md §3).
 
 Exit 0 on success, 2 on invalid input with one message naming the file, line and key path.
 """
@@ -6,6 +6,7 @@ Exit 0 on success, 2 on invalid input with one message naming the file, line and
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -35,9 +36,24 @@ def _parser() -> argparse.ArgumentParser:
     validate = sub.add_parser("validate", help="check scenario YAMLs without running them")
     validate.add_argument("scenarios", nargs="+")
 
-    compare = sub.add_parser("compare", help="run a scenario's variants (or load run folders) and compare them")
+    compare = sub.add_parser(
+        "compare", help="paired differences of a scenario's variants (or run folders') to a baseline, with 95%% CIs"
+    )
     compare.add_argument("targets", nargs="+", metavar="SCENARIO|RUN_DIR")
-    compare.add_argument("--out", help="run folder for a scenario target")
+    compare.add_argument(
+        "--out", help="folder for compare.csv/.md and figures (for a scenario: its run folder; default: the run folder)"
+    )
+    compare.add_argument("--baseline", help="the variant compared against (default: the first)")
+    compare.add_argument(
+        "--metrics",
+        help="comma-separated metric names (default: polarization, extremity, exposure, diversity, ctr, engagement)",
+    )
+    compare.add_argument("--steps", type=int, help="compare at step N-1 (a scenario is run for N steps)")
+    compare.add_argument("--replicates", type=int, help="replicates to run (scenario) or to use (run folder)")
+    compare.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a dotted key (scenario)"
+    )
+    compare.add_argument("--no-figures", action="store_true", help="write the tables only")
     compare.add_argument("--quiet", action="store_true")
     compare.add_argument("--workers", type=int, default=1)
 
@@ -45,7 +61,15 @@ def _parser() -> argparse.ArgumentParser:
     plot.add_argument("run_dir")
     report = sub.add_parser("report", help="(re)write report.html of a run folder")
     report.add_argument("run_dir")
-    sub.add_parser("list", help="list registered component types")
+    listing = sub.add_parser("list", help="list registered component types (--settings: their settings)")
+    listing.add_argument(
+        "--settings",
+        nargs="?",
+        const="",
+        metavar="NAME",
+        help="print the settings reference: all, a kind (network) or one type (network.barabasi_albert)",
+    )
+    listing.add_argument("--markdown", action="store_true", help="with --settings: the whole reference as Markdown")
     return parser
 
 
@@ -71,19 +95,22 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return 0 if result.status == "complete" else 1  # 1: some tasks failed (listed on stderr)
     if not args.scenario:
         raise ScenarioError("expected a scenario YAML (or --resume RUN_DIR)", file="simlab run")
-    result = runner.run(
-        args.scenario,
-        out=args.out,
-        replicates=args.replicates,
-        seed=args.seed,
-        steps=args.steps,
-        device=args.device,
-        overrides=parse_set(args.set),
-        workers=args.workers,
-        backend=args.backend,
-        address=args.address,
-        quiet=args.quiet,
-    )
+    flags = {"replicates": args.replicates, "seed": args.seed, "steps": args.steps, "device": args.device}
+    try:
+        result = runner.run(
+            args.scenario,
+            out=args.out,
+            **flags,
+            overrides=parse_set(args.set),
+            workers=args.workers,
+            backend=args.backend,
+            address=args.address,
+            quiet=args.quiet,
+        )
+    except ScenarioError as exc:
+        if exc.file == "--set" and flags.get(exc.key or "") is not None:  # a bad --steps 0: name the flag
+            raise ScenarioError(exc.detail, file=f"--{exc.key}") from None
+        raise
     return 0 if result.status == "complete" else 1  # 1: some tasks failed (listed on stderr)
 
 
@@ -98,44 +125,80 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
-    import pandas as pd
+    from simlab.config import parse_set
+    from simlab.outputs import compare
 
-    from simlab import running as runner
-    from simlab.running.summary import summarize
+    if args.workers < 1:
+        raise ScenarioError(f"expected --workers >= 1, found {args.workers}", file="--workers")
+    if args.replicates is not None and args.replicates < 1:
+        raise ScenarioError(f"expected --replicates >= 1, found {args.replicates}", file="--replicates")
+    names = [n.strip() for n in args.metrics.split(",") if n.strip()] if args.metrics else None
+    metrics, folders = compare.load_targets(
+        args.targets,
+        out=args.out,
+        steps=args.steps,
+        replicates=args.replicates,
+        overrides=parse_set(args.set),
+        workers=args.workers,
+        quiet=args.quiet,
+    )
+    for line in compare.consistency_warnings(metrics):
+        print(f"warning: {line}", file=sys.stderr)
+    table = compare.paired_differences(metrics, args.baseline, names)
+    print(compare.to_text(table), end="")
+    out = Path(args.out) if args.out else folders[0]
+    written = compare.write_comparison(table, out)
+    if not args.no_figures:
+        from simlab.outputs.compare_figures import plot_comparison
 
-    frames = []
-    for target in args.targets:
-        path = Path(target)
-        if path.is_dir():
-            metrics = pd.read_csv(_run_dir(target) / "metrics.csv")
-            if len(args.targets) > 1:
-                metrics["variant"] = path.name + ":" + metrics["variant"].astype(str)
-            frames.append(metrics)
-        else:
-            out = args.out if len(args.targets) == 1 else None
-            result = runner.run(target, out=out, quiet=args.quiet, workers=args.workers)
-            frames.append(result.metrics)
-    summary = summarize(pd.concat(frames, ignore_index=True))
-    table = summary.pivot(index="metric", columns="variant", values="final_mean")
-    table = table[list(dict.fromkeys(summary["variant"]))]
-    with pd.option_context("display.width", 200, "display.max_columns", 20, "display.float_format", "{:.4g}".format):
-        print(table)
+        written += plot_comparison(table, metrics, out)
+    if not args.quiet:
+        for path in written:
+            print(path)
     return 0
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from simlab import registry
+    from simlab import registry, settings_reference
     from simlab.config import ensure_components
 
     ensure_components()
+    if args.settings is not None:
+        if args.markdown:
+            if args.settings:
+                raise ScenarioError("--markdown prints the whole reference; give no NAME", file="--settings")
+            print(settings_reference.render_markdown(), end="")
+            return 0
+        try:
+            print(settings_reference.render_text(args.settings or None))
+        except KeyError as exc:
+            raise ScenarioError(exc.args[0], file="--settings") from None
+        return 0
+    if args.markdown:
+        raise ScenarioError("--markdown needs --settings", file="--markdown")
     for kind, reg in registry.ALL.items():
         print(f"{kind}: {', '.join(reg.names()) or '(none)'}")
-    print("policy (recommender.policy.type): top_k, epsilon_greedy, softmax")
     print("candidate sources (recommender.candidates): recent, popular, random, social, history")
+    print("settings of each type: simlab list --settings [KIND | KIND.TYPE]")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The ``simlab`` command; returns the exit code."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        # the reader went away (`simlab compare ... | head`): stop quietly, as Unix tools do.
+        # stdout goes to devnull so that Python's final flush does not fail again (the recipe of
+        # the Python docs, "Note on SIGPIPE"); exit 1, as Python does on EPIPE.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+
+
+def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "run":

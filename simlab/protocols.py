@@ -1,4 +1,4 @@
-"""One small Protocol per pluggable part (DESIGN.md §4).
+"""One small Protocol per pluggable part (docs/design.md §4.1).
 
 Components receive state and randomness explicitly; none holds global state. Shapes:
 N users, M items, K opinion axes, T topics, A active users this step, C candidates, k slate.
@@ -120,7 +120,7 @@ class Recommender(Protocol):
 
 
 class Feed(Protocol):
-    """The platform's ranking stage as the loop calls it (DESIGN.md §5). The innermost feed is
+    """The platform's ranking stage as the loop calls it (docs/design.md §4.3). The innermost feed is
     :class:`simlab.platform.slates.PolicyFeed`; interventions wrap it (A users, C candidates)."""
 
     def adjust_scores(self, users: Tensor, candidates: Tensor, scores: Tensor) -> Tensor:

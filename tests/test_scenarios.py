@@ -38,6 +38,7 @@ def test_scenario_loads_and_runs_three_steps(path, device):
         assert all(math.isfinite(v) for r in rows if r for v in r.values() if not math.isnan(v)), label
 
 
+@pytest.mark.slow  # the quickstart at full size (6 tasks x 25 steps): CI runs it with -m slow
 def test_quickstart_feeds_differ(tmp_path):
     result = simlab.run(
         "scenarios/quickstart.yaml",

@@ -1,6 +1,6 @@
 """Scenario YAML: safe loading, validation with pydantic, overrides, variants and sweeps.
 
-A scenario is a YAML mapping with the top-level keys of DESIGN.md §3. Each component is
+A scenario is a YAML mapping with the top-level keys of docs/design.md §3. Each component is
 ``{type: name, ...settings}``; the settings are validated by the registered class's pydantic
 ``Settings`` model, so unknown keys and bad values fail at load time with the file, line and
 key path of the offending value.

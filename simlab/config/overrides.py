@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any
-
-import yaml
 
 from simlab.config.schema import COMPONENTS, RecommenderCommon
 from simlab.errors import ScenarioError
@@ -89,15 +88,46 @@ def apply_overrides(doc: dict[str, Any], override: dict[str, Any]) -> dict[str, 
 
 def parse_set(assignments: list[str]) -> dict[str, Any]:
     """``["a.b=1", "c=x"]`` -> ``{"a.b": 1, "c": "x"}``; values parsed as YAML scalars."""
+    from simlab.config.loading import parse_yaml  # loading imports this module
+
     out: dict[str, Any] = {}
     for item in assignments:
         if "=" not in item:
             raise ScenarioError(f"expected dotted.key=value, found {item!r}", file="--set")
         key, raw = item.split("=", 1)
+        key = key.strip()
+        if not raw.strip():
+            out[key] = ""
+            continue
         try:
-            out[key.strip()] = yaml.safe_load(raw) if raw.strip() else ""
-        except yaml.YAMLError as exc:
-            raise ScenarioError(f"cannot parse value {raw!r}: {exc}", file="--set", key=key) from None
+            # the scenario file's loader and limits (depth, aliases, integer digits)
+            value, _ = parse_yaml(raw, "--set")
+        except ScenarioError as exc:
+            raise ScenarioError(f"cannot parse value {_shown(raw)}: {exc.detail}", file="--set", key=key) from None
+        if _non_finite(value):
+            # refused here, with what the user wrote: later, a JSON dump would turn nan into None
+            raise ScenarioError(f"expected a finite number, found {_shown(raw.strip())}", file="--set", key=key)
+        out[key] = value
     return out
+
+
+def _shown(raw: str) -> str:
+    return raw if len(raw) <= 40 else raw[:37] + "..."
+
+
+def _non_finite(value: Any) -> bool:
+    """Whether a parsed value is or contains a NaN or an infinity (as a float or as text)."""
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, str):  # "nan", "inf": YAML strings that pydantic would read as floats
+        try:
+            return not math.isfinite(float(value))
+        except ValueError:
+            return False
+    if isinstance(value, dict):
+        return any(_non_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_non_finite(v) for v in value)
+    return False
 
 

@@ -1,11 +1,11 @@
-"""The scenario schema: top-level keys, loop settings, and the component kinds (DESIGN.md §3)."""
+"""The scenario schema: top-level keys, loop settings, and the component kinds (docs/design.md §3)."""
 
 from __future__ import annotations
 
 import hashlib
 import itertools
 import json
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import pydantic
 
@@ -40,12 +40,14 @@ class CandidateSettings(_Strict):
     The weights are relative shares of C; a source with weight 0 is skipped.
     """
 
-    size: int = pydantic.Field(100, ge=1, le=100_000)
-    recent: float = pydantic.Field(0.2, ge=0)
-    popular: float = pydantic.Field(0.2, ge=0)
-    random: float = pydantic.Field(0.3, ge=0)
-    social: float = pydantic.Field(0.15, ge=0)
-    history: float = pydantic.Field(0.15, ge=0)
+    size: int = pydantic.Field(100, ge=1, le=100_000, description="C, candidates per active user")
+    recent: float = pydantic.Field(0.2, ge=0, description="share from the newest items")
+    popular: float = pydantic.Field(0.2, ge=0, description="share from the most engaged items")
+    random: float = pydantic.Field(0.3, ge=0, description="share drawn uniformly from the catalog")
+    social: float = pydantic.Field(0.15, ge=0, description="share from what the user's graph neighbours engaged with")
+    history: float = pydantic.Field(
+        0.15, ge=0, description="share of items similar to the user's engagement history"
+    )
     recent_window: int = pydantic.Field(
         200, ge=1, le=100_000_000, description="the newest items the `recent` source draws from"
     )
@@ -64,11 +66,15 @@ class RecommenderCommon(_Strict):
     """Settings every recommender shares (the loop uses them); the rest go to the type."""
 
     type: str
-    retrain_every: int = pydantic.Field(1, ge=1)
-    slate_size: int = pydantic.Field(10, ge=1, le=1000)
-    history_length: int = pydantic.Field(20, ge=1, le=1000)
-    log_capacity: int = pydantic.Field(200_000, ge=1, le=10_000_000)
-    candidates: CandidateSettings = CandidateSettings()
+    retrain_every: int = pydantic.Field(1, ge=1, description="the recommender trains every this many steps")
+    slate_size: int = pydantic.Field(10, ge=1, le=1000, description="k, items shown per active user and step")
+    history_length: int = pydantic.Field(20, ge=1, le=1000, description="H, last engaged items kept per user")
+    log_capacity: int = pydantic.Field(
+        200_000, ge=1, le=10_000_000, description="impressions the replay log keeps (oldest dropped first)"
+    )
+    candidates: CandidateSettings = pydantic.Field(
+        CandidateSettings(), description="candidate generation (see `recommender.candidates`)"
+    )
     policy: dict[str, Any] = pydantic.Field(
         default_factory=lambda: {"type": "top_k"},
         description="the ranking policy {type: name, ...settings} (registry `policy`)",
@@ -78,43 +84,66 @@ class RecommenderCommon(_Strict):
 class MetricsSettings(_Strict):
     """Which metrics to record (default: all registered) and per-metric parameters."""
 
-    include: list[str] | Literal["all"] = "all"
-    exclude: list[str] = []
+    include: list[str] | Literal["all"] = pydantic.Field("all", description="metric names to record, or all")
+    exclude: list[str] = pydantic.Field([], description="metric names not to record")
     every: int = pydantic.Field(1, ge=1, description="record metrics every this many steps")
-    params: dict[str, dict[str, Any]] = {}
+    params: dict[str, dict[str, Any]] = pydantic.Field(
+        {}, description="per-metric settings, metric name -> {key: value} (see the `metric` types)"
+    )
 
 
 class OutputSettings(_Strict):
-    dir: str = "runs"
-    snapshot_every: int = pydantic.Field(10, ge=0, description="0 = no snapshots")
-    checkpoint_every: int = pydantic.Field(0, ge=0, description="0 = no checkpoints")
-    figures: bool = True
-    report: bool = True
-    parquet: bool = True
+    """What a run writes to its run folder."""
+
+    dir: str = pydantic.Field("runs", description="parent of the default run folder <dir>/<name>/<stamp>/")
+    snapshot_every: int = pydantic.Field(
+        10, ge=0, description="write snapshots/*.npz every this many steps (0 = no snapshots)"
+    )
+    checkpoint_every: int = pydantic.Field(
+        0, ge=0, description="save a resumable checkpoint every this many steps (0 = no checkpoints)"
+    )
+    figures: bool = pydantic.Field(True, description="draw figures/*.png at the end")
+    report: bool = pydantic.Field(True, description="write report.html at the end")
+    parquet: bool = pydantic.Field(True, description="also write metrics.parquet")
 
 
 class Scenario(_Strict):
     """A validated scenario with all defaults filled in."""
 
-    name: str = pydantic.Field("scenario", pattern=r"^[A-Za-z0-9_.\-]+$")
-    description: str = ""
-    seed: int = pydantic.Field(0, ge=0, lt=2**63)
-    replicates: int = pydantic.Field(1, ge=1, le=100_000)
-    steps: int = pydantic.Field(50, ge=1, le=10_000_000)
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    precision: Literal["float32", "float64"] = "float32"
-    plugins: list[str] = []
-    population: dict[str, Any] = {}
-    network: dict[str, Any] = {}
-    catalog: dict[str, Any] = {}
-    behavior: dict[str, Any] = {}
-    dynamics: dict[str, Any] = {}
-    recommender: dict[str, Any] = {}
-    interventions: list[dict[str, Any]] = []
-    metrics: MetricsSettings = MetricsSettings()
-    output: OutputSettings = OutputSettings()
-    variants: dict[str, dict[str, Any]] = {}
-    sweep: dict[str, list[Any]] = {}
+    name: str = pydantic.Field(
+        "scenario", pattern=r"^[A-Za-z0-9_.\-]+$", description="names the run folder runs/<name>/<stamp>/"
+    )
+    description: str = pydantic.Field("", description="free text, kept in the run's scenario.yaml and report")
+    seed: int = pydantic.Field(0, ge=0, lt=2**63, description="replicate r runs with child seeds of (seed, r)")
+    replicates: int = pydantic.Field(1, ge=1, le=100_000, description="independent replicates per variant")
+    steps: int = pydantic.Field(50, ge=1, le=10_000_000, description="simulation steps per task")
+    device: Literal["auto", "cpu", "cuda"] = pydantic.Field("auto", description="auto: cuda when available")
+    precision: Literal["float32", "float64"] = pydantic.Field(
+        "float32", description="dtype of every real-valued state array"
+    )
+    plugins: list[str] = pydantic.Field([], description="Python modules imported first; they register components")
+    population: dict[str, Any] = pydantic.Field({}, description="{type: name, ...}: a `population` type")
+    network: dict[str, Any] = pydantic.Field({}, description="{type: name, ...}: a `network` type")
+    catalog: dict[str, Any] = pydantic.Field({}, description="{type: name, ...}: a `catalog` type")
+    behavior: dict[str, Any] = pydantic.Field({}, description="{type: name, ...}: a `behavior` type")
+    dynamics: dict[str, Any] = pydantic.Field({}, description="{type: name, ...}: a `dynamics` type")
+    recommender: dict[str, Any] = pydantic.Field(
+        {}, description="{type: name, ...}: a `recommender` type plus the loop settings of `recommender`"
+    )
+    interventions: list[dict[str, Any]] = pydantic.Field(
+        [], description="`intervention` blocks; the first wraps the policy feed, the next wraps that"
+    )
+    metrics: MetricsSettings = pydantic.Field(MetricsSettings(), description="see `metrics`")
+    output: OutputSettings = pydantic.Field(OutputSettings(), description="see `output`")
+    variants: dict[str, dict[str, Any]] = pydantic.Field(
+        {}, description="name -> overrides; variants run side by side with paired seeds"
+    )
+    sweep: dict[str, list[Any]] = pydantic.Field({}, description="dotted key -> values: a grid of every combination")
+    sweep_baseline: dict[str, Any] | None = pydantic.Field(
+        None,
+        description="the sweep point paired differences are taken against (swept key -> value, same variant); "
+        "absent: each sweep point against the first variant at that point",
+    )
 
     # where the document came from, for error messages (not part of the YAML)
     _source: str | None = pydantic.PrivateAttr(None)
@@ -137,13 +166,26 @@ class Scenario(_Strict):
             return "cuda" if torch.cuda.is_available() else "cpu"
         return self.device
 
-    def tasks(self) -> list[tuple[str, Scenario]]:
-        """(label, scenario) for each variant x sweep point; labels are metrics.csv `variant`."""
+    @pydantic.field_validator("sweep_baseline")
+    @classmethod
+    def _baseline_is_a_sweep_point(cls, value: dict[str, Any] | None, info: pydantic.ValidationInfo) -> Any:
+        sweep = info.data.get("sweep") or {}
+        for key, chosen in (value or {}).items():
+            if key not in sweep:
+                raise ValueError(f"a swept key (one of {sorted(sweep)}), found {key!r}")
+            if chosen not in sweep[key]:
+                raise ValueError(f"one of the swept values of {key} {sweep[key]}, found {chosen!r}")
+        return value
+
+    def task_points(self) -> list[TaskPoint]:
+        """One :class:`TaskPoint` per variant x sweep point, variants in scenario order and the
+        sweep grid in row-major order of its keys (the order of every output)."""
         from simlab.config.overrides import apply_overrides
         from simlab.config.validation import _validate
 
         base = self.to_dict()
         base_variants, base_sweep = base.pop("variants"), base.pop("sweep")
+        base.pop("sweep_baseline")
         variant_docs = [("base", base)] if not base_variants else []
         for name, override in base_variants.items():
             variant_docs.append((name, apply_overrides(base, override)))
@@ -151,12 +193,26 @@ class Scenario(_Strict):
         out = []
         for name, doc in variant_docs:
             for values in itertools.product(*(base_sweep[k] for k in keys)) if keys else [()]:
-                point = apply_overrides(doc, dict(zip(keys, values)))
+                point = dict(zip(keys, values))
                 label = name
                 if keys:
-                    point_name = ",".join(f"{k}={v}" for k, v in zip(keys, values))
+                    point_name = ",".join(f"{k}={v}" for k, v in point.items())
                     label = point_name if name == "base" else f"{name}|{point_name}"
-                out.append((label, _validate(point, self._source, None)))
+                scenario = _validate(apply_overrides(doc, point), self._source, None)
+                out.append(TaskPoint(label, name, point, scenario))
         return out
 
+    def tasks(self) -> list[tuple[str, Scenario]]:
+        """(label, scenario) for each variant x sweep point (see :meth:`task_points`); labels
+        name the tasks (task ids, manifest, snapshot files)."""
+        return [(p.label, p.scenario) for p in self.task_points()]
 
+
+class TaskPoint(NamedTuple):
+    """One variant at one sweep point: metrics.csv writes ``variant`` and one column per key
+    of ``sweep`` (its values as written in the scenario)."""
+
+    label: str
+    variant: str
+    sweep: dict[str, Any]
+    scenario: Scenario

@@ -1,4 +1,4 @@
-"""The intervention seam (DESIGN.md §5): mitigations as composable wrappers of the feed.
+"""The intervention seam (docs/design.md §4.3): mitigations as composable wrappers of the feed.
 
 In the spirit of Gymnasium's ``Wrapper``, an :class:`Intervention` wraps the
 :class:`~simlab.protocols.Feed` below it and forwards every hook; a subclass overrides only the

@@ -1,4 +1,4 @@
-"""The closed loop (DESIGN.md §2, "One step"), written once.
+"""The closed loop (docs/design.md §2, "One step"), written once.
 
 A :class:`Simulation` is one replicate of a scenario. Its state is tensors on the run's device;
 every random draw comes from a named child stream of the replicate's seed.
@@ -77,15 +77,20 @@ class Simulation:
             self.catalog.to_dtype(self.dtype)
             self.graph.to_dtype(self.dtype)
         history = self.loop["history_length"]
-        self.history = torch.full((n, history), -1, dtype=torch.long, device=self.device)
-        self.user_impressions = torch.zeros(n, dtype=torch.long, device=self.device)
-        self.user_engagements = torch.zeros(n, dtype=torch.long, device=self.device)
+        # the platform's per-account records; logged-out users share one extra anonymous id
+        logged_out = self.users.logged_out
+        self.logged_out = logged_out if logged_out is not None and bool(logged_out.any()) else None
+        accounts = n + (self.logged_out is not None)
+        self.history = torch.full((accounts, history), -1, dtype=torch.long, device=self.device)
+        self.user_impressions = torch.zeros(accounts, dtype=torch.long, device=self.device)
+        self.user_engagements = torch.zeros(accounts, dtype=torch.long, device=self.device)
+        self.forgotten_at = torch.full((accounts,), -1, dtype=torch.long, device=self.device)
         # running sum and count of the extremeness of items shown to each user
         self.exposure_sum = torch.zeros(n, dtype=self.dtype, device=self.device)
         self.exposure_count = torch.zeros(n, dtype=self.dtype, device=self.device)
         self.log = ImpressionLog(self.loop["log_capacity"], N_DENSE, history, self.device)
         self.view = PlatformView(
-            n_users=n,
+            n_users=accounts,
             catalog=self.catalog,
             user_impressions=self.user_impressions,
             user_engagements=self.user_engagements,
@@ -93,6 +98,8 @@ class Simulation:
             graph=self.graph,
             device=self.device,
             oracle_probability=self._oracle(),
+            logged_out=self.logged_out,
+            forgotten_at=self.forgotten_at,
         )
         self.recommender.setup(self.view, g("recommender"))
         self.feed = self._stack_feed()
@@ -137,13 +144,15 @@ class Simulation:
         active = torch.nonzero(torch.rand(users.n, generator=g("activity"), device=self.device) < users.activity)
         active = active.squeeze(1)
 
-        # 2-3. candidates, scores, slate
+        # 2-3. candidates, scores, slate, all under the ids the platform knows (logged-out users:
+        # the anonymous id)
+        seen = self.view.platform_users(active)
         candidates = candidate_generation.generate(
-            self.view, active, self.candidate_settings, g("candidates"), self.recommender
+            self.view, seen, self.candidate_settings, g("candidates"), self.recommender
         )
-        raw_scores = self.recommender.score(active, candidates).float()
-        scores = self.feed.adjust_scores(active, candidates, raw_scores)
-        columns = self.feed.build_slates(active, candidates, scores, self.loop["slate_size"])
+        raw_scores = self.recommender.score(seen, candidates).float()
+        scores = self.feed.adjust_scores(seen, candidates, raw_scores)
+        columns = self.feed.build_slates(seen, candidates, scores, self.loop["slate_size"])
         slates = columns_to_items(candidates, columns)
 
         # 4. response
@@ -159,11 +168,12 @@ class Simulation:
         impressions = Engagements(user, item, position, label, probability, catalog.stance[item].abs().amax(dim=1))
         # progressive validation: the model predicts before it trains on these impressions; a
         # model whose scores are logits already did so while ranking
+        seen_user = self.view.platform_users(user)
         if self.recommender.scores_are_logits:
             predictions = torch.sigmoid(torch.gather(raw_scores, 1, columns.clamp(min=0))[shown])
         else:
-            predictions = self.recommender.predict(user, item)
-        dense, bag = self.view.dense(user, item), self.history[user]
+            predictions = self.recommender.predict(seen_user, item)
+        dense, bag = self.view.dense(seen_user, item), self.history[seen_user]
         self._count(impressions)
 
         # 5. opinions and interests
@@ -173,11 +183,12 @@ class Simulation:
             raise SimulationError(f"step {t}: dynamics {self.scenario.dynamics['type']!r} produced non-finite opinions")
         users.opinion = opinion
         self.behavior.drift_interests(users, engaged_user, engaged_item, catalog)
-        self._remember(engaged_user, engaged_item)
+        self._remember(*self._linked(engaged_user, engaged_item))
 
-        # 6-7. log, let interventions observe, retrain (with any intervention rows)
+        # 6-7. log (what the platform saw), let interventions observe, retrain (with any
+        # intervention rows)
         logged = {
-            "user": user,
+            "user": seen_user,
             "item": item,
             "position": position,
             "label": label,
@@ -227,10 +238,19 @@ class Simulation:
         user, item, label = impressions.user, impressions.item, impressions.label.long()
         self.catalog.impressions.index_add_(0, item, torch.ones_like(item))
         self.catalog.engagements.index_add_(0, item, label)
-        self.user_impressions.index_add_(0, user, torch.ones_like(user))
-        self.user_engagements.index_add_(0, user, label)
+        account, account_label = self._linked(user, label)
+        self.user_impressions.index_add_(0, account, torch.ones_like(account))
+        self.user_engagements.index_add_(0, account, account_label)
         self.exposure_sum.index_add_(0, user, impressions.extremeness)
         self.exposure_count.index_add_(0, user, torch.ones_like(impressions.extremeness))
+
+    def _linked(self, user: Tensor, *columns: Tensor) -> tuple[Tensor, ...]:
+        """The rows (user (E,) and its aligned ``columns``) the platform can link to an account:
+        logged-out users' rows are dropped, so their history and counters stay empty."""
+        if self.logged_out is None:
+            return (user, *columns)
+        keep = ~self.logged_out[user]
+        return (user[keep], *(c[keep] for c in columns))
 
     def _remember(self, user: Tensor, item: Tensor) -> None:
         """Push this step's engagements (E,) onto each user's last-H history (newest last)."""
@@ -283,6 +303,7 @@ class Simulation:
             "user_engagements": self.user_engagements,
             "exposure_sum": self.exposure_sum,
             "exposure_count": self.exposure_count,
+            "forgotten_at": self.forgotten_at,
             "log": self.log.state_dict(),
             "recommender": self.recommender.state_dict(),
             "recorder": self.recorder.state_dict(),
@@ -299,6 +320,8 @@ class Simulation:
         self.catalog_model.load_state_dict(_to_device(state["catalog_model"], self.device))
         for name in ("history", "user_impressions", "user_engagements", "exposure_sum", "exposure_count"):
             getattr(self, name).copy_(state[name])
+        if "forgotten_at" in state:  # (absent from checkpoints written before history_reset)
+            self.forgotten_at.copy_(state["forgotten_at"])
         self.log.load_state_dict(state["log"])
         self.recommender.load_state_dict(state["recommender"])
         self.recorder.load_state_dict(_to_device(state["recorder"], self.device))

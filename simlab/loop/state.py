@@ -1,6 +1,6 @@
 """The simulation state: users, items, graph and logs as tensors on the run's device.
 
-Notation (DESIGN.md §2): N users, M items (the catalog grows), K opinion axes, T topics,
+Notation (docs/design.md §2): N users, M items (the catalog grows), K opinion axes, T topics,
 k slate size, C candidates per active user, H history length.
 Nothing here is a Python object per user: every field is an array over users or items.
 """
@@ -30,7 +30,8 @@ class Users:
 
     opinion (N, K) in [-1, 1]; innate (N, K) the initial opinion s_i; susceptibility (N,) mu_i;
     anchoring (N,) lambda_i (Friedkin–Johnsen stubbornness); confidence (N,) eps_i;
-    interests (N, T) rows on the simplex; activity (N,) p_i; group (N,) long.
+    interests (N, T) rows on the simplex; activity (N,) p_i; group (N,) long;
+    logged_out (N,) bool, users the platform cannot identify (None: everybody is logged in).
     """
 
     opinion: Tensor
@@ -41,6 +42,7 @@ class Users:
     interests: Tensor
     activity: Tensor
     group: Tensor
+    logged_out: Tensor | None = None
 
     @property
     def n(self) -> int:

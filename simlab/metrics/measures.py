@@ -15,7 +15,7 @@ worst, with no Python loop over users or items. On CUDA, the float-weighted binc
 bin means, group means, per-user topic entropy) use atomic adds, so those values may differ in the
 last bits between identical runs; the other measures are bit-reproducible.
 
-Metric-name map (DESIGN.md §3): polarization_er = :func:`esteban_ray`, bimodality =
+Metric-name map (docs/design.md §3): polarization_er = :func:`esteban_ray`, bimodality =
 :func:`bimodality_coefficient`, polarization_p / disagreement = :func:`polarization_disagreement`,
 extreme_user_share = :func:`extreme_share`, slate_diversity = :func:`intra_list_diversity`,
 exposure_gini = :func:`gini`; the other names are the function names.
@@ -70,6 +70,10 @@ __all__ = [
     "logloss_t",
     "mean_user_topic_entropy",
     "mean_user_topic_entropy_t",
+    "miscalibration",
+    "miscalibration_t",
+    "nearest_consumer_jaccard",
+    "nearest_consumer_jaccard_t",
     "nearest_opinion_pairs",
     "opinion_mean",
     "opinion_mean_t",
@@ -91,6 +95,8 @@ __all__ = [
     "unfairness_group_t",
     "unfairness_individual",
     "unfairness_individual_t",
+    "window_reach",
+    "window_reach_t",
 ]
 
 P = ParamSpec("P")
@@ -584,6 +590,79 @@ def homogenization_t(user: ArrayLike, item: ArrayLike, n_users: int, pairs: Arra
     return jaccard.sum() / (union > 0).sum()
 
 
+def nearest_consumer_jaccard_t(user: ArrayLike, item: ArrayLike, n_users: int) -> Tensor:
+    """Mean over users of the Jaccard overlap with their most similar user by consumption.
+
+    J_i = max_{v != i} |S_i ∩ S_v| / |S_i ∪ S_v| over the consumed item sets S (the form of
+    Chaney, Stewart & Engelhardt 2018's homogenization in which the partner is the nearest
+    consumer instead of the nearest by true preference). user, item: (E,) consumption events
+    (repeats are fine) of users 0..n_users-1; users with an empty set are left out of the mean
+    (NaN if all are, or n_users < 2). O(n_users^2) memory for the overlap matrix (one sparse
+    times dense product): call it on a sample of a few thousand users.
+    """
+    u = _index(user)
+    i = _index(item, u.device)
+    if n_users < 2 or u.numel() == 0:
+        return _nan(u.device)
+    items, column = torch.unique(i, return_inverse=True)
+    m = items.numel()
+    keys = torch.unique(u * m + column)  # sorted distinct (user, item): sets, repeats count once
+    rows, cols = keys // m, keys % m
+    dtype = _dtype(u.device)
+    ones = torch.ones(keys.numel(), dtype=dtype, device=u.device)
+    x = torch.sparse_coo_tensor(torch.stack([rows, cols]), ones, (n_users, m), is_coalesced=True)
+    size = torch.zeros(n_users, dtype=dtype, device=u.device).index_add_(0, rows, ones)
+    inter = torch.sparse.mm(x, x.t().to_dense())  # (n_users, n_users) |S_i ∩ S_v|
+    union = size[:, None] + size[None, :] - inter
+    jaccard = torch.where(union > 0, inter / union.clamp(min=1), 0.0)
+    jaccard.fill_diagonal_(-1.0)  # never oneself
+    has = size > 0
+    return jaccard.amax(dim=1)[has].sum() / has.sum()
+
+
+def miscalibration_t(shown_topics: ArrayLike, history_topics: ArrayLike, n_topics: int, alpha: float = 0.01) -> Tensor:
+    """Mean miscalibration of recommended topic mixes (Steck, RecSys 2018; the measure Mansoury
+    et al., CIKM 2020, track per user group):
+
+        C_KL(p, q) = sum_t p(t) log(p(t) / q~(t)),   q~ = (1 - alpha) q + alpha p,
+
+    with p the topic distribution of a user's history and q that of what the user is shown.
+    shown_topics (A, k), history_topics (A, H): topic ids, -1 for empty slots; rows with an empty
+    slate or an empty history are left out (NaN if all are). 0 when the mixes agree.
+    """
+    shown = _tensor(shown_topics).long()
+    history = _tensor(history_topics, shown.device).long()
+    dtype = _dtype(shown.device)
+
+    def mix(rows: Tensor) -> tuple[Tensor, Tensor]:
+        valid = rows >= 0
+        counts = torch.zeros(rows.shape[0], n_topics, dtype=dtype, device=rows.device)
+        counts.scatter_add_(1, rows.clamp(min=0), valid.to(dtype))
+        total = counts.sum(dim=1, keepdim=True)
+        return counts / total.clamp(min=1), total[:, 0] > 0
+
+    q, has_q = mix(shown)
+    p, has_p = mix(history)
+    q_smooth = (1 - alpha) * q + alpha * p
+    terms = torch.where(p > 0, p * (p / q_smooth.clamp(min=torch.finfo(dtype).tiny)).log(), 0.0)
+    keep = has_q & has_p
+    return terms.sum(dim=1)[keep].sum() / keep.sum()
+
+
+def window_reach_t(last_flagged: ArrayLike, last_shown: ArrayLike, step: int, window: int) -> Tensor:
+    """Reach within a window: the share of users shown anything in steps (step - window, step]
+    who were shown at least one flagged (e.g. extreme) item in those steps (Haroon et al., PNAS
+    2023, report such reach beside the share of recommendations). last_flagged, last_shown: (N,)
+    the last step each user was shown a flagged item / anything (a step < step - window + 1, e.g.
+    -2**62, for never). NaN when nobody was shown anything in the window.
+    """
+    flagged = _index(last_flagged)
+    shown = _index(last_shown, flagged.device)
+    start = step - window + 1
+    seen = shown >= start
+    return ((flagged >= start) & seen).sum().to(_dtype(flagged.device)) / seen.sum()
+
+
 # --------------------------------------------------------------------------- exposure
 
 
@@ -710,6 +789,9 @@ mean_user_topic_entropy = _float(mean_user_topic_entropy_t)
 coverage = _float(coverage_t)
 gini = _float(gini_t)
 homogenization = _float(homogenization_t)
+nearest_consumer_jaccard = _float(nearest_consumer_jaccard_t)
+miscalibration = _float(miscalibration_t)
+window_reach = _float(window_reach_t)
 row_jaccard = _float(row_jaccard_t)
 row_topic_entropy = _float(row_topic_entropy_t)
 exposure_extremeness = _float(exposure_extremeness_t)

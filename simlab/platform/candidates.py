@@ -66,8 +66,11 @@ def sample_social(view: PlatformView, users: Tensor, n: int, g: torch.Generator,
         return fallback
     crow = graph.adjacency.crow_indices()
     col = graph.adjacency.col_indices()
-    start, end = crow[users], crow[users + 1]
-    has = (end > start)[:, None]
+    # the anonymous id of logged-out users (past the graph's nodes) has no friends to draw from
+    member = users < graph.n
+    node = torch.where(member, users, 0)
+    start, end = crow[node], crow[node + 1]
+    has = ((end > start) & member)[:, None]
     edge = _uniform(start[:, None], end[:, None], (users.shape[0], n), g, view.device).clamp(
         max=max(col.numel() - 1, 0)
     )

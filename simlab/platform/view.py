@@ -24,17 +24,51 @@ class PlatformView:
     Recommenders and candidate sources read only this. True opinions, stances, appetites and
     interests are not reachable from it; ``oracle_probability`` exists only for the ``oracle``
     baseline, which ranks by the true engagement probability by definition.
+
+    Identity: the platform knows users by id. Logged-out users (``logged_out``, Spinelli &
+    Crovella 2020) have no account: the loop hands the recommender, the candidate sources and
+    the interventions :meth:`platform_users` ids, under which every logged-out user is one
+    shared anonymous id (the last, ``n_users - 1``), whose history stays empty and counters
+    zero; the impression log records that id and that empty bag. The per-user arrays below are
+    the platform's own records, so a logged-out user's rows are never filled. :meth:`forget`
+    is the one declared way to wipe an account's records (the ``history_reset`` intervention).
     """
 
-    n_users: int
+    n_users: int  # ids the platform knows: N users, plus the anonymous id when some are logged out
     catalog: Catalog
-    user_impressions: Tensor  # (N,)
-    user_engagements: Tensor  # (N,)
-    history: Tensor  # (N, H) last H engaged item ids, newest last, -1 = empty
+    user_impressions: Tensor  # (n_users,)
+    user_engagements: Tensor  # (n_users,)
+    history: Tensor  # (n_users, H) last H engaged item ids, newest last, -1 = empty
     graph: Graph
     device: torch.device
     step: int = 0
     oracle_probability: Callable[[Tensor, Tensor], Tensor] | None = None
+    logged_out: Tensor | None = None  # (N,) bool, users without an account (None: none)
+    forgotten_at: Tensor | None = None  # (n_users,) long, step of the last forget() of an id, -1 never
+
+    @property
+    def anonymous_id(self) -> int | None:
+        """The id every logged-out user is seen under (None when everybody is logged in)."""
+        return None if self.logged_out is None else self.n_users - 1
+
+    def platform_users(self, users: Tensor) -> Tensor:
+        """(B,) user ids -> (B,) the ids the platform knows them by: a logged-out user's becomes
+        the anonymous id. Returns ``users`` itself when everybody is logged in."""
+        if self.logged_out is None:
+            return users
+        return torch.where(self.logged_out[users], self.n_users - 1, users)
+
+    def forget(self, users: Tensor) -> None:
+        """Wipe the platform's records of ``users`` (B,) ids, as when users clear their watch
+        history: the history bag is emptied, the counters are zeroed, and ``forgotten_at``
+        stamps the step. The recommender's learned parameters and the impression log (its
+        training window) are left as they are: they forget only as the model retrains."""
+        self.history[users] = -1
+        self.user_impressions[users] = 0
+        self.user_engagements[users] = 0
+        if self.forgotten_at is None:
+            self.forgotten_at = torch.full((self.n_users,), -1, dtype=torch.long, device=self.device)
+        self.forgotten_at[users] = self.step
 
     # observable item columns (live rows only)
     @property

@@ -71,12 +71,16 @@ class ALSRecommender:
 
     class Settings(pydantic.BaseModel):
         model_config = pydantic.ConfigDict(extra="forbid")
-        rank: int = pydantic.Field(16, ge=1, le=4096)
-        reg: float = pydantic.Field(0.1, gt=0)  # lambda
-        n_iters: int = pydantic.Field(10, ge=1, le=10_000)
-        window: int = pydantic.Field(50_000, ge=1, le=100_000_000)
-        window_unit: Literal["impressions", "steps"] = "impressions"
-        init_scale: float = pydantic.Field(0.1, gt=0)  # initial factors ~ N(0, s^2)
+        rank: int = pydantic.Field(16, ge=1, le=4096, description="r, width of the user and item factors")
+        reg: float = pydantic.Field(0.1, gt=0, description="lambda, L2 penalty on both factor matrices")
+        n_iters: int = pydantic.Field(10, ge=1, le=10_000, description="ALS sweeps (users, then items) per retrain")
+        window: int = pydantic.Field(
+            50_000, ge=1, le=100_000_000, description="train on the newest `window` impressions (or steps)"
+        )
+        window_unit: Literal["impressions", "steps"] = pydantic.Field(
+            "impressions", description="unit of `window`"
+        )
+        init_scale: float = pydantic.Field(0.1, gt=0, description="s, initial factors ~ N(0, s^2)")
 
     def __init__(self, settings: Settings):
         self.settings = settings

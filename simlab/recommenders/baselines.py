@@ -82,7 +82,9 @@ class PopularityRecommender(_Stateless):
 
     class Settings(pydantic.BaseModel):
         model_config = pydantic.ConfigDict(extra="forbid")
-        prior_impressions: float = pydantic.Field(10.0, ge=1e-3, le=1e9)
+        prior_impressions: float = pydantic.Field(
+            10.0, ge=1e-3, le=1e9, description="w, weight (in impressions) of the platform CTR prior in predictions"
+        )
 
     def score(self, users: Tensor, candidates: Tensor) -> Tensor:
         return _item_scores(self, self.view.catalog.engagements)[candidates]

@@ -77,7 +77,7 @@ def run(
     address: str | None = None,
     quiet: bool = False,
 ) -> RunResult:
-    """Run every task of a scenario and write the run folder (DESIGN.md §3).
+    """Run every task of a scenario and write the run folder (docs/design.md §3).
 
     ``out`` makes that folder the run folder (default ``runs/<name>/<stamp>/``).
     """
@@ -176,7 +176,24 @@ def _manifest(scenario: Scenario, tasks: list[Task], device: str, workers: int, 
             {"task": t.task_id, "variant": t.label, "replicate": t.replicate, "status": "pending"} for t in tasks
         ],
         "task_specs": [asdict(t) | {"scenario": None} for t in tasks],
+        "interventions": _interventions(tasks),
     }
+
+
+def _interventions(tasks: list[Task]) -> list[dict[str, Any]]:
+    """Each intervention type the run's tasks use, in order of first use: whether it is
+    ``privileged`` (reads the true state: an upper bound, not a deployable mitigation) and the
+    task labels (variants, sweep points) that use it."""
+    from simlab.registry import INTERVENTIONS
+
+    found: dict[str, dict[str, Any]] = {}
+    for task in tasks:
+        for spec in task.scenario.get("interventions") or []:
+            privileged = bool(INTERVENTIONS.get(spec["type"]).privileged)
+            entry = found.setdefault(spec["type"], {"type": spec["type"], "privileged": privileged, "variants": []})
+            if task.label not in entry["variants"]:
+                entry["variants"].append(task.label)
+    return list(found.values())
 
 
 
@@ -191,7 +208,7 @@ def finish_run(run_dir: Path, scenario: Scenario, manifest: dict[str, Any], quie
     failed = [s for s in manifest["tasks"] if s.get("status") != "complete"]
     merge_metrics(run_dir, complete, parquet=scenario.output.parquet)
     last = _final_rows(run_dir, complete)
-    summary = summarize(last) if len(last) else pd.DataFrame()
+    summary = summarize(last, scenario.sweep_baseline) if len(last) else pd.DataFrame()
     atomic_write(run_dir / "summary.csv", summary.to_csv(index=False))
     manifest["status"] = "complete" if not failed else ("failed" if not complete else "partial")
     manifest["merged_tasks"] = len(complete)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from simlab.running.files import _header, read_metrics
-from simlab.running.summary import ID_COLUMNS
+from simlab.running.summary import ID_COLUMNS, sweep_columns
 
 
 def merge_metrics(run_dir: Path, task_ids: list[str], parquet: bool = True) -> list[str]:
@@ -55,6 +55,7 @@ def _write_parquet(run_dir: Path, paths: list[Path], columns: list[str]) -> None
     import pyarrow.parquet as pq
 
     types = {"variant": pa.string(), "replicate": pa.int64(), "step": pa.int64()}
+    types.update(_sweep_types(paths, sweep_columns(columns)))
     schema = pa.schema([(c, types.get(c, pa.float64())) for c in columns])
     options = pacsv.ConvertOptions(
         column_types=schema,
@@ -70,6 +71,30 @@ def _write_parquet(run_dir: Path, paths: list[Path], columns: list[str]) -> None
             if table.num_rows:
                 writer.write_table(table.select(columns).cast(schema))
     os.replace(tmp, run_dir / "metrics.parquet")
+
+
+def _sweep_types(paths: list[Path], keys: list[str]) -> dict[str, object]:
+    """Arrow types of the swept-key columns from their values (constant within a task file, so
+    its first row says): int64 if every value is an integer, float64 if a number, else text."""
+    import pyarrow as pa
+
+    values: dict[str, list[str]] = {k: [] for k in keys}
+    for path in paths:
+        with open(path, newline="", encoding="utf-8") as fh:
+            first = next(csv.DictReader(fh), None)
+        for key in keys if first else []:
+            values[key].append(first.get(key, "") if first else "")
+
+    def kind(texts: list[str]) -> object:
+        for parse, arrow in ((int, pa.int64()), (float, pa.float64())):
+            try:
+                [parse(t) for t in texts]
+                return arrow
+            except ValueError:
+                continue
+        return pa.string()
+
+    return {key: kind(texts) for key, texts in values.items()}
 
 
 def _final_rows(run_dir: Path, task_ids: list[str]) -> pd.DataFrame:

@@ -41,19 +41,33 @@ class Task:
     device: str
     run_dir: str
     search_path: list[str] = dataclasses.field(default_factory=list)  # where plugin modules were found
+    variant: str = ""  # the variant's name (metrics.csv `variant`; the label also names the sweep point)
+    sweep: dict[str, Any] = dataclasses.field(default_factory=dict)  # swept key -> value at this point
 
 
 def make_tasks(scenario: Scenario, run_dir: Path, device: str) -> list[Task]:
-    points = scenario.tasks()
+    points = scenario.task_points()
     search = plugin_search_path(scenario.source) if scenario.plugins else []
     width = max(4, len(str(len(points) * scenario.replicates - 1)))
     tasks = []
-    for label, variant in points:
-        doc = variant.to_dict()
+    for point in points:
+        doc = point.scenario.to_dict()
         for replicate in range(scenario.replicates):
-            task_id = f"{len(tasks):0{width}d}_{safe_name(label)}_r{replicate}"
-            tasks.append(Task(task_id, label, replicate, doc, device, str(run_dir), search))
+            task_id = f"{len(tasks):0{width}d}_{safe_name(point.label)}_r{replicate}"
+            tasks.append(
+                Task(task_id, point.label, replicate, doc, device, str(run_dir), search, point.variant, point.sweep)
+            )
     return tasks
+
+
+def sweep_text(value: Any) -> str:
+    """A swept value as metrics.csv writes it: as written in the YAML (true/false for booleans,
+    JSON for lists and mappings, numbers in their shortest exact form)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value)
+    return str(value)
 
 
 def task_dir(task: Task) -> Path:
@@ -116,9 +130,9 @@ def execute_task(task: Task, progress: Reporter | None = None) -> dict[str, Any]
     sim = None
     try:
         with _torch_threads(task_threads()):
-            for folder in task.search_path:  # a worker process finds the scenario's plugins too
-                if folder not in sys.path:
-                    sys.path.append(folder)
+            for search in task.search_path:  # a worker process finds the scenario's plugins too
+                if search not in sys.path:
+                    sys.path.append(search)
             scenario = load_scenario(task.scenario)
             sim, restored, notes = _restore(Simulation, scenario, task, folder)
             notes.update(_run_simulation(sim, scenario, task, folder, report, restored))
@@ -161,12 +175,14 @@ def _describe_error(exc: BaseException, sim: Any) -> str:
 
 
 def _format_row(task: Task, step: int, row: dict[str, float], names: list[str]) -> list[Any]:
-    """One metrics.csv row; floats as repr (round-trips exactly), NaN as an empty cell."""
+    """One metrics.csv row: variant, replicate, step, the swept values, then the metrics
+    (floats as repr, which round-trips exactly; NaN as an empty cell)."""
     values = []
     for name in names:
         value = float(row[name])
         values.append("" if math.isnan(value) else repr(value))
-    return [task.label, task.replicate, step, *values]
+    point = [sweep_text(v) for v in task.sweep.values()]
+    return [task.variant or task.label, task.replicate, step, *point, *values]
 
 
 def _restore(
@@ -211,7 +227,7 @@ def _run_simulation(
     with open(metrics_path, "a" if append else "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         if not append:
-            writer.writerow([*ID_COLUMNS, *names])
+            writer.writerow([*ID_COLUMNS, *task.sweep, *names])
             fh.flush()
         report("start", task.task_id, sim.t)
         while sim.t < steps:
@@ -250,7 +266,14 @@ def _save_snapshot(sim: Any, folder: Path, task: Task) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{_snapshot_prefix(task)}{sim.t:06d}.npz"
     tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.npz")
-    np.savez_compressed(tmp, variant=np.array(task.label), replicate=np.array(task.replicate), **sim.snapshot())
+    np.savez_compressed(
+        tmp,
+        variant=np.array(task.variant or task.label),
+        label=np.array(task.label),
+        sweep=np.array(json.dumps(task.sweep)),  # swept key -> value, as in metrics.csv
+        replicate=np.array(task.replicate),
+        **sim.snapshot(),
+    )
     os.replace(tmp, path)
 
 

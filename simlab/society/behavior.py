@@ -1,4 +1,4 @@
-"""User response: the position-biased engagement model and interest drift (DESIGN.md §2 step 4)."""
+"""User response: the position-biased engagement model and interest drift (docs/design.md §2 step 4)."""
 
 from __future__ import annotations
 
@@ -26,15 +26,17 @@ class EngagementModel:
 
     class Settings(pydantic.BaseModel):
         model_config = pydantic.ConfigDict(extra="forbid")
-        b0: float = -2.0
-        b_align: float = 2.0
-        b_ext: float = 1.0
-        b_topic: float = 1.0
-        b_q: float = 0.5
+        b0: float = pydantic.Field(-2.0, description="intercept of the engagement logit")
+        b_align: float = pydantic.Field(2.0, description="weight of opinion alignment 1 - d_ij/2")
+        b_ext: float = pydantic.Field(1.0, description="weight of appetite times extremeness, a_i * e_j")
+        b_topic: float = pydantic.Field(1.0, description="weight of topic interest theta_i[tau_j]")
+        b_q: float = pydantic.Field(0.5, description="weight of item quality q_j")
         eta: float = pydantic.Field(1.0, ge=0, description="position-bias exponent")
-        appetite0: float = 0.0
-        appetite1: float = 1.0
-        interest_drift: float = pydantic.Field(0.05, ge=0, le=1)
+        appetite0: float = pydantic.Field(0.0, description="a0 in the extremity appetite a_i = a0 + a1*|x_i|")
+        appetite1: float = pydantic.Field(1.0, description="a1 in the extremity appetite a_i = a0 + a1*|x_i|")
+        interest_drift: float = pydantic.Field(
+            0.05, ge=0, le=1, description="g, rate at which interests move toward the step's consumed topics"
+        )
 
     def __init__(self, settings: Settings):
         self.settings = settings

@@ -26,12 +26,18 @@ class CreatorCatalog:
     class Settings(pydantic.BaseModel):
         model_config = pydantic.ConfigDict(extra="forbid")
         size: int = pydantic.Field(1250, ge=1, le=100_000_000, description="initial items M0")
-        topics: int = pydantic.Field(8, ge=1, le=100_000)
-        creators: int = pydantic.Field(100, ge=1, le=100_000_000)
-        new_per_step: int = pydantic.Field(10, ge=0, le=10_000_000)
-        item_spread: float = pydantic.Field(0.2, ge=0)
-        topic_loyalty: float = pydantic.Field(0.8, ge=0, le=1)
-        creator_drift: float = pydantic.Field(0.0, ge=0, le=1)
+        topics: int = pydantic.Field(8, ge=1, le=100_000, description="T, number of topics")
+        creators: int = pydantic.Field(100, ge=1, le=100_000_000, description="number of creators publishing items")
+        new_per_step: int = pydantic.Field(10, ge=0, le=10_000_000, description="items published after each step")
+        item_spread: float = pydantic.Field(
+            0.2, ge=0, description="std of an item's stance around its creator's stance z_c (then clipped)"
+        )
+        topic_loyalty: float = pydantic.Field(
+            0.8, ge=0, le=1, description="probability that an item has its creator's topic (else a uniform one)"
+        )
+        creator_drift: float = pydantic.Field(
+            0.0, ge=0, le=1, description="supply-side drift: step of z_c toward its best-engaged items (0 = none)"
+        )
 
     def __init__(self, settings: Settings):
         self.settings = settings

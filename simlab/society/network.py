@@ -1,4 +1,4 @@
-"""Social graphs (DESIGN.md §2 "Social graph") and their conversion to sparse tensors.
+"""Social graphs (docs/design.md §2 "Social graph") and their conversion to sparse tensors.
 
 Each NETWORKS type has a pydantic ``Settings`` and ``build(users, seed)`` returning either a
 networkx graph on nodes 0..N-1 or, for generators that must scale to 1e5–1e6 users, an
@@ -15,6 +15,9 @@ Random graphs use ``numpy.random.default_rng(seed)``; the same seed gives the sa
 from __future__ import annotations
 
 import abc
+import array
+import functools
+import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +29,15 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from simlab.loop.state import Graph, Users
 from simlab.registry import NETWORKS
+from simlab.society.datafiles import (
+    DataFileError,
+    check_regular_file,
+    data_lines,
+    file_key,
+    is_number,
+    split_fields,
+    token_kind,
+)
 
 __all__ = [
     "BarabasiAlbert",
@@ -148,7 +160,7 @@ class ErdosRenyi(_Network):
     """Erdős–Rényi G(N, p) with p = mean_degree / (N - 1), vectorised (scales to 1e6 nodes)."""
 
     class Settings(_Settings):
-        mean_degree: float = Field(10.0, ge=0.0)
+        mean_degree: float = Field(10.0, ge=0.0, description="expected degree d; p = d / (N - 1)")
 
     def build(self, users: Users, seed: int) -> Edges:
         n = users.n
@@ -162,7 +174,12 @@ class BarabasiAlbert(_Network):
     """Barabási–Albert preferential attachment, each new node attaching m edges (networkx)."""
 
     class Settings(_Settings):
-        m: int = Field(3, ge=1, le=10_000)
+        m: int = Field(3, ge=1, le=10_000, description="edges each new node attaches (needs m < N)")
+
+    @staticmethod
+    def check_scenario(scenario: dict) -> tuple[str, str] | None:
+        """Load-time check: each new node attaches to m existing ones, so m < N."""
+        return _below_size(scenario, "m", "barabasi_albert")
 
     def build(self, users: Users, seed: int) -> nx.Graph:
         n, m = users.n, self.settings.m
@@ -181,8 +198,15 @@ class WattsStrogatz(_Network):
     """
 
     class Settings(_Settings):
-        k: int = Field(4, ge=2, le=10_000)
-        p: float = Field(0.1, ge=0.0, le=1.0)
+        k: int = Field(
+            4, ge=2, le=10_000, description="ring-lattice degree (each node links to k // 2 on each side; k < N)"
+        )
+        p: float = Field(0.1, ge=0.0, le=1.0, description="probability that an edge is rewired")
+
+    @staticmethod
+    def check_scenario(scenario: dict) -> tuple[str, str] | None:
+        """Load-time check: a ring lattice of degree k needs k < N."""
+        return _below_size(scenario, "k", "watts_strogatz")
 
     def build(self, users: Users, seed: int) -> Edges:
         n, k, p = users.n, self.settings.k, self.settings.p
@@ -202,6 +226,17 @@ class WattsStrogatz(_Network):
             v[bad] = rng.integers(0, n, size=int(bad.sum()))
         keep = ~_invalid(u, v, n)
         return Edges(u[keep], v[keep], n)
+
+
+def _below_size(scenario: dict, field: str, name: str, allow_equal: bool = False) -> tuple[str, str] | None:
+    """(field, message) when the network setting ``field`` is not below (or at most) N."""
+    from simlab.society.population import population_size
+
+    n, value = population_size(scenario["population"]), scenario["network"][field]
+    if value > n or (value == n and not allow_equal):
+        bound = "<=" if allow_equal else "<"
+        return field, f"expected {field} {bound} N = {n} (the population size) for {name}, found {value}"
+    return None
 
 
 def _invalid(u: np.ndarray, v: np.ndarray, n: int) -> np.ndarray:
@@ -225,17 +260,28 @@ class StochasticBlockModel(_Network):
     """
 
     class Settings(_Settings):
-        blocks: int = Field(2, ge=1, le=1_000_000)
-        mean_degree: float = Field(10.0, ge=0.0)
-        homophily: float = Field(0.8, ge=0.0, le=1.0)
-        p_in: float | None = Field(None, ge=0.0, le=1.0)
-        p_out: float | None = Field(None, ge=0.0, le=1.0)
+        # build() draws each pair of blocks in turn (B^2/2 draws): 256 blocks take 0.1 s, 5000
+        # would take minutes and gigabytes (and is no longer a model of opinion camps)
+        blocks: int = Field(
+            2, ge=1, le=256, description="B equal-size blocks of users sorted by opinion axis 0 (B <= N)"
+        )
+        mean_degree: float = Field(10.0, ge=0.0, description="expected degree d (unless p_in and p_out are given)")
+        homophily: float = Field(
+            0.8, ge=0.0, le=1.0, description="h, expected share of a node's edges inside its block (1/B = none)"
+        )
+        p_in: float | None = Field(None, ge=0.0, le=1.0, description="edge probability within a block (with p_out)")
+        p_out: float | None = Field(None, ge=0.0, le=1.0, description="edge probability between blocks (with p_in)")
 
         @model_validator(mode="after")
         def _both_or_neither(self) -> StochasticBlockModel.Settings:
             if (self.p_in is None) != (self.p_out is None):
                 raise ValueError("give both p_in and p_out, or neither (then mean_degree and homophily apply)")
             return self
+
+    @staticmethod
+    def check_scenario(scenario: dict) -> tuple[str, str] | None:
+        """Load-time check: every block needs a user."""
+        return _below_size(scenario, "blocks", "sbm", allow_equal=True)
 
     def probabilities(self, n: int) -> tuple[float, float]:
         s = self.settings
@@ -277,7 +323,7 @@ class KarateClub(_Network):
     """Zachary's karate club (34 members); ``weighted`` uses the interaction counts as weights."""
 
     class Settings(_Settings):
-        weighted: bool = False
+        weighted: bool = Field(False, description="use the interaction counts as edge weights (else weight 1)")
 
     @staticmethod
     def check_scenario(scenario: dict) -> str | None:
@@ -301,14 +347,24 @@ class EdgeList(_Network):
     """Edges read from a text file: see :func:`read_edge_list`."""
 
     class Settings(_Settings):
-        path: str
-        directed: bool = False
+        path: str = Field(description="edge-list file: CSV or whitespace-separated `u v [weight]` rows, ids 0..N-1")
+        directed: bool = Field(
+            False, description="directed: `u v` means u listens to v (else each edge links both ways)"
+        )
 
         @model_validator(mode="after")
         def _file_exists(self) -> EdgeList.Settings:
             if not Path(self.path).is_file():
                 raise ValueError(f"an existing edge-list file for path, found no file at {self.path!r}")
             return self
+
+    @staticmethod
+    def check_files(scenario: dict) -> None:
+        """Load-time check of the whole file against the population size; raises DataFileError."""
+        from simlab.society.population import population_size
+
+        network = scenario["network"]
+        edge_list_size(network["path"], population_size(scenario["population"]), network["directed"])
 
     def build(self, users: Users, seed: int) -> Edges:
         return read_edge_list(self.settings.path, users.n, directed=self.settings.directed)
@@ -334,70 +390,79 @@ def read_edge_list(path: str | Path, n: int, directed: bool = False) -> Edges:
     is a header. Node ids are integers in [0, n); weights are finite and >= 0 (default 1).
     Directed: "u v" means u listens to v. Undirected: (u, v) and (v, u) are the same edge and a
     repeated edge keeps the weight of its last line (as networkx's read_edgelist does).
-    Raises ValueError naming the file and line for any malformed row.
+    Raises :class:`DataFileError` (a ValueError) naming the file and line for any malformed
+    row; the message says what kind of token was wrong, never the line's content.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"edge list {path} does not exist")
-    rows: list[list[str]] = []
-    lines: list[int] = []
-    delimiter: str | None = None
-    seen_first = False
-    with path.open() as handle:
-        for number, raw in enumerate(handle, start=1):
-            line = raw.split("#", 1)[0].strip()
-            if not line:
-                continue
-            if delimiter is None:
-                delimiter = "," if "," in line else ""
-            fields = [f.strip() for f in (line.split(",") if delimiter else line.split())]
-            if not seen_first:
-                seen_first = True
-                if not _numeric(fields[0]):
-                    continue  # a header line
-            rows.append(fields)
-            lines.append(number)
-    for fields, number in zip(rows, lines):
-        if len(fields) not in (2, 3) or len(fields) != len(rows[0]):
-            raise ValueError(f"{path}, line {number}: expected 'u v' or 'u v weight' on every line, got {fields}")
-    if not rows:
-        return Edges(np.zeros(0, np.int64), np.zeros(0, np.int64), n, None, directed)
-    src = np.empty(len(rows), dtype=np.int64)
-    dst = np.empty(len(rows), dtype=np.int64)
-    weight = np.ones(len(rows), dtype=np.float64) if len(rows[0]) == 3 else None
-    for i, (fields, number) in enumerate(zip(rows, lines)):
-        try:
-            src[i], dst[i] = _node(fields[0]), _node(fields[1])
-            if weight is not None:
-                weight[i] = float(fields[2])
-        except ValueError:
-            raise ValueError(f"{path}, line {number}: cannot parse {fields} as integer nodes and a weight") from None
-        if not (0 <= src[i] < n and 0 <= dst[i] < n):
-            raise ValueError(f"{path}, line {number}: node ids must be in [0, {n}) (the population size), got {fields}")
-        if weight is not None and not (np.isfinite(weight[i]) and weight[i] >= 0):
-            raise ValueError(f"{path}, line {number}: weight must be finite and >= 0, got {fields[2]}")
-    if not directed:  # canonical (min, max); keep the last line of each repeated edge
-        u, v = np.minimum(src, dst), np.maximum(src, dst)
+    src, dst, weight = array.array("q"), array.array("q"), array.array("d")
+    width, comma, first = 0, False, True
+    for number, text in data_lines(path, "edge list"):
+        if first:
+            comma = "," in text
+        fields = split_fields(text, comma)
+        if first and fields and not is_number(fields[0]):
+            first = False
+            continue  # a header line
+        first = False
+        if len(fields) not in (2, 3) or (width and len(fields) != width):
+            raise DataFileError(
+                path, f"expected 'u v' or 'u v weight' on every line, found {len(fields)} fields", number
+            )
+        width = len(fields)
+        for column in (0, 1):
+            node = _node(fields[column])
+            if isinstance(node, str):
+                raise DataFileError(path, f"cannot parse column {column + 1} as a node id: found {node}", number)
+            if not 0 <= node < n:
+                kind = "an id too large for int64" if node >= 2**63 else "an id outside it"
+                raise DataFileError(
+                    path,
+                    f"node ids must be in [0, {n}) (the population size), found {kind} in column {column + 1}",
+                    number,
+                )
+            (src if column == 0 else dst).append(node)
+        if width == 3:
+            value = float(fields[2]) if is_number(fields[2]) else math.nan
+            if not (math.isfinite(value) and value >= 0):
+                found = "a negative number" if value < 0 else token_kind(fields[2])
+                raise DataFileError(path, f"weight must be finite and >= 0, found {found} in column 3", number)
+            weight.append(value)
+    src_ids = np.frombuffer(src, dtype=np.int64) if src else np.zeros(0, np.int64)
+    dst_ids = np.frombuffer(dst, dtype=np.int64) if dst else np.zeros(0, np.int64)
+    weights = (np.frombuffer(weight, dtype=np.float64) if weight else np.zeros(0)) if width == 3 else None
+    if not directed and src_ids.size:  # canonical (min, max); keep the last line of each repeated edge
+        u, v = np.minimum(src_ids, dst_ids), np.maximum(src_ids, dst_ids)
         _, last = np.unique((u * n + v)[::-1], return_index=True)
         keep = np.sort(len(u) - 1 - last)
-        src, dst = u[keep], v[keep]
-        weight = None if weight is None else weight[keep]
-    return Edges(src, dst, n, weight, directed)
+        src_ids, dst_ids = u[keep], v[keep]
+        weights = None if weights is None else weights[keep]
+    return Edges(src_ids, dst_ids, n, weights, directed)
 
 
-def _numeric(text: str) -> bool:
+def _node(text: str) -> int | str:
+    """A node id (an integer, written as such or as an integral float), else what was found."""
     try:
-        float(text)
+        return int(text)
     except ValueError:
-        return False
-    return True
-
-
-def _node(text: str) -> int:
+        pass
+    if not is_number(text):
+        return token_kind(text)
     value = float(text)
+    if not math.isfinite(value):
+        return token_kind(text)
     if not value.is_integer():
-        raise ValueError(text)
+        return "a fractional number"
     return int(value)
+
+
+@functools.lru_cache(maxsize=32)
+def _checked_edge_count(key: tuple[str, int, int], n: int, directed: bool) -> int:
+    return read_edge_list(key[0], n, directed).n_edges
+
+
+def edge_list_size(path: str | Path, n: int, directed: bool = False) -> int:
+    """The number of edges of a valid edge-list file (read and checked once per file version)."""
+    check_regular_file(path, "edge list")
+    return _checked_edge_count(file_key(path), n, directed)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Population initialisers: draw the N synthetic users (DESIGN.md §2 "Users").
+"""Population initialisers: draw the N synthetic users (docs/design.md §2 "Users").
 
 Every type shares :class:`PopulationSettings` (the per-user parameters mu_i, lambda_i, eps_i,
 theta_i, p_i, g_i) and differs only in how the initial opinions x_i in [-1, 1]^K are drawn:
@@ -18,6 +18,9 @@ torch's gamma sampler takes no generator.
 from __future__ import annotations
 
 import abc
+import array
+import functools
+import math
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +30,15 @@ from torch import Tensor
 
 from simlab.loop.state import Users
 from simlab.registry import POPULATIONS
+from simlab.society.datafiles import (
+    DataFileError,
+    check_regular_file,
+    data_lines,
+    file_key,
+    is_number,
+    split_fields,
+    token_kind,
+)
 
 __all__ = [
     "BetaPopulation",
@@ -49,6 +61,10 @@ class PopulationSettings(BaseModel):
     ``groups``: with 2 groups, g_i = 1 if x_i0 >= 0 else 0 (the "side" of the first opinion axis,
     so group fairness metrics compare the two camps); with 1 group everybody is in group 0;
     otherwise g_i is uniform on {0, ..., groups-1}, independent of opinion.
+
+    ``logged_out``: round(share * N) users, drawn uniformly, browse without an account
+    (Spinelli & Crovella 2020): the platform sees them under one shared anonymous id, with an
+    empty history and zero counters (:meth:`simlab.platform.view.PlatformView.platform_users`).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -56,13 +72,20 @@ class PopulationSettings(BaseModel):
     size: int = Field(1000, gt=0, le=100_000_000, description="N, number of users")
     axes: int = Field(1, ge=1, le=64, description="K, number of opinion axes")
     susceptibility: float = Field(0.1, ge=0.0, description="mu_i, weight of engaged content")
-    susceptibility_spread: float = Field(0.0, ge=0.0)
+    susceptibility_spread: float = Field(
+        0.0, ge=0.0, description="half-width s: mu_i ~ U[mu - s, mu + s], clipped at 0 (0 = same for all)"
+    )
     anchoring: float = Field(0.0, ge=0.0, le=1.0, description="lambda_i, pull back to the innate opinion")
     confidence: float = Field(0.4, gt=0.0, description="eps_i, bounded-confidence radius")
     interest_concentration: float = Field(0.5, gt=0.0, description="Dirichlet alpha of topic interests")
     activity: float = Field(0.5, ge=0.0, le=1.0, description="p_i, probability of being active in a step")
-    activity_spread: float = Field(0.0, ge=0.0)
+    activity_spread: float = Field(
+        0.0, ge=0.0, description="half-width s: p_i ~ U[p - s, p + s], clipped to [0, 1] (0 = same for all)"
+    )
     groups: int = Field(2, ge=1, le=1_000_000, description="number of groups g_i (see class docstring)")
+    logged_out: float = Field(
+        0.0, ge=0.0, le=1.0, description="share of users the platform cannot identify (see class docstring)"
+    )
 
 
 class PopulationBase(abc.ABC):
@@ -82,7 +105,7 @@ class PopulationBase(abc.ABC):
 
         Returns :class:`simlab.loop.state.Users` with float32 fields on ``device``:
         opinion/innate (N, K), susceptibility/anchoring/confidence/activity (N,),
-        interests (N, T), group (N,) long.
+        interests (N, T), group (N,) long, logged_out (N,) bool.
         """
         if topics < 1:
             raise ValueError(f"topics must be >= 1, got {topics}")
@@ -108,6 +131,10 @@ class PopulationBase(abc.ABC):
             group = (opinion[:, 0] >= 0).long()
         else:
             group = torch.randint(s.groups, (n,), generator=generator, device=device)
+        logged_out = torch.zeros(n, dtype=torch.bool, device=device)
+        if s.logged_out > 0:  # drawn last, and only when asked: other draws stay as they were
+            order = torch.randperm(n, generator=generator, device=_gen_device(generator)).to(device)
+            logged_out[order[: round(s.logged_out * n)]] = True
         return Users(
             opinion=opinion,
             innate=opinion.clone(),
@@ -117,7 +144,16 @@ class PopulationBase(abc.ABC):
             interests=interests,
             activity=activity,
             group=group,
+            logged_out=logged_out,
         )
+
+    @staticmethod
+    def check_scenario(scenario: dict) -> str | None:
+        """The oracle ranks by each user's true engagement probability, which a platform that
+        cannot tell logged-out users apart does not have: the two do not combine."""
+        if scenario["population"].get("logged_out", 0) > 0 and scenario["recommender"]["type"] == "oracle":
+            return "expected logged_out: 0 with the oracle recommender (it needs to know who each user is)"
+        return None
 
 
 def _gen_device(generator: torch.Generator) -> torch.device:
@@ -171,8 +207,8 @@ class NormalPopulation(PopulationBase):
     """x_ik ~ N(mean, std^2), clipped to [-1, 1] (mass beyond the bounds piles up at +-1)."""
 
     class Settings(PopulationSettings):
-        mean: float = Field(0.0, ge=-1.0, le=1.0)
-        std: float = Field(0.3, ge=0.0)
+        mean: float = Field(0.0, ge=-1.0, le=1.0, description="mean of the normal opinion draw")
+        std: float = Field(0.3, ge=0.0, description="standard deviation of the opinion draw (before clipping)")
 
     def _opinions(self, generator: torch.Generator, device: torch.device) -> Tensor:
         s = self.settings
@@ -185,8 +221,8 @@ class BimodalPopulation(PopulationBase):
     x_ik ~ N(c_i * center, std^2), clipped to [-1, 1]."""
 
     class Settings(PopulationSettings):
-        center: float = Field(0.5, ge=0.0, le=1.0)
-        std: float = Field(0.15, ge=0.0)
+        center: float = Field(0.5, ge=0.0, le=1.0, description="the two camps' opinions are centred at +-center")
+        std: float = Field(0.15, ge=0.0, description="standard deviation within a camp (before clipping)")
 
     def _opinions(self, generator: torch.Generator, device: torch.device) -> Tensor:
         s = self.settings
@@ -199,8 +235,8 @@ class BetaPopulation(PopulationBase):
     """x_ik = 2 * Beta(a, b) - 1 (a = b < 1: polarised U shape; a = b > 1: centred bump)."""
 
     class Settings(PopulationSettings):
-        a: float = Field(2.0, gt=0.0)
-        b: float = Field(2.0, gt=0.0)
+        a: float = Field(2.0, gt=0.0, description="Beta shape a (a = b < 1: polarised U shape)")
+        b: float = Field(2.0, gt=0.0, description="Beta shape b (a = b > 1: centred bump)")
 
     def _opinions(self, generator: torch.Generator, device: torch.device) -> Tensor:
         s = self.settings
@@ -211,41 +247,114 @@ class BetaPopulation(PopulationBase):
 def load_opinions(path: str | Path) -> np.ndarray:
     """Read opinions from ``.npy`` or ``.csv`` (comma or whitespace separated, optional header).
 
-    Returns float64 (N, K); a 1-d file is one axis. Raises ValueError for a missing file, an
-    unreadable file, the wrong number of dimensions, non-finite values or values outside [-1, 1].
+    Returns float64 (N, K); a 1-d file is one axis. Raises :class:`DataFileError` (a
+    ValueError) naming the file and, for text, the line: a missing, special or oversized file,
+    undecodable bytes, a text token, ragged rows, the wrong number of axes, no rows, non-finite
+    values or values outside [-1, 1]; for ``.npy``: a truncated or malformed file, a pickled
+    (object), complex or non-numeric array (``allow_pickle=False``: nothing is unpickled).
     """
     path = Path(path)
-    if not path.is_file():
-        raise ValueError(f"population file {path} does not exist")
-    try:
-        data = np.load(path, allow_pickle=False) if path.suffix == ".npy" else _read_table(path)
-    except ValueError as error:
-        raise ValueError(f"population file {path}: {error}") from None
-    data = np.asarray(data, dtype=np.float64)
+    check_regular_file(path, "population file")
+    data = _read_npy(path) if path.suffix == ".npy" else _read_table(path)
     if data.ndim == 1:
         data = data[:, None]
     if data.ndim != 2 or data.shape[0] == 0 or data.shape[1] == 0:
-        raise ValueError(f"population file {path}: expected shape (N,) or (N, K), got {data.shape}")
+        raise DataFileError(path, f"expected shape (N,) or (N, K) with N, K >= 1, found shape {data.shape}")
     if not np.isfinite(data).all():
-        raise ValueError(f"population file {path}: contains NaN or infinite values")
+        row = int(np.argmax(~np.isfinite(data).all(axis=1)))
+        raise DataFileError(path, f"expected finite opinions, found NaN or an infinity in row {row}")
     if (np.abs(data) > 1).any():
         row = int(np.argmax((np.abs(data) > 1).any(axis=1)))
-        raise ValueError(f"population file {path}: opinions must lie in [-1, 1] (row {row} does not)")
+        raise DataFileError(path, f"opinions must lie in [-1, 1] (row {row} does not)")
     return data
 
 
-def _read_table(path: Path) -> np.ndarray:
-    with path.open() as handle:
-        lines = [line.strip() for line in handle]
-    rows = [line for line in lines if line and not line.startswith("#")]
-    if not rows:
-        raise ValueError("no data rows")
-    delimiter = "," if "," in rows[0] else None
+def _read_npy(path: Path) -> np.ndarray:
+    """A numeric .npy array, its header checked before any data is read (a header may promise
+    more data than the file holds, or an object array that would need unpickling)."""
+    with open(path, "rb") as handle:
+        try:
+            version = np.lib.format.read_magic(handle)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(handle)
+            elif version == (2, 0):
+                shape, _, dtype = np.lib.format.read_array_header_2_0(handle)
+            else:
+                raise ValueError("unsupported version")
+        except (ValueError, OSError, EOFError):
+            raise DataFileError(path, "expected a .npy array file, found a malformed or truncated header") from None
+        offset = handle.tell()
+    if dtype.hasobject:
+        raise DataFileError(path, "expected a numeric array, found an object array (pickled data is never loaded)")
+    if dtype.kind == "c":
+        raise DataFileError(path, "expected real opinions, found a complex array")
+    if dtype.kind not in "fiu":
+        raise DataFileError(path, f"expected a numeric array, found dtype {dtype.str}")
+    if len(shape) not in (1, 2):
+        raise DataFileError(path, f"expected shape (N,) or (N, K), found {len(shape)} axes")
+    needed = math.prod(shape) * dtype.itemsize
+    if path.stat().st_size - offset < needed:
+        raise DataFileError(path, f"truncated: the header promises {needed} bytes of data, the file has fewer")
     try:
-        [float(v) for v in rows[0].split(delimiter)]
-    except ValueError:
-        rows = rows[1:]  # a header line
-    return np.loadtxt(rows, delimiter=delimiter, ndmin=1)
+        return np.asarray(np.load(path, allow_pickle=False), dtype=np.float64)
+    except (ValueError, OSError, EOFError):
+        raise DataFileError(path, "expected a .npy array file, found unreadable data") from None
+
+
+def _read_table(path: Path) -> np.ndarray:
+    """Rows of numbers; a first line that is not numeric is a header. Values go into one flat
+    float64 buffer (8 bytes each), never a Python object per value."""
+    values = array.array("d")
+    width, comma, first = 0, False, True
+    for number, text in data_lines(path, "population file"):
+        if first:
+            comma = "," in text
+        fields = split_fields(text, comma)
+        bad = next((j for j, f in enumerate(fields) if not is_number(f)), None)
+        if bad is not None and first:
+            first = False
+            continue  # a header line
+        first = False
+        if bad is not None:
+            raise DataFileError(path, f"expected a number in column {bad + 1}, found {token_kind(fields[bad])}", number)
+        if width and len(fields) != width:
+            raise DataFileError(
+                path, f"expected {width} columns like the first row, found {len(fields)} (ragged rows)", number
+            )
+        width = len(fields)
+        row = [float(f) for f in fields]
+        for j, value in enumerate(row):  # named by line here; load_opinions checks .npy rows
+            if not math.isfinite(value):
+                raise DataFileError(
+                    path, f"expected a finite number in column {j + 1}, found {token_kind(fields[j])}", number
+                )
+            if abs(value) > 1:
+                raise DataFileError(
+                    path, f"opinions must lie in [-1, 1], found a value outside in column {j + 1}", number
+                )
+        values.extend(row)
+    if not width:
+        raise DataFileError(path, "expected rows of opinions, found no data rows")
+    data = np.frombuffer(values, dtype=np.float64).reshape(-1, width)
+    return data[:, 0] if width == 1 else data
+
+
+@functools.lru_cache(maxsize=32)
+def _checked_shape(key: tuple[str, int, int]) -> tuple[int, int]:
+    return tuple(load_opinions(key[0]).shape)  # type: ignore[return-value]
+
+
+def opinion_file_shape(path: str | Path) -> tuple[int, int]:
+    """(N, K) of a valid population file, read and checked once per file version."""
+    check_regular_file(path, "population file")
+    return _checked_shape(file_key(path))
+
+
+def population_size(population: dict) -> int:
+    """N of a validated population block: its ``size``, or the rows of its file."""
+    if population.get("size") is not None:
+        return int(population["size"])
+    return opinion_file_shape(population["path"])[0]
 
 
 @POPULATIONS.register("file")
@@ -257,9 +366,13 @@ class FilePopulation(PopulationBase):
     """
 
     class Settings(PopulationSettings):
-        path: str
-        size: int | None = Field(None, gt=0, le=100_000_000)  # type: ignore[assignment]
-        axes: int | None = Field(None, ge=1, le=64)  # type: ignore[assignment]
+        path: str = Field(description=".npy or .csv file of initial opinions, shape (N,) or (N, K), values in [-1, 1]")
+        size: int | None = Field(  # type: ignore[assignment]
+            None, gt=0, le=100_000_000, description="N; taken from the file when null, else must match it"
+        )
+        axes: int | None = Field(  # type: ignore[assignment]
+            None, ge=1, le=64, description="K; taken from the file when null, else must match it"
+        )
 
         @model_validator(mode="after")
         def _path_given(self) -> FilePopulation.Settings:
@@ -269,11 +382,23 @@ class FilePopulation(PopulationBase):
                 raise ValueError(f"an existing .npy or .csv file for path, found no file at {self.path!r}")
             return self
 
+    @staticmethod
+    def check_files(scenario: dict) -> None:
+        """Load-time check of the file (content, and size/axes against it); raises DataFileError."""
+        population = scenario["population"]
+        rows, axes = opinion_file_shape(population["path"])
+        _check_shape(population, rows, axes)
+
     def _opinions(self, generator: torch.Generator, device: torch.device) -> Tensor:
         s = self.settings
         data = load_opinions(s.path)
-        if s.size is not None and data.shape[0] != s.size:
-            raise ValueError(f"population file {s.path} has {data.shape[0]} rows but size is {s.size}")
-        if s.axes is not None and data.shape[1] != s.axes:
-            raise ValueError(f"population file {s.path} has {data.shape[1]} opinion axes but axes is {s.axes}")
+        _check_shape({"path": s.path, "size": s.size, "axes": s.axes}, *data.shape)
         return torch.as_tensor(data, dtype=torch.float32).to(device)
+
+
+def _check_shape(population: dict, rows: int, axes: int) -> None:
+    path, size, want_axes = population["path"], population.get("size"), population.get("axes")
+    if size is not None and rows != size:
+        raise DataFileError(path, f"population file has {rows} rows but size is {size}")
+    if want_axes is not None and axes != want_axes:
+        raise DataFileError(path, f"population file has {axes} opinion axes but axes is {want_axes}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 import yaml
 
@@ -13,6 +14,7 @@ import simlab
 from simlab.loop.simulation import Simulation
 
 
+@pytest.mark.slow  # about a minute on 2 cores: CI runs it with -m slow
 def test_dlrm_raises_exposure_extremeness_and_opinion_variance_over_random():
     doc = yaml.safe_load((Path(__file__).parents[2] / "scenarios" / "dlrm_engagement.yaml").read_text())
     doc.pop("variants")

@@ -12,9 +12,9 @@ d embedding dim, F = S + 1 interacting vectors. The loss and the trainer live in
 :mod:`simlab.recommenders.dlrm.trainer`, outside the model.
 
 Sparse features, in the order they interact: ``user`` (user id), ``item`` (item id),
-``topic``, ``creator`` and ``history`` (the user's last H engaged items, a multi-hot bag with
-mean pooling; -1 entries are padding and excluded). By default the history bag has its own
-table (``history_table="own"``), as in the reference where every sparse feature has one;
+``topic``, ``creator`` and ``history`` (the user's last H engaged items, a multi-hot bag, mean
+pooled by default or summed as in the reference; -1 entries are padding and excluded). By
+default the history bag has its own table (``history_table="own"``), as in the reference where every sparse feature has one;
 ``"shared"`` pools the item table's rows instead (fewer parameters, history and candidate
 live in one space).
 """
@@ -94,11 +94,18 @@ class SparseArch(nn.Module):
 
     Tables are ``nn.EmbeddingBag`` parameter holders with ``capacity`` rows each; the item,
     creator, topic and user tables grow geometrically (:meth:`grow`) as the catalog and the
-    synthetic users grow. The history bag is mean-pooled with per-sample weights 1/|valid|
-    (padding -1 gets weight 0): by ``F.embedding_bag`` for inference and sparse gradients, and
-    as a gather plus a weighted sum when training with dense gradients (faster backward) or
-    inside :meth:`differentiable_twice` (PyTorch implements no double backward for
-    embedding_bag; the unrolled training step of antidote data needs one).
+    synthetic users grow. The history bag is pooled with per-sample weights: ``pooling="mean"``
+    (default) 1/|valid|, ``"sum"`` 1 as in the reference implementation (facebookresearch/dlrm's
+    ``EmbeddingBag(mode="sum")``); padding -1 gets weight 0 either way. Pooling runs by
+    ``F.embedding_bag`` for inference and sparse gradients, and as a gather plus a weighted sum
+    when training with dense gradients (faster backward) or inside :meth:`differentiable_twice`
+    (PyTorch implements no double backward for embedding_bag; the unrolled training step of
+    antidote data needs one).
+
+    Initialisation: ``init="scale"`` (default: every row ~ U(-init_scale, init_scale)) or
+    ``init="reference"``, the reference's (facebookresearch/dlrm ``create_emb``)
+    U(-sqrt(1/rows), sqrt(1/rows)) with rows the table's initial capacity; rows added when a table
+    grows are drawn from the same distribution as its first rows.
     """
 
     def __init__(
@@ -109,18 +116,27 @@ class SparseArch(nn.Module):
         device: torch.device,
         share_history: bool = False,
         init_scale: float = 0.05,
+        pooling: str = "mean",
+        init: str = "scale",
     ):
         super().__init__()
+        if pooling not in ("mean", "sum"):
+            raise ValueError(f"pooling must be 'mean' or 'sum', not {pooling!r}")
+        if init not in ("scale", "reference"):
+            raise ValueError(f"init must be 'scale' or 'reference', not {init!r}")
         self.dim = dim
         self.init_scale = init_scale
+        self.pooling = pooling
         self.share_history = share_history
         self.twice_differentiable = False
         names = ("user", "item", "topic", "creator") + (() if share_history else ("history",))
         self.embedding_bags = nn.ModuleDict()
+        # per-table bound of U(-bound, bound), fixed at creation so grown rows match the first ones
+        self.init_bound = {n: init_scale if init == "scale" else math.sqrt(1 / max(rows[n], 1)) for n in names}
         for name in names:
             n = rows[name]
-            weight = _uniform((n, dim), init_scale, generator, device)
-            self.embedding_bags[name] = nn.EmbeddingBag(n, dim, mode="mean", _weight=weight, device=device)
+            weight = _uniform((n, dim), self.init_bound[name], generator, device)
+            self.embedding_bags[name] = nn.EmbeddingBag(n, dim, mode=pooling, _weight=weight, device=device)
 
     def table_of(self, feature: str) -> str:
         return "item" if feature == "history" and self.share_history else feature
@@ -151,7 +167,9 @@ class SparseArch(nn.Module):
             first, inverse = first_of_groups(groups)
             return self.lookup(feature, ids.index_select(0, first)).index_select(0, inverse)
         valid = ids >= 0
-        w = valid.to(weight.dtype) / valid.sum(dim=1, keepdim=True).clamp(min=1)  # empty bag -> zeros
+        w = valid.to(weight.dtype)  # sum pooling: weight 1 per valid id, 0 for padding
+        if self.pooling == "mean":
+            w = w / valid.sum(dim=1, keepdim=True).clamp(min=1)  # empty bag -> zeros
         if gather or self.twice_differentiable:  # gather + weighted sum (twice differentiable)
             ids = ids.clamp(min=0)
             if bag.sparse:
@@ -192,7 +210,7 @@ class SparseArch(nn.Module):
         old = bag.weight.detach()
         if rows <= old.shape[0]:
             return
-        new = _uniform((rows - old.shape[0], self.dim), self.init_scale, generator, old.device).to(old.dtype)
+        new = _uniform((rows - old.shape[0], self.dim), self.init_bound[table], generator, old.device).to(old.dtype)
         bag.weight = nn.Parameter(torch.cat([old, new]))
         bag.num_embeddings = rows
 

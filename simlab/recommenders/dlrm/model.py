@@ -34,6 +34,8 @@ class DLRM(nn.Module):
         share_history: bool = False,
         init_scale: float = 0.05,
         dense_features: str = "all",
+        pooling: str = "mean",
+        init: str = "scale",
         *,
         generator: torch.Generator,
         device: torch.device | str = "cpu",
@@ -49,7 +51,7 @@ class DLRM(nn.Module):
         self.n_user_dense = n_user_dense
         self.dense_features = dense_features
         n_bottom_in = n_user_dense + (n_item_dense if dense_features == "all" else 0)
-        self.sparse_arch = SparseArch(rows, embedding_dim, generator, device, share_history, init_scale)
+        self.sparse_arch = SparseArch(rows, embedding_dim, generator, device, share_history, init_scale, pooling, init)
         self.dense_arch = DenseArch(n_bottom_in, bottom_mlp, generator, device)
         self.inter_arch = InteractionArch(
             interaction, len(SPARSE_FEATURES), embedding_dim, self_interaction, dense_dim=bottom_mlp[-1]

@@ -39,31 +39,53 @@ class DLRMRecommender:
 
     class Settings(pydantic.BaseModel):
         model_config = pydantic.ConfigDict(extra="forbid")
-        embedding_dim: int = pydantic.Field(16, gt=0, le=4096)
-        bottom_mlp: list[int] = [64, 16]
-        top_mlp: list[int] = [64, 32, 1]
-        interaction: Literal["dot", "cat"] = "dot"
-        self_interaction: bool = False
-        history_table: Literal["own", "shared"] = "own"
+        embedding_dim: int = pydantic.Field(16, gt=0, le=4096, description="d, width of every embedding table")
+        bottom_mlp: list[int] = pydantic.Field(
+            [64, 16], description="layer widths of the dense arch (the last must equal embedding_dim for dot)"
+        )
+        top_mlp: list[int] = pydantic.Field([64, 32, 1], description="layer widths of the over arch (ends in 1)")
+        interaction: Literal["dot", "cat"] = pydantic.Field(
+            "dot", description="pairwise dots of the F vectors (strict lower triangle), or their concatenation"
+        )
+        self_interaction: bool = pydantic.Field(False, description="dot interaction: keep the diagonal too")
+        history_table: Literal["own", "shared"] = pydantic.Field(
+            "own", description="the history bag looks up its own table, or the item table's rows"
+        )
         # what the bottom MLP reads: "all" dense features (the user's counters and the item's
         # popularity and age, so x is per pair), or "user" counters only (a per-request
         # context: x is computed once per user and scoring is fully factored, per pair only
         # the cross dots and the top MLP; item popularity and age are then not used)
-        dense_features: Literal["all", "user"] = "all"
-        init_scale: float = pydantic.Field(0.05, gt=0)  # embedding rows ~ U(-s, s)
-        optimizer: Literal["adagrad", "sgd", "adam"] = "adagrad"
-        lr: float = pydantic.Field(0.05, gt=0)
-        epochs: int = pydantic.Field(1, ge=1, le=10_000)
-        batch_size: int = pydantic.Field(1024, ge=1, le=100_000_000)
-        window: int = pydantic.Field(50_000, ge=1, le=100_000_000)
-        window_unit: Literal["impressions", "steps"] = "impressions"
+        dense_features: Literal["all", "user"] = pydantic.Field(
+            "all", description="bottom MLP input: user counters and item popularity and age, or user counters only"
+        )
+        init_scale: float = pydantic.Field(0.05, gt=0, description="s, embedding rows ~ U(-s, s) (init: scale)")
+        init: Literal["scale", "reference"] = pydantic.Field(
+            "scale", description="embedding rows ~ U(-s, s), or the reference's U(-sqrt(1/rows), sqrt(1/rows))"
+        )
+        pooling: Literal["mean", "sum"] = pydantic.Field(
+            "mean", description="history bag pooling: mean over its items, or their sum (the reference)"
+        )
+        optimizer: Literal["adagrad", "sgd", "adam"] = pydantic.Field("adagrad", description="training optimiser")
+        lr: float = pydantic.Field(0.05, gt=0, description="learning rate")
+        epochs: int = pydantic.Field(1, ge=1, le=10_000, description="passes over the window per retrain")
+        batch_size: int = pydantic.Field(1024, ge=1, le=100_000_000, description="training mini-batch size")
+        window: int = pydantic.Field(
+            50_000, ge=1, le=100_000_000, description="train on the newest `window` impressions (or steps)"
+        )
+        window_unit: Literal["impressions", "steps"] = pydantic.Field(
+            "impressions", description="unit of `window`"
+        )
         # sparse embedding gradients (adagrad, sgd; adam has none): only the looked-up rows get
         # gradients and updates. "auto": sparse once a table starts with >= 32,768 rows, where
         # they are faster and far smaller (100k users: 1.3 GiB peak instead of 2.9 GiB)
-        sparse_grad: bool | Literal["auto"] = "auto"
-        bf16: bool = False  # bf16 autocast for scoring on CUDA (ignored on CPU)
-        # pairs scored at once on CPU: 8192 keeps a chunk's 64-wide activations (2 MiB) near the cache
-        pairs_per_chunk: int = pydantic.Field(1 << 13, ge=1, le=1 << 30)
+        sparse_grad: bool | Literal["auto"] = pydantic.Field(
+            "auto", description="sparse embedding gradients (adagrad, sgd); auto: for tables of >= 32768 rows"
+        )
+        bf16: bool = pydantic.Field(False, description="bf16 autocast for scoring on CUDA (ignored on CPU)")
+        # 8192 keeps a chunk's 64-wide activations (2 MiB) near the cache
+        pairs_per_chunk: int = pydantic.Field(
+            1 << 13, ge=1, le=1 << 30, description="(user, candidate) pairs scored at once on CPU"
+        )
 
         @pydantic.model_validator(mode="after")
         def _check_widths(self) -> DLRMRecommender.Settings:
@@ -111,6 +133,8 @@ class DLRMRecommender:
             share_history=s.history_table == "shared",
             init_scale=s.init_scale,
             dense_features=s.dense_features,
+            pooling=s.pooling,
+            init=s.init,
             generator=generator,
             device=view.device,
         )

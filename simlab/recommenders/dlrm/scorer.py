@@ -1,6 +1,6 @@
 """The DLRM's factored scorer: the logits of A users x C candidates with the user-side and
 item-side work done once each, equal to :meth:`DLRM.forward` on every (user, candidate) pair
-(DESIGN.md §2: per-pair cost is only the cross terms).
+(docs/design.md §2: per-pair cost is only the cross terms).
 
 Shapes: A users, C candidates, M' item rows, d embedding dim, H history length.
 """

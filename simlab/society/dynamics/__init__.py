@@ -1,4 +1,4 @@
-"""Opinion dynamics (DESIGN.md §2, step 5): registered DYNAMICS types and the FJ equilibrium.
+"""Opinion dynamics (docs/design.md §2, step 5): registered DYNAMICS types and the FJ equilibrium.
 
 Every type is built as ``cls(settings)`` and has
 ``update(users, engaged_user, engaged_item, catalog, graph, generator) -> Tensor (N, K)``, the

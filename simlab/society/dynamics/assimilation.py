@@ -1,4 +1,4 @@
-"""The default opinion update (DESIGN.md §2, step 5) and the ``none`` model."""
+"""The default opinion update (docs/design.md §2, step 5) and the ``none`` model."""
 
 from __future__ import annotations
 
@@ -34,10 +34,10 @@ class Assimilation(DynamicsBase):
     """
 
     class Settings(DynamicsSettings):
-        beta_backfire: float = Field(0.0, ge=0.0)
+        beta_backfire: float = Field(0.0, ge=0.0, description="backfire strength: w = -beta_backfire beyond rho")
         rho: float = Field(1.0, ge=0.0, description="backfire threshold on the distance")
-        sigma_social: float = Field(0.0, ge=0.0, le=1.0)
-        noise_std: float = Field(0.0, ge=0.0)
+        sigma_social: float = Field(0.0, ge=0.0, le=1.0, description="weight of the DeGroot pull to the neighbour mean")
+        noise_std: float = Field(0.0, ge=0.0, description="std of the Gaussian noise added each step")
 
     def update(
         self,

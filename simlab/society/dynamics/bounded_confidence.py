@@ -25,7 +25,7 @@ from simlab.society.dynamics.base import (
     uniform,
 )
 
-__all__ = ["AlgorithmicBias", "BoundedConfidence", "hk_complete_sums"]
+__all__ = ["AlgorithmicBias", "BoundedConfidence", "hk_complete_sums", "sequential_pairwise"]
 
 # Work on at most this many (user, peer) distances at a time in O(N^2) complete mixing.
 _CHUNK_ENTRIES = 1 << 22
@@ -115,8 +115,12 @@ class BoundedConfidence(DynamicsBase):
     """
 
     class Settings(ExposureSettings):
-        variant: Literal["deffuant", "hegselmann_krause"] = "deffuant"
-        mixing: Literal["graph", "complete"] = "graph"
+        variant: Literal["deffuant", "hegselmann_krause"] = Field(
+            "deffuant", description="pairwise Deffuant meetings or synchronous Hegselmann-Krause averaging"
+        )
+        mixing: Literal["graph", "complete"] = Field(
+            "graph", description="who can meet: graph neighbours, or everybody"
+        )
         convergence: float = Field(0.5, gt=0.0, le=0.5, description="Deffuant's mu")
 
     def update(
@@ -169,35 +173,74 @@ class BoundedConfidence(DynamicsBase):
         return total / count[:, None]
 
 
+def sequential_pairwise(x: Tensor, eps: Tensor, a: Tensor, b: Tensor, mu: float) -> Tensor:
+    """Deffuant moves of the pairs (a[p], b[p]) applied one after another in the order p = 0..P-1.
+
+    x (N, K), eps (N,), a and b (P,) long (a user may appear in many pairs). The result equals a
+    Python loop over p that applies :func:`_pairwise_step` to one pair at a time, each on the
+    opinions left by the pairs before it. Vectorised in rounds: a round applies, at once, every
+    remaining pair that comes first among the remaining pairs at both of its endpoints; such pairs
+    are disjoint, and moves of disjoint pairs commute, so each user's pairs still act in index
+    order. The number of rounds is the longest chain of pairs that share users (about 10 for P = N
+    uniform initiators), not P.
+    """
+    out = x.clone()
+    n, p = x.shape[0], a.numel()
+    index = torch.arange(p, device=a.device)
+    none = torch.iinfo(torch.long).max
+    while index.numel():
+        first = torch.full((n,), none, dtype=torch.long, device=a.device)
+        first.scatter_reduce_(0, a[index], index, reduce="amin")
+        first.scatter_reduce_(0, b[index], index, reduce="amin")
+        ready = (first[a[index]] == index) & (first[b[index]] == index)
+        now = index[ready]
+        out = _pairwise_step(out, eps, a[now], b[now], mu)
+        index = index[~ready]
+    return out
+
+
 @DYNAMICS.register("algorithmic_bias")
 class AlgorithmicBias(DynamicsBase):
     """Algorithmic bias model of Sîrbu, Pedreschi, Giannotti & Kertész (2019, PLoS ONE 14:e0213246).
 
-    Deffuant-like pairwise interactions in which the platform biases whom a user meets:
-    user i picks partner j with probability
+    Deffuant-like pairwise encounters in which the platform biases whom a user meets. An
+    encounter: an initiator i is drawn uniformly from all users, then its partner j with
+    probability
 
         p_i(j) = d_ij^-gamma / sum_k d_ik^-gamma,   d_ij = ||x_i - x_j|| (floored at distance_floor),
 
     among its graph neighbours (times the edge weight w_ij) or, with complete mixing, all other
     users (``peers=None``: exact, O(N^2), refused above MAX_DENSE_USERS users) or ``peers``
     uniformly drawn users (an approximation of the paper's choice for large N). If d_ij < eps both
-    move: x_i += mu (x_j - x_i), x_j += mu (x_i - x_j). gamma = 0 is Deffuant's model; larger
-    gamma slows convergence and fragments opinions into more clusters.
+    move: x_i += mu (x_j - x_i), x_j += mu (x_i - x_j) (mu = 1/2 in the paper: both take the
+    average). gamma = 0 is Deffuant's model; larger gamma slows convergence and fragments opinions
+    into more clusters.
 
-    Vectorised step: every user draws a partner at once (Gumbel-max over log weights), then
-    the proposals are thinned to a random matching so each user interacts at most once per step
-    (the paper runs the same pairwise interactions one after another). Engaged items within eps_i
-    pull as in Deffuant: x_i += omega mu mean_j (y_j - x_i).
+    Time unit: one step is ``encounters`` x N encounters (default 1: N encounters, the paper's and
+    ndlib's ``AlgorithmicBiasModel`` iteration), so each user initiates on average ``encounters``
+    encounters per step and takes part in twice as many. Vectorised step: all initiators and
+    partners are drawn at once from the opinions at the start of the step (the reference redraws
+    each partner from the opinions left by the previous encounter: the only difference), then the
+    moves are applied in the drawn order by :func:`sequential_pairwise`, exactly as one encounter
+    after another. Every drawn encounter happens: none is dropped for sharing a user with another,
+    which would favour some pairs over others. Initiators without any neighbour have no encounter.
+    Engaged items within eps_i pull as in Deffuant, from the step's starting opinions:
+    x_i += omega mu mean_j (y_j - x_i).
     """
 
     class Settings(ExposureSettings):
-        gamma: float = Field(1.0, ge=0.0, description="bias exponent")
-        mixing: Literal["graph", "complete"] = "graph"
+        gamma: float = Field(1.0, ge=0.0, le=100.0, description="bias exponent")
+        mixing: Literal["graph", "complete"] = Field(
+            "graph", description="partners among graph neighbours, or among all users"
+        )
         peers: int | None = Field(
-            None, ge=1, le=100_000, description="complete mixing: sampled peers per user (None = all)"
+            None, ge=1, le=100_000, description="complete mixing: sampled peers per encounter (None = all)"
         )
         convergence: float = Field(0.5, gt=0.0, le=0.5, description="mu")
-        distance_floor: float = Field(1e-6, gt=0.0)
+        distance_floor: float = Field(1e-6, gt=0.0, le=1.0, description="distances below this count as this")
+        encounters: float = Field(
+            1.0, gt=0.0, le=100.0, description="encounters initiated per user per step (the paper's iteration: 1)"
+        )
 
     def update(
         self,
@@ -210,14 +253,75 @@ class AlgorithmicBias(DynamicsBase):
     ) -> Tensor:
         s = self.settings
         x = users.opinion
-        n = x.shape[0]
         eps = users.confidence.to(x)
-        a, b = self._proposals(x, graph, generator)
-        a, b = random_matching(a, b, n, generator)
-        out = _pairwise_step(x, eps, a, b, s.convergence)
+        a, b = self.encounters(x, graph, generator)
+        out = sequential_pairwise(x, eps, a, b, s.convergence)
         if engaged_user.numel():
             out += s.item_weight * s.convergence * _item_pull(x, eps, engaged_user, engaged_item, catalog, strict=True)
         return out.clamp_(-1.0, 1.0)
+
+    def encounters(self, x: Tensor, graph: Graph, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+        """This step's encounters on opinions x (N, K): (initiator (P,), partner (P,)) long, in order.
+
+        P = round(encounters * N), less the initiators that have no neighbour to meet.
+        """
+        s = self.settings
+        n = x.shape[0]
+        empty = torch.zeros(0, dtype=torch.long, device=x.device)
+        if n < 2:
+            return empty, empty
+        initiator = torch.randint(n, (round(s.encounters * n),), generator=generator, device=generator.device)
+        initiator = initiator.to(x.device)
+        xd = x.double()  # float64 weights and keys: d^-gamma spans many decades
+        if s.mixing == "graph":
+            return self._graph_partners(xd, initiator, graph, generator)
+        if s.peers is not None or s.gamma == 0:
+            m = 1 if s.gamma == 0 else s.peers  # gamma = 0: one uniform other user is exact
+            offset = torch.randint(1, n, (initiator.numel(), m), generator=generator, device=generator.device)
+            peers = (initiator[:, None] + offset.to(x.device)) % n  # uniform over the others
+            if m == 1:
+                return initiator, peers[:, 0]
+            key = self._log_weight((xd[peers] - xd[initiator, None]).norm(dim=2))
+            key = key + self._gumbel(key.shape, generator, key)
+            return initiator, peers.gather(1, key.argmax(dim=1, keepdim=True))[:, 0]
+        _check_dense(n, "set peers (e.g. 64) or use mixing='graph'")
+        partner = torch.empty_like(initiator)
+        rows = max(1, _CHUNK_ENTRIES // n)
+        for start in range(0, initiator.numel(), rows):  # loops over chunks of encounters, not users
+            own = initiator[start : start + rows]
+            key = self._log_weight(torch.cdist(xd[own], xd))
+            key[torch.arange(own.numel(), device=x.device), own] = -torch.inf  # never oneself
+            key = key + self._gumbel(key.shape, generator, key)
+            partner[start : start + rows] = key.argmax(dim=1)
+        return initiator, partner
+
+    def _graph_partners(
+        self, xd: Tensor, initiator: Tensor, graph: Graph, generator: torch.Generator
+    ) -> tuple[Tensor, Tensor]:
+        """Partners among graph neighbours by inverse-CDF sampling within each initiator's edges.
+
+        graph.src is sorted, so user i's edges are one segment; weights w_ij d_ij^-gamma are
+        normalised per segment before the global cumulative sum, so every segment spans a unit
+        interval and float64 keeps its resolution whatever the weights' scale.
+        """
+        n = xd.shape[0]
+        src, dst = graph.src, graph.dst
+        w = graph.weight.double() * (src != dst)  # self-loops are no encounter
+        w = w * self._log_weight((xd[dst] - xd[src]).norm(dim=1)).exp()
+        total = xd.new_zeros(n).index_add_(0, src, w)
+        count = torch.bincount(src, minlength=n)
+        end = count.cumsum(0)
+        begin = end - count
+        has = total[initiator] > 0
+        initiator = initiator[has]
+        if src.numel() == 0 or initiator.numel() == 0:
+            return initiator[:0], initiator[:0]
+        cdf = (w / total[src].clamp(min=torch.finfo(w.dtype).tiny)).cumsum(0)
+        base = torch.cat([cdf.new_zeros(1), cdf])[begin[initiator]]  # cdf just before the segment
+        u = uniform((initiator.numel(),), generator, cdf)
+        edge = torch.searchsorted(cdf, base + u, right=True)
+        edge = torch.minimum(torch.maximum(edge, begin[initiator]), end[initiator] - 1)
+        return initiator, dst[edge]
 
     def _log_weight(self, dist: Tensor) -> Tensor:
         return -self.settings.gamma * dist.clamp(min=self.settings.distance_floor).log()
@@ -225,44 +329,3 @@ class AlgorithmicBias(DynamicsBase):
     def _gumbel(self, shape: tuple[int, ...], generator: torch.Generator, like: Tensor) -> Tensor:
         u = uniform(shape, generator, like).clamp_(min=torch.finfo(like.dtype).tiny)
         return -torch.log(-torch.log(u))
-
-    def _proposals(self, x: Tensor, graph: Graph, generator: torch.Generator) -> tuple[Tensor, Tensor]:
-        """Each user's chosen partner: (proposer, partner) long tensors."""
-        s = self.settings
-        n = x.shape[0]
-        xd = x.double()  # Gumbel keys in float64 so distinct keys rarely tie
-        if s.mixing == "graph":
-            src, dst = graph.src, graph.dst
-            proper = src != dst
-            src, dst = src[proper], dst[proper]
-            if src.numel() == 0:
-                return src, dst
-            key = self._log_weight((xd[dst] - xd[src]).norm(dim=1)) + graph.weight[proper].double().log()
-            key = key + self._gumbel(key.shape, generator, key)
-            best = torch.full((n,), -torch.inf, dtype=key.dtype, device=key.device)
-            best.scatter_reduce_(0, src, key, reduce="amax")
-            index = torch.arange(src.numel(), device=src.device)
-            pick = torch.full((n,), src.numel(), dtype=torch.long, device=src.device)
-            pick.scatter_reduce_(0, src, torch.where(key == best[src], index, src.numel()), reduce="amin")
-            has = pick < src.numel()
-            return torch.arange(n, device=x.device)[has], dst[pick[has]]
-        if n < 2:
-            empty = torch.zeros(0, dtype=torch.long, device=x.device)
-            return empty, empty
-        if s.peers is not None:
-            offset = torch.randint(1, n, (n, s.peers), generator=generator, device=generator.device).to(x.device)
-            peers = (torch.arange(n, device=x.device)[:, None] + offset) % n  # uniform over the others
-            key = self._log_weight((xd[peers] - xd[:, None]).norm(dim=2))
-            key = key + self._gumbel(key.shape, generator, key)
-            return torch.arange(n, device=x.device), peers.gather(1, key.argmax(dim=1, keepdim=True))[:, 0]
-        _check_dense(n, "set peers (e.g. 64) or use mixing='graph'")
-        partner = torch.empty(n, dtype=torch.long, device=x.device)
-        rows = max(1, _CHUNK_ENTRIES // n)
-        for start in range(0, n, rows):  # loops over chunks of users, not users
-            stop = min(start + rows, n)
-            key = self._log_weight(torch.cdist(xd[start:stop], xd))
-            own = torch.arange(start, stop, device=x.device)
-            key[own - start, own] = -torch.inf  # never oneself
-            key = key + self._gumbel(key.shape, generator, key)
-            partner[start:stop] = key.argmax(dim=1)
-        return torch.arange(n, device=x.device), partner

@@ -49,7 +49,7 @@ class DeGroot(DynamicsBase):
     """
 
     class Settings(ExposureSettings):
-        self_weight: float = Field(0.0, ge=0.0, lt=1.0)
+        self_weight: float = Field(0.0, ge=0.0, lt=1.0, description="a, weight on one's own opinion (> 0: aperiodic)")
 
     def update(
         self,
@@ -87,7 +87,9 @@ class FriedkinJohnsen(DynamicsBase):
     """
 
     class Settings(ExposureSettings):
-        form: Literal["laplacian", "anchored"] = "laplacian"
+        form: Literal["laplacian", "anchored"] = Field(
+            "laplacian", description="Bindel et al.'s Laplacian form, or the original anchored form"
+        )
 
     def update(
         self,

@@ -1,4 +1,4 @@
-"""The default opinion update (DESIGN.md §2 step 5) against hand-computed values."""
+"""The default opinion update (docs/design.md §2 step 5) against hand-computed values."""
 
 from __future__ import annotations
 

@@ -1,0 +1,81 @@
+"""Phenomenon 1, homogenization (Chaney, Stewart & Engelhardt, RecSys 2018): figure and table.
+
+    python analysis/homogenization.py RUN_DIR --out DIR
+
+Chaney et al. report homogenization relative to the ideal recommender: a form's value under a
+feed minus its value under the oracle in the same replicate (paired seeds). This script does that
+subtraction for the three forms (``homogenization`` last-H, ``homogenization_cumulative`` paired by
+innate opinion as Chaney pair by true preference, ``homogenization_chaney`` nearest consumer) and
+shows utility (ctr) beside them. Writes DIR/homogenization.png and DIR/homogenization.md
+(final step, mean and 95% CI over replicates).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from simlab.outputs.plotting import plot_metric_curves
+from simlab.running.summary import mean_ci
+
+SCENARIO = "scenarios/homogenization.yaml"
+FORMS = ["homogenization", "homogenization_cumulative", "homogenization_chaney"]
+IDEAL = "oracle"
+
+
+def minus_ideal(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Per (variant, replicate, step): each form minus the oracle's in the same replicate and step;
+    ctr and engagement as they are. The oracle rows are dropped (their difference is 0)."""
+    keys = ["replicate", "step"]
+    ideal = metrics[metrics["variant"] == IDEAL].set_index(keys)[FORMS]
+    out = metrics[metrics["variant"] != IDEAL].copy()
+    joined = out.join(ideal, on=keys, rsuffix="_ideal")
+    for form in FORMS:
+        out[f"{form}_minus_ideal"] = joined[form] - joined[f"{form}_ideal"]
+    return out[["variant", *keys, *[f"{f}_minus_ideal" for f in FORMS], *FORMS, "ctr"]]
+
+
+def table(metrics: pd.DataFrame, derived: pd.DataFrame) -> str:
+    last = metrics["step"].max()
+    names = [*[f"{f}_minus_ideal" for f in FORMS], *FORMS, "ctr"]
+    rows = ["| variant | " + " | ".join(names) + " |", "| --- |" + " --- |" * len(names)]
+    final = metrics[metrics["step"] == last]
+    final_d = derived[derived["step"] == last]
+    for variant in metrics["variant"].unique():
+        cells = []
+        for name in names:
+            frame = final_d if name.endswith("_minus_ideal") else final
+            values = frame.loc[frame["variant"] == variant, name].to_numpy(float) if name in frame else np.array([])
+            mean, low, high = mean_ci(values) if values.size else (np.nan, np.nan, np.nan)
+            cells.append("—" if np.isnan(mean) else f"{mean:.3f} [{low:.3f}, {high:.3f}]")
+        rows.append(f"| {variant} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("--out", type=Path, default=None, help="where the figure and table go (default RUN_DIR)")
+    args = parser.parse_args()
+    out = args.out or args.run_dir
+    out.mkdir(parents=True, exist_ok=True)
+    metrics = pd.read_csv(args.run_dir / "metrics.csv")
+    derived = minus_ideal(metrics)
+    names = [f"{f}_minus_ideal" for f in FORMS] + ["ctr"]
+    plot_metric_curves(
+        derived,
+        out,
+        names=names,
+        filename="homogenization.png",
+        title="Homogenization minus the ideal (oracle) recommender, paired by replicate",
+    )
+    text = table(metrics, derived)
+    (out / "homogenization.md").write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,73 @@
+"""Phenomenon 2, popularity-bias amplification (Mansoury et al., CIKM 2020): figure and table.
+
+    python analysis/popularity_bias.py RUN_DIR --out DIR
+
+Per user group (group 0 = the minority camp in scenarios/popularity_bias.yaml): exposure Gini,
+coverage (aggregate diversity) and miscalibration of the shown topic mix against the group's
+history (Steck 2018), per feed over time. The table gives final-step means with 95% CIs and the
+minority-minus-majority gap per replicate. Writes DIR/popularity_bias.png and DIR/popularity_bias.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from simlab.outputs.plotting import plot_metric_curves
+from simlab.running.summary import mean_ci
+
+SCENARIO = "scenarios/popularity_bias.yaml"
+MEASURES = ["exposure_gini", "coverage", "miscalibration"]
+
+
+def fmt(values: np.ndarray, sign: bool = False) -> str:
+    mean, low, high = mean_ci(values)
+    f = "+.3f" if sign else ".3f"
+    return "—" if np.isnan(mean) else f"{mean:{f}} [{low:{f}}, {high:{f}}]"
+
+
+def table(metrics: pd.DataFrame, tail: int = 10) -> str:
+    """Means over the last ``tail`` steps of each replicate, then mean and CI over replicates."""
+    last = metrics[metrics["step"] > metrics["step"].max() - tail]
+    per = last.groupby(["variant", "replicate"]).mean(numeric_only=True).reset_index()
+    head = ["variant", "exposure_gini (all)", "coverage (all)"]
+    for m in MEASURES:
+        head += [f"{m} minority", f"{m} majority", f"{m} gap (min - maj)"]
+    rows = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for variant in metrics["variant"].unique():
+        v = per[per["variant"] == variant]
+        cells = [variant, fmt(v["exposure_gini"].to_numpy()), fmt(v["coverage"].to_numpy())]
+        for m in MEASURES:
+            g0, g1 = v[f"{m}_group0"].to_numpy(), v[f"{m}_group1"].to_numpy()
+            cells += [fmt(g0), fmt(g1), fmt(g0 - g1, sign=True)]
+        rows.append("| " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("--out", type=Path, default=None, help="where the figure and table go (default RUN_DIR)")
+    args = parser.parse_args()
+    out = args.out or args.run_dir
+    out.mkdir(parents=True, exist_ok=True)
+    metrics = pd.read_csv(args.run_dir / "metrics.csv")
+    names = [f"{m}_group{g}" for m in MEASURES for g in (0, 1)]
+    plot_metric_curves(
+        metrics,
+        out,
+        columns=2,
+        names=names,
+        filename="popularity_bias.png",
+        title="Popularity bias per user group (group 0: minority camp)",
+    )
+    text = table(metrics)
+    (out / "popularity_bias.md").write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""Phenomenon 4, reach versus share (Haroon et al., PNAS 2023): figure and table.
+
+    python analysis/reach_vs_share.py RUN_DIR --out DIR
+
+Beside each other: the share of impressions that are extreme (``extreme_exposure_share``,
+averaged over the reach window so both cover the same steps) and the share of users shown at
+least one extreme item within that window (``extreme_reach``). Writes DIR/reach_vs_share.png and
+DIR/reach_vs_share.md (means over the last window of steps, 95% CI over replicates).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+from simlab.outputs.plotting import plot_metric_curves
+from simlab.running.summary import mean_ci
+
+SCENARIO = "scenarios/reach_vs_share.yaml"
+WINDOW = 10  # extreme_reach's window in the scenario
+
+
+def table(metrics: pd.DataFrame) -> str:
+    last = metrics["step"].max()
+    rows = [
+        "| variant | extreme share of impressions | extreme reach (share of users) | reach / share |",
+        "| --- | --- | --- | --- |",
+    ]
+    for variant in metrics["variant"].unique():
+        v = metrics[metrics["variant"] == variant]
+        window = v[v["step"] > last - WINDOW].groupby("replicate")["extreme_exposure_share"].mean().to_numpy()
+        reach = v[v["step"] == last].sort_values("replicate")["extreme_reach"].to_numpy()
+        cells = []
+        for values in (window, reach, reach / window):
+            mean, low, high = mean_ci(values)
+            cells.append(f"{mean:.3f} [{low:.3f}, {high:.3f}]")
+        rows.append(f"| {variant} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("--out", type=Path, default=None, help="where the figure and table go (default RUN_DIR)")
+    args = parser.parse_args()
+    out = args.out or args.run_dir
+    out.mkdir(parents=True, exist_ok=True)
+    metrics = pd.read_csv(args.run_dir / "metrics.csv")
+    plot_metric_curves(
+        metrics,
+        out,
+        names=["extreme_exposure_share", "extreme_reach", "exposure_extremeness"],
+        filename="reach_vs_share.png",
+        title="Extreme items: share of impressions vs reach of users",
+    )
+    text = table(metrics)
+    (out / "reach_vs_share.md").write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
