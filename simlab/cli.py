@@ -32,6 +32,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--backend", choices=["local", "ray"], default="local")
     run.add_argument("--address", help="Ray cluster address (with --backend ray)")
     run.add_argument("--quiet", action="store_true", help="no progress output")
+    run.add_argument(
+        "--max-memory",
+        metavar="SIZE",
+        help="memory the run may use, e.g. 2G or 512M (default: the machine's available memory); "
+        "a run whose estimated peak exceeds it is refused and --workers is capped to fit",
+    )
 
     validate = sub.add_parser("validate", help="check scenario YAMLs without running them")
     validate.add_argument("scenarios", nargs="+")
@@ -80,6 +86,16 @@ def _run_dir(path: str) -> Path:
     return run_dir
 
 
+def _run_changes(args: argparse.Namespace) -> dict[str, object]:
+    """The options of ``simlab run`` that change what is run (not allowed with --resume)."""
+    return {
+        "a scenario argument": args.scenario,
+        "--out": args.out,
+        "--set": args.set,
+        **{f"--{name}": getattr(args, name) is not None for name in ("replicates", "seed", "steps", "device")},
+    }
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from simlab import running as runner
     from simlab.config import parse_set
@@ -89,8 +105,21 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.resume:
         from simlab.running.resume import resume
 
+        # a resumed run is the recorded one: anything that would change it is refused, not ignored
+        given = [name for name, value in _run_changes(args).items() if value]
+        if given:
+            raise ScenarioError(
+                f"--resume finishes the run as recorded in its folder; it cannot take {', '.join(given)} "
+                "(start a new run to change the scenario)",
+                file="--resume",
+            )
         result = resume(
-            Path(args.resume), workers=args.workers, backend=args.backend, address=args.address, quiet=args.quiet
+            Path(args.resume),
+            workers=args.workers,
+            backend=args.backend,
+            address=args.address,
+            quiet=args.quiet,
+            max_memory=args.max_memory,
         )
         return 0 if result.status == "complete" else 1  # 1: some tasks failed (listed on stderr)
     if not args.scenario:
@@ -106,6 +135,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
             backend=args.backend,
             address=args.address,
             quiet=args.quiet,
+            max_memory=args.max_memory,
         )
     except ScenarioError as exc:
         if exc.file == "--set" and flags.get(exc.key or "") is not None:  # a bad --steps 0: name the flag

@@ -101,7 +101,9 @@ def select(name: str | None) -> list[Section]:
     chosen = [s for s in every if s.name == name or s.name.startswith(name + ".")]
     if not chosen and name not in registry.ALL:  # a kind with no types yet selects nothing
         known = ", ".join(s.name for s in every)
-        raise KeyError(f"unknown settings name {name!r}; expected a kind ({', '.join(registry.ALL)}) or one of: {known}")
+        raise KeyError(
+            f"unknown settings name {name!r}; expected a kind ({', '.join(registry.ALL)}) or one of: {known}"
+        )
     return chosen
 
 
@@ -231,13 +233,17 @@ def _yaml(value: Any) -> str:
     return text.removesuffix("\n...").strip()
 
 
+# annotated-types bound attributes: (name, is it the lower bound, is it open)
+_BOUNDS = (("ge", True, False), ("gt", True, True), ("le", False, False), ("lt", False, True))
+
+
 def _range(field: Any, annotation: Any) -> str:
     """``[0, 1]``, ``(0, 0.5]``, ``>= 1``, ``one of a | b``, ``pattern ^...$`` or ``""``."""
     low = high = None
     low_open = high_open = False
     pattern = None
     for item in field.metadata:
-        for attr, is_low, is_open in (("ge", True, False), ("gt", True, True), ("le", False, False), ("lt", False, True)):
+        for attr, is_low, is_open in _BOUNDS:
             value = getattr(item, attr, None)
             if value is None:
                 continue

@@ -90,3 +90,28 @@ def test_compare_plot_report_on_run_folders(tiny, tmp_path, capsys):
     assert (out / "figures" / "metrics.png").exists()
     assert main(["report", str(out)]) == 0
     assert main(["plot", str(tmp_path)]) == 2
+
+
+def test_steps_0_is_rejected_naming_the_flag(tiny, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["run", _write(tmp_path, tiny), "--out", str(out), "--steps", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: --steps: expected greater than or equal to 1, found 0")
+    assert not out.exists()  # rejected before any work starts
+    assert main(["run", _write(tmp_path, tiny), "--out", str(out), "--replicates", "0"]) == 2
+    assert capsys.readouterr().err.startswith("error: --replicates:")
+
+
+def test_a_closed_stdout_pipe_ends_quietly(tiny, tmp_path):
+    tiny["variants"] = {"pop": {}, "random": {"recommender": {"type": "random"}}}
+    out = tmp_path / "run"
+    assert main(["run", _write(tmp_path, tiny), "--out", str(out), "--quiet"]) == 0
+    # like `simlab compare RUN_DIR | head -0`: the reader is gone before simlab writes
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "simlab", "compare", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait() == 1
+    assert "Traceback" not in err and "BrokenPipeError" not in err and "Exception ignored" not in err

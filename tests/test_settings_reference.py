@@ -84,7 +84,7 @@ def test_select_a_kind_and_the_loop_settings_under_a_name():
     recommender = [s.name for s in select("recommender")]
     assert recommender[:2] == ["recommender", "recommender.candidates"]
     assert {f"recommender.{n}" for n in registry.RECOMMENDERS.names()} <= set(recommender)
-    with pytest.raises(KeyError, match="network.barabasi_albert"):
+    with pytest.raises(KeyError, match=r"network\.barabasi_albert"):
         select("network.barabasi")
 
 

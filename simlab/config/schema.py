@@ -11,7 +11,7 @@ import pydantic
 
 from simlab import registry
 
-COMPONENTS = {
+COMPONENTS: dict[str, registry.Registry[Any]] = {
     "population": registry.POPULATIONS,
     "network": registry.NETWORKS,
     "catalog": registry.CATALOGS,
@@ -45,9 +45,7 @@ class CandidateSettings(_Strict):
     popular: float = pydantic.Field(0.2, ge=0, description="share from the most engaged items")
     random: float = pydantic.Field(0.3, ge=0, description="share drawn uniformly from the catalog")
     social: float = pydantic.Field(0.15, ge=0, description="share from what the user's graph neighbours engaged with")
-    history: float = pydantic.Field(
-        0.15, ge=0, description="share of items similar to the user's engagement history"
-    )
+    history: float = pydantic.Field(0.15, ge=0, description="share of items similar to the user's engagement history")
     recent_window: int = pydantic.Field(
         200, ge=1, le=100_000_000, description="the newest items the `recent` source draws from"
     )
@@ -111,7 +109,11 @@ class Scenario(_Strict):
     """A validated scenario with all defaults filled in."""
 
     name: str = pydantic.Field(
-        "scenario", pattern=r"^[A-Za-z0-9_.\-]+$", description="names the run folder runs/<name>/<stamp>/"
+        "scenario",
+        # starts with a letter, digit or _: never "." or "..", so runs/<name>/ stays inside runs/
+        pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$",
+        max_length=200,
+        description="names the run folder runs/<name>/<stamp>/",
     )
     description: str = pydantic.Field("", description="free text, kept in the run's scenario.yaml and report")
     seed: int = pydantic.Field(0, ge=0, lt=2**63, description="replicate r runs with child seeds of (seed, r)")

@@ -329,8 +329,8 @@ def _check_files(doc: dict[str, Any]) -> None:
     """Each component's ``check_files(doc)`` hook: data files (population opinions, edge
     lists) read and checked now, at load time, not when a task starts. The hook raises
     DataFileError; the key of the block's ``path`` is added here."""
-    for kind, reg in COMPONENTS.items():
-        check = getattr(reg.get(doc[kind]["type"]), "check_files", None)
+    for kind in COMPONENTS:
+        check = getattr(registry.ALL[kind].get(doc[kind]["type"]), "check_files", None)
         if check is None:
             continue
         try:

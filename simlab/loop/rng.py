@@ -13,6 +13,7 @@ import zlib
 
 import numpy as np
 import torch
+from torch import Tensor
 
 
 class Streams:
@@ -42,9 +43,10 @@ class Streams:
             self._torch[name] = generator
         return self._torch[name]
 
-    def state_dict(self) -> dict[str, torch.Tensor]:
+    # (``Tensor``, not ``torch.Tensor``: in this class body ``torch`` is the method above)
+    def state_dict(self) -> dict[str, Tensor]:
         return {name: g.get_state() for name, g in self._torch.items()}
 
-    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+    def load_state_dict(self, state: dict[str, Tensor]) -> None:
         for name, value in state.items():
             self.torch(name).set_state(value)

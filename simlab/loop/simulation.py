@@ -68,14 +68,14 @@ class Simulation:
         g = self.streams.torch
         self.users = self.population.sample(self.catalog_model.topics, g("population"), self.device)
         n, axes = self.users.opinion.shape
-        self.graph = build_graph(
-            NETWORKS.build(scenario.network), self.users, self.streams.integer_seed("network"), self.device
-        )
+        # the graph is built in the run's precision: a float32 adjacency cast up afterwards would
+        # keep weights 1/d_i rounded to float32 (DeGroot's consensus then moves by ~1e-7)
+        network = NETWORKS.build(scenario.network)
+        self.graph = build_graph(network, self.users, self.streams.integer_seed("network"), self.device, self.dtype)
         self.catalog = self.catalog_model.initial(axes, g("catalog"), self.device)
         if self.dtype != torch.float32:  # every real-valued state array in the run's precision
             self.users.to_dtype(self.dtype)
             self.catalog.to_dtype(self.dtype)
-            self.graph.to_dtype(self.dtype)
         history = self.loop["history_length"]
         # the platform's per-account records; logged-out users share one extra anonymous id
         logged_out = self.users.logged_out

@@ -80,13 +80,13 @@ def _musco(ctx: StepContext) -> m.PolarizationDisagreement:
 
 
 @metric("polarization_p")
-def _polarization_p(ctx: StepContext, s: Any) -> Tensor:
+def _polarization_p(ctx: StepContext, s: Any) -> Tensor | float:
     """Musco, Musco & Tsourakakis (2018) polarization sum_i (x_i - mean)^2."""
     return _musco(ctx).polarization
 
 
 @metric("disagreement")
-def _disagreement(ctx: StepContext, s: Any) -> Tensor:
+def _disagreement(ctx: StepContext, s: Any) -> Tensor | float:
     """Musco et al. (2018) disagreement sum over edges w_ij (x_i - x_j)^2."""
     return _musco(ctx).disagreement
 
@@ -276,12 +276,14 @@ def _engagement(ctx: StepContext, s: Any) -> Tensor:
 def _auc(ctx: StepContext, s: Any) -> Tensor:
     """Progressive-validation AUC: the model's predictions on this step's impressions, made
     before it trained on them."""
+    assert ctx.predictions is not None  # the loop always records them
     return m.auc_t(ctx.impressions.label, ctx.predictions)
 
 
 @metric("logloss")
 def _logloss(ctx: StepContext, s: Any) -> Tensor:
     """Progressive-validation log loss (see auc)."""
+    assert ctx.predictions is not None
     return m.logloss_t(ctx.impressions.label, ctx.predictions)
 
 
@@ -310,19 +312,20 @@ class _ProbeMetric:
 
     def predictions(self, ctx: StepContext) -> tuple[Tensor, Tensor]:
         """(U, I) predicted and true engagement probabilities (top slate position)."""
-        assert self.users is not None and self.items is not None
-        key = f"probe:{self.users.numel()}:{self.items.numel()}"
+        probe_users, probe_items, oracle = self.users, self.items, ctx.view.oracle_probability
+        assert probe_users is not None and probe_items is not None and oracle is not None
+        key = f"probe:{probe_users.numel()}:{probe_items.numel()}"
 
         def compute() -> tuple[Tensor, Tensor]:
-            u, i = self.users.numel(), self.items.numel()
-            users, items = self.users.repeat_interleave(i), self.items.repeat(u)
+            u, i = probe_users.numel(), probe_items.numel()
+            users, items = probe_users.repeat_interleave(i), probe_items.repeat(u)
             # the model is asked under the ids the platform knows (logged-out users: anonymous)
-            seen = ctx.view.platform_users(self.users)
+            seen = ctx.view.platform_users(probe_users)
             if ctx.recommender.scores_are_logits:  # the probe is a grid: score it
-                predicted = torch.sigmoid(ctx.recommender.score(seen, self.items.expand(u, i)))
+                predicted = torch.sigmoid(ctx.recommender.score(seen, probe_items.expand(u, i)))
             else:
                 predicted = ctx.recommender.predict(seen.repeat_interleave(i), items).reshape(u, i)
-            true = ctx.view.oracle_probability(users, items).reshape(u, i)
+            true = oracle(users, items).reshape(u, i)
             return predicted.double(), true.double()
 
         return ctx.cached(key, compute)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Sequence
-from typing import Literal, NamedTuple, ParamSpec
+from typing import Any, Literal, NamedTuple, ParamSpec
 
 import numpy as np
 import torch
@@ -256,7 +256,7 @@ class PolarizationDisagreement(NamedTuple):
     disagreement: float | Tensor
 
     @property
-    def index(self) -> float | Tensor:
+    def index(self) -> float | Tensor:  # type: ignore[override]  # (shadows tuple.index on purpose)
         """The polarization-disagreement index I(z) = P(z) + D(z)."""
         return self.polarization + self.disagreement
 
@@ -298,7 +298,7 @@ def polarization_disagreement_edges_t(
     return PolarizationDisagreement(polarization, 0.5 * disagreement)
 
 
-def _edge_list(adjacency: object, device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
+def _edge_list(adjacency: Any, device: torch.device) -> tuple[Tensor, Tensor, Tensor]:
     """(src, dst, weight) of the nonzero entries of a torch (sparse or dense), scipy or numpy matrix."""
     if isinstance(adjacency, Tensor):
         a = adjacency.to(device)
@@ -807,7 +807,7 @@ logloss = _float(logloss_t)
 def polarization_disagreement(adjacency: object, z: ArrayLike) -> PolarizationDisagreement:
     """Float form of :func:`polarization_disagreement_t` (same arguments and definitions)."""
     p, d = polarization_disagreement_t(adjacency, z)
-    return PolarizationDisagreement(p.item(), d.item())
+    return PolarizationDisagreement(float(p), float(d))
 
 
 def polarization_disagreement_edges(
@@ -815,4 +815,4 @@ def polarization_disagreement_edges(
 ) -> PolarizationDisagreement:
     """Float form of :func:`polarization_disagreement_edges_t` (same arguments and definitions)."""
     p, d = polarization_disagreement_edges_t(src, dst, weight, z)
-    return PolarizationDisagreement(p.item(), d.item())
+    return PolarizationDisagreement(float(p), float(d))

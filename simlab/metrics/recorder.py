@@ -7,7 +7,7 @@ moves them to the host once per recorded step.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import pydantic
 import torch
@@ -109,5 +109,5 @@ class Recorder:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         for n, m in zip(self.names, self.metrics):
-            if n in state:
-                m.load_state_dict(state[n])
+            if n in state:  # only the stateful ones saved anything (see state_dict)
+                cast(Any, m).load_state_dict(state[n])

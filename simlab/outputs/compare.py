@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from simlab.errors import ScenarioError
-from simlab.running.files import atomic_write
+from simlab.running.files import atomic_write, read_metrics
 from simlab.running.summary import ID_COLUMNS, mean_ci
 
 DEFAULT_METRICS = [
@@ -204,6 +204,24 @@ def sweep_values(variants: list[str]) -> tuple[str, dict[str, float]] | None:
     return (keys.pop(), values) if len(keys) == 1 and len(set(values.values())) > 1 else None
 
 
+def in_scenario_order(metrics: pd.DataFrame, folder: Path) -> pd.DataFrame:
+    """Rows sorted by the order of the variants in the run's scenario.yaml (metrics.csv lists
+    tasks in another order), so that "the first variant" is the scenario's first."""
+    from simlab.config import load_scenario
+
+    if not (folder / "scenario.yaml").exists():
+        return metrics
+    try:
+        labels = [label for label, _ in load_scenario(folder / "scenario.yaml").tasks()]
+    except ScenarioError:  # a hand-edited scenario.yaml: keep the file's order
+        return metrics
+    rank = {label: i for i, label in enumerate(labels)}
+    order = metrics["variant"].map(lambda v: rank.get(str(v), len(rank)))
+    return (
+        metrics.assign(_order=order).sort_values(["_order", "replicate", "step"], kind="stable").drop(columns="_order")
+    )
+
+
 def load_targets(
     targets: list[str],
     *,
@@ -229,7 +247,7 @@ def load_targets(
                 raise ScenarioError("--set applies to scenario targets only", file=str(path), key="--set")
             if not (path / "metrics.csv").exists():
                 raise ScenarioError("expected a run folder with metrics.csv, found none", file=str(path))
-            metrics = truncate(pd.read_csv(path / "metrics.csv"), steps)
+            metrics = truncate(read_metrics(path / "metrics.csv"), steps)
             if replicates is not None:
                 metrics = metrics[metrics["replicate"] < replicates]
             prefix, folder = path.name, path
@@ -246,6 +264,7 @@ def load_targets(
                 quiet=quiet,
             )
             metrics, prefix, folder = result.metrics, path.stem, result.path
+        metrics = in_scenario_order(metrics, folder)
         if len(targets) > 1:
             metrics = metrics.assign(variant=prefix + ":" + metrics["variant"].astype(str))
         frames.append(metrics)

@@ -29,6 +29,7 @@ import pandas as pd
 import yaml
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, MaxNLocator, ScalarFormatter
 
 from simlab.running.files import read_metrics
 from simlab.running.summary import (
@@ -232,10 +233,19 @@ def _pooled_note(run: Run, replicates: int) -> str:
 # ---------------------------------------------------------------------------- drawing helpers
 
 
-def _grid(n: int, columns: int = COLUMNS, height: float = PANEL_H) -> tuple[Figure, list[Axes]]:
+def _grid(
+    n: int, columns: int = COLUMNS, height: float = PANEL_H, constrained: bool = False
+) -> tuple[Figure, list[Axes]]:
+    """A 1,600 px wide figure with ``n`` panels, ``columns`` per row, ``height`` inches per row."""
     columns = max(1, min(columns, n))
     rows = max(1, int(np.ceil(n / columns)))
-    fig, axes = plt.subplots(rows, columns, figsize=(WIDTH_IN, height * rows + 0.9), squeeze=False)
+    fig, axes = plt.subplots(
+        rows,
+        columns,
+        figsize=(WIDTH_IN, height * rows + 0.9),
+        squeeze=False,
+        layout="constrained" if constrained else None,
+    )
     flat = list(axes.flat)
     for ax in flat[n:]:
         ax.axis("off")
@@ -274,6 +284,12 @@ def _style(ax: Axes, title: str, ylabel: str, xlabel: str = "step") -> None:
     ax.set_xlabel(xlabel, fontsize=10)
     ax.tick_params(labelsize=9)
     ax.grid(alpha=0.25)
+    for axis in (ax.xaxis, ax.yaxis):  # few ticks, and 1e-4 as a power of ten rather than 0.0001
+        if isinstance(axis.get_major_locator(), FixedLocator):
+            continue  # ticks placed on purpose (rows of a forest plot, swept values)
+        axis.set_major_locator(MaxNLocator(nbins=5))
+        if isinstance(axis.get_major_formatter(), ScalarFormatter):
+            axis.get_major_formatter().set_powerlimits((-3, 4))
 
 
 def _band(ax: Axes, stats: pd.DataFrame, colour: Any, label: str) -> Any:
@@ -550,20 +566,21 @@ def plot_opinion_heatmaps(run_dir: str | Path | Run, out: Path, bins: int = 40) 
             columns.append(counts / max(counts.sum(), 1) if values.size else np.full(bins, np.nan))
         images.append((point, np.stack(columns, axis=1)))
     vmax = max(float(np.nanmax(image)) for _, image in images if np.isfinite(image).any())
-    fig, axes = _grid(len(images), height=3.8)
+    fig, axes = _grid(len(images), height=3.8, constrained=True)  # constrained: room for the shared colorbar
     mesh = None
     for ax, (point, image) in zip(axes, images):
         mesh = ax.pcolormesh(x_edges, edges, image, cmap="magma", vmin=0, vmax=vmax, shading="flat")
         _style(ax, point.label, "opinion (axis 0)")
+        ax.grid(False)
     if mesh is not None:
-        bar = fig.colorbar(mesh, ax=axes, shrink=0.9, pad=0.02)
+        bar = fig.colorbar(mesh, ax=axes, shrink=0.9, pad=0.01)
         bar.set_label("share of users per bin", fontsize=10)
     replicates = run.snapshots["replicate"].nunique()
-    title = f"Opinion distribution over time ({_pooled_note(run, replicates)}; {len(steps)} snapshots)"
+    title = f"Opinion distribution over time ({_pooled_note(run, replicates)}; every one of {len(steps)} snapshots)"
     fig.suptitle(title, fontsize=15)
     path = out / "opinion_heatmap.png"
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI)  # no tight_layout: the shared colorbar takes its own axes
+    fig.savefig(path, dpi=DPI)
     plt.close(fig)
     return [path]
 

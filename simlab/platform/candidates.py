@@ -28,7 +28,7 @@ def _uniform(low: Tensor | int, high: Tensor | int, shape: tuple[int, ...], g: t
     an empty range yields low)."""
     if isinstance(low, int) and isinstance(high, int):
         return torch.randint(low, max(high, low + 1), shape, generator=g, device=device)
-    span = (high - low).clamp(min=1)
+    span = torch.as_tensor(high - low).clamp(min=1)
     u = torch.rand(shape, generator=g, device=device)
     # u < 1, but u * span can round up to span in float32: keep the draw inside the range
     return low + torch.minimum((u * span).long(), span - 1)

@@ -77,15 +77,15 @@ class ALSRecommender:
         window: int = pydantic.Field(
             50_000, ge=1, le=100_000_000, description="train on the newest `window` impressions (or steps)"
         )
-        window_unit: Literal["impressions", "steps"] = pydantic.Field(
-            "impressions", description="unit of `window`"
-        )
+        window_unit: Literal["impressions", "steps"] = pydantic.Field("impressions", description="unit of `window`")
         init_scale: float = pydantic.Field(0.1, gt=0, description="s, initial factors ~ N(0, s^2)")
+
+    # set by setup(), which the loop calls before anything else
+    view: PlatformView
+    generator: torch.Generator
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.view: PlatformView | None = None
-        self.generator: torch.Generator | None = None
         self.n_users = self.n_real_users = self.n_items = 0
         self._U = self._V = torch.zeros(0, settings.rank)
 

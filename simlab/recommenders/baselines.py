@@ -86,7 +86,10 @@ class PopularityRecommender(_Stateless):
             10.0, ge=1e-3, le=1e9, description="w, weight (in impressions) of the platform CTR prior in predictions"
         )
 
+    settings: Settings
+
     def score(self, users: Tensor, candidates: Tensor) -> Tensor:
+        assert self.view is not None
         return _item_scores(self, self.view.catalog.engagements)[candidates]
 
     def predict(self, users: Tensor, items: Tensor) -> Tensor:
@@ -104,6 +107,7 @@ class ChronologicalRecommender(_Stateless):
     """Newest first (a reverse-chronological feed); predicts the running platform CTR."""
 
     def score(self, users: Tensor, candidates: Tensor) -> Tensor:
+        assert self.view is not None
         return _item_scores(self, self.view.catalog.created)[candidates]
 
     predict = RandomRecommender.predict

@@ -77,4 +77,10 @@ def load(path: Path, *, task: str, config_hash: str, device: torch.device | str 
         raise CheckpointError(f"{path}: checkpoint of task {payload.get('task')!r}, expected {task!r}")
     if payload.get("config_hash") != config_hash:
         raise CheckpointError(f"{path}: the task's scenario changed since the checkpoint was written")
+    for name in ("step", "metric_rows", "metric_bytes"):  # a damaged field must not reach os.truncate
+        value = payload.get(name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise CheckpointError(f"{path}: damaged checkpoint, {name} is not a non-negative integer")
+    if not isinstance(payload.get("state"), dict):
+        raise CheckpointError(f"{path}: damaged checkpoint, no state")
     return payload

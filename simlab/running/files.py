@@ -34,11 +34,27 @@ def _header(path: Path) -> list[str]:
 
 
 def read_metrics(path: Path) -> pd.DataFrame:
-    """A metrics.csv as a DataFrame (variant labels kept as text, empty cells NaN)."""
-    columns = _header(path)
-    if not columns:
-        return pd.DataFrame(columns=ID_COLUMNS)
-    na = {c: ["", "nan", "NaN"] for c in columns if c != "variant"}
-    return pd.read_csv(path, dtype={"variant": str}, keep_default_na=False, na_values=na)
+    """A metrics.csv as a DataFrame (variant labels kept as text, empty cells NaN).
+
+    Raises ScenarioError (one line) for a file that is not a simlab metrics table: undecodable,
+    malformed CSV, the ID columns missing or not numbers.
+    """
+    from simlab.errors import ScenarioError
+
+    try:
+        columns = _header(path)
+        if not columns:
+            return pd.DataFrame(columns=ID_COLUMNS)
+        if columns[: len(ID_COLUMNS)] != list(ID_COLUMNS):
+            raise ValueError(f"expected the columns to start with {', '.join(ID_COLUMNS)}")
+        na = {c: ["", "nan", "NaN"] for c in columns if c != "variant"}
+        frame = pd.read_csv(path, dtype={"variant": str}, keep_default_na=False, na_values=na)
+        if not all(pd.api.types.is_numeric_dtype(frame[c]) for c in ("replicate", "step")):
+            raise ValueError("expected integers in the replicate and step columns, found text")
+    except (UnicodeDecodeError, csv.Error, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise ScenarioError(f"not a simlab metrics table ({type(exc).__name__})", file=str(path)) from None
+    except ValueError as exc:
+        raise ScenarioError(f"not a simlab metrics table: {exc}", file=str(path)) from None
+    return frame
 
 

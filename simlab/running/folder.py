@@ -76,23 +76,39 @@ def run(
     backend: str = "local",
     address: str | None = None,
     quiet: bool = False,
+    max_memory: int | str | None = None,
 ) -> RunResult:
     """Run every task of a scenario and write the run folder (docs/design.md §3).
 
-    ``out`` makes that folder the run folder (default ``runs/<name>/<stamp>/``).
+    ``out`` makes that folder the run folder (default ``runs/<name>/<stamp>/``). Before any
+    work, the run's peak memory is estimated (:mod:`simlab.running.resources`): a task that
+    does not fit ``max_memory`` (bytes or "2G"; default the available memory) is refused, and
+    ``workers`` is capped at what memory and the task count allow.
     """
     extra = dict(overrides or {})
-    for key, value in (("replicates", replicates), ("seed", seed), ("steps", steps), ("device", device)):
-        if value is not None:
-            extra[key] = value
-    if not isinstance(scenario, Scenario):
-        scenario = load_scenario(scenario, extra)
-    elif extra:
-        scenario = load_scenario(scenario.to_dict(), extra)
+    flags = {"replicates": replicates, "seed": seed, "steps": steps, "device": device}
+    extra.update({k: v for k, v in flags.items() if v is not None})
+    try:
+        if not isinstance(scenario, Scenario):
+            scenario = load_scenario(scenario, extra)
+        elif extra:
+            scenario = load_scenario(scenario.to_dict(), extra)
+    except ScenarioError as exc:
+        if exc.file == "--set" and flags.get(exc.key or "") is not None:  # name the option the user typed
+            raise ScenarioError(exc.detail, file=f"--{exc.key}") from None
+        raise
     if backend not in ("local", "ray"):
         raise ScenarioError(f"expected backend 'local' or 'ray', found {backend!r}", file="--backend")
     if workers < 1:
         raise ScenarioError(f"expected workers >= 1, found {workers}", file="--workers")
+    from simlab.running.resources import parse_size, plan
+
+    if backend == "ray" and address:
+        check_address(address)
+    limit = parse_size(max_memory) if isinstance(max_memory, str) else max_memory
+    workers, note = plan(scenario, workers, limit, backend)
+    if note:
+        print(note, file=sys.stderr)
     run_dir = Path(out) if out is not None else default_run_dir(scenario)
     if run_dir.exists() and not run_dir.is_dir():
         raise ScenarioError("expected a folder for the run, found a file", file=str(run_dir))
@@ -148,6 +164,25 @@ def run_tasks(
     return finish_run(run_dir, scenario, manifest, quiet)
 
 
+def check_address(address: str, timeout: float = 5.0) -> None:
+    """Refuse a Ray cluster address that does not accept a TCP connection within ``timeout``
+    seconds (ray.init would otherwise retry for minutes). "auto" and "local" are Ray's own."""
+    import socket
+
+    if address in ("auto", "local"):
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise ScenarioError(f"expected HOST:PORT (or ray://HOST:PORT, auto), found {address!r}", file="--address")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ScenarioError(
+            f"cannot reach a Ray cluster at {address} within {timeout:.0f} s ({reason})", file="--address"
+        ) from None
+
+
 def _public(status: dict[str, Any]) -> dict[str, Any]:
     """A task's status record for manifest.json (the traceback stays in status.json)."""
     return {k: v for k, v in status.items() if k not in ("traceback", "files")}
@@ -189,7 +224,7 @@ def _interventions(tasks: list[Task]) -> list[dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
     for task in tasks:
         for spec in task.scenario.get("interventions") or []:
-            privileged = bool(INTERVENTIONS.get(spec["type"]).privileged)
+            privileged = bool(getattr(INTERVENTIONS.get(spec["type"]), "privileged", False))
             entry = found.setdefault(spec["type"], {"type": spec["type"], "privileged": privileged, "variants": []})
             if task.label not in entry["variants"]:
                 entry["variants"].append(task.label)

@@ -176,5 +176,3 @@ def _drain_mp(queue: Any) -> Callable[[], list[tuple[str, str, int]]]:
                 return items
 
     return source
-
-

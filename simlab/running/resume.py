@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
+import sys
 from pathlib import Path
 
 from simlab.config import load_scenario
@@ -32,8 +34,10 @@ def resume(
     backend: str = "local",
     address: str | None = None,
     quiet: bool = False,
+    max_memory: int | str | None = None,
 ) -> RunResult:
-    """Finish the run in folder ``path``; returns the same result as :func:`simlab.running.run`."""
+    """Finish the run in folder ``path``; returns the same result as :func:`simlab.running.run`
+    (with the same memory estimate and worker cap before any work)."""
     run_dir = Path(path)
     if not run_dir.is_dir():
         raise ScenarioError("expected a run folder, found none", file=str(run_dir))
@@ -46,6 +50,12 @@ def resume(
         raise ScenarioError(f"cannot read manifest.json: {exc}", file=str(run_dir / "manifest.json")) from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("tasks"), list):
         raise ScenarioError("manifest.json is not a simlab run manifest", file=str(run_dir / "manifest.json"))
+    if not all(isinstance(t, dict) for t in manifest["tasks"]):
+        raise ScenarioError(
+            "expected manifest.json tasks to be objects with a task id, found other values (damaged run folder)",
+            file=str(run_dir / "manifest.json"),
+            key="tasks",
+        )
     scenario = load_scenario(run_dir / "scenario.yaml")
     device = manifest.get("device") or scenario.resolved_device()
     if device == "cuda" and backend == "local":
@@ -62,9 +72,39 @@ def resume(
         )
     if manifest.get("config_hash") not in (None, scenario.config_hash()):
         raise ScenarioError("scenario.yaml changed since the run started", file=str(run_dir / "scenario.yaml"))
+    from simlab.running.folder import check_address
+    from simlab.running.resources import parse_size, plan
+
+    if backend == "ray" and address:
+        check_address(address)
+    limit = parse_size(max_memory) if isinstance(max_memory, str) else max_memory
+    workers, note = plan(scenario, workers, limit, backend)
+    if note:
+        print(note, file=sys.stderr)
+    removed = remove_temporary_files(run_dir)
+    if removed and not quiet:
+        print(f"removed {removed} temporary file(s) left by the interrupted run")
     manifest.setdefault("resumed", []).append(
         {"at": dt.datetime.now().isoformat(timespec="seconds"), "backend": backend, "workers": workers}
     )
     manifest["status"] = "running"
     atomic_write(run_dir / "manifest.json", json.dumps(manifest, indent=1))
     return run_tasks(run_dir, scenario, tasks, manifest, workers=workers, backend=backend, address=address, quiet=quiet)
+
+
+# atomic writes go through ".<name>.tmp<pid>" (files.atomic_write, checkpoint.save) and snapshots
+# through ".<stem>.tmp<pid>.npz": a kill between the write and the rename leaves one behind
+_TEMPORARY = re.compile(r"^\..+\.tmp[0-9]+(\.npz)?$")
+
+
+def remove_temporary_files(run_dir: Path) -> int:
+    """Delete the temporary files a killed run left in its folder; returns how many."""
+    removed = 0
+    for folder in [run_dir, run_dir / "snapshots", *sorted((run_dir / "tasks").glob("*"))]:
+        if not folder.is_dir():
+            continue
+        for path in folder.iterdir():
+            if path.is_file() and _TEMPORARY.match(path.name):
+                path.unlink()
+                removed += 1
+    return removed

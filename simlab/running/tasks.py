@@ -49,7 +49,7 @@ def make_tasks(scenario: Scenario, run_dir: Path, device: str) -> list[Task]:
     points = scenario.task_points()
     search = plugin_search_path(scenario.source) if scenario.plugins else []
     width = max(4, len(str(len(points) * scenario.replicates - 1)))
-    tasks = []
+    tasks: list[Task] = []
     for point in points:
         doc = point.scenario.to_dict()
         for replicate in range(scenario.replicates):

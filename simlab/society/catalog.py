@@ -98,7 +98,8 @@ class CreatorCatalog:
         per_creator = torch.zeros(n_creators, device=counts.device).index_add_(0, creator, counts)
         n_items = torch.zeros(n_creators, device=counts.device).index_add_(0, creator, torch.ones_like(counts))
         advantage = counts - (per_creator / n_items.clamp(min=1))[creator]
-        direction = advantage[:, None] * (catalog.stance[items] - self.creator_stance[creator])
+        # creators' home stances stay float32; the catalog's stances are in the run's precision
+        direction = advantage[:, None] * (catalog.stance[items].to(self.creator_stance) - self.creator_stance[creator])
         step = torch.zeros_like(self.creator_stance).index_add_(0, creator, direction)
         norm = torch.zeros(n_creators, device=counts.device).index_add_(0, creator, advantage.abs())
         update = step / norm.clamp(min=1e-12)[:, None]

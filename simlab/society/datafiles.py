@@ -40,10 +40,10 @@ def check_regular_file(path: str | Path, what: str) -> int:
     return info.st_size
 
 
-def file_key(path: str | Path) -> tuple[str, int, int]:
-    """(resolved path, mtime, size): a cache key that changes when the file does."""
+def file_key(path: str | Path) -> tuple[str, int, int, int, int]:
+    """(path as given, device, inode, mtime, size): a cache key that changes with the file."""
     info = os.stat(path)
-    return str(Path(path).resolve()), info.st_mtime_ns, info.st_size
+    return str(path), info.st_dev, info.st_ino, info.st_mtime_ns, info.st_size
 
 
 def data_lines(path: str | Path, what: str) -> Iterator[tuple[int, str]]:

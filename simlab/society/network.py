@@ -162,6 +162,8 @@ class ErdosRenyi(_Network):
     class Settings(_Settings):
         mean_degree: float = Field(10.0, ge=0.0, description="expected degree d; p = d / (N - 1)")
 
+    settings: Settings
+
     def build(self, users: Users, seed: int) -> Edges:
         n = users.n
         p = self.settings.mean_degree / max(n - 1, 1)
@@ -175,6 +177,8 @@ class BarabasiAlbert(_Network):
 
     class Settings(_Settings):
         m: int = Field(3, ge=1, le=10_000, description="edges each new node attaches (needs m < N)")
+
+    settings: Settings
 
     @staticmethod
     def check_scenario(scenario: dict) -> tuple[str, str] | None:
@@ -202,6 +206,8 @@ class WattsStrogatz(_Network):
             4, ge=2, le=10_000, description="ring-lattice degree (each node links to k // 2 on each side; k < N)"
         )
         p: float = Field(0.1, ge=0.0, le=1.0, description="probability that an edge is rewired")
+
+    settings: Settings
 
     @staticmethod
     def check_scenario(scenario: dict) -> tuple[str, str] | None:
@@ -278,6 +284,8 @@ class StochasticBlockModel(_Network):
                 raise ValueError("give both p_in and p_out, or neither (then mean_degree and homophily apply)")
             return self
 
+    settings: Settings
+
     @staticmethod
     def check_scenario(scenario: dict) -> tuple[str, str] | None:
         """Load-time check: every block needs a user."""
@@ -325,6 +333,8 @@ class KarateClub(_Network):
     class Settings(_Settings):
         weighted: bool = Field(False, description="use the interaction counts as edge weights (else weight 1)")
 
+    settings: Settings
+
     @staticmethod
     def check_scenario(scenario: dict) -> str | None:
         """Cross-component check at load time (see simlab.config)."""
@@ -357,6 +367,8 @@ class EdgeList(_Network):
             if not Path(self.path).is_file():
                 raise ValueError(f"an existing edge-list file for path, found no file at {self.path!r}")
             return self
+
+    settings: Settings
 
     @staticmethod
     def check_files(scenario: dict) -> None:
@@ -455,7 +467,7 @@ def _node(text: str) -> int | str:
 
 
 @functools.lru_cache(maxsize=32)
-def _checked_edge_count(key: tuple[str, int, int], n: int, directed: bool) -> int:
+def _checked_edge_count(key: tuple[str, int, int, int, int], n: int, directed: bool) -> int:
     return read_edge_list(key[0], n, directed).n_edges
 
 
@@ -469,10 +481,13 @@ def edge_list_size(path: str | Path, n: int, directed: bool = False) -> int:
 # conversion to tensors
 
 
-def to_graph(g_or_edges: nx.Graph | Edges, n: int, device: torch.device | str = "cpu") -> Graph:
+def to_graph(
+    g_or_edges: nx.Graph | Edges, n: int, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32
+) -> Graph:
     """Convert a networkx graph or :class:`Edges` on nodes 0..n-1 to a :class:`simlab.loop.state.Graph`.
 
-    Returns float32 tensors on ``device``: adjacency (N, N) sparse CSR with row i holding
+    Returns ``dtype`` tensors (the run's precision; the weights are computed in float64 and
+    rounded once) on ``device``: adjacency (N, N) sparse CSR with row i holding
     w_ij / d_i (rows of isolated nodes stay zero; no division by zero); src, dst, weight (E,)
     the directed edge list with raw weights, both directions for an undirected graph (a
     self-loop is listed once), sorted by (src, dst); degree (N,) the weighted out-degree d_i.
@@ -512,15 +527,15 @@ def to_graph(g_or_edges: nx.Graph | Edges, n: int, device: torch.device | str = 
         adjacency = torch.sparse_csr_tensor(
             torch.from_numpy(crow),
             torch.from_numpy(dst),
-            torch.from_numpy(values).to(torch.float32),
+            torch.from_numpy(values).to(dtype),
             (n, n),
         ).to(device)
     return Graph(
         adjacency=adjacency,
         src=torch.from_numpy(src).to(device),
         dst=torch.from_numpy(dst).to(device),
-        weight=torch.from_numpy(weight).to(device=device, dtype=torch.float32),
-        degree=torch.from_numpy(degree).to(device=device, dtype=torch.float32),
+        weight=torch.from_numpy(weight).to(device=device, dtype=dtype),
+        degree=torch.from_numpy(degree).to(device=device, dtype=dtype),
     )
 
 
@@ -535,6 +550,8 @@ def _edges_from_networkx(graph: nx.Graph, n: int) -> Edges:
     return Edges(src, dst, n, weight, graph.is_directed())
 
 
-def build_graph(component: _Network, users: Users, seed: int, device: torch.device | str = "cpu") -> Graph:
-    """``to_graph(component.build(users, seed), users.n, device)``."""
-    return to_graph(component.build(users, seed), users.n, device)
+def build_graph(
+    component: _Network, users: Users, seed: int, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32
+) -> Graph:
+    """``to_graph(component.build(users, seed), users.n, device, dtype)``."""
+    return to_graph(component.build(users, seed), users.n, device, dtype)

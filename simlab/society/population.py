@@ -197,6 +197,8 @@ class UniformPopulation(PopulationBase):
     class Settings(PopulationSettings):
         pass
 
+    settings: Settings
+
     def _opinions(self, generator: torch.Generator, device: torch.device) -> Tensor:
         s = self.settings
         return 2 * _uniform((s.size, s.axes), generator, device) - 1
@@ -209,6 +211,8 @@ class NormalPopulation(PopulationBase):
     class Settings(PopulationSettings):
         mean: float = Field(0.0, ge=-1.0, le=1.0, description="mean of the normal opinion draw")
         std: float = Field(0.3, ge=0.0, description="standard deviation of the opinion draw (before clipping)")
+
+    settings: Settings
 
     def _opinions(self, generator: torch.Generator, device: torch.device) -> Tensor:
         s = self.settings
@@ -224,6 +228,8 @@ class BimodalPopulation(PopulationBase):
         center: float = Field(0.5, ge=0.0, le=1.0, description="the two camps' opinions are centred at +-center")
         std: float = Field(0.15, ge=0.0, description="standard deviation within a camp (before clipping)")
 
+    settings: Settings
+
     def _opinions(self, generator: torch.Generator, device: torch.device) -> Tensor:
         s = self.settings
         sign = torch.where(_uniform((s.size, 1), generator, device) < 0.5, -1.0, 1.0)
@@ -237,6 +243,8 @@ class BetaPopulation(PopulationBase):
     class Settings(PopulationSettings):
         a: float = Field(2.0, gt=0.0, description="Beta shape a (a = b < 1: polarised U shape)")
         b: float = Field(2.0, gt=0.0, description="Beta shape b (a = b > 1: centred bump)")
+
+    settings: Settings
 
     def _opinions(self, generator: torch.Generator, device: torch.device) -> Tensor:
         s = self.settings
@@ -281,7 +289,7 @@ def _read_npy(path: Path) -> np.ndarray:
                 shape, _, dtype = np.lib.format.read_array_header_2_0(handle)
             else:
                 raise ValueError("unsupported version")
-        except (ValueError, OSError, EOFError):
+        except Exception:  # numpy parses the header with tokenize/ast: many error types
             raise DataFileError(path, "expected a .npy array file, found a malformed or truncated header") from None
         offset = handle.tell()
     if dtype.hasobject:
@@ -340,8 +348,9 @@ def _read_table(path: Path) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=32)
-def _checked_shape(key: tuple[str, int, int]) -> tuple[int, int]:
-    return tuple(load_opinions(key[0]).shape)  # type: ignore[return-value]
+def _checked_shape(key: tuple[str, int, int, int, int]) -> tuple[int, int]:
+    rows, axes = load_opinions(key[0]).shape
+    return rows, axes
 
 
 def opinion_file_shape(path: str | Path) -> tuple[int, int]:
@@ -381,6 +390,8 @@ class FilePopulation(PopulationBase):
             if not Path(self.path).is_file():
                 raise ValueError(f"an existing .npy or .csv file for path, found no file at {self.path!r}")
             return self
+
+    settings: Settings
 
     @staticmethod
     def check_files(scenario: dict) -> None:

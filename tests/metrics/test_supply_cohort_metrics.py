@@ -51,7 +51,8 @@ def _cohort_context(logged_out: list[bool] | None):
     label = torch.tensor([1.0, 0.0, 1.0, 1.0, 0.0])
     impressions = Engagements(user, item, torch.zeros_like(user), label, label, catalog.stance[item, 0].abs())
     users = SimpleNamespace(
-        n=3, opinion=torch.tensor([[0.0], [0.5], [-0.5]]),
+        n=3,
+        opinion=torch.tensor([[0.0], [0.5], [-0.5]]),
         logged_out=None if logged_out is None else torch.tensor(logged_out),
     )
     return SimpleNamespace(catalog=catalog, impressions=impressions, users=users)

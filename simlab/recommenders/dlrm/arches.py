@@ -14,7 +14,8 @@ d embedding dim, F = S + 1 interacting vectors. The loss and the trainer live in
 Sparse features, in the order they interact: ``user`` (user id), ``item`` (item id),
 ``topic``, ``creator`` and ``history`` (the user's last H engaged items, a multi-hot bag, mean
 pooled by default or summed as in the reference; -1 entries are padding and excluded). By
-default the history bag has its own table (``history_table="own"``), as in the reference where every sparse feature has one;
+default the history bag has its own table (``history_table="own"``), as in the reference where
+every sparse feature has one;
 ``"shared"`` pools the item table's rows instead (fewer parameters, history and candidate
 live in one space).
 """
@@ -25,6 +26,7 @@ import contextlib
 import itertools
 import math
 from collections.abc import Iterator, Sequence
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -73,9 +75,10 @@ def _mlp(sizes: Sequence[int], last_relu: bool, generator: torch.Generator, devi
     return nn.Sequential(*layers)
 
 
-def _mlp_inplace(mlp: nn.Sequential, x: Tensor) -> Tensor:
-    """``mlp(x)`` with in-place ReLUs (inference only: saves a pass over each activation)."""
-    for layer in mlp:
+def _mlp_inplace(mlp: nn.Module, x: Tensor) -> Tensor:
+    """``mlp(x)`` for a Sequential (or a slice of one) with in-place ReLUs (inference only:
+    saves a pass over each activation)."""
+    for layer in mlp.children():
         x = x.relu_() if isinstance(layer, nn.ReLU) else layer(x)
     return x
 
@@ -141,12 +144,16 @@ class SparseArch(nn.Module):
     def table_of(self, feature: str) -> str:
         return "item" if feature == "history" and self.share_history else feature
 
+    def bag(self, table: str) -> nn.EmbeddingBag:
+        """The embedding table ``table`` (typed: a ModuleDict's items are plain Modules)."""
+        return cast(nn.EmbeddingBag, self.embedding_bags[table])
+
     def weight(self, feature: str) -> Tensor:
         """(rows, d) parameter of the table that serves ``feature``."""
-        return self.embedding_bags[self.table_of(feature)].weight
+        return self.bag(self.table_of(feature)).weight
 
     def capacity(self, table: str) -> int:
-        return self.embedding_bags[table].weight.shape[0]
+        return self.bag(table).weight.shape[0]
 
     def lookup(self, feature: str, ids: Tensor, groups: Tensor | None = None) -> Tensor:
         """(B,) ids -> (B, d); for ``history``, (B, H) bags -> (B, d) mean over non-padding ids.
@@ -155,7 +162,7 @@ class SparseArch(nn.Module):
         user's impressions within one logged step), so each distinct bag is pooled once and
         copied to its rows; the gradient reaching the table is the same sum over rows.
         """
-        bag = self.embedding_bags[self.table_of(feature)]
+        bag = self.bag(self.table_of(feature))
         weight = bag.weight
         # Training with dense gradients gathers rows with index_select: its backward is one
         # index_add_, where embedding's and embedding_bag's backward sort the ids first (~3x
@@ -197,8 +204,8 @@ class SparseArch(nn.Module):
         return torch.stack([self.lookup(f, sparse[f], groups if f == "history" else None) for f in SPARSE_FEATURES], 1)
 
     def set_sparse_grad(self, sparse: bool) -> None:
-        for bag in self.embedding_bags.values():
-            bag.sparse = sparse
+        for table in self.embedding_bags:
+            self.bag(table).sparse = sparse
 
     def grow(self, table: str, rows: int, generator: torch.Generator) -> None:
         """Enlarge ``table`` to ``rows`` rows; old rows are kept, new rows freshly initialised.
@@ -206,7 +213,7 @@ class SparseArch(nn.Module):
         The parameter object changes, so an optimizer over it must be rebuilt
         (:meth:`simlab.recommenders.dlrm.trainer.Trainer.regrow`).
         """
-        bag = self.embedding_bags[table]
+        bag = self.bag(table)
         old = bag.weight.detach()
         if rows <= old.shape[0]:
             return

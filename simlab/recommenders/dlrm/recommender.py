@@ -72,9 +72,7 @@ class DLRMRecommender:
         window: int = pydantic.Field(
             50_000, ge=1, le=100_000_000, description="train on the newest `window` impressions (or steps)"
         )
-        window_unit: Literal["impressions", "steps"] = pydantic.Field(
-            "impressions", description="unit of `window`"
-        )
+        window_unit: Literal["impressions", "steps"] = pydantic.Field("impressions", description="unit of `window`")
         # sparse embedding gradients (adagrad, sgd; adam has none): only the looked-up rows get
         # gradients and updates. "auto": sparse once a table starts with >= 32,768 rows, where
         # they are faster and far smaller (100k users: 1.3 GiB peak instead of 2.9 GiB)
@@ -97,12 +95,14 @@ class DLRMRecommender:
                 raise ValueError("top_mlp must end in 1 (one logit)")
             return self
 
+    # set by setup(), which the loop calls before anything else
+    view: PlatformView
+    generator: torch.Generator
+    model: DLRM
+    trainer: Trainer
+
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.view: PlatformView | None = None
-        self.generator: torch.Generator | None = None
-        self.model: DLRM | None = None
-        self.trainer: Trainer | None = None
         self.n_users = 0  # real + synthetic
         self.n_real_users = 0
         self._items_seen = 0  # catalog size the tables were last synced to
@@ -264,7 +264,7 @@ class DLRMRecommender:
         """Restore into a recommender already ``setup`` with the same settings."""
         sa = self.model.sparse_arch
         for name, rows in state["rows"].items():
-            bag = sa.embedding_bags[name]
+            bag = sa.bag(name)
             if bag.weight.shape[0] != rows:  # resize (contents are overwritten below)
                 bag.weight = torch.nn.Parameter(bag.weight.new_zeros(rows, bag.weight.shape[1]))
                 bag.num_embeddings = rows

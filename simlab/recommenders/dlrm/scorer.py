@@ -177,6 +177,7 @@ def _pairs(
     n_i, d = item_shape
     pieces = []
     if hu is not None:  # the dense vector x of each pair
+        assert hi is not None  # the user and item halves come together
         h = hi.shape[1]
         hid = hi.index_select(0, flat).view(a, C, h).add_(hu.unsqueeze(1)).relu_()
         x = _mlp_inplace(model.dense_arch.mlp[1:], hid)  # (a, C, dx)

@@ -89,10 +89,11 @@ class Trainer:
         sparse_grad: bool = False,
     ):
         self.model, self.name, self.lr, self.batch_size = model, optimizer, lr, batch_size
-        if hasattr(model, "sparse_arch"):
+        sparse_arch = getattr(model, "sparse_arch", None)
+        if sparse_arch is not None:
             # sparse embedding gradients touch only the looked-up rows (cost independent of the
             # table size, as in the reference); Adam has no sparse path, so it gets dense ones
-            model.sparse_arch.set_sparse_grad(sparse_grad and optimizer != "adam")
+            sparse_arch.set_sparse_grad(sparse_grad and optimizer != "adam")
         self._build()
 
     def _build(self) -> None:

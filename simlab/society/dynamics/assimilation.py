@@ -39,6 +39,8 @@ class Assimilation(DynamicsBase):
         sigma_social: float = Field(0.0, ge=0.0, le=1.0, description="weight of the DeGroot pull to the neighbour mean")
         noise_std: float = Field(0.0, ge=0.0, description="std of the Gaussian noise added each step")
 
+    settings: Settings
+
     def update(
         self,
         users: Users,

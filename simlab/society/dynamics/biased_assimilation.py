@@ -41,6 +41,8 @@ class BiasedAssimilation(DynamicsBase):
         bias: float = Field(1.0, ge=0.0, description="b, the bias exponent")
         self_weight: float = Field(1.0, ge=0.0, description="w_ii, weight on one's own opinion")
 
+    settings: Settings
+
     def update(
         self,
         users: Users,

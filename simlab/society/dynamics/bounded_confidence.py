@@ -123,6 +123,8 @@ class BoundedConfidence(DynamicsBase):
         )
         convergence: float = Field(0.5, gt=0.0, le=0.5, description="Deffuant's mu")
 
+    settings: Settings
+
     def update(
         self,
         users: Users,
@@ -242,6 +244,8 @@ class AlgorithmicBias(DynamicsBase):
             1.0, gt=0.0, le=100.0, description="encounters initiated per user per step (the paper's iteration: 1)"
         )
 
+    settings: Settings
+
     def update(
         self,
         users: Users,
@@ -276,7 +280,7 @@ class AlgorithmicBias(DynamicsBase):
         if s.mixing == "graph":
             return self._graph_partners(xd, initiator, graph, generator)
         if s.peers is not None or s.gamma == 0:
-            m = 1 if s.gamma == 0 else s.peers  # gamma = 0: one uniform other user is exact
+            m = 1 if s.gamma == 0 or s.peers is None else s.peers  # gamma = 0: one uniform other user is exact
             offset = torch.randint(1, n, (initiator.numel(), m), generator=generator, device=generator.device)
             peers = (initiator[:, None] + offset.to(x.device)) % n  # uniform over the others
             if m == 1:

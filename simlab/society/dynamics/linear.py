@@ -51,6 +51,8 @@ class DeGroot(DynamicsBase):
     class Settings(ExposureSettings):
         self_weight: float = Field(0.0, ge=0.0, lt=1.0, description="a, weight on one's own opinion (> 0: aperiodic)")
 
+    settings: Settings
+
     def update(
         self,
         users: Users,
@@ -90,6 +92,8 @@ class FriedkinJohnsen(DynamicsBase):
         form: Literal["laplacian", "anchored"] = Field(
             "laplacian", description="Bindel et al.'s Laplacian form, or the original anchored form"
         )
+
+    settings: Settings
 
     def update(
         self,

@@ -1,0 +1,59 @@
+"""Shared helpers of the phenomenon scripts (issue 15, part 2): reading a run folder, the value
+of a swept key per row, and intervals over replicates."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from simlab.running.files import read_metrics
+from simlab.running.summary import mean_ci
+
+
+def read(run_dir: Path) -> pd.DataFrame:
+    """metrics.csv of a run folder (variant labels as text, empty cells NaN)."""
+    return read_metrics(Path(run_dir) / "metrics.csv")
+
+
+def sweep_values(metrics: pd.DataFrame, key: str) -> pd.Series:
+    """The value of swept ``key`` on each row as a float: from its own column when metrics.csv
+    has one, else parsed from a variant label such as ``recommender.policy.epsilon=0.1`` (the
+    older form, where several keys are joined by commas or spaces)."""
+    if key in metrics.columns:
+        return metrics[key].astype(float)
+    pattern = re.compile(re.escape(key) + r"=([-+0-9.eE]+)")
+
+    def parse(label: str) -> float:
+        found = pattern.search(str(label))
+        if found is None:
+            raise ValueError(f"no value of {key!r} in variant label {label!r}")
+        return float(found.group(1))
+
+    return metrics["variant"].map(parse)
+
+
+def base_variant(metrics: pd.DataFrame) -> pd.Series:
+    """The variant's name without any ``key=value`` sweep part (older labels carried both)."""
+    return metrics["variant"].astype(str).str.replace(r"[ ,/]*[\w.]+=[-+0-9.eE]+", "", regex=True).str.strip(" ,/")
+
+
+def tail_mean(metrics: pd.DataFrame, name: str, last: int, by: list[str]) -> pd.DataFrame:
+    """Per group of ``by`` columns and replicate: the mean of ``name`` over the last ``last``
+    recorded steps (per-step rates such as ctr are noisy; their mean over a window is not)."""
+    cut = metrics["step"].max() - last
+    recent = metrics[metrics["step"] > cut]
+    return recent.groupby([*by, "replicate"], as_index=False)[name].mean()
+
+
+def ci(values: np.ndarray | pd.Series) -> tuple[float, float, float]:
+    """Mean and 95% t-interval over replicates."""
+    return mean_ci(np.asarray(values, dtype=float))
+
+
+def fmt(values: np.ndarray | pd.Series, digits: int = 3, signed: bool = False) -> str:
+    mean, low, high = ci(values)
+    spec = f"{'+' if signed else ''}.{digits}f"
+    return f"{mean:{spec}} [{low:{spec}}, {high:{spec}}]"
