@@ -34,6 +34,11 @@ class Network(Protocol):
 
 
 class CatalogModel(Protocol):
+    @property
+    def topics(self) -> int:
+        """T, the number of topics (the population draws interests over them)."""
+        ...
+
     def initial(self, axes: int, generator: torch.Generator, device: torch.device) -> Catalog:
         """The initial items (size and topics T come from the component's settings)."""
         ...
@@ -44,6 +49,12 @@ class CatalogModel(Protocol):
         """Columns of the items that arrive this step (stance, topic, creator, quality, created);
         ``engaged_item`` (E,) lets creators react to what earned engagement."""
         ...
+
+    def state_dict(self) -> dict[str, Any]:
+        """The model's own state (e.g. creator stances), for checkpoints."""
+        ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
 
 class Behavior(Protocol):

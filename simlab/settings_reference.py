@@ -63,8 +63,9 @@ _WHERE = {
 }
 
 
-def sections() -> list[Section]:
-    """Every section: the loop settings first, then each kind's types in registry order."""
+def sections(builtin: bool = False) -> list[Section]:
+    """Every section: the loop settings first, then each kind's types in registry order
+    (``builtin``: only the types simlab itself defines, not those of plugins)."""
     from simlab.config import CandidateSettings, MetricsSettings, OutputSettings, RecommenderCommon, Scenario
     from simlab.config.loading import ensure_components
 
@@ -85,6 +86,8 @@ def sections() -> list[Section]:
     ]
     for kind, reg in registry.ALL.items():
         for name in reg.names():
+            if builtin and not reg.get(name).__module__.startswith("simlab."):
+                continue
             where = _WHERE.get(kind, f"{kind}: {{type: NAME, ...}}").replace("NAME", name)
             model = reg.settings_model(name)
             out.append(Section(f"{kind}.{name}", where, _summary(reg.get(name)), model, kind))
@@ -111,7 +114,7 @@ def select(name: str | None) -> list[Section]:
 
 
 def render_markdown() -> str:
-    """The whole reference as Markdown (the content of docs/settings.md)."""
+    """The reference of simlab's own types as Markdown (the content of docs/settings.md)."""
     lines = [
         "# Settings reference",
         "",
@@ -128,7 +131,7 @@ def render_markdown() -> str:
         "",
     ]
     kind = None
-    for section in sections():
+    for section in sections(builtin=True):
         if section.kind != kind:
             kind = section.kind
             lines += [f"## `{kind}` types" if kind else "## Loop settings", ""]

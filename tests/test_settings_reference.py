@@ -68,8 +68,17 @@ def test_every_registered_type_and_loop_model_has_a_section():
 
 
 def test_every_setting_has_a_description():
-    missing = [f"{s.name}.{r.key}" for s in sections() for r in s.rows() if not r.description]
+    missing = [f"{s.name}.{r.key}" for s in sections(builtin=True) for r in s.rows() if not r.description]
     assert not missing, f"settings without description=: {missing}"
+
+
+def test_plugin_types_are_listed_but_not_in_the_docs(monkeypatch):
+    plugin = type("Ring", (), {"__module__": "my_lab.networks", "__doc__": "A plugin's network."})
+    monkeypatch.setitem(registry.NETWORKS._entries, "ring", plugin)
+    assert "network.ring" in [s.name for s in sections()]
+    assert "network.ring" not in [s.name for s in sections(builtin=True)]
+    assert "A plugin's network." in render_text("network.ring")
+    assert "network.ring" not in render_markdown()
 
 
 def test_docs_settings_md_is_current():

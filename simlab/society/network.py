@@ -21,6 +21,7 @@ import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import networkx as nx
 import numpy as np
@@ -38,6 +39,9 @@ from simlab.society.datafiles import (
     split_fields,
     token_kind,
 )
+
+if TYPE_CHECKING:  # (protocols imports this module's Edges)
+    from simlab.protocols import Network
 
 __all__ = [
     "BarabasiAlbert",
@@ -551,7 +555,7 @@ def _edges_from_networkx(graph: nx.Graph, n: int) -> Edges:
 
 
 def build_graph(
-    component: _Network, users: Users, seed: int, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32
+    component: Network, users: Users, seed: int, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32
 ) -> Graph:
     """``to_graph(component.build(users, seed), users.n, device, dtype)``."""
     return to_graph(component.build(users, seed), users.n, device, dtype)

@@ -1,0 +1,111 @@
+"""Resource estimates (simlab.running.resources): the estimate against the peak RSS of real
+tasks, measured in fresh subprocesses, and oversized scenarios refused before any work."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import simlab
+from simlab.errors import ScenarioError
+from simlab.running.resources import BASE_BYTES, estimate, parse_size, plan, task_parts
+
+REPO = Path(__file__).resolve().parents[2]
+MEASURE = r"""
+import json, resource, sys
+import simlab
+from simlab.loop.simulation import Simulation
+from simlab.running.resources import estimate
+scenario = simlab.load_scenario(json.loads(sys.argv[1]))
+sim = Simulation(scenario, 0, "cpu")
+for _ in range(scenario.steps):
+    sim.step()
+print(json.dumps({"peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+                  "estimate": estimate(scenario).task_bytes}))
+"""
+
+
+def _measure(doc: dict) -> tuple[int, int]:
+    out = subprocess.run(
+        [sys.executable, "-c", MEASURE, json.dumps(doc)], capture_output=True, text=True, check=True, cwd=REPO
+    )
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    return result["peak"], result["estimate"]
+
+
+def test_estimate_of_the_tiny_scenario_is_within_a_factor_of_two(tiny):
+    peak, estimated = _measure(tiny)
+    assert peak / 2 <= estimated <= 2 * peak, (peak, estimated)
+
+
+@pytest.mark.slow
+def test_estimate_of_a_medium_dlrm_scenario_is_within_a_factor_of_two(tiny):
+    doc = copy.deepcopy(tiny) | {"steps": 5, "replicates": 1}
+    doc["population"] = {"type": "uniform", "size": 20000, "activity": 0.5}
+    doc["network"] = {"type": "erdos_renyi", "mean_degree": 10}
+    doc["catalog"] = {"type": "default", "size": 5000, "topics": 8, "creators": 100, "new_per_step": 50}
+    doc["recommender"] = {
+        "type": "dlrm",
+        "embedding_dim": 32,
+        "bottom_mlp": [64, 32],
+        "log_capacity": 200_000,
+        "candidates": {"size": 100},
+    }
+    peak, estimated = _measure(doc)
+    assert peak / 2 <= estimated <= 2 * peak, (peak, estimated)
+    assert peak - BASE_BYTES > 150 << 20  # a scenario whose data, not the base, dominate
+
+
+def test_parts_follow_the_shapes(tiny):
+    """Hand-computed from the shapes: doubling N doubles the users' bytes, the log is
+    log_capacity x (68 + 8H) bytes, candidates active x C x 48."""
+    scenario = simlab.load_scenario(tiny)
+    parts = task_parts(scenario)
+    h = scenario.recommender["history_length"]
+    assert parts["log"] == scenario.recommender["log_capacity"] * (68 + 8 * h)
+    assert parts["candidates"] == 48 * 20 * 48  # ceil(60 * 0.8) active users x C = 20
+    bigger = task_parts(simlab.load_scenario(tiny | {"population": tiny["population"] | {"size": 120}}))
+    assert bigger["users"] == 2 * parts["users"]
+    assert estimate(scenario).tasks == 2
+    swept = simlab.load_scenario(tiny | {"sweep": {"population.size": [60, 600]}})
+    assert estimate(swept).tasks == 4 and estimate(swept).parts["users"] == 10 * parts["users"]  # the largest
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"population": {"type": "uniform", "size": 100_000_000}},
+        {"recommender": {"type": "popularity", "log_capacity": 10_000_000, "history_length": 1000}},
+        {"catalog": {"type": "default", "size": 100_000_000}},
+        {"network": {"type": "erdos_renyi", "mean_degree": 1e6}, "population": {"type": "uniform", "size": 1_000_000}},
+    ],
+)
+def test_oversized_scenarios_are_refused_quickly(change, tiny):
+    scenario = simlab.load_scenario(tiny | change)
+    started = time.perf_counter()
+    with pytest.raises(ScenarioError, match=r"estimated peak memory ~[0-9.]+ [GT]iB per task .* exceeds the --max-memory"):
+        plan(scenario, workers=1, max_memory=parse_size("4G"))
+    assert time.perf_counter() - started < 1
+
+
+def test_workers_are_capped_by_memory_and_tasks(tiny):
+    scenario = simlab.load_scenario(tiny | {"replicates": 8})
+    task = estimate(scenario).task_bytes
+    assert plan(scenario, 1, 10 * task) == (1, None)
+    workers, note = plan(scenario, 1000, 100 * task)
+    assert workers == 8 and "8 tasks" in note
+    workers, note = plan(scenario, 8, BASE_BYTES + 3 * task)
+    assert workers == 3 and "of memory" in note
+
+
+@pytest.mark.parametrize(("text", "size"), [("2G", 2 << 30), ("512M", 512 << 20), ("1.5GB", 3 << 29), ("1000", 1000)])
+def test_parse_size(text, size):
+    assert parse_size(text) == size
+    with pytest.raises(ScenarioError, match="--max-memory"):
+        parse_size("-1G")
