@@ -76,6 +76,22 @@ def _parser() -> argparse.ArgumentParser:
         help="print the settings reference: all, a kind (network) or one type (network.barabasi_albert)",
     )
     listing.add_argument("--markdown", action="store_true", help="with --settings: the whole reference as Markdown")
+
+    antidote = sub.add_parser("antidote", help="optimise antidote data for a ratings file (MovieLens or CSV)")
+    antidote.add_argument("ratings_file")
+    antidote.add_argument("--budget", type=float, default=0.01, help="fraction of users in (0, 1), or a count >= 1")
+    antidote.add_argument(
+        "--objective", choices=["polarization", "individual_unfairness", "group_unfairness"], default="polarization"
+    )
+    antidote.add_argument("--method", choices=["gradient", "heuristic", "random"], default="gradient")
+    antidote.add_argument("--gradient", choices=["approx", "exact"], default="approx")
+    antidote.add_argument("--rank", type=int, default=4)
+    antidote.add_argument("--reg", type=float, default=0.1)
+    antidote.add_argument("--seed", type=int, default=0)
+    antidote.add_argument("--top-users", type=int, help="keep the users with most ratings")
+    antidote.add_argument("--top-items", type=int, help="keep the most rated items")
+    antidote.add_argument("--no-curve", action="store_true", help="skip the budget curve (0.5%% to 5%%)")
+    antidote.add_argument("--out", required=True, help="output folder")
     return parser
 
 
@@ -188,6 +204,27 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_antidote(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from simlab.antidote.command import run_antidote
+
+    if args.objective == "group_unfairness":
+        raise ScenarioError("group_unfairness needs user groups, which ratings files do not carry", file="--objective")
+    budget: float | int = int(args.budget) if args.budget >= 1 and float(args.budget).is_integer() else args.budget
+    if not (isinstance(budget, int) or 0 < budget < 1):
+        raise ScenarioError(f"expected --budget in (0, 1) or a count >= 1, found {args.budget}", file="--budget")
+    table = run_antidote(
+        args.ratings_file, args.out, budget=budget, objective=args.objective, method=args.method,
+        gradient=args.gradient, rank=args.rank, reg=args.reg, seed=args.seed, top_users=args.top_users,
+        top_items=args.top_items, curve=not args.no_curve,
+    )  # fmt: skip
+    with pd.option_context("display.float_format", "{:.4g}".format):
+        print(table.to_string(index=False))
+    print(f"wrote {args.out}")
+    return 0
+
+
 def _cmd_list(args: argparse.Namespace) -> int:
     from simlab import registry, settings_reference
     from simlab.config import ensure_components
@@ -237,6 +274,8 @@ def _main(argv: list[str] | None) -> int:
             return _cmd_validate(args)
         if args.command == "compare":
             return _cmd_compare(args)
+        if args.command == "antidote":
+            return _cmd_antidote(args)
         if args.command == "plot":
             from simlab.outputs.plotting import plot_run
 

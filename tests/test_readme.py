@@ -122,3 +122,21 @@ def test_pytest_m_slow_selects_tests():
     assert '"slow:' in (ROOT / "pyproject.toml").read_text()
     marked = [p for p in (ROOT / "tests").rglob("test_*.py") if "@pytest.mark.slow" in p.read_text(encoding="utf-8")]
     assert marked, "the README offers `pytest -m slow`, but no test is marked slow"
+
+
+def test_nothing_refers_to_paths_outside_the_repository():
+    # spelled in pieces so that this file does not match itself
+    outside = ["../" + "shared", "/work" + "/", "DESIGN" + ".md"]
+    files = [ROOT / "README.md", ROOT / "pyproject.toml"]
+    for folder in ("simlab", "tests", "benchmarks", "analysis", "docs", "scenarios", ".ci"):
+        files += [
+            p for p in (ROOT / folder).rglob("*") if p.is_file() and p.suffix in {"", ".py", ".md", ".yaml", ".sh"}
+        ]
+    found = [
+        f"{p.relative_to(ROOT)}: {word}"
+        for p in files
+        if ".venv" not in p.parts
+        for word in outside
+        if word in p.read_text(encoding="utf-8", errors="ignore")
+    ]
+    assert not found, f"references to paths outside the repository: {found}"

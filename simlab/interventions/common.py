@@ -44,7 +44,7 @@ def row_range(scores: Tensor) -> Tensor:
     return torch.where(high > low, high - low, torch.zeros_like(high))
 
 
-def pool_setting(default: int = 50) -> Any:
+def pool_setting(default: int = 20) -> Any:
     return pydantic.Field(
         default,
         ge=1,

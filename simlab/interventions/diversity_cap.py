@@ -34,7 +34,7 @@ class DiversityCap(GreedySlate):
             description="at most this many items of one creator (or topic) per slate; >= slate size = no cap",
         )
         by: Literal["creator", "topic"] = pydantic.Field("creator", description="what the cap counts")
-        pool: int = pool_setting(100)
+        pool: int = pool_setting(30)
 
     settings: Settings
 

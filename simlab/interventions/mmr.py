@@ -12,20 +12,6 @@ from simlab.interventions.common import GreedySlate, PoolSettings
 from simlab.registry import INTERVENTIONS
 
 
-def pool_similarity(items: Tensor, picked: Tensor, embeddings: Tensor | None, topic: Tensor, creator: Tensor) -> Tensor:
-    """Similarity of every pool item (A, P) to each row's picked item (A,), as the platform can
-    measure it: the cosine of the recommender's item embeddings (M, d) when it has them, else
-    0.5 * [same topic] + 0.5 * [same creator] (both in [-1, 1]; -1 ids are treated as item 0 and
-    masked by the caller)."""
-    items, picked = items.clamp(min=0), picked.clamp(min=0)
-    if embeddings is not None:
-        unit = torch.nn.functional.normalize(embeddings.float(), dim=1)
-        return torch.einsum("apd,ad->ap", unit[items], unit[picked])
-    same_topic = (topic[items] == topic[picked][:, None]).float()
-    same_creator = (creator[items] == creator[picked][:, None]).float()
-    return 0.5 * same_topic + 0.5 * same_creator
-
-
 @INTERVENTIONS.register("mmr")
 class MMR(GreedySlate):
     """Maximal marginal relevance (Carbonell & Goldstein 1998, eq. 1): slot r takes
@@ -51,20 +37,30 @@ class MMR(GreedySlate):
     settings: Settings
 
     def start(self, users: Tensor, items: Tensor, relevance: Tensor, available: Tensor) -> dict[str, Any]:
-        view = self.view
-        return {
-            "embeddings": self.recommender.item_embeddings(),
-            "topic": view.item_topic,
-            "creator": view.item_creator,
-            "max_sim": torch.zeros_like(relevance),
-        }
+        embeddings = self.recommender.item_embeddings()
+        state: dict[str, Any] = {"max_sim": torch.zeros_like(relevance)}
+        if embeddings is not None:
+            # the pool's unit vectors (A, P, d), gathered once for all k positions
+            unit = torch.nn.functional.normalize(embeddings.float(), dim=1)
+            state["pool_unit"] = unit[items.clamp(min=0)]
+        else:
+            state["topic"] = self.view.item_topic[items.clamp(min=0)]
+            state["creator"] = self.view.item_creator[items.clamp(min=0)]
+        return state
 
     def gain(self, state: dict[str, Any], relevance: Tensor, position: int) -> Tensor:
         lam = self.settings.lam
         return lam * relevance - (1 - lam) * state["max_sim"]
 
     def update(self, state: dict[str, Any], items: Tensor, best: Tensor, ok: Tensor, position: int) -> None:
-        picked = torch.gather(items, 1, best[:, None]).squeeze(1)
-        sim = pool_similarity(items, picked, state["embeddings"], state["topic"], state["creator"])
+        column = best[:, None]
+        if "pool_unit" in state:
+            unit = state["pool_unit"]
+            picked = torch.gather(unit, 1, column[:, :, None].expand(-1, 1, unit.shape[2]))  # (A, 1, d)
+            sim = torch.bmm(unit, picked.transpose(1, 2)).squeeze(2)
+        else:
+            topic, creator = state["topic"], state["creator"]
+            sim = 0.5 * (topic == torch.gather(topic, 1, column)).float()
+            sim += 0.5 * (creator == torch.gather(creator, 1, column)).float()
         # the max over an empty set is taken as 0 (first slot); afterwards it is the true max
         state["max_sim"] = sim if position == 0 else torch.maximum(state["max_sim"], sim)

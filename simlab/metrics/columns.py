@@ -639,6 +639,9 @@ def _group_metrics(group: int) -> None:
         f"Mean Steck (2018) miscalibration KL(history topic mix || shown topic mix) of group-{group} users "
         "shown a slate this step, against their last H engaged items (Mansoury et al. 2020)."
     )
+    # @metric copied the (then empty) docstrings at registration; the report reads the registry's
+    for name, fn in (("exposure_gini", _gini), ("coverage", _coverage), ("miscalibration", _miscalibration)):
+        METRICS.get(f"{name}_group{group}").__doc__ = fn.__doc__
 
 
 # users.group: 2 groups by default (the two opinion camps); groups >= 2 are not reported

@@ -1,4 +1,4 @@
-"""Paired comparison of variants against a baseline (``simlab compare``, DESIGN.md §5).
+"""Paired comparison of variants against a baseline (``simlab compare``, docs/design.md §5).
 
 Reads metrics frames (a run folder's metrics.csv: variant, replicate, step, one column per
 metric). Variants that share a replicate index share their seeds, so each variant is compared
@@ -17,7 +17,7 @@ import pandas as pd
 
 from simlab.errors import ScenarioError
 from simlab.running.files import atomic_write, read_metrics
-from simlab.running.summary import ID_COLUMNS, mean_ci
+from simlab.running.summary import ID_COLUMNS, mean_ci, sweep_columns
 
 DEFAULT_METRICS = [
     "opinion_variance",
@@ -46,6 +46,21 @@ COLUMNS = [
     "ci_high",
     "excludes_zero",
 ]
+
+
+def with_point_labels(metrics: pd.DataFrame) -> pd.DataFrame:
+    """Sweep points as variants: a metrics.csv that records the swept keys in their own columns
+    gets the variant ``variant|key=value,...`` (just ``key=value,...`` for the scenario's
+    ``base``), the labels of the scenario's tasks, and loses those columns."""
+    keys = sweep_columns(metrics.columns)
+    if not keys:
+        return metrics
+
+    def label(row: pd.Series) -> str:
+        point = ",".join(f"{k}={row[k]}" for k in keys)
+        return point if str(row["variant"]) == "base" else f"{row['variant']}|{point}"
+
+    return metrics.assign(variant=metrics.apply(label, axis=1)).drop(columns=keys)
 
 
 def truncate(metrics: pd.DataFrame, steps: int | None) -> pd.DataFrame:
@@ -247,7 +262,7 @@ def load_targets(
                 raise ScenarioError("--set applies to scenario targets only", file=str(path), key="--set")
             if not (path / "metrics.csv").exists():
                 raise ScenarioError("expected a run folder with metrics.csv, found none", file=str(path))
-            metrics = truncate(read_metrics(path / "metrics.csv"), steps)
+            metrics = truncate(with_point_labels(read_metrics(path / "metrics.csv")), steps)
             if replicates is not None:
                 metrics = metrics[metrics["replicate"] < replicates]
             prefix, folder = path.name, path
@@ -263,7 +278,7 @@ def load_targets(
                 workers=workers,
                 quiet=quiet,
             )
-            metrics, prefix, folder = result.metrics, path.stem, result.path
+            metrics, prefix, folder = with_point_labels(result.metrics), path.stem, result.path
         metrics = in_scenario_order(metrics, folder)
         if len(targets) > 1:
             metrics = metrics.assign(variant=prefix + ":" + metrics["variant"].astype(str))

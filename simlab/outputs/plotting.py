@@ -189,7 +189,8 @@ def load_run(run_dir: str | Path | Run) -> Run:
     order = _scenario_order(doc, sweep)
     if order:  # scenario order (variants as listed, then the sweep grid), not first-finished order
         found.sort(key=lambda p: next((i for i, o in enumerate(order) if _matches(p.key, o)), len(order)))
-    base = baselines(final_rows(metrics), doc.get("sweep_baseline")) if len(metrics) else {}
+    variants = list(doc.get("variants") or {}) or None
+    base = baselines(final_rows(metrics), doc.get("sweep_baseline"), variants) if len(metrics) else {}
     return Run(run_dir, metrics, found, base, sweep, _snapshot_index(run_dir, found), doc)
 
 
@@ -288,8 +289,9 @@ def _style(ax: Axes, title: str, ylabel: str, xlabel: str = "step") -> None:
         if isinstance(axis.get_major_locator(), FixedLocator):
             continue  # ticks placed on purpose (rows of a forest plot, swept values)
         axis.set_major_locator(MaxNLocator(nbins=5))
-        if isinstance(axis.get_major_formatter(), ScalarFormatter):
-            axis.get_major_formatter().set_powerlimits((-3, 4))
+        formatter = axis.get_major_formatter()
+        if isinstance(formatter, ScalarFormatter):
+            formatter.set_powerlimits((-3, 4))
 
 
 def _band(ax: Axes, stats: pd.DataFrame, colour: Any, label: str) -> Any:
@@ -439,14 +441,14 @@ def plot_opinion_distributions(run_dir: str | Path | Run, out: Path, bins: int =
             if values.size:
                 _, _, patches = ax.hist(
                     values,
-                    bins=edges,
+                    bins=list(edges),
                     density=True,
                     histtype="step",
                     lw=1.8,
                     color=run.colour(point),
                     label=point.label,
                 )
-                handles[point.label] = patches[0]
+                handles[point.label] = patches[0] if isinstance(patches, list) else patches
         return handles
 
     fig, axes = _grid(1, 1, height=5.2)

@@ -19,8 +19,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from simlab.outputs.plotting import OTHER, grouped, title_of, ylabel_of
-from simlab.running.summary import sweep_columns
+from simlab.outputs.plotting import FAMILIES, OTHER, _slug, grouped, title_of, ylabel_of
+from simlab.running.summary import summary_sweep_columns
 
 # figure file name (or prefix) -> what it shows, in the order the report presents them
 CAPTIONS = [
@@ -79,14 +79,15 @@ def _summary_tables(summary: pd.DataFrame) -> str:
     """One table per metric family: a row per metric, per point the final mean [CI] and, for
     points with a baseline other than themselves, the paired difference [CI] (highlighted
     when the interval excludes 0)."""
-    keys = sweep_columns(summary.columns)
+    keys = summary_sweep_columns(summary.columns)
     summary = summary.copy()
     summary["_point"] = [
         str(v) + ("" if not keys else " | " + ", ".join(f"{k.split('.')[-1]}={r[k]}" for k in keys))
         for v, (_, r) in zip(summary["variant"], summary.iterrows())
     ]
     point_names = list(dict.fromkeys(summary["_point"]))
-    names = list(dict.fromkeys(summary["metric"]))
+    measured = summary.groupby("metric", sort=False)["final_mean"].apply(lambda v: v.notna().any())
+    names = [n for n in dict.fromkeys(summary["metric"]) if measured[n]]  # never-recorded metrics left out
     parts = []
     for family, members in grouped(names).items():
         head = "".join(f"<th>{html.escape(p)}</th>" for p in point_names)
@@ -127,8 +128,15 @@ def _figures(run_dir: Path) -> str:
     folder = run_dir / "figures"
     files = sorted(folder.glob("*.png")) if folder.exists() else []
     ordered: list[tuple[Path, str]] = []
+    families = [_slug(f) for f in [*FAMILIES, OTHER]]
+
+    def family_order(path: Path) -> tuple[int, str]:  # metrics_* and paired_* in family order
+        slug = path.stem.split("_", 1)[-1]
+        return (families.index(slug) if slug in families else len(families), path.name)
+
     for prefix, caption in CAPTIONS:
-        ordered += [(p, caption) for p in files if p.name.startswith(prefix) and p not in [q for q, _ in ordered]]
+        matching = sorted((p for p in files if p.name.startswith(prefix)), key=family_order)
+        ordered += [(p, caption) for p in matching if p not in [q for q, _ in ordered]]
     ordered += [(p, "") for p in files if p not in [q for q, _ in ordered]]  # e.g. analysis/ figures
     out = []
     for i, (path, caption) in enumerate(ordered, 1):
@@ -154,7 +162,7 @@ def _about(manifest: dict[str, Any]) -> str:
         ("platform", manifest.get("platform")),
         (
             "device",
-            manifest.get("device") + (f" ({manifest['cuda_device']})" if manifest.get("cuda_device") else "")
+            str(manifest.get("device")) + (f" ({manifest['cuda_device']})" if manifest.get("cuda_device") else "")
             if manifest.get("device")
             else None,
         ),

@@ -47,6 +47,12 @@ def sweep_columns(columns: Iterable[str]) -> list[str]:
     return [c for c in columns if c not in ID_COLUMNS and str(c).split(".")[0] in Scenario.model_fields]
 
 
+def summary_sweep_columns(columns: Iterable[str]) -> list[str]:
+    """The swept-key columns of a summary.csv: those between ``variant`` and ``metric``."""
+    columns = list(columns)
+    return columns[columns.index("variant") + 1 : columns.index("metric")]
+
+
 def id_columns(columns: Iterable[str]) -> list[str]:
     """``variant, replicate, step`` and the swept keys: every column that is not a metric."""
     columns = list(columns)
@@ -87,19 +93,20 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def baselines(
-    frame: pd.DataFrame, sweep_baseline: Mapping[str, Any] | None = None
+    frame: pd.DataFrame, sweep_baseline: Mapping[str, Any] | None = None, variants: list[str] | None = None
 ) -> dict[tuple[Any, ...], tuple[Any, ...]]:
     """For each point (variant, *swept values) the point its paired differences are taken against.
 
     Without ``sweep_baseline``: the first variant at the same sweep point (so each sweep point
     compares the variants with each other). With it (swept key -> value): the same variant with
     those keys set to the declared values (so the sweep's effect against a declared reference).
+    "First" is the first of ``variants`` (the scenario's order) when given, else of the table.
     A point whose baseline is missing from the table (its tasks failed) is left out of the
     mapping: its differences are NaN, never taken against some other point.
     """
     keys = sweep_columns(frame.columns)
     found = points(frame)
-    variants = list(dict.fromkeys(p[0] for p in found))
+    variants = [v for v in variants or [] if v in {p[0] for p in found}] or list(dict.fromkeys(p[0] for p in found))
     out = {}
     for point in found:
         if sweep_baseline:

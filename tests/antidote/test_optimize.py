@@ -28,14 +28,14 @@ def camps():
 
 
 def test_als_reaches_a_stationary_point_and_never_increases():
-    p = prepare(_tiny(), rank=2, reg=0.1, tol=1e-14)
+    p = prepare(_tiny(), rank=2, reg=0.1)
     e = p.train
-    u, v, sweeps = als_fit.fit(e, p.reg, p.v0, tol=1e-14)
+    u, v, sweeps = als_fit.fit(e, p.reg, p.v0, tol=-1, max_sweeps=500)
     theta = torch.cat([u.reshape(-1), v.reshape(-1)]).requires_grad_(True)
     split = u.numel()
     loss = als_objective(theta[:split].view_as(u), theta[split:].view_as(v), e.rows, e.cols, e.values, p.reg)
     (grad,) = torch.autograd.grad(loss, theta)
-    assert float(grad.abs().max()) < 1e-5 * float(loss)
+    assert float(grad.detach().abs().max()) < 1e-5 * float(loss.detach())
     # every sweep (with balancing) lowers L: the objective after 1, 2, ... sweeps is monotone
     values = [float(als_objective(*als_fit.fit(e, p.reg, p.v0, tol=0, max_sweeps=k)[:2], e.rows, e.cols, e.values, p.reg))
               for k in range(1, 8)]  # fmt: skip
@@ -73,25 +73,25 @@ def test_objectives_match_brute_force_numpy():
     assert float(m.unfairness_group_t(losses, groups, weight=counts)) == pytest.approx(grp, rel=1e-12)
 
 
-def _fixed_point(p, antidote):
-    u, v = p.fit(antidote)
-    return u, v
-
-
 def _objective_after(p, antidote, v_warm, name="polarization"):
-    u, v, _ = als_fit.fit(p.train.with_dense_rows(antidote), p.reg, v_warm, tol=1e-15, max_sweeps=20000)
+    # a fixed number of sweeps (tol < 0 never stops early): an objective-based stop within float
+    # noise can still leave the factors 1e-7 off, which finite differences would amplify
+    u, v, _ = als_fit.fit(p.train.with_dense_rows(antidote), p.reg, v_warm, tol=-1, max_sweeps=300)
     return float(p.measures.objective(name, p.predictions(u, v)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["polarization", "individual_unfairness"])
 def test_exact_gradient_matches_finite_differences(name):
-    p = prepare(_tiny(3), rank=2, reg=0.5, tol=1e-15, max_sweeps=20000)
+    p = prepare(_tiny(3), rank=2, reg=0.5, tol=-1, max_sweeps=600)
     antidote = torch.as_tensor(np.random.default_rng(4).uniform(1, 5, (2, p.d)))
     u, v = p.fit(antidote)
     grad = exact_gradient(p.train, antidote, u, v, p.reg, lambda q: p.measures.objective(name, q))
-    h = 1e-5
+    h = 1e-4
     fd = torch.zeros_like(antidote)
-    for k in range(antidote.shape[0]):
+    grad = grad[:1]  # the first antidote user's row (keeps the test at a few seconds)
+    fd = fd[:1]
+    for k in range(1):
         for j in range(antidote.shape[1]):
             step = torch.zeros_like(antidote)
             step[k, j] = h
@@ -101,7 +101,7 @@ def test_exact_gradient_matches_finite_differences(name):
 
 def test_approx_gradient_is_the_papers_formula_and_the_fixed_U_derivative():
     x = _tiny(5)
-    p = prepare(x, rank=2, reg=0.3)
+    p = prepare(x, rank=2, reg=0.3, tol=-1, max_sweeps=500)
     antidote = torch.as_tensor(np.random.default_rng(6).uniform(1, 5, (3, p.d)))
     u, v = p.fit(antidote)
     grad = approx_gradient(p.train, antidote, u, v, p.reg, lambda q: p.measures.objective("polarization", q))
@@ -128,6 +128,19 @@ def _reduction(p, antidote, before):
     return 1 - p.evaluate(torch.as_tensor(antidote))["polarization"] / before
 
 
+def test_acceptance_fast(camps):
+    """The paper's approximate gradient at 5% budget (3 of 60 users) on the two-camp matrix."""
+    x, _ = camps
+    p = prepare(x, rank=2, reg=0.1)
+    before = p.evaluate(None)["polarization"]
+    approx = optimize(x, budget=0.05, rank=2, restarts=1).reduction
+    heur = optimize(x, budget=0.05, rank=2, method="heuristic").reduction
+    rand = optimize(x, budget=0.05, rank=2, method="random").reduction
+    ref = _reduction(p, reference_antidote(x, 3, rank=2, bounds=(1.0, 5.0), runs=1), before)
+    assert approx > heur > rand and approx > ref and approx > 0.1
+
+
+@pytest.mark.slow
 def test_acceptance_on_two_camps(camps):
     """On the 60 x 40 two-camp matrix (rank 2, its true rank): the gradient method lowers R_pol at
     least as much as the authors' algorithm (judged with the same converged refit), more than

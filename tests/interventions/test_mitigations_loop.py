@@ -39,7 +39,8 @@ def scenario(tiny, interventions, recommender="dlrm", steps=6):
 def same(rows, other):
     """Metric rows equal value for value (NaN equals NaN: a metric undefined in both)."""
     return all(
-        a.keys() == b.keys() and all(x == y or (math.isnan(x) and math.isnan(y)) for x, y in zip(a.values(), b.values()))
+        a.keys() == b.keys()
+        and all(x == y or (math.isnan(x) and math.isnan(y)) for x, y in zip(a.values(), b.values()))
         for a, b in zip(rows, other, strict=True)
     )
 

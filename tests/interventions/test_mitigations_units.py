@@ -60,7 +60,9 @@ def wrapped(cls, settings, platform, embeddings=None, truth=None, seed=0):
 
 def slate_items(feed, candidates, scores, k):
     users = torch.arange(candidates.shape[0])
-    return columns_to_items(candidates, feed.build_slates(users, candidates, feed.adjust_scores(users, candidates, scores), k))
+    return columns_to_items(
+        candidates, feed.build_slates(users, candidates, feed.adjust_scores(users, candidates, scores), k)
+    )
 
 
 # ------------------------------------------------------------------ normalisation
@@ -256,7 +258,12 @@ def test_penalty_subtracts_weight_times_range_times_classified_score():
     scores = torch.tensor([[1.0, 3.0, 5.0, 2.0]])
     adjusted = feed.adjust_scores(torch.tensor([0]), candidates, scores)
     assert torch.allclose(adjusted, scores - 0.5 * 4.0 * e)
-    down = wrapped(ExtremenessPenalty, {"weight": 1.0, "noise": 0.0, "mode": "downrank", "threshold": 0.8}, view(topic=[0] * 4), truth=truth_for(e))
+    down = wrapped(
+        ExtremenessPenalty,
+        {"weight": 1.0, "noise": 0.0, "mode": "downrank", "threshold": 0.8},
+        view(topic=[0] * 4),
+        truth=truth_for(e),
+    )
     adjusted = down.adjust_scores(torch.tensor([0]), candidates, scores)
     assert torch.allclose(adjusted, torch.tensor([[1.0, 3.0, 1.0, -2.0]]))  # flagged: 5 - 4, 2 - 4
 
@@ -272,7 +279,12 @@ def test_penalty_is_monotone_in_its_weight(mode):
     scores = torch.randn(40, 50, generator=g)
     totals = []
     for weight in [0.0, 0.1, 0.3, 0.6, 1.0, 2.0]:
-        feed = wrapped(ExtremenessPenalty, {"weight": weight, "noise": 0.1, "mode": mode, "threshold": 0.7}, view(topic=[0] * m), truth=truth_for(e))
+        feed = wrapped(
+            ExtremenessPenalty,
+            {"weight": weight, "noise": 0.1, "mode": mode, "threshold": 0.7},
+            view(topic=[0] * m),
+            truth=truth_for(e),
+        )
         items = slate_items(feed, candidates, scores, 10)
         classified = feed.classify()
         signal = classified if mode == "subtract" else (classified > 0.7).float()
@@ -285,7 +297,12 @@ def test_penalty_is_monotone_in_its_weight(mode):
 def test_roc_auc_against_pair_counting():
     scores = torch.tensor([0.1, 0.4, 0.35, 0.8, 0.4, 0.2])
     labels = torch.tensor([0, 0, 1, 1, 1, 0])
-    pairs = [(1.0 if a > b else 0.5 if a == b else 0.0) for a, la in zip(scores, labels) for b, lb in zip(scores, labels) if la == 1 and lb == 0]
+    pairs = [
+        (1.0 if a > b else 0.5 if a == b else 0.0)
+        for a, la in zip(scores, labels)
+        for b, lb in zip(scores, labels)
+        if la == 1 and lb == 0
+    ]
     assert roc_auc(scores, labels) == pytest.approx(sum(pairs) / len(pairs))
 
 
@@ -344,7 +361,9 @@ def test_bridging_intercepts_equal_a_direct_least_squares_solve():
     design[np.arange(e), 1 + n_u + item.numpy()] = 1
     target = rating.numpy() - (params["user_factor"][user] * params["item_factor"][item]).numpy()
     penalty = np.sqrt(reg) * np.eye(1 + n_u + n_i)[1:]  # mu is not regularised
-    solution = np.linalg.lstsq(np.vstack([design, penalty]), np.concatenate([target, np.zeros(n_u + n_i)]), rcond=None)[0]
+    solution = np.linalg.lstsq(np.vstack([design, penalty]), np.concatenate([target, np.zeros(n_u + n_i)]), rcond=None)[
+        0
+    ]
     assert fitted["mu"].item() == pytest.approx(solution[0], abs=1e-8)
     assert np.allclose(fitted["user_intercept"].numpy(), solution[1 : 1 + n_u], atol=1e-8)
     assert np.allclose(fitted["item_intercept"].numpy(), solution[1 + n_u :], atol=1e-8)
@@ -393,7 +412,9 @@ def test_random_injection_counts_are_exact(share):
     scores = torch.randn(50, 60, generator=g)
     feed = wrapped(RandomInjection, {"share": share}, view(topic=[0] * m))
     got = slate_items(feed, candidates, scores, k)
-    ranked = columns_to_items(candidates, PolicyFeed(TopK(EmptySettings()), g).build_slates(torch.arange(50), candidates, scores, k))
+    ranked = columns_to_items(
+        candidates, PolicyFeed(TopK(EmptySettings()), g).build_slates(torch.arange(50), candidates, scores, k)
+    )
     n_inject = round(share * k)
     for row in range(50):
         slate = got[row].tolist()
@@ -418,7 +439,11 @@ def test_fresh_injection_prefers_items_of_the_last_window():
     created = torch.tensor([0] * 50 + [9] * 50)  # items 50.. are fresh at step 10 with window 5
     candidates = torch.arange(100)[None].repeat(4, 1)
     scores = -torch.arange(100.0)[None].repeat(4, 1)  # the inner feed prefers old items
-    feed = wrapped(RandomInjection, {"share": 0.5, "source": "fresh", "fresh_window": 5}, view(topic=[0] * 100, created=created, step=10))
+    feed = wrapped(
+        RandomInjection,
+        {"share": 0.5, "source": "fresh", "fresh_window": 5},
+        view(topic=[0] * 100, created=created, step=10),
+    )
     got = slate_items(feed, candidates, scores, 10)
     assert ((got >= 50).sum(dim=1) == 5).all()
 
@@ -432,7 +457,9 @@ def test_chronological_share_is_exact_and_newest_first(share):
     scores = torch.randn(20, 50, generator=g)
     feed = wrapped(ChronologicalMix, {"share": share}, view(topic=[0] * m, created=created))
     got = slate_items(feed, candidates, scores, k)
-    ranked = columns_to_items(candidates, PolicyFeed(TopK(EmptySettings()), g).build_slates(torch.arange(20), candidates, scores, k))
+    ranked = columns_to_items(
+        candidates, PolicyFeed(TopK(EmptySettings()), g).build_slates(torch.arange(20), candidates, scores, k)
+    )
     n_new = round(share * k)
     for row in range(20):
         kept = ranked[row, : k - n_new].tolist()
