@@ -116,6 +116,11 @@ class Recommender(Protocol):
         """(B,), (B,) -> (B,) predicted engagement probability."""
         ...
 
+    def predict_raw(self, users: Tensor, items: Tensor) -> Tensor:
+        """(B,), (B,) -> (B,) the model's own prediction before any clipping into a probability
+        (ALS: the raw rating u.v, on which R_pol is defined); ``predict`` for the others."""
+        ...
+
     def train(self, log: ImpressionLog, step: int, extra: dict[str, Tensor] | None = None) -> dict[str, float]:
         """Retrain on the log (plus ``extra`` synthetic rows, e.g. antidote data, with the log's
         columns); returns diagnostics such as the loss."""

@@ -31,7 +31,7 @@ def test_run_writes_the_run_folder(tiny, tmp_path, capsys):
         "metrics.parquet",
         "summary.csv",
         "report.html",
-        "figures/metrics.png",
+        "figures/metrics_polarization.png",
         "figures/opinion_heatmap.png",
     ]:
         assert (out / name).exists(), name
@@ -82,12 +82,13 @@ def test_invalid_input_exits_2_with_one_line(tmp_path):
 
 
 def test_compare_plot_report_on_run_folders(tiny, tmp_path, capsys):
+    tiny["variants"] = {"pop": {}, "random": {"recommender": {"type": "random"}}}
     out = tmp_path / "run"
     assert main(["run", _write(tmp_path, tiny), "--out", str(out), "--quiet"]) == 0
     assert main(["compare", str(out)]) == 0
-    assert "opinion_mean" in capsys.readouterr().out
+    assert "opinion_variance" in capsys.readouterr().out
     assert main(["plot", str(out)]) == 0
-    assert (out / "figures" / "metrics.png").exists()
+    assert (out / "figures" / "metrics_polarization.png").exists()
     assert main(["report", str(out)]) == 0
     assert main(["plot", str(tmp_path)]) == 2
 

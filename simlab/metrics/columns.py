@@ -344,10 +344,16 @@ class _ProbeMetric:
 @METRICS.register("rpol")
 class Rpol(_ProbeMetric):
     """R_pol (Rastegarpanah et al. 2019): mean over probe items of the variance over probe users
-    of the recommender's predicted engagement probability."""
+    of the recommender's raw predictions (``predict_raw``: ALS's unclipped ratings, as the paper
+    defines it; the engagement probability of models that predict one)."""
 
     def compute(self, ctx: StepContext) -> Tensor:
-        return m.rpol_t(self.predictions(ctx)[0])
+        if ctx.recommender.scores_are_logits:  # the scores' sigmoid is the (unclipped) prediction
+            return m.rpol_t(self.predictions(ctx)[0])
+        assert self.users is not None and self.items is not None
+        u, i = self.users.numel(), self.items.numel()
+        raw = ctx.recommender.predict_raw(self.users.repeat_interleave(i), self.items.repeat(u))
+        return m.rpol_t(raw.reshape(u, i).double())
 
 
 @METRICS.register("unfairness_individual")

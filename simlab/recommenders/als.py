@@ -139,6 +139,10 @@ class ALSRecommender:
         (ratings are not calibrated probabilities; the clip bounds the logloss of a confident miss)."""
         return (self.U[users] * self.V[items]).sum(1).clamp(1e-3, 1 - 1e-3)
 
+    def predict_raw(self, users: Tensor, items: Tensor) -> Tensor:
+        """(B,), (B,) -> (B,) raw predicted rating u.v (unclipped; R_pol is defined on it)."""
+        return (self.U[users] * self.V[items]).sum(1)
+
     def item_embeddings(self) -> Tensor:
         """(M, r) item factors (for the history-similar candidate source)."""
         return self.V.clone()

@@ -40,6 +40,10 @@ class _Stateless:
     def item_embeddings(self) -> Tensor | None:
         return None
 
+    def predict_raw(self, users: Tensor, items: Tensor) -> Tensor:
+        """Predictions are already the model's own numbers: ``predict``."""
+        return self.predict(users, items)  # type: ignore[attr-defined]
+
     def add_synthetic_users(self, n: int) -> Tensor:
         """Ids past the real users (rows for them are ignored: nothing is trained)."""
         assert self.view is not None

@@ -208,6 +208,10 @@ class DLRMRecommender:
         }
         return torch.sigmoid(self.model(view.dense(users, items), sparse).float())
 
+    def predict_raw(self, users: Tensor, items: Tensor) -> Tensor:
+        """The engagement probability (the model's prediction; no clipping): ``predict``."""
+        return self.predict(users, items)
+
     def item_embeddings(self) -> Tensor:
         """(M, d) learned item-id embeddings (for the history-similar candidate source)."""
         self._sync()
