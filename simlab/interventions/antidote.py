@@ -210,7 +210,7 @@ class Antidote(Intervention):
         y = labels.detach().clone().requires_grad_(True)
         value = self.probe_rpol(y)
         (g,) = torch.autograd.grad(value, y)
-        return float(value), g
+        return float(value.detach()), g
 
     def _optimise_dlrm(self) -> None:
         rec = self.recommender
@@ -234,7 +234,7 @@ class Antidote(Intervention):
                 for alpha in (1.0 / top) * np.array([1.0, 0.3, 0.1, 0.03]):
                     y_try = (y - float(alpha) * g).clamp(0, 1)
                     with torch.enable_grad():
-                        trials.append((float(self.probe_rpol(y_try)), y_try))
+                        trials.append((float(self.probe_rpol(y_try).detach()), y_try))
                 best, y_best = min(trials, key=lambda t: t[0])
                 if best >= value:
                     break

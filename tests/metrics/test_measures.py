@@ -42,7 +42,7 @@ def test_all_exports_exist():
     for name in m.__all__:
         assert callable(getattr(m, name)) or isinstance(getattr(m, name), type)
     plain = [n for n in m.__all__ if not n.endswith("_t") and f"{n}_t" in m.__all__]
-    assert len(plain) == 27
+    assert len(plain) == 30
 
 
 # --------------------------------------------------------------------------- opinions
