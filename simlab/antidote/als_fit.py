@@ -73,7 +73,9 @@ def random_start(d: int, rank: int, seed: int, scale: float = 0.1, device: str |
     return torch.randn(d, rank, generator=g, device=device, dtype=torch.float64) * scale
 
 
-def fit(entries: Entries, reg: float, v0: Tensor, tol: float = 1e-9, max_sweeps: int = 2000) -> tuple[Tensor, Tensor, int]:
+def fit(
+    entries: Entries, reg: float, v0: Tensor, tol: float = 1e-9, max_sweeps: int = 2000
+) -> tuple[Tensor, Tensor, int]:
     """ALS sweeps from item factors ``v0`` (d, r) until L's relative decrease is below ``tol``.
 
     Each sweep solves U from V, then V from the new U, so only V0 is needed: a cold start passes
@@ -86,7 +88,7 @@ def fit(entries: Entries, reg: float, v0: Tensor, tol: float = 1e-9, max_sweeps:
         values = e.values.detach()
         previous = float("inf")
         sweeps = 0
-        for sweeps in range(1, max_sweeps + 1):
+        for sweeps in range(1, max_sweeps + 1):  # noqa: B007  (the count is returned)
             u = als_solve(v, e.rows, e.cols, values, e.n, reg)
             v = als_solve(u, e.cols, e.rows, values, e.d, reg)
             u, v = balance(u, v)

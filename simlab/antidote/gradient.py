@@ -37,7 +37,9 @@ from simlab.recommenders.als import als_objective, als_solve
 ObjectiveFn = Callable[[Tensor], Tensor]  # (n, d) real users' predictions -> scalar
 
 
-def approx_gradient(real: Entries, antidote: Tensor, u: Tensor, v: Tensor, reg: float, objective: ObjectiveFn) -> Tensor:
+def approx_gradient(
+    real: Entries, antidote: Tensor, u: Tensor, v: Tensor, reg: float, objective: ObjectiveFn
+) -> Tensor:
     """(n', d) the paper's approximate gradient dR/dX~ at the fixed point (u (n + n', r), v (d, r))."""
     x = antidote.detach().requires_grad_(True)
     e = real.with_dense_rows(x)

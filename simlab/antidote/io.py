@@ -64,7 +64,9 @@ def read_ratings(path: str | Path, top_users: int | None = None, top_items: int 
             continue
         parts = line.strip().split(sep)
         if len(parts) < 3:
-            raise ScenarioError(f"expected user{sep}item{sep}rating, found {line.strip()[:60]!r}", file=name, line=number)
+            raise ScenarioError(
+                f"expected user{sep}item{sep}rating, found {line.strip()[:60]!r}", file=name, line=number
+            )
         try:
             rating = float(parts[2])
         except ValueError:

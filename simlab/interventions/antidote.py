@@ -40,7 +40,7 @@ from simlab.loop.state import ImpressionLog
 from simlab.metrics import measures as m
 from simlab.recommenders.als import ALSRecommender, observed_entries
 from simlab.recommenders.dlrm.recommender import DLRMRecommender
-from simlab.recommenders.dlrm.trainer import functional_sgd_step, split_batch, window_rows
+from simlab.recommenders.dlrm.trainer import functional_sgd_step, window_rows
 from simlab.registry import INTERVENTIONS
 
 SUPPORTED = ("als", "dlrm")
@@ -56,12 +56,20 @@ class Antidote(Intervention):
         objective: Literal["polarization", "individual_unfairness"] = pydantic.Field(
             "polarization", description="what to lower (individual_unfairness: als only)"
         )
-        method: Literal["gradient", "heuristic"] = pydantic.Field("gradient", description="projected gradient or one-step heuristic")
+        method: Literal["gradient", "heuristic"] = pydantic.Field(
+            "gradient", description="projected gradient or one-step heuristic"
+        )
         every: int = pydantic.Field(1, ge=1, le=100_000, description="re-optimise every this many retrains")
         iterations: int = pydantic.Field(5, ge=1, le=1000, description="gradient iterations per re-optimisation")
-        probe_users: int = pydantic.Field(200, ge=2, le=100_000, description="dlrm: real users the objective is measured on")
-        probe_items: int = pydantic.Field(50, ge=2, le=100_000, description="dlrm: real items of the probe and of the synthetic impressions")
-        lr: float | None = pydantic.Field(None, gt=0, le=1e3, description="dlrm: unrolled step's learning rate (default: the recommender's)")
+        probe_users: int = pydantic.Field(
+            200, ge=2, le=100_000, description="dlrm: real users the objective is measured on"
+        )
+        probe_items: int = pydantic.Field(
+            50, ge=2, le=100_000, description="dlrm: real items of the probe and of the synthetic impressions"
+        )
+        lr: float | None = pydantic.Field(
+            None, gt=0, le=1e3, description="dlrm: unrolled step's learning rate (default: the recommender's)"
+        )
 
     settings: Settings
 
@@ -94,7 +102,9 @@ class Antidote(Intervention):
             self.probe_users = torch.randperm(view.n_users, generator=g, device=g.device)[: self.settings.probe_users]
             self.items = torch.randperm(view.n_items, generator=g, device=g.device)[: self.settings.probe_items]
             self.probe_users, self.items = self.probe_users.to(self.device), self.items.to(self.device)
-            self.values = torch.full((self.ids.numel(), self.items.numel()), 0.5, dtype=torch.float64, device=self.device)
+            self.values = torch.full(
+                (self.ids.numel(), self.items.numel()), 0.5, dtype=torch.float64, device=self.device
+            )
 
     # ------------------------------------------------------------------ the hook
 

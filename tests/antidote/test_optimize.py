@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -30,7 +32,7 @@ def camps():
 def test_als_reaches_a_stationary_point_and_never_increases():
     p = prepare(_tiny(), rank=2, reg=0.1)
     e = p.train
-    u, v, sweeps = als_fit.fit(e, p.reg, p.v0, tol=-1, max_sweeps=500)
+    u, v, _sweeps = als_fit.fit(e, p.reg, p.v0, tol=-1, max_sweeps=500)
     theta = torch.cat([u.reshape(-1), v.reshape(-1)]).requires_grad_(True)
     split = u.numel()
     loss = als_objective(theta[:split].view_as(u), theta[split:].view_as(v), e.rows, e.cols, e.values, p.reg)
@@ -39,7 +41,7 @@ def test_als_reaches_a_stationary_point_and_never_increases():
     # every sweep (with balancing) lowers L: the objective after 1, 2, ... sweeps is monotone
     values = [float(als_objective(*als_fit.fit(e, p.reg, p.v0, tol=0, max_sweeps=k)[:2], e.rows, e.cols, e.values, p.reg))
               for k in range(1, 8)]  # fmt: skip
-    assert all(b <= a + 1e-12 for a, b in zip(values, values[1:]))
+    assert all(b <= a + 1e-12 for a, b in itertools.pairwise(values))
     # balancing leaves predictions unchanged and equalises the Gram matrices
     bu, bv = als_fit.balance(u * 3, v / 3)
     torch.testing.assert_close(bu @ bv.T, u @ v.T)
@@ -95,7 +97,9 @@ def test_exact_gradient_matches_finite_differences(name):
         for j in range(antidote.shape[1]):
             step = torch.zeros_like(antidote)
             step[k, j] = h
-            fd[k, j] = (_objective_after(p, antidote + step, v, name) - _objective_after(p, antidote - step, v, name)) / (2 * h)
+            fd[k, j] = (
+                _objective_after(p, antidote + step, v, name) - _objective_after(p, antidote - step, v, name)
+            ) / (2 * h)
     torch.testing.assert_close(grad, fd, rtol=1e-4, atol=1e-7 * float(fd.abs().max()))
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import pydantic
 import pytest
 import torch
@@ -19,7 +21,7 @@ class _Offset(Intervention):
         model_config = pydantic.ConfigDict(extra="forbid")
         offset: float = 0.0
 
-    calls: list[str] = []
+    calls: ClassVar[list[str]] = []
 
     def adjust_scores(self, users, candidates, scores):
         _Offset.calls.append(f"adjust{self.settings.offset}")
