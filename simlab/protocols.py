@@ -16,7 +16,6 @@ from simlab.loop.state import Catalog, Engagements, Graph, ImpressionLog, Users
 from simlab.platform.view import N_DENSE, N_ITEM_DENSE, N_USER_DENSE, PlatformView
 
 if TYPE_CHECKING:
-
     from simlab.society.network import Edges
 
 

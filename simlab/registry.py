@@ -79,7 +79,6 @@ class Registry(Generic[T]):
         return self.get(name)(self.settings_model(name)(**settings))
 
 
-
 POPULATIONS: Registry[Population] = Registry("population")
 NETWORKS: Registry[Network] = Registry("network")
 CATALOGS: Registry[CatalogModel] = Registry("catalog")

@@ -204,7 +204,11 @@ def load_scenario(source: str | Path | dict[str, Any], overrides: dict[str, Any]
         try:
             return _validate(apply_overrides(doc, overrides), name, nodes)
         except ScenarioError as exc:
-            if exc.file == name and exc.key and any(exc.key == k or exc.key.startswith(k + ".") or k.startswith(exc.key) for k in overrides):
+            if (
+                exc.file == name
+                and exc.key
+                and any(exc.key == k or exc.key.startswith(k + ".") or k.startswith(exc.key) for k in overrides)
+            ):
                 raise ScenarioError(exc.detail, file="--set", key=exc.key) from None
             raise
     return _validate(doc, name, nodes)

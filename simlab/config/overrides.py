@@ -129,5 +129,3 @@ def _non_finite(value: Any) -> bool:
     if isinstance(value, list):
         return any(_non_finite(v) for v in value)
     return False
-
-

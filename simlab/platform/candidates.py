@@ -80,7 +80,13 @@ def sample_social(view: PlatformView, users: Tensor, n: int, g: torch.Generator,
 
 
 def sample_history(
-    view: PlatformView, users: Tensor, n: int, g: torch.Generator, recommender: Recommender | None = None, pool: int = 32, **_: Any
+    view: PlatformView,
+    users: Tensor,
+    n: int,
+    g: torch.Generator,
+    recommender: Recommender | None = None,
+    pool: int = 32,
+    **_: Any,
 ) -> Tensor:
     fallback = sample_random(view, users, n, g)
     anchor, valid = _history_pick(view, users[:, None].expand(-1, n), g)
@@ -127,7 +133,11 @@ def split_sizes(settings: CandidateSettings) -> dict[str, int]:
 
 
 def generate(
-    view: PlatformView, users: Tensor, settings: CandidateSettings, g: torch.Generator, recommender: Recommender | None = None
+    view: PlatformView,
+    users: Tensor,
+    settings: CandidateSettings,
+    g: torch.Generator,
+    recommender: Recommender | None = None,
 ) -> Tensor:
     """(A,) users -> candidates (A, C) item ids (a row may repeat an item; the engine drops
     repeats from the slate)."""

@@ -217,5 +217,3 @@ def _execute_ray(tasks: list[Task], display: _Display, finished: Callable, addre
             ray.shutdown()
         with contextlib.suppress(OSError):
             (run_dir / TOKEN_FILE).unlink()
-
-

@@ -27,7 +27,6 @@ def safe_name(label: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.\-]+", "_", label)
 
 
-
 def _header(path: Path) -> list[str]:
     with open(path, newline="", encoding="utf-8") as fh:
         return next(csv.reader(fh), [])
@@ -56,5 +55,3 @@ def read_metrics(path: Path) -> pd.DataFrame:
     except ValueError as exc:
         raise ScenarioError(f"not a simlab metrics table: {exc}", file=str(path)) from None
     return frame
-
-

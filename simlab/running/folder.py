@@ -56,8 +56,6 @@ class RunResult:
         return f"RunResult(path={str(self.path)!r}, status={self.status!r})"
 
 
-
-
 def default_run_dir(scenario: Scenario) -> Path:
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
     return Path(scenario.output.dir) / scenario.name / stamp
@@ -231,7 +229,6 @@ def _interventions(tasks: list[Task]) -> list[dict[str, Any]]:
     return list(found.values())
 
 
-
 def finish_run(run_dir: Path, scenario: Scenario, manifest: dict[str, Any], quiet: bool) -> RunResult:
     """Merge the completed tasks' metrics, write summary, figures, report and the final manifest.
 
@@ -268,4 +265,3 @@ def finish_run(run_dir: Path, scenario: Scenario, manifest: dict[str, Any], quie
     if not quiet:
         print(f"run folder: {run_dir}")
     return RunResult(run_dir, None, summary, manifest)
-

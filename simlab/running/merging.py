@@ -108,5 +108,3 @@ def _final_rows(run_dir: Path, task_ids: list[str]) -> pd.DataFrame:
         if len(frame):
             rows.append(frame.loc[frame["step"] == frame["step"].max()])
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=ID_COLUMNS)
-
-

@@ -275,5 +275,3 @@ def _save_snapshot(sim: Any, folder: Path, task: Task) -> None:
         **sim.snapshot(),
     )
     os.replace(tmp, path)
-
-

@@ -73,7 +73,12 @@ class _NoRows(_Rows):
         return self.inner.training_rows(log, step)
 
 
-for name, cls in {"_test_norows": _NoRows, "_test_offset": _Offset, "_test_reverse": _Reverse, "_test_rows": _Rows}.items():
+for name, cls in {
+    "_test_norows": _NoRows,
+    "_test_offset": _Offset,
+    "_test_reverse": _Reverse,
+    "_test_rows": _Rows,
+}.items():
     if name not in INTERVENTIONS:
         INTERVENTIONS.register(name)(cls)
 

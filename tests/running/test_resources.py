@@ -18,7 +18,7 @@ from simlab.running.resources import BASE_BYTES, estimate, parse_size, plan, tas
 
 REPO = Path(__file__).resolve().parents[2]
 MEASURE = r"""
-import json, resource, sys
+import json, sys
 import simlab
 from simlab.loop.simulation import Simulation
 from simlab.running.resources import estimate
@@ -26,7 +26,10 @@ scenario = simlab.load_scenario(json.loads(sys.argv[1]))
 sim = Simulation(scenario, 0, "cpu")
 for _ in range(scenario.steps):
     sim.step()
-print(json.dumps({"peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+# VmHWM is this process image's own high-water mark; ru_maxrss would also count the parent's
+# (pytest's) memory, which Linux carries over when the child is spawned by vfork + exec
+hwm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(json.dumps({"peak": hwm * 1024,
                   "estimate": estimate(scenario).task_bytes}))
 """
 
@@ -89,7 +92,9 @@ def test_parts_follow_the_shapes(tiny):
 def test_oversized_scenarios_are_refused_quickly(change, tiny):
     scenario = simlab.load_scenario(tiny | change)
     started = time.perf_counter()
-    with pytest.raises(ScenarioError, match=r"estimated peak memory ~[0-9.]+ [GT]iB per task .* exceeds the --max-memory"):
+    with pytest.raises(
+        ScenarioError, match=r"estimated peak memory ~[0-9.]+ [GT]iB per task .* exceeds the --max-memory"
+    ):
         plan(scenario, workers=1, max_memory=parse_size("4G"))
     assert time.perf_counter() - started < 1
 

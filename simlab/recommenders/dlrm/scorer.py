@@ -107,6 +107,7 @@ def factored_logits(
         out.append(_pairs(model, candidates[sl], hu_chunk, tu[sl], eu[sl], hi, item_pack, ei.shape[1:], w_pair))
     return torch.cat(out, dim=0)
 
+
 def _cross_tables(
     model: DLRM, eu: Tensor, ei: Tensor, item_terms: Tensor, u_idx: list[int], i_idx: list[int], item_cols: list[int]
 ) -> tuple[Tensor, Tensor, Tensor]:
@@ -137,8 +138,8 @@ def _cross_tables(
                 w_pair[:, b, n_u + k] = top[:, item_cols[b * q + k]]
     return aug_u, aug_i, w_pair.flatten(1)
 
-def _cross_pairs(
-    model: DLRM, cand: Tensor, tu: Tensor, aug_u: Tensor, aug_i: Tensor, w_pair: Tensor) -> Tensor:
+
+def _cross_pairs(model: DLRM, cand: Tensor, tu: Tensor, aug_u: Tensor, aug_i: Tensor, w_pair: Tensor) -> Tensor:
     """Per-pair part when only cross terms remain: (a, C) candidates -> (a, C) logits.
 
     One gather of the candidates' augmented item rows, one batched matmul per user with its
@@ -152,6 +153,7 @@ def _cross_pairs(
     pool = prods.view(a, -1, c, n_i).permute(0, 2, 3, 1).reshape(a, c, -1)  # (a, C, n_i (n_u + q))
     z = F.linear(pool, w_pair).add_(tu.unsqueeze(1))
     return _mlp_inplace(model.over_arch.mlp[1:], z).squeeze(-1)
+
 
 def _pairs(
     model: DLRM,
@@ -201,4 +203,3 @@ def _pairs(
     # materialise the broadcast bias and run a*C-row GEMMs one user at a time)
     z = F.linear(pool, w_pair).add_(tu.unsqueeze(1))
     return _mlp_inplace(model.over_arch.mlp[1:], z).squeeze(-1)
-
