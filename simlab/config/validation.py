@@ -181,6 +181,13 @@ def _validate(doc: Any, source: str | None, nodes: yaml.Node | None) -> Scenario
                 raise _KeyError(f"{kind}.{message[0]}", message[1])
             if message:
                 raise _KeyError(f"{kind}.type", message)
+        for index, spec in enumerate(doc["interventions"]):  # the same hook for interventions
+            check = getattr(registry.INTERVENTIONS.get(spec["type"]), "check_scenario", None)
+            message = check(doc) if check else None
+            if isinstance(message, tuple):
+                raise _KeyError(f"interventions.{index}.{message[0]}", message[1])
+            if message:
+                raise _KeyError(f"interventions.{index}.type", message)
         _refuse_bools(Scenario, doc, "")
         scenario = Scenario.model_validate(doc)
         _check_metrics(scenario)
