@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from simlab.config import load_scenario
+from simlab.errors import ScenarioError
 from simlab.loop.simulation import Simulation
 from simlab.metrics import measures as m
 
@@ -35,8 +36,8 @@ def test_unsupported_recommender_is_a_clear_error(tiny):
     from simlab.interventions.antidote import Antidote
 
     assert "als or dlrm" in Antidote.check_scenario(tiny)  # the load-time check, as KarateClub's
-    with pytest.raises(ValueError, match="als or dlrm"):  # and at setup
-        Simulation(load_scenario(tiny), 0)
+    with pytest.raises(ScenarioError, match=r"interventions\.0\.type: expected recommender.type als or dlrm"):
+        load_scenario(tiny)  # refused when the scenario loads, before any work
 
 
 @pytest.mark.slow
