@@ -23,6 +23,9 @@ from simlab.outputs.compare import in_scenario_order, paired_differences, to_mar
 from simlab.outputs.compare_figures import plot_dose_response, plot_forest, plot_tradeoff
 from simlab.running.files import read_metrics
 
+SCENARIO = "scenarios/mitigations.yaml"  # the run this script reads (analysis/README.md)
+TINY = {"population.size": 100, "catalog.size": 120, "recommender.candidates.size": 30}
+
 
 def classifier_auc(run_dir: Path, variant: str = "extremeness_penalty", steps: int = 0) -> float | None:
     """ROC AUC of the penalty's classifier on the catalog of replicate 0 (after ``steps``)."""
