@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 from _phenomena import ci, fmt, read, sweep_values, tail_mean
 
-from simlab.outputs.phenomena import plot_tradeoff
+from simlab.outputs.phenomena_figures import plot_tradeoff
 
 SCENARIO = "scenarios/exploration.yaml"
 KEY = "recommender.policy.epsilon"

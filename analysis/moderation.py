@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 from _phenomena import base_variant, ci, fmt, read, sweep_values
 
-from simlab.outputs.phenomena import plot_tradeoff
+from simlab.outputs.phenomena_figures import plot_tradeoff
 
 SCENARIO = "scenarios/moderation.yaml"
 KEY = "behavior.b_ext"

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from simlab.metrics.measures import bimodality_coefficient_t, opinion_variance_t
-from simlab.outputs.phenomena import plot_category_grid
+from simlab.outputs.phenomena_figures import plot_category_grid
 
 SCENARIO = "scenarios/phase_diagram.yaml"
 X_KEY, Y_KEY = "population.confidence", "behavior.b_ext"
