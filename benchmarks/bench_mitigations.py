@@ -20,6 +20,7 @@ import time
 import torch
 
 import simlab
+from simlab.config.schema import Scenario
 from simlab.loop.simulation import Simulation
 
 MITIGATIONS = {
@@ -34,7 +35,7 @@ MITIGATIONS = {
 }
 
 
-def scenario(users: int, device: str, interventions: list[dict]) -> simlab.Scenario:
+def scenario(users: int, device: str, interventions: list[dict]) -> Scenario:
     """The flagship's society and DLRM feed (scenarios/dlrm_engagement.yaml) at ``users``."""
     return simlab.load_scenario(
         {

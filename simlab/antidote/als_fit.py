@@ -28,12 +28,11 @@ Shapes: E entries, n rows (users, real then synthetic), d columns (items), r ran
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
-
-from simlab.recommenders.als import als_objective, als_solve
 
 
 @dataclass
@@ -81,22 +80,64 @@ def fit(
     Each sweep solves U from V, then V from the new U, so only V0 is needed: a cold start passes
     :func:`random_start`, a warm start the V of a nearby fixed point. Returns U (n, r), V (d, r)
     and the number of sweeps. Runs without autograd (the gradient is taken at the fixed point).
+
+    The sweeps are the ridge solves of :func:`simlab.recommenders.als.als_solve` computed with
+    sparse matrices built once per fit: every row's Gram matrix is W (vec v_j v_j^T)_j, W the
+    (n, d) 0/1 pattern of the known entries, so no (E, r, r) tensor of per-entry outer products is
+    formed; L is evaluated from the V half step's normal equations (O(d r^2), not O(E r)).
     """
     e = entries
     with torch.no_grad():
         v = v0.to(e.values.dtype)
-        values = e.values.detach()
+        by_row = RowPattern(e.rows, e.cols, e.values.detach().to(v.dtype), e.n, e.d)
+        by_col = by_row.transposed()
+        sum_sq = float((by_row.values**2).sum())
         previous = float("inf")
         sweeps = 0
         for sweeps in range(1, max_sweeps + 1):  # noqa: B007  (the count is returned)
-            u = als_solve(v, e.rows, e.cols, values, e.n, reg)
-            v = als_solve(u, e.cols, e.rows, values, e.d, reg)
-            u, v = balance(u, v)
-            objective = float(als_objective(u, v, e.rows, e.cols, values, reg))
+            u, _, _ = by_row.solve(v, reg)
+            v, gram, rhs = by_col.solve(u, reg)
+            # data term sum_e (x_e - u_i.v_j)^2 = sum x^2 - 2 sum_j v_j.b_j + sum_j v_j^T G_j v_j
+            fit_term = sum_sq - 2 * float((v * rhs).sum()) + float(torch.einsum("dr,drs,ds->", v, gram, v))
+            u, v = balance(u, v)  # predictions, so the data term, unchanged
+            objective = fit_term + reg * float(u.pow(2).sum() + v.pow(2).sum())
             if previous - objective <= tol * max(abs(objective), 1e-300):
                 break
             previous = objective
     return u, v, sweeps
+
+
+class RowPattern:
+    """Known entries as sparse CSR matrices, for ALS half steps: the 0/1 pattern W and the values X
+    (n_rows, n_cols), sharing one index structure."""
+
+    def __init__(self, rows: Tensor, cols: Tensor, values: Tensor, n_rows: int, n_cols: int):
+        if rows.numel() > 1 and bool((rows[1:] < rows[:-1]).any()):
+            order = torch.sort(rows, stable=True).indices
+            rows, cols, values = rows[order], cols[order], values[order]
+        self.rows, self.cols, self.values, self.shape = rows, cols, values, (n_rows, n_cols)
+        crow = torch.zeros(n_rows + 1, dtype=torch.long, device=rows.device)
+        crow[1:] = torch.bincount(rows, minlength=n_rows).cumsum(0)
+        with warnings.catch_warnings():  # torch flags sparse CSR as beta; W @ dense is all we use
+            warnings.simplefilter("ignore", UserWarning)
+            self.pattern = torch.sparse_csr_tensor(crow, cols, torch.ones_like(values), self.shape)
+            self.matrix = torch.sparse_csr_tensor(crow, cols, values, self.shape)
+
+    def transposed(self) -> RowPattern:
+        order = torch.sort(self.cols, stable=True).indices
+        return RowPattern(self.cols[order], self.rows[order], self.values[order], self.shape[1], self.shape[0])
+
+    def solve(self, fixed: Tensor, reg: float) -> tuple[Tensor, Tensor, Tensor]:
+        """Ridge factors of every row given the columns' ``fixed`` (n_cols, r): X (n_rows, r), and
+        the unregularised Gram matrices (n_rows, r, r) and right-hand sides (n_rows, r) of the solve."""
+        r = fixed.shape[1]
+        outer = (fixed.unsqueeze(2) * fixed.unsqueeze(1)).reshape(-1, r * r)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            gram = (self.pattern @ outer).reshape(-1, r, r)
+            rhs = self.matrix @ fixed
+        eye = reg * torch.eye(r, dtype=fixed.dtype, device=fixed.device)
+        return torch.linalg.solve(gram + eye, rhs.unsqueeze(-1)).squeeze(-1), gram, rhs
 
 
 def balance(u: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:

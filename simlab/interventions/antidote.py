@@ -13,12 +13,16 @@ platform data and model:
 - ``dlrm`` (new): the synthetic users are extra user-embedding rows with synthetic impressions of
   a fixed probe set of real items (dense features: the mean real user's counters and the items'
   own; empty history bags). Their relaxed labels y in [0, 1] are optimised by differentiating
-  R_pol of the model's predicted engagement on a fixed probe set of real users x probe items
-  (never true opinions) through one unrolled SGD training step on the synthetic impressions
+  the objective through one unrolled SGD training step on the synthetic impressions
   (:func:`simlab.recommenders.dlrm.trainer.functional_sgd_step`, torch.func), with a line search
   over step sizes and projection onto [0, 1]; the heuristic sets y from the sign of one gradient
-  at y = 1/2 (1 where raising the label lowers R_pol, else 0). One SGD step stands in for the
-  recommender's real update (Adagrad over many mini-batches): the direction, not the magnitude.
+  at y = 1/2 (1 where raising the label lowers the objective, else 0). One SGD step stands in for
+  the recommender's real update (Adagrad over many mini-batches): the direction, not the magnitude.
+  The objective is measured on a fixed probe set of Q real users, never on true opinions:
+  ``polarization`` is R_pol of the predicted engagement on the probe users x probe items grid;
+  ``individual_unfairness`` is R_indv, the variance over probe users of each one's squared error
+  of predicted engagement on their own logged impressions in the training window (the paper's
+  per-user MSE over known ratings, with engagements as the ratings).
 
 Shapes: n' synthetic users, P probe items (their impressions), Q probe users.
 """
@@ -40,7 +44,7 @@ from simlab.loop.state import ImpressionLog
 from simlab.metrics import measures as m
 from simlab.recommenders.als import ALSRecommender, observed_entries
 from simlab.recommenders.dlrm.recommender import DLRMRecommender
-from simlab.recommenders.dlrm.trainer import functional_sgd_step, window_rows
+from simlab.recommenders.dlrm.trainer import functional_sgd_step, split_batch, window_rows
 from simlab.registry import INTERVENTIONS
 
 SUPPORTED = ("als", "dlrm")
@@ -54,10 +58,13 @@ class Antidote(Intervention):
         model_config = pydantic.ConfigDict(extra="forbid")
         budget: float = pydantic.Field(0.01, gt=0, lt=1, description="synthetic users as a fraction of real users")
         objective: Literal["polarization", "individual_unfairness"] = pydantic.Field(
-            "polarization", description="what to lower (individual_unfairness: als only)"
+            "polarization", description="what to lower"
         )
         method: Literal["gradient", "heuristic"] = pydantic.Field(
             "gradient", description="projected gradient or one-step heuristic"
+        )
+        gradient: Literal["approx", "exact"] = pydantic.Field(
+            "approx", description="als: the paper's approximate gradient or the exact one through the ALS fixed point"
         )
         every: int = pydantic.Field(1, ge=1, le=100_000, description="re-optimise every this many retrains")
         iterations: int = pydantic.Field(5, ge=1, le=1000, description="gradient iterations per re-optimisation")
@@ -75,13 +82,10 @@ class Antidote(Intervention):
 
     @staticmethod
     def check_scenario(scenario: dict) -> str | None:
-        """Load-time check: a supported recommender (and the objective it supports)."""
+        """Load-time check: a supported recommender."""
         kind = scenario["recommender"].get("type")
         if kind not in SUPPORTED:
             return f"expected recommender.type als or dlrm for the antidote intervention, found {kind}"
-        for spec in scenario.get("interventions") or []:
-            if spec.get("type") == "antidote" and kind == "dlrm" and spec.get("objective") == "individual_unfairness":
-                return "antidote on dlrm supports objective polarization only, found individual_unfairness"
         return None
 
     def setup(self, context: InterventionContext) -> None:
@@ -110,12 +114,16 @@ class Antidote(Intervention):
 
     def training_rows(self, log: ImpressionLog, step: int) -> dict[str, Tensor] | None:
         if self.retrains % self.settings.every == 0:
-            if isinstance(self.recommender, ALSRecommender):
-                self._optimise_als(log, step)
-            else:
-                self._optimise_dlrm()
+            self.reoptimise(log, step)
         self.retrains += 1
         return concat_rows(self.inner.training_rows(log, step), self.rows(log, step))
+
+    def reoptimise(self, log: ImpressionLog, step: int) -> None:
+        """Re-optimise the synthetic users' data against the current model and platform data."""
+        if isinstance(self.recommender, ALSRecommender):
+            self._optimise_als(log, step)
+        else:
+            self._optimise_dlrm(log, step)
 
     def rows(self, log: ImpressionLog, step: int) -> dict[str, Tensor] | None:
         """The synthetic users' rows with the log's columns: each rates each of ``self.items``."""
@@ -165,8 +173,8 @@ class Antidote(Intervention):
         result = optimize(
             matrix.cpu().numpy(), budget=self.ids.numel(), objective=self.settings.objective,
             method=self.settings.method, rank=s.rank, reg=s.reg, bounds=(0.0, 1.0), seed=seed,
-            max_iter=self.settings.iterations, restarts=1, init=None if init is None else init.cpu().numpy(),
-            tol=1e-6, max_sweeps=300,
+            gradient=self.settings.gradient, max_iter=self.settings.iterations, restarts=1,
+            init=None if init is None else init.cpu().numpy(), tol=1e-6, max_sweeps=300,
         )  # fmt: skip
         self.items = items
         self.values = torch.as_tensor(result.antidote, device=self.device)
@@ -202,40 +210,71 @@ class Antidote(Intervention):
             "label": labels.reshape(-1),
         }
 
-    def probe_rpol(self, labels: Tensor) -> Tensor:
-        """R_pol of predicted engagement on the probe grid after one SGD step on the synthetic
-        impressions with ``labels`` (n', P); differentiable with respect to ``labels``."""
+    def probe_impressions(self, log: ImpressionLog, step: int) -> dict[str, Tensor]:
+        """The probe users' logged impressions in the recommender's training window, as a model
+        batch (B rows): the known engagements individual unfairness is measured on."""
+        rec = self.recommender
+        assert isinstance(rec, DLRMRecommender)
+        batch = rec.training_batch(log, step)
+        keep = torch.isin(batch["user"], self.probe_users)
+        return {k: v[keep] for k, v in batch.items() if k != "history_group"}  # the grouping spans dropped rows
+
+    def probe_objective(self, labels: Tensor, impressions: dict[str, Tensor] | None = None) -> Tensor:
+        """The objective on the probe after one SGD step on the synthetic impressions with ``labels``
+        (n', P); differentiable with respect to ``labels``. ``individual_unfairness`` needs the probe
+        users' ``impressions`` (:meth:`probe_impressions`)."""
         rec = self.recommender
         assert isinstance(rec, DLRMRecommender)
         model = rec.model
         lr = self.settings.lr or rec.settings.lr
         params = {name: p.detach().requires_grad_(True) for name, p in model.named_parameters()}
         new = functional_sgd_step(model, params, self._synthetic_batch(labels.float()), lr)
-        dense, sparse = self._probe_batch()
+        if self.settings.objective == "polarization":
+            dense, sparse = self._probe_batch()
+        else:
+            if impressions is None:
+                raise ValueError("individual_unfairness is measured on the probe users' impressions; pass them")
+            dense, sparse = split_batch(impressions)
         with model.sparse_arch.differentiable_twice():
             logits = functional_call(model, new, (dense, sparse))
-        return m.rpol_t(torch.sigmoid(logits).reshape(self.probe_users.numel(), -1))
+        predicted = torch.sigmoid(logits)
+        if self.settings.objective == "polarization":
+            return m.rpol_t(predicted.reshape(self.probe_users.numel(), -1))
+        assert impressions is not None
+        users, row = torch.unique(impressions["user"], return_inverse=True)
+        error = (predicted - impressions["label"].to(predicted.dtype)) ** 2
+        total = predicted.new_zeros(users.numel()).index_add(0, row, error)
+        count = torch.bincount(row, minlength=users.numel()).to(predicted.dtype)
+        return m.unfairness_individual_t(total / count)
 
-    def _gradient(self, labels: Tensor) -> tuple[float, Tensor]:
+    def _gradient(self, labels: Tensor, impressions: dict[str, Tensor] | None) -> tuple[float, Tensor]:
         y = labels.detach().clone().requires_grad_(True)
-        value = self.probe_rpol(y)
+        value = self.probe_objective(y, impressions)
         (g,) = torch.autograd.grad(value, y)
         return float(value.detach()), g
 
-    def _optimise_dlrm(self) -> None:
+    def _optimise_dlrm(self, log: ImpressionLog, step: int) -> None:
         rec = self.recommender
         assert isinstance(rec, DLRMRecommender)
-        rec._sync()
+        rec.sync_catalog()
+        impressions = None
+        if self.settings.objective == "individual_unfairness":
+            impressions = self.probe_impressions(log, step)
+            if torch.unique(impressions["user"]).numel() < 2:  # no variance to lower yet
+                return
         bags = rec.model.sparse_arch.embedding_bags
         sparse = {name: bag.sparse for name, bag in bags.items()}
         rec.model.sparse_arch.set_sparse_grad(False)  # dense table gradients: differentiable twice
         try:
             if self.settings.method == "heuristic":
-                _, g = self._gradient(torch.full_like(self.values, 0.5))
-                self.values = (g < 0).to(self.values.dtype)
+                _, g = self._gradient(torch.full_like(self.values, 0.5), impressions)
+                if bool(torch.isfinite(g).all()):
+                    self.values = (g < 0).to(self.values.dtype)
                 return
             y = self.values.float()
-            value, g = self._gradient(y)
+            value, g = self._gradient(y, impressions)
+            if not math.isfinite(value):  # e.g. a saturated model: keep the current data, never hand on NaN
+                return
             for _ in range(self.settings.iterations):
                 top = float(g.abs().max())
                 if top == 0 or not math.isfinite(top):
@@ -244,12 +283,16 @@ class Antidote(Intervention):
                 for alpha in (1.0 / top) * np.array([1.0, 0.3, 0.1, 0.03]):
                     y_try = (y - float(alpha) * g).clamp(0, 1)
                     with torch.enable_grad():
-                        trials.append((float(self.probe_rpol(y_try).detach()), y_try))
+                        trial = float(self.probe_objective(y_try, impressions).detach())
+                    if math.isfinite(trial):
+                        trials.append((trial, y_try))
+                if not trials:
+                    break
                 best, y_best = min(trials, key=lambda t: t[0])
                 if best >= value:
                     break
-                y = y_best
-                value, g = self._gradient(y)
+                y, value = y_best, best
+                _, g = self._gradient(y, impressions)
             self.values = y.double()
             self.history_objective.append(value)
         finally:

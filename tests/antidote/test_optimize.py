@@ -13,7 +13,7 @@ from simlab.antidote.gradient import approx_gradient, exact_gradient
 from simlab.antidote.reference import reference_antidote, reference_gradient
 from simlab.antidote.synthetic import two_camps
 from simlab.metrics import measures as m
-from simlab.recommenders.als import als_objective
+from simlab.recommenders.als import als_objective, als_solve
 
 
 def _tiny(seed: int = 0, n: int = 8, d: int = 6) -> np.ndarray:
@@ -27,6 +27,26 @@ def _tiny(seed: int = 0, n: int = 8, d: int = 6) -> np.ndarray:
 @pytest.fixture(scope="module")
 def camps():
     return two_camps()
+
+
+def test_sparse_half_step_equals_the_dense_ridge_solve():
+    """The fit's CSR half step against simlab.recommenders.als.als_solve (per-entry outer
+    products): shuffled entries, a row without entries, and the Gram / right-hand side it returns."""
+    p = prepare(_tiny(), rank=3, reg=0.1)
+    e = p.train
+    order = torch.randperm(e.rows.numel(), generator=torch.Generator().manual_seed(1))
+    rows, cols, values = e.rows[order], e.cols[order], e.values[order]
+    fixed = torch.randn(e.d, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    pattern = als_fit.RowPattern(rows, cols, values, e.n + 1, e.d)  # row n has no entries
+    solved, gram, rhs = pattern.solve(fixed, p.reg)
+    torch.testing.assert_close(solved, als_solve(fixed, rows, cols, values, e.n + 1, p.reg))
+    assert float(solved[e.n].abs().max()) == 0
+    i = int(rows[0])
+    mine = fixed[cols[rows == i]]
+    torch.testing.assert_close(gram[i], mine.T @ mine)
+    torch.testing.assert_close(rhs[i], mine.T @ values[rows == i])
+    back, _, _ = pattern.transposed().solve(solved, p.reg)
+    torch.testing.assert_close(back, als_solve(solved, cols, rows, values, e.d, p.reg))
 
 
 def test_als_reaches_a_stationary_point_and_never_increases():

@@ -12,6 +12,7 @@ from simlab.config import load_scenario
 from simlab.errors import ScenarioError
 from simlab.loop.simulation import Simulation
 from simlab.metrics import measures as m
+from simlab.recommenders.dlrm.trainer import split_batch
 
 
 def _scenario(tiny, recommender: str, antidote: dict | None = None, steps: int = 6):
@@ -78,19 +79,62 @@ def test_rpol_metric_of_als_is_on_raw_predicted_ratings(tiny):
     assert float(metric.compute(ctx)) != pytest.approx(float(clamped), rel=1e-3)  # the fix changes the value
 
 
-def test_dlrm_label_optimisation_lowers_probe_rpol_against_random_labels(tiny):
-    scenario = _scenario(
-        tiny, "dlrm", {"budget": 0.1, "iterations": 5, "probe_users": 30, "probe_items": 20, "lr": 1.0}
-    )
-    sim = _run(scenario, 3)
+@pytest.mark.parametrize("objective", ["polarization", "individual_unfairness"])
+def test_dlrm_label_optimisation_lowers_the_probe_objective_against_random_labels(tiny, objective):
+    settings = {"budget": 0.1, "iterations": 5, "probe_users": 30, "probe_items": 20, "lr": 1.0}
+    sim = _run(_scenario(tiny, "dlrm", {**settings, "objective": objective}), 3)
     antidote = sim.interventions[0]
-    antidote._optimise_dlrm()  # against the current model
+    step = sim.t - 1
+    impressions = antidote.probe_impressions(sim.log, step)
+    assert set(impressions["user"].tolist()) <= set(antidote.probe_users.tolist())
+    assert torch.unique(impressions["user"]).numel() >= 2
+    before = float(antidote.probe_objective(antidote.values.float(), impressions).detach())
+    antidote.reoptimise(sim.log, step)  # against the current model
     optimised = antidote.values.float()
     assert optimised.shape == (6, 20) and float(optimised.min()) >= 0 and float(optimised.max()) <= 1
     g = torch.Generator().manual_seed(0)
-    random = [float(antidote.probe_rpol(torch.rand(optimised.shape, generator=g))) for _ in range(5)]
-    achieved = float(antidote.probe_rpol(optimised))
-    assert achieved < min(random)
-    # the synthetic rows reach the DLRM's training: the synthetic user rows moved from their init
-    rows = sim.recommender.training_batch(sim.log, sim.t - 1, antidote.rows(sim.log, sim.t - 1))
+    random = [antidote.probe_objective(torch.rand(optimised.shape, generator=g), impressions) for _ in range(5)]
+    achieved = float(antidote.probe_objective(optimised, impressions).detach())
+    assert achieved < min(float(r.detach()) for r in random) and achieved < before
+    # the synthetic rows reach the DLRM's training
+    rows = sim.recommender.training_batch(sim.log, step, antidote.rows(sim.log, step))
     assert int((rows["user"] >= 60).sum()) == 6 * 20
+
+
+def test_dlrm_individual_unfairness_is_the_variance_of_per_user_squared_errors(tiny):
+    """Brute force: without an SGD step (lr -> 0), the objective is the variance over probe users of
+    each one's mean squared error of predicted engagement on their own impressions."""
+    sim = _run(_scenario(tiny, "dlrm", {"budget": 0.1, "objective": "individual_unfairness", "lr": 1e-12}), 3)
+    antidote = sim.interventions[0]
+    impressions = antidote.probe_impressions(sim.log, sim.t - 1)
+    value = float(antidote.probe_objective(antidote.values.float(), impressions).detach())
+    with torch.no_grad():  # the model on the features logged with each impression
+        predicted = torch.sigmoid(sim.recommender.model(*split_batch(impressions))).double()
+    errors: dict[int, list[float]] = {}
+    for user, p, y in zip(impressions["user"].tolist(), predicted.tolist(), impressions["label"].tolist()):
+        errors.setdefault(user, []).append((p - y) ** 2)
+    losses = torch.tensor([sum(e) / len(e) for e in errors.values()], dtype=torch.float64)
+    assert value == pytest.approx(float(losses.var(correction=0)), rel=1e-3)
+
+
+def test_als_gradient_setting_reaches_the_optimisation(tiny):
+    """``gradient: exact`` is handed to the offline method: it ends on different antidote ratings."""
+    values = {}
+    for gradient in ("approx", "exact"):
+        sim = _run(_scenario(dict(tiny), "als", {"budget": 0.05, "iterations": 2, "gradient": gradient}), 2)
+        values[gradient] = sim.interventions[0].values
+        assert float(values[gradient].min()) >= 0 and float(values[gradient].max()) <= 1
+    assert values["approx"].shape == values["exact"].shape
+    assert not torch.allclose(values["approx"], values["exact"])
+
+
+@pytest.mark.parametrize("method", ["gradient", "heuristic"])
+def test_dlrm_non_finite_objective_keeps_the_current_labels(tiny, method):
+    """A saturated model can make the probe objective NaN: the labels handed to training stay finite."""
+    sim = _run(_scenario(tiny, "dlrm", {"budget": 0.1, "method": method, "probe_users": 30, "probe_items": 20}), 2)
+    antidote = sim.interventions[0]
+    before = antidote.values.clone()
+    antidote.probe_objective = lambda labels, impressions=None: labels.sum() * float("nan")
+    antidote.reoptimise(sim.log, sim.t - 1)
+    torch.testing.assert_close(antidote.values, before)
+    sim.step()  # training on the kept labels works

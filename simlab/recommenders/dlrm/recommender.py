@@ -149,7 +149,7 @@ class DLRMRecommender:
         sa.grow(table, max(needed, int(sa.capacity(table) * GROWTH)), self.generator)
         self.trainer.regrow()
 
-    def _sync(self) -> None:
+    def sync_catalog(self) -> None:
         """Grow item, history, creator and topic tables to cover the current catalog."""
         view = self.view
         m = view.n_items
@@ -179,7 +179,7 @@ class DLRMRecommender:
     @torch.no_grad()
     def score(self, users: Tensor, candidates: Tensor) -> Tensor:
         """(A,), (A, C) -> (A, C) logits via the factored forward."""
-        self._sync()
+        self.sync_catalog()
         view = self.view
         if view.n_items <= candidates.numel():  # item side for the whole catalog, no dedup needed
             items, index = torch.arange(view.n_items, device=candidates.device), candidates
@@ -197,7 +197,7 @@ class DLRMRecommender:
     @torch.no_grad()
     def predict(self, users: Tensor, items: Tensor) -> Tensor:
         """(B,), (B,) -> (B,) engagement probability from the plain forward."""
-        self._sync()
+        self.sync_catalog()
         view = self.view
         sparse = {
             "user": users,
@@ -214,7 +214,7 @@ class DLRMRecommender:
 
     def item_embeddings(self) -> Tensor:
         """(M, d) learned item-id embeddings (for the history-similar candidate source)."""
-        self._sync()
+        self.sync_catalog()
         return self.model.item_embeddings(self.view.n_items)
 
     # ------------------------------------------------------------------ training
@@ -245,7 +245,7 @@ class DLRMRecommender:
 
     def train(self, log: ImpressionLog, step: int, extra: dict[str, Tensor] | None = None) -> dict[str, float]:
         """``epochs`` passes over the sliding window (and optional synthetic rows); returns {"loss", "samples"}."""
-        self._sync()
+        self.sync_catalog()
         batch = self.training_batch(log, step, extra)
         if extra is not None and extra["user"].numel():
             self._ensure_rows("user", int(extra["user"].max()) + 1)
