@@ -4,9 +4,10 @@
 
 For each feed of scenarios/antidote.yaml (variants ``als*`` and ``dlrm*``), the paired difference
 of every antidote variant to the same feed without antidote at the final step (replicates
-paired by seed; the project's 95% t-interval): what antidote targets (rpol), what the society
-feels (opinion_variance, polarization_er, extremity, exposure_extremeness) and the cost (ctr).
-Writes DIR/antidote_closed_loop.md and DIR/antidote_closed_loop.png (a forest plot).
+paired by seed; the project's 95% t-interval): what antidote targets (rpol, and
+unfairness_individual for the unfairness variants), what the society feels (opinion_variance,
+polarization_er, extremity, exposure_extremeness) and the cost (ctr).
+Writes DIR/antidote_closed_loop.md and, per feed, DIR/antidote_closed_loop_FEED.png (a forest plot).
 """
 
 from __future__ import annotations
@@ -22,7 +23,15 @@ from simlab.running.files import read_metrics
 
 SCENARIO = "scenarios/antidote.yaml"  # the run this script reads (analysis/README.md)
 TINY = {"population.size": 60, "catalog.size": 80}
-METRICS = ["rpol", "opinion_variance", "polarization_er", "extremity", "exposure_extremeness", "ctr"]
+METRICS = [
+    "rpol",
+    "unfairness_individual",
+    "opinion_variance",
+    "polarization_er",
+    "extremity",
+    "exposure_extremeness",
+    "ctr",
+]
 FEEDS = ("als", "dlrm")
 
 
@@ -46,9 +55,11 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     metrics = in_scenario_order(read_metrics(args.run_dir / "metrics.csv"), args.run_dir)
     table = differences(metrics)
-    text = to_markdown(table)
+    feeds = {feed: table[table["baseline"] == feed] for feed in dict.fromkeys(table["baseline"])}
+    text = "\n".join(to_markdown(part) for part in feeds.values())
     (out / "antidote_closed_loop.md").write_text(text + "\n")
-    plot_forest(table, out, columns=3, filename="antidote_closed_loop.png")
+    for feed, part in feeds.items():  # one figure per feed: their rpol scales differ 100-fold
+        plot_forest(part, out, columns=3, filename=f"antidote_closed_loop_{feed}.png")
     print(text)
 
 

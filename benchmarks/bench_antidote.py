@@ -37,7 +37,7 @@ from simlab.config.schema import Scenario
 from simlab.loop.simulation import Simulation
 
 SIZES = [(300, 500), (3000, 2000)]
-QUICK_SIZES = [(60, 80), (300, 200)]
+QUICK_SIZES = [(100, 80), (200, 150)]  # smaller matrices at density 0.1 leave users or items with 1-2 ratings
 REFERENCE_MAX_CELLS = 300 * 500  # the reference's dense Gram tensors: n * d * r^2 floats
 
 

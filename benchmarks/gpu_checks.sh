@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Every check that needs a CUDA device, as one run of about 5 minutes:
+# Every check that needs a CUDA device, as one run of about 6 minutes:
 #   1. the CUDA tests (-m cuda: tests/test_cuda.py, CUDA = CPU, factored = plain, bf16, training,
 #      a run; and every shipped scenario on cuda in tests/test_scenarios.py);
 #   2. bench_dlrm.py --device cuda: scoring pairs/s (target >= 1e9) and training samples/s
 #      against the reference DLRM_Net, plus the closed loop;
 #   3. bench_vs_trecs.py --recommender dlrm --device cuda: whole runs against the stored T-RECS
-#      measurement (target >= 30x).
+#      measurement (target >= 30x);
+#   4. bench_antidote.py --part loop --device cuda: antidote's per-retrain overhead with the DLRM
+#      at 10,000 users.
 # Each step's output is kept in $OUT (default gpu_results/); the exit status is 1 if any failed.
 #
 #   OUT=/tmp/gpu bash benchmarks/gpu_checks.sh            # on the GPU machine
@@ -47,10 +49,12 @@ if [ -n "${QUICK:-}" ]; then
     step bench_vs_trecs_dlrm 300 "$PY" benchmarks/bench_vs_trecs.py --trecs-json \
         benchmarks/results/trecs_1000x1250x100.json --recommender dlrm --device "$DEVICE" --skip-memory \
         --steps 5 --repeats 1
+    step bench_antidote 300 "$PY" benchmarks/bench_antidote.py --quick --part loop --device "$DEVICE"
 else
     # 16k users x 1k candidates: enough pairs that kernel launches do not dominate a GPU timing
     step bench_dlrm 300 "$PY" benchmarks/bench_dlrm.py --device "$DEVICE" --users 16384 --candidates 1024
     step bench_vs_trecs_dlrm 300 "$PY" benchmarks/bench_vs_trecs.py --trecs-json \
         benchmarks/results/trecs_1000x1250x100.json --recommender dlrm --device "$DEVICE" --skip-memory
+    step bench_antidote 300 "$PY" benchmarks/bench_antidote.py --part loop --device "$DEVICE"
 fi
 exit $status

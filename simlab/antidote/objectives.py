@@ -30,12 +30,19 @@ Objective = Literal["polarization", "individual_unfairness", "group_unfairness"]
 OBJECTIVES: tuple[str, ...] = ("polarization", "individual_unfairness", "group_unfairness")
 
 
+def mean_squared_error_by_row(pred: Tensor, target: Tensor, rows: Tensor, n: int) -> tuple[Tensor, Tensor]:
+    """Per-row MSE of entries ``pred`` vs ``target`` (E,) with row ids ``rows`` (E,) in [0, n):
+    the losses (n,), 0 for a row without entries, and the entry counts (n,). Differentiable with
+    respect to ``pred`` (``index_add``)."""
+    err = (pred - target.to(pred.dtype)) ** 2
+    total = pred.new_zeros(n).index_add(0, rows, err)
+    count = torch.bincount(rows, minlength=n).to(pred.dtype)
+    return total / count.clamp(min=1), count
+
+
 def user_losses(pred: Tensor, entries: Entries) -> tuple[Tensor, Tensor]:
     """Per-user MSE over the known entries, (n,), and the entry counts (n,); 0 where a user has none."""
-    err = (pred[entries.rows, entries.cols] - entries.values.to(pred.dtype)) ** 2
-    total = pred.new_zeros(entries.n).index_add(0, entries.rows, err)
-    count = torch.bincount(entries.rows, minlength=entries.n).to(pred.dtype)
-    return total / count.clamp(min=1), count
+    return mean_squared_error_by_row(pred[entries.rows, entries.cols], entries.values, entries.rows, entries.n)
 
 
 class Measures:

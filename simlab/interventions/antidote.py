@@ -39,6 +39,7 @@ from torch import Tensor
 from torch.func import functional_call
 
 from simlab.antidote import n_antidote, optimize
+from simlab.antidote.objectives import mean_squared_error_by_row
 from simlab.interventions.base import Intervention, InterventionContext, concat_rows
 from simlab.loop.state import ImpressionLog
 from simlab.metrics import measures as m
@@ -230,22 +231,16 @@ class Antidote(Intervention):
         params = {name: p.detach().requires_grad_(True) for name, p in model.named_parameters()}
         new = functional_sgd_step(model, params, self._synthetic_batch(labels.float()), lr)
         if self.settings.objective == "polarization":
-            dense, sparse = self._probe_batch()
-        else:
-            if impressions is None:
-                raise ValueError("individual_unfairness is measured on the probe users' impressions; pass them")
-            dense, sparse = split_batch(impressions)
-        with model.sparse_arch.differentiable_twice():
-            logits = functional_call(model, new, (dense, sparse))
-        predicted = torch.sigmoid(logits)
-        if self.settings.objective == "polarization":
+            with model.sparse_arch.differentiable_twice():
+                predicted = torch.sigmoid(functional_call(model, new, self._probe_batch()))
             return m.rpol_t(predicted.reshape(self.probe_users.numel(), -1))
-        assert impressions is not None
+        if impressions is None:
+            raise ValueError("individual_unfairness is measured on the probe users' impressions; pass them")
+        with model.sparse_arch.differentiable_twice():
+            predicted = torch.sigmoid(functional_call(model, new, split_batch(impressions)))
         users, row = torch.unique(impressions["user"], return_inverse=True)
-        error = (predicted - impressions["label"].to(predicted.dtype)) ** 2
-        total = predicted.new_zeros(users.numel()).index_add(0, row, error)
-        count = torch.bincount(row, minlength=users.numel()).to(predicted.dtype)
-        return m.unfairness_individual_t(total / count)
+        losses, _ = mean_squared_error_by_row(predicted, impressions["label"], row, users.numel())
+        return m.unfairness_individual_t(losses)
 
     def _gradient(self, labels: Tensor, impressions: dict[str, Tensor] | None) -> tuple[float, Tensor]:
         y = labels.detach().clone().requires_grad_(True)
