@@ -35,15 +35,15 @@ METRICS = [
 FEEDS = ("als", "dlrm")
 
 
-def differences(metrics: pd.DataFrame) -> pd.DataFrame:
-    """Paired differences of each feed's antidote variants to that feed without antidote."""
-    tables = []
+def differences(metrics: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Per feed, the paired differences of its antidote variants to that feed without antidote."""
+    tables: dict[str, pd.DataFrame] = {}
     for feed in FEEDS:
         variants = [v for v in dict.fromkeys(metrics["variant"]) if v == feed or v.startswith(f"{feed}_")]
         if feed in variants and len(variants) > 1:
             subset = metrics[metrics["variant"].isin(variants)]
-            tables.append(paired_differences(subset, baseline=feed, names=METRICS))
-    return pd.concat(tables, ignore_index=True)
+            tables[feed] = paired_differences(subset, baseline=feed, names=METRICS)
+    return tables
 
 
 def main() -> None:
@@ -54,8 +54,7 @@ def main() -> None:
     out = args.out or args.run_dir
     out.mkdir(parents=True, exist_ok=True)
     metrics = in_scenario_order(read_metrics(args.run_dir / "metrics.csv"), args.run_dir)
-    table = differences(metrics)
-    feeds = {feed: table[table["baseline"] == feed] for feed in dict.fromkeys(table["baseline"])}
+    feeds = differences(metrics)
     text = "\n".join(to_markdown(part) for part in feeds.values())
     (out / "antidote_closed_loop.md").write_text(text + "\n")
     for feed, part in feeds.items():  # one figure per feed: their rpol scales differ 100-fold
