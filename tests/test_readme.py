@@ -117,6 +117,22 @@ def test_python_snippet_runs_at_tiny_size(monkeypatch, tmp_path):
     assert callable(namespace["fj_equilibrium"]) and hasattr(namespace["measures"], "esteban_ray")
 
 
+def test_antidote_examples_run_as_written(monkeypatch, tmp_path, capsys):
+    """The antidote section's Python snippet and `simlab antidote` command, run as written."""
+    (snippet,) = [block for block in _blocks("python") if "simlab.antidote" in block]
+    namespace: dict = {}
+    exec(compile(snippet, "README.md", "exec"), namespace)
+    result = namespace["result"]
+    assert result.antidote.shape == (3, 40)
+    assert result.after["polarization"] < result.before["polarization"]
+    (command,) = [c for c in _simlab_commands() if c.startswith("simlab antidote ")]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "scenarios").symlink_to(ROOT / "scenarios")
+    assert main(shlex.split(command)[1:]) == 0
+    out = tmp_path / shlex.split(command)[shlex.split(command).index("--out") + 1]
+    assert (out / "antidote_ratings.csv").exists() and (out / "before_after.csv").exists()
+
+
 def test_pytest_m_slow_selects_tests():
     assert "pytest -m slow" in README
     assert '"slow:' in (ROOT / "pyproject.toml").read_text()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+from tqdm import tqdm
 
 from simlab.antidote.io import read_ratings, write_antidote
 from simlab.antidote.optimize import n_antidote, optimize
@@ -48,10 +49,10 @@ def run_antidote(
     if curve:
         rows = []
         n = data.ratings.shape[0]
-        for b in CURVE_BUDGETS:
-            for m in ("gradient", "heuristic", "random"):
-                r = result if (m == method and b == budget) else optimize(data.ratings, budget=b, method=m, **kw)  # type: ignore[arg-type]
-                rows.append({"budget": b, "users": n_antidote(b, n), "method": m, "reduction": r.reduction})
+        points = [(b, m) for b in CURVE_BUDGETS for m in ("gradient", "heuristic", "random")]
+        for b, m in tqdm(points, desc="budget curve", unit="optimisation", disable=None):  # a bar on a terminal
+            r = result if (m == method and b == budget) else optimize(data.ratings, budget=b, method=m, **kw)  # type: ignore[arg-type]
+            rows.append({"budget": b, "users": n_antidote(b, n), "method": m, "reduction": r.reduction})
         frame = pd.DataFrame(rows)
         frame.to_csv(folder / "budget_curve.csv", index=False)
         from simlab.outputs.antidote_figures import budget_curve
