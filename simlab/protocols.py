@@ -20,8 +20,9 @@ if TYPE_CHECKING:
 
 
 class Population(Protocol):
-    def sample(self, topics: int, generator: torch.Generator, device: torch.device) -> Users:
-        """Draw the N users (N and K come from the component's settings ``size`` and ``axes``)."""
+    def sample(self, topics: int, generator: torch.Generator, device: torch.device, taste_dims: int = 0) -> Users:
+        """Draw the N users (N and K come from the component's settings ``size`` and ``axes``;
+        T ``topics`` and D ``taste_dims`` from the catalog)."""
         ...
 
 
@@ -36,6 +37,11 @@ class CatalogModel(Protocol):
     @property
     def topics(self) -> int:
         """T, the number of topics (the population draws interests over them)."""
+        ...
+
+    @property
+    def taste_dims(self) -> int:
+        """D, the latent attribute dimensions of items (the population draws tastes over them)."""
         ...
 
     def initial(self, axes: int, generator: torch.Generator, device: torch.device) -> Catalog:

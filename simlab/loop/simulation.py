@@ -66,7 +66,9 @@ class Simulation:
         self.recorder = Recorder.from_settings(scenario.metrics)
 
         g = self.streams.torch
-        self.users = self.population.sample(self.catalog_model.topics, g("population"), self.device)
+        self.users = self.population.sample(
+            self.catalog_model.topics, g("population"), self.device, taste_dims=self.catalog_model.taste_dims
+        )
         n, axes = self.users.opinion.shape
         # the graph is built in the run's precision: a float32 adjacency cast up afterwards would
         # keep weights 1/d_i rounded to float32 (DeGroot's consensus then moves by ~1e-7)
@@ -169,8 +171,9 @@ class Simulation:
         # progressive validation: the model predicts before it trains on these impressions; a
         # model whose scores are logits already did so while ranking
         seen_user = self.view.platform_users(user)
+        shown_scores = torch.gather(raw_scores, 1, columns.clamp(min=0))[shown]
         if self.recommender.scores_are_logits:
-            predictions = torch.sigmoid(torch.gather(raw_scores, 1, columns.clamp(min=0))[shown])
+            predictions = torch.sigmoid(shown_scores)
         else:
             predictions = self.recommender.predict(seen_user, item)
         dense, bag = self.view.dense(seen_user, item), self.history[seen_user]
@@ -222,6 +225,8 @@ class Simulation:
                 slates,
                 self.streams,
                 catalog.size,
+                shown_scores=shown_scores,
+                candidates=candidates,
             )
             if t == 0:
                 self.recorder.setup(ctx)

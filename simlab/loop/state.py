@@ -31,7 +31,9 @@ class Users:
     opinion (N, K) in [-1, 1]; innate (N, K) the initial opinion s_i; susceptibility (N,) mu_i;
     anchoring (N,) lambda_i (Friedkin–Johnsen stubbornness); confidence (N,) eps_i;
     interests (N, T) rows on the simplex; activity (N,) p_i; group (N,) long;
-    logged_out (N,) bool, users the platform cannot identify (None: everybody is logged in).
+    logged_out (N,) bool, users the platform cannot identify (None: everybody is logged in);
+    taste (N, D) latent taste vectors u_i, matched against the items' attributes (None: the world
+    has no latent tastes, D = 0).
     """
 
     opinion: Tensor
@@ -43,6 +45,7 @@ class Users:
     activity: Tensor
     group: Tensor
     logged_out: Tensor | None = None
+    taste: Tensor | None = None
 
     @property
     def n(self) -> int:
@@ -71,8 +74,9 @@ class Catalog:
     """Items, preallocated to ``capacity`` rows; the first ``size`` rows exist.
 
     stance (M, K) y_j; topic (M,) tau_j; creator (M,) c_j; quality (M,) q_j; created (M,) the
-    step the item appeared; impressions and engagements (M,) counts observed by the platform.
-    Use the ``*_`` views (e.g. ``catalog.stance_``) for the live rows.
+    step the item appeared; impressions and engagements (M,) counts observed by the platform;
+    attributes (M, D) latent attribute vectors v_j matched against the users' tastes (None: the
+    world has no latent tastes). Use :meth:`live` for the live rows.
     """
 
     stance: Tensor
@@ -83,6 +87,7 @@ class Catalog:
     impressions: Tensor
     engagements: Tensor
     size: int
+    attributes: Tensor | None = None
 
     @property
     def capacity(self) -> int:

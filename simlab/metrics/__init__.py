@@ -7,8 +7,10 @@ tensors on the input's device (see :mod:`simlab.metrics.measures`).
 """
 
 from simlab.metrics import columns  # noqa: F401  (registers the metric columns)
+from simlab.metrics.learning import *  # noqa: F403
+from simlab.metrics.learning import __all__ as _learning
 from simlab.metrics.measures import *  # noqa: F403
 from simlab.metrics.measures import __all__ as _measures
 from simlab.metrics.recorder import Recorder, StepContext
 
-__all__ = ["Recorder", "StepContext", *_measures]
+__all__ = ["Recorder", "StepContext", *_measures, *_learning]

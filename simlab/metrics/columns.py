@@ -14,8 +14,10 @@ import pydantic
 import torch
 from torch import Tensor
 
+from simlab.metrics import learning
 from simlab.metrics import measures as m
 from simlab.metrics.recorder import StepContext, metric
+from simlab.platform.candidates import first_occurrence
 from simlab.registry import METRICS
 
 
@@ -272,17 +274,70 @@ def _engagement(ctx: StepContext, s: Any) -> Tensor:
     return m.engagement_t(ctx.impressions.label, ctx.users.n)
 
 
-@metric("auc")
-def _auc(ctx: StepContext, s: Any) -> Tensor:
-    """Progressive-validation AUC: the model's predictions on this step's impressions, made
-    before it trained on them."""
+@metric("auc_pooled")
+def _auc_pooled(ctx: StepContext, s: Any) -> Tensor:
+    """Progressive-validation AUC of the model's predictions on this step's impressions (made
+    before it trained on them), pooled over slate positions: a ranked feed's scores follow the
+    position, which alone predicts engagement, so compare auc_within_position."""
     assert ctx.predictions is not None  # the loop always records them
     return m.auc_t(ctx.impressions.label, ctx.predictions)
 
 
+def _shown_scores(ctx: StepContext) -> Tensor:
+    scores = ctx.shown_scores if ctx.shown_scores is not None else ctx.predictions
+    assert scores is not None  # the loop always records both
+    return scores
+
+
+def _auc_ceiling_value(ctx: StepContext) -> Tensor:
+    imp = ctx.impressions
+    return ctx.cached("auc_ceiling", lambda: learning.auc_within_t(imp.label, imp.probability, imp.position))
+
+
+def _auc_within_value(ctx: StepContext) -> Tensor:
+    imp = ctx.impressions
+    return ctx.cached("auc_within", lambda: learning.auc_within_t(imp.label, _shown_scores(ctx), imp.position))
+
+
+@metric("auc_within_position")
+def _auc_within_position(ctx: StepContext, s: Any) -> Tensor:
+    """Progressive-validation AUC of the feed's own ranking scores for what it showed, computed
+    within each slate position and averaged (position alone scores 1/2)."""
+    return _auc_within_value(ctx)
+
+
+@metric("auc_ceiling")
+def _auc_ceiling(ctx: StepContext, s: Any) -> Tensor:
+    """auc_within_position of the true engagement probabilities of the same impressions: the
+    Bayes ceiling of what a learner could reach (a measurement; the platform never sees it)."""
+    return _auc_ceiling_value(ctx)
+
+
+@metric("learned_share")
+def _learned_share(ctx: StepContext, s: Any) -> Tensor:
+    """(auc_within_position - 1/2) / (auc_ceiling - 1/2): 0 learned nothing, 1 ranks like the truth."""
+    return learning.learned_share_t(_auc_within_value(ctx), _auc_ceiling_value(ctx))
+
+
+@metric("ndcg")
+def _ndcg(ctx: StepContext, s: Any) -> Tensor:
+    """NDCG@k of the shown slates under the true engagement probabilities (top position), relative
+    to the best k of the same candidates (the oracle's slate): 1 for the oracle."""
+    oracle, candidates = ctx.view.oracle_probability, ctx.candidates
+    if oracle is None or candidates is None or ctx.active.numel() == 0:
+        return m.nan(ctx.users.opinion.device)
+    a, c = candidates.shape
+    users = ctx.active[:, None]
+    gains = oracle(users.expand(a, c).reshape(-1), candidates.reshape(-1)).reshape(a, c)
+    gains = torch.where(first_occurrence(candidates), gains, torch.zeros_like(gains))
+    slates = ctx.slates
+    shown = oracle(users.expand_as(slates).reshape(-1), slates.clamp(min=0).reshape(-1)).reshape(slates.shape)
+    return learning.ndcg_t(torch.where(slates >= 0, shown, torch.zeros_like(shown)), gains)
+
+
 @metric("logloss")
 def _logloss(ctx: StepContext, s: Any) -> Tensor:
-    """Progressive-validation log loss (see auc)."""
+    """Progressive-validation log loss of the predictions (see auc_pooled)."""
     assert ctx.predictions is not None
     return m.logloss_t(ctx.impressions.label, ctx.predictions)
 
@@ -354,6 +409,26 @@ class Rpol(_ProbeMetric):
         u, i = self.users.numel(), self.items.numel()
         raw = ctx.recommender.predict_raw(self.users.repeat_interleave(i), self.items.repeat(u))
         return m.rpol_t(raw.reshape(u, i).double())
+
+
+@METRICS.register("personalisation")
+class Personalisation(_ProbeMetric):
+    """Share of the variance of the recommender's predicted engagement on the probe set
+    (probe users x probe items) that is user-by-item rather than a user or an item main effect
+    (:func:`simlab.metrics.learning.interaction_share`): 0 for a popularity feed, NaN for one
+    that predicts a constant. Compare personalisation_ceiling."""
+
+    def compute(self, ctx: StepContext) -> Tensor:
+        return learning.interaction_share_t(self.predictions(ctx)[0])
+
+
+@METRICS.register("personalisation_ceiling")
+class PersonalisationCeiling(_ProbeMetric):
+    """personalisation of the true engagement probabilities on the same probe set: how much of
+    engagement depends on who meets what (a measurement; the platform never sees it)."""
+
+    def compute(self, ctx: StepContext) -> Tensor:
+        return learning.interaction_share_t(self.predictions(ctx)[1])
 
 
 @METRICS.register("unfairness_individual")

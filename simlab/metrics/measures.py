@@ -23,16 +23,24 @@ exposure_gini = :func:`gini`; the other names are the function names.
 
 from __future__ import annotations
 
-import functools
 import math
-from collections.abc import Callable, Sequence
-from typing import Any, Literal, NamedTuple, ParamSpec
+from typing import Any, Literal, NamedTuple
 
-import numpy as np
 import torch
 from torch import Tensor
 
-ArrayLike = Tensor | np.ndarray | Sequence[float]
+from simlab.metrics.arrays import (
+    ArrayLike,
+    as_columns,
+    as_index,
+    as_real,
+    as_tensor,
+    compute_dtype,
+    device_of,
+    float_form,
+    nan,
+    true_share,
+)
 
 __all__ = [
     "PolarizationDisagreement",
@@ -99,63 +107,7 @@ __all__ = [
     "window_reach_t",
 ]
 
-P = ParamSpec("P")
 _EDGE_CHUNK = 1 << 20  # elements per chunk in the large sums (Musco disagreement, log loss)
-
-
-# --------------------------------------------------------------------------- input handling
-
-
-def _device(*arrays: object) -> torch.device:
-    """The device of the first tensor among ``arrays`` (CPU if none is a tensor)."""
-    return next((a.device for a in arrays if isinstance(a, Tensor)), torch.device("cpu"))
-
-
-def _tensor(a: ArrayLike, device: torch.device | None = None) -> Tensor:
-    t = a if isinstance(a, Tensor) else torch.as_tensor(np.asarray(a))
-    return t if device is None else t.to(device)
-
-
-def _dtype(device: torch.device) -> torch.dtype:
-    """The computing dtype: float64, or float32 on MPS (which lacks float64)."""
-    return torch.float32 if device.type == "mps" else torch.float64
-
-
-def _real(a: ArrayLike, device: torch.device | None = None) -> Tensor:
-    """``a`` as a tensor of the computing dtype."""
-    t = _tensor(a, device)
-    return t.to(_dtype(t.device))
-
-
-def _index(a: ArrayLike, device: torch.device | None = None) -> Tensor:
-    """``a`` as a flat int64 tensor."""
-    return _tensor(a, device).reshape(-1).long()
-
-
-def _columns(x: Tensor) -> Tensor:
-    """(N,) -> (N, 1); (N, K, ...) -> (N, K*...)."""
-    return x[:, None] if x.dim() == 1 else x.flatten(1)
-
-
-def _nan(device: torch.device) -> Tensor:
-    return torch.tensor(math.nan, dtype=_dtype(device), device=device)
-
-
-def _share(mask: Tensor) -> Tensor:
-    """The fraction of True entries of a boolean tensor (NaN if empty)."""
-    return mask.sum().to(_dtype(mask.device)) / mask.numel()
-
-
-def _float(fn_t: Callable[P, Tensor]) -> Callable[P, float]:
-    """The public twin of a ``*_t`` measure: same arguments and docstring, returns a float."""
-
-    @functools.wraps(fn_t)
-    def fn(*args: P.args, **kwargs: P.kwargs) -> float:
-        return fn_t(*args, **kwargs).item()
-
-    fn.__name__ = fn.__qualname__ = fn_t.__name__.removesuffix("_t")
-    fn.__annotations__ = {**fn_t.__annotations__, "return": "float"}
-    return fn
 
 
 # --------------------------------------------------------------------------- opinions
@@ -167,7 +119,7 @@ def opinion_mean_t(x: ArrayLike) -> Tensor:
     x: (N,) or (N, K). For K > 1 this is the mean over all coordinates (the mean of the per-axis
     means).
     """
-    return _real(x).mean()
+    return as_real(x).mean()
 
 
 def opinion_variance_t(x: ArrayLike) -> Tensor:
@@ -176,7 +128,7 @@ def opinion_variance_t(x: ArrayLike) -> Tensor:
     x: (N,) or (N, K). For K > 1 this is the sum of the per-axis population variances (the trace
     of the covariance matrix), so it scales by c^2 under x -> c x and is rotation invariant.
     """
-    x = _columns(_real(x))
+    x = as_columns(as_real(x))
     return x.var(dim=0, correction=0).sum()
 
 
@@ -203,10 +155,10 @@ def esteban_ray_t(
 
     x: (N,) or (N, K); for K > 1 the mean over axes of the per-axis P. Must be finite.
     """
-    x = _columns(_real(x))
+    x = as_columns(as_real(x))
     n, k = x.shape
     if n == 0:
-        return _nan(x.device)
+        return nan(x.device)
     lo, hi = value_range
     cell = ((x - lo) * (bins / (hi - lo))).floor().clamp_(0, bins - 1).long()
     cell = (cell + bins * torch.arange(k, device=x.device)).reshape(-1)  # (N K,) axis-major bin ids
@@ -237,10 +189,10 @@ def bimodality_coefficient_t(x: ArrayLike) -> Tensor:
     x: (N,) or (N, K); for K > 1 the mean over axes of the per-axis BC. NaN if N < 4 or the
     opinions are constant (spread within rounding error of their magnitude, as scipy does).
     """
-    x = _columns(_real(x))
+    x = as_columns(as_real(x))
     n = x.shape[0]
     if n < 4:
-        return _nan(x.device)
+        return nan(x.device)
     d = x - x.mean(dim=0)
     m2, m3, m4 = (d.pow(p).mean(dim=0) for p in (2, 3, 4))
     g1 = m3 / m2.pow(1.5) * (math.sqrt(n * (n - 1)) / (n - 2))
@@ -281,14 +233,14 @@ def polarization_disagreement_edges_t(
     float32) and summed in float64. For the FJ equilibrium z* = (I+L)^-1 s, P(z*) + D(z*) =
     s'^T (I+L)^-1 s' with s' = s - mean(s) (Musco et al., Lemma 3.2).
     """
-    z = _columns(_tensor(z))
-    z = z if z.is_floating_point() else z.to(_dtype(z.device))
-    src, dst = _index(src, z.device), _index(dst, z.device)
-    w = None if weight is None else _tensor(weight, z.device).reshape(-1).to(z.dtype)
-    polarization = (z.to(_dtype(z.device)) - z.to(_dtype(z.device)).mean(dim=0)).pow(2).sum()
+    z = as_columns(as_tensor(z))
+    z = z if z.is_floating_point() else z.to(compute_dtype(z.device))
+    src, dst = as_index(src, z.device), as_index(dst, z.device)
+    w = None if weight is None else as_tensor(weight, z.device).reshape(-1).to(z.dtype)
+    polarization = (z.to(compute_dtype(z.device)) - z.to(compute_dtype(z.device)).mean(dim=0)).pow(2).sum()
     # Edge terms in z's own precision, chunk sums accumulated in float64: at 1e7 edges, full-size
     # float64 temporaries cost several times the arithmetic (allocation and memory traffic).
-    disagreement = torch.zeros((), dtype=_dtype(z.device), device=z.device)
+    disagreement = torch.zeros((), dtype=compute_dtype(z.device), device=z.device)
     for start in range(0, src.numel(), _EDGE_CHUNK):
         part = slice(start, start + _EDGE_CHUNK)
         squared = (z[src[part]] - z[dst[part]]).square_().sum(dim=1)  # (chunk,)
@@ -314,8 +266,8 @@ def _edge_list(adjacency: Any, device: torch.device) -> tuple[Tensor, Tensor, Te
 
     if scipy.sparse.issparse(adjacency):
         c = adjacency.tocoo()
-        return (_tensor(c.row, device), _tensor(c.col, device), _tensor(c.data, device))
-    return _edge_list(_tensor(adjacency), device)
+        return (as_tensor(c.row, device), as_tensor(c.col, device), as_tensor(c.data, device))
+    return _edge_list(as_tensor(adjacency), device)
 
 
 def polarization_disagreement_t(adjacency: object, z: ArrayLike) -> PolarizationDisagreement:
@@ -328,9 +280,9 @@ def polarization_disagreement_t(adjacency: object, z: ArrayLike) -> Polarization
     z^T L z with L = diag(W 1) - W for symmetric W; for non-symmetric W it equals z^T L z for the
     symmetrised (W + W^T)/2. z: (N,) or (N, K). See :func:`polarization_disagreement_edges`.
     """
-    device = _device(adjacency, z)
+    device = device_of(adjacency, z)
     src, dst, weight = _edge_list(adjacency, device)
-    return polarization_disagreement_edges_t(src, dst, weight, _real(z, device))
+    return polarization_disagreement_edges_t(src, dst, weight, as_real(z, device))
 
 
 def extremity_t(x: ArrayLike) -> Tensor:
@@ -338,7 +290,7 @@ def extremity_t(x: ArrayLike) -> Tensor:
 
     x: (N,) or (N, K).
     """
-    return _columns(_real(x)).abs().amax(dim=1).mean()
+    return as_columns(as_real(x)).abs().amax(dim=1).mean()
 
 
 def extreme_share_t(values: ArrayLike, threshold: float = 0.8) -> Tensor:
@@ -346,7 +298,7 @@ def extreme_share_t(values: ArrayLike, threshold: float = 0.8) -> Tensor:
 
     values: (N,) or (N, K), e.g. opinions (the metric extreme_user_share) or item extremeness.
     """
-    return _share(_columns(_real(values)).abs().amax(dim=1) > threshold)
+    return true_share(as_columns(as_real(values)).abs().amax(dim=1) > threshold)
 
 
 # --------------------------------------------------------------------------- recommender predictions
@@ -361,7 +313,7 @@ def rpol_t(pred: ArrayLike) -> Tensor:
 
     pred: (N users, M items) dense predictions, e.g. on a fixed probe set.
     """
-    return _real(pred).var(dim=0, correction=0).mean()
+    return as_real(pred).var(dim=0, correction=0).mean()
 
 
 def unfairness_individual_t(loss_per_user: ArrayLike) -> Tensor:
@@ -372,7 +324,7 @@ def unfairness_individual_t(loss_per_user: ArrayLike) -> Tensor:
 
     loss_per_user: (N,).
     """
-    return _real(loss_per_user).reshape(-1).var(correction=0)
+    return as_real(loss_per_user).reshape(-1).var(correction=0)
 
 
 def unfairness_group_t(loss_per_user: ArrayLike, group: ArrayLike, weight: ArrayLike | None = None) -> Tensor:
@@ -388,9 +340,9 @@ def unfairness_group_t(loss_per_user: ArrayLike, group: ArrayLike, weight: Array
 
     loss_per_user: (N,); group: (N,) integer labels (any values); weight: (N,) or None.
     """
-    loss = _real(loss_per_user).reshape(-1)
-    _, g = torch.unique(_index(group, loss.device), return_inverse=True)
-    w = torch.ones_like(loss) if weight is None else _real(weight, loss.device).reshape(-1)
+    loss = as_real(loss_per_user).reshape(-1)
+    _, g = torch.unique(as_index(group, loss.device), return_inverse=True)
+    w = torch.ones_like(loss) if weight is None else as_real(weight, loss.device).reshape(-1)
     total = torch.bincount(g, weights=w)
     means = torch.bincount(g, weights=w * loss) / total
     return means[total > 0].var(correction=0)
@@ -413,19 +365,19 @@ def intra_list_diversity_t(features: ArrayLike, chunk_elements: int = 1 << 22) -
     is O(k log k); for D > 1 the k^2 distances are computed ``chunk_elements // (k^2 D)`` slates
     at a time, bounding memory.
     """
-    f = _tensor(features)
+    f = as_tensor(features)
     f = f[..., None] if f.dim() == 2 else f
     a, k, d = f.shape
     if a == 0:
-        return _nan(f.device)
+        return nan(f.device)
     if k < 2:
-        return torch.zeros((), dtype=_dtype(f.device), device=f.device)
+        return torch.zeros((), dtype=compute_dtype(f.device), device=f.device)
     if d == 1:  # sum_{a != b} |f_a - f_b| = 2 sum_i (2i - k - 1) f_(i) over each sorted slate
-        ordered = f[..., 0].sort(dim=1).values.to(_dtype(f.device))  # sorting is exact in any precision
+        ordered = f[..., 0].sort(dim=1).values.to(compute_dtype(f.device))  # sorting is exact in any precision
         coefficient = 2 * torch.arange(1, k + 1, device=f.device, dtype=ordered.dtype) - k - 1
         total = 2 * (ordered @ coefficient).sum()
     else:
-        f = f.to(_dtype(f.device))
+        f = f.to(compute_dtype(f.device))
         step = max(1, chunk_elements // (k * k * d))
         total = sum((c[:, :, None, :] - c[:, None, :, :]).norm(dim=-1).sum() for c in f.split(step))
     return total / (a * k * (k - 1))
@@ -437,7 +389,7 @@ def topic_entropy_t(counts: ArrayLike) -> Tensor:
     counts: (T,) nonnegative consumption counts (or weights); p = counts / sum(counts), 0 log 0 = 0.
     H in [0, log T]; NaN if all counts are 0.
     """
-    c = _real(counts).reshape(-1)
+    c = as_real(counts).reshape(-1)
     p = c / c.sum()
     return -torch.special.xlogy(p, p).sum()
 
@@ -449,13 +401,13 @@ def mean_user_topic_entropy_t(user: ArrayLike, topic: ArrayLike, n_users: int, n
     no event are left out of the mean (their entropy is undefined). Cost O(E log E + N): per-user
     topic counts are built from the sorted distinct (user, topic) keys, never as an N x T matrix.
     """
-    u = _index(user)
-    t = _index(topic, u.device)
+    u = as_index(user)
+    t = as_index(topic, u.device)
     keys, counts = torch.unique(u * n_topics + t, return_counts=True)
     if keys.numel() == 0:
-        return _nan(u.device)
+        return nan(u.device)
     owner = keys // n_topics
-    counts = counts.to(_dtype(u.device))
+    counts = counts.to(compute_dtype(u.device))
     total = torch.bincount(owner, weights=counts, minlength=n_users)
     p = counts / total[owner]
     entropy = torch.bincount(owner, weights=-torch.special.xlogy(p, p), minlength=n_users)
@@ -468,9 +420,9 @@ def row_topic_entropy_t(topics: ArrayLike, n_topics: int) -> Tensor:
     slots (e.g. the topics of each user's last H engaged items). Rows with no entry are left
     out. One scatter into an (N, T) count matrix: for modest T, cheaper than sorting keys.
     """
-    t = _tensor(topics).long()
+    t = as_tensor(topics).long()
     valid = t >= 0
-    counts = torch.zeros(t.shape[0], n_topics, dtype=_dtype(t.device), device=t.device)
+    counts = torch.zeros(t.shape[0], n_topics, dtype=compute_dtype(t.device), device=t.device)
     counts.scatter_add_(1, t.clamp(min=0), valid.to(counts.dtype))
     total = counts.sum(dim=1, keepdim=True)
     p = counts / total.clamp(min=1)
@@ -484,10 +436,10 @@ def row_jaccard_t(a: ArrayLike, b: ArrayLike) -> Tensor:
     with -1 for empty slots (repeats within a row count once); rows whose union is empty are left
     out. The padded-row form of :func:`homogenization` (Chaney et al. 2018) with b = a[pairs].
     """
-    x = _tensor(a).long()
-    y = _tensor(b, x.device).long()
+    x = as_tensor(a).long()
+    y = as_tensor(b, x.device).long()
     if x.shape[1] == 0:
-        return _nan(x.device)
+        return nan(x.device)
     xs, ys = x.sort(dim=1).values, y.sort(dim=1).values  # -1 padding sorts first
 
     def n_distinct(rows: Tensor) -> Tensor:  # distinct valid values per sorted row
@@ -501,7 +453,7 @@ def row_jaccard_t(a: ArrayLike, b: ArrayLike) -> Tensor:
     at = torch.searchsorted(ys, xs).clamp_(max=ys.shape[1] - 1)
     shared = ((ys.gather(1, at) == xs) & first_x & (xs >= 0)).sum(dim=1)
     union = n_distinct(xs) + n_distinct(ys) - shared
-    jaccard = shared.to(_dtype(x.device)) / union.clamp(min=1)
+    jaccard = shared.to(compute_dtype(x.device)) / union.clamp(min=1)
     return jaccard.sum() / (union > 0).sum()
 
 
@@ -510,10 +462,10 @@ def coverage_t(item_ids: ArrayLike, n_items: int) -> Tensor:
 
     item_ids: (I,) ids in [0, n_items) of the shown items (repeats allowed).
     """
-    ids = _index(item_ids)
+    ids = as_index(item_ids)
     seen = torch.zeros(n_items, dtype=torch.bool, device=ids.device)
     seen.index_fill_(0, ids, True)
-    return _share(seen)
+    return true_share(seen)
 
 
 def gini_t(counts: ArrayLike) -> Tensor:
@@ -524,7 +476,7 @@ def gini_t(counts: ArrayLike) -> Tensor:
     0 for equal counts, (n-1)/n when one item has everything; scale invariant; NaN for all-zero.
     counts: (n,) nonnegative, e.g. impressions per catalog item (zeros included).
     """
-    c = _real(counts).reshape(-1).sort().values
+    c = as_real(counts).reshape(-1).sort().values
     n = c.numel()
     rank = torch.arange(1, n + 1, device=c.device, dtype=c.dtype)
     return ((2 * rank - n - 1) * c).sum() / (n * c.sum())
@@ -538,7 +490,7 @@ def nearest_opinion_pairs(x: ArrayLike, chunk: int = 4096) -> Tensor:
     K > 1 it is an exact chunked brute force, O(N^2 K) time and O(chunk N) memory (compute it once,
     e.g. from the innate opinions, and reuse the pairs).
     """
-    x = _columns(_real(x))
+    x = as_columns(as_real(x))
     n = x.shape[0]
     if n < 2:
         raise ValueError("nearest_opinion_pairs needs at least two users")
@@ -574,12 +526,12 @@ def homogenization_t(user: ArrayLike, item: ArrayLike, n_users: int, pairs: Arra
     are). O(E log E): the distinct (item, user) keys are sorted once and each membership
     "item in S_p(i)" is a binary search.
     """
-    u = _index(user)
-    i = _index(item, u.device)
-    partner = _index(pairs, u.device)
+    u = as_index(user)
+    i = as_index(item, u.device)
+    partner = as_index(pairs, u.device)
     keys = torch.unique(i * n_users + u)  # sorted distinct (item, user) keys
     if keys.numel() == 0:
-        return _nan(u.device)
+        return nan(u.device)
     owner, owned = keys % n_users, keys // n_users
     size = torch.bincount(owner, minlength=n_users)
     probe = owned * n_users + partner[owner]
@@ -600,15 +552,15 @@ def nearest_consumer_jaccard_t(user: ArrayLike, item: ArrayLike, n_users: int) -
     (NaN if all are, or n_users < 2). O(n_users^2) memory for the overlap matrix (one sparse
     times dense product): call it on a sample of a few thousand users.
     """
-    u = _index(user)
-    i = _index(item, u.device)
+    u = as_index(user)
+    i = as_index(item, u.device)
     if n_users < 2 or u.numel() == 0:
-        return _nan(u.device)
+        return nan(u.device)
     items, column = torch.unique(i, return_inverse=True)
     m = items.numel()
     keys = torch.unique(u * m + column)  # sorted distinct (user, item): sets, repeats count once
     rows, cols = keys // m, keys % m
-    dtype = _dtype(u.device)
+    dtype = compute_dtype(u.device)
     ones = torch.ones(keys.numel(), dtype=dtype, device=u.device)
     x = torch.sparse_coo_tensor(torch.stack([rows, cols]), ones, (n_users, m), is_coalesced=True)
     size = torch.zeros(n_users, dtype=dtype, device=u.device).index_add_(0, rows, ones)
@@ -630,9 +582,9 @@ def miscalibration_t(shown_topics: ArrayLike, history_topics: ArrayLike, n_topic
     shown_topics (A, k), history_topics (A, H): topic ids, -1 for empty slots; rows with an empty
     slate or an empty history are left out (NaN if all are). 0 when the mixes agree.
     """
-    shown = _tensor(shown_topics).long()
-    history = _tensor(history_topics, shown.device).long()
-    dtype = _dtype(shown.device)
+    shown = as_tensor(shown_topics).long()
+    history = as_tensor(history_topics, shown.device).long()
+    dtype = compute_dtype(shown.device)
 
     def mix(rows: Tensor) -> tuple[Tensor, Tensor]:
         valid = rows >= 0
@@ -656,11 +608,11 @@ def window_reach_t(last_flagged: ArrayLike, last_shown: ArrayLike, step: int, wi
     the last step each user was shown a flagged item / anything (a step < step - window + 1, e.g.
     -2**62, for never). NaN when nobody was shown anything in the window.
     """
-    flagged = _index(last_flagged)
-    shown = _index(last_shown, flagged.device)
+    flagged = as_index(last_flagged)
+    shown = as_index(last_shown, flagged.device)
     start = step - window + 1
     seen = shown >= start
-    return ((flagged >= start) & seen).sum().to(_dtype(flagged.device)) / seen.sum()
+    return ((flagged >= start) & seen).sum().to(compute_dtype(flagged.device)) / seen.sum()
 
 
 # --------------------------------------------------------------------------- exposure
@@ -668,17 +620,17 @@ def window_reach_t(last_flagged: ArrayLike, last_shown: ArrayLike, step: int, wi
 
 def exposure_extremeness_t(item_extremeness_shown: ArrayLike) -> Tensor:
     """Mean extremeness e_j = max_k |y_jk| of the shown items (one entry per impression). (I,)."""
-    return _real(item_extremeness_shown).mean()
+    return as_real(item_extremeness_shown).mean()
 
 
 def consumption_extremeness_t(item_extremeness_engaged: ArrayLike) -> Tensor:
     """Mean extremeness of the engaged items (one entry per engagement). (E,)."""
-    return _real(item_extremeness_engaged).mean()
+    return as_real(item_extremeness_engaged).mean()
 
 
 def extreme_exposure_share_t(item_extremeness_shown: ArrayLike, threshold: float = 0.8) -> Tensor:
     """Share of impressions whose item extremeness exceeds ``threshold``. (I,)."""
-    return _share(_tensor(item_extremeness_shown) > threshold)
+    return true_share(as_tensor(item_extremeness_shown) > threshold)
 
 
 def exposure_drift_share_t(exposure_now: ArrayLike, exposure_start: ArrayLike, delta: float = 0.1) -> Tensor:
@@ -688,8 +640,8 @@ def exposure_drift_share_t(exposure_now: ArrayLike, exposure_start: ArrayLike, d
     exposure_now, exposure_start: (N,) per-user mean extremeness of the items shown (NaN for a user
     never exposed, who is left out).
     """
-    now = _real(exposure_now)
-    start = _real(exposure_start, now.device)
+    now = as_real(exposure_now)
+    start = as_real(exposure_start, now.device)
     defined = ~(now.isnan() | start.isnan())
     return ((now - start) > delta).to(now.dtype).sum() / defined.sum()
 
@@ -699,7 +651,7 @@ def exposure_drift_share_t(exposure_now: ArrayLike, exposure_start: ArrayLike, d
 
 def ctr_t(labels: ArrayLike) -> Tensor:
     """Click-through rate: engagements per impression, mean(labels). labels: (I,) 0/1."""
-    return _real(labels).mean()
+    return as_real(labels).mean()
 
 
 def engagement_t(labels: ArrayLike, n_users: int) -> Tensor:
@@ -707,7 +659,7 @@ def engagement_t(labels: ArrayLike, n_users: int) -> Tensor:
 
     labels: (I,) 0/1 labels of the step's impressions.
     """
-    return _real(labels).sum() / n_users
+    return as_real(labels).sum() / n_users
 
 
 def _order_key(s: Tensor) -> Tensor:
@@ -732,10 +684,10 @@ def auc_t(labels: ArrayLike, scores: ArrayLike) -> Tensor:
     1/2. Equals ``sklearn.metrics.roc_auc_score``; NaN when only one class is present.
     labels: (I,) 0/1 (positive = label > 0); scores: (I,) real scores, no NaN. One sort, O(I log I).
     """
-    s = _tensor(scores).reshape(-1)
-    positive = _tensor(labels, s.device).reshape(-1) > 0
+    s = as_tensor(scores).reshape(-1)
+    positive = as_tensor(labels, s.device).reshape(-1) > 0
     if s.numel() == 0:
-        return _nan(s.device)
+        return nan(s.device)
     key, order = _order_key(s).sort()
     _, tie_size = torch.unique_consecutive(key, return_counts=True)
     # positives per tie group from a running count read at each group's last element: integer
@@ -743,7 +695,7 @@ def auc_t(labels: ArrayLike, scores: ArrayLike) -> Tensor:
     positives_so_far = positive[order].cumsum(0)
     ends = tie_size.cumsum(0)
     per_group = torch.diff(positives_so_far[ends - 1], prepend=positives_so_far.new_zeros(1))
-    dtype = _dtype(s.device)
+    dtype = compute_dtype(s.device)
     tie_size, per_group = tie_size.to(dtype), per_group.to(dtype)
     mean_rank = ends.to(dtype) - (tie_size - 1) / 2  # 1-based average rank of each tie group
     n_pos = per_group.sum()
@@ -758,13 +710,13 @@ def logloss_t(labels: ArrayLike, probs: ArrayLike, eps: float = 1e-7) -> Tensor:
 
     labels: (I,) in [0, 1]; probs: (I,) predicted engagement probabilities.
     """
-    p = _tensor(probs).reshape(-1)
-    p = p if p.is_floating_point() else p.to(_dtype(p.device))
-    y = _tensor(labels, p.device).reshape(-1).to(p.dtype)
+    p = as_tensor(probs).reshape(-1)
+    p = p if p.is_floating_point() else p.to(compute_dtype(p.device))
+    y = as_tensor(labels, p.device).reshape(-1).to(p.dtype)
     if p.numel() == 0:
-        return _nan(p.device)
+        return nan(p.device)
     # terms in the inputs' precision, chunk sums in float64 (as in the Musco disagreement)
-    total = torch.zeros((), dtype=_dtype(p.device), device=p.device)
+    total = torch.zeros((), dtype=compute_dtype(p.device), device=p.device)
     for start in range(0, p.numel(), _EDGE_CHUNK):
         part = slice(start, start + _EDGE_CHUNK)
         chunk = p[part].clamp(eps, 1 - eps)
@@ -774,34 +726,34 @@ def logloss_t(labels: ArrayLike, probs: ArrayLike, eps: float = 1e-7) -> Tensor:
 
 # --------------------------------------------------------------------------- float-returning public forms
 
-opinion_mean = _float(opinion_mean_t)
-opinion_variance = _float(opinion_variance_t)
-esteban_ray = _float(esteban_ray_t)
-bimodality_coefficient = _float(bimodality_coefficient_t)
-extremity = _float(extremity_t)
-extreme_share = _float(extreme_share_t)
-rpol = _float(rpol_t)
-unfairness_individual = _float(unfairness_individual_t)
-unfairness_group = _float(unfairness_group_t)
-intra_list_diversity = _float(intra_list_diversity_t)
-topic_entropy = _float(topic_entropy_t)
-mean_user_topic_entropy = _float(mean_user_topic_entropy_t)
-coverage = _float(coverage_t)
-gini = _float(gini_t)
-homogenization = _float(homogenization_t)
-nearest_consumer_jaccard = _float(nearest_consumer_jaccard_t)
-miscalibration = _float(miscalibration_t)
-window_reach = _float(window_reach_t)
-row_jaccard = _float(row_jaccard_t)
-row_topic_entropy = _float(row_topic_entropy_t)
-exposure_extremeness = _float(exposure_extremeness_t)
-consumption_extremeness = _float(consumption_extremeness_t)
-extreme_exposure_share = _float(extreme_exposure_share_t)
-exposure_drift_share = _float(exposure_drift_share_t)
-ctr = _float(ctr_t)
-engagement = _float(engagement_t)
-auc = _float(auc_t)
-logloss = _float(logloss_t)
+opinion_mean = float_form(opinion_mean_t)
+opinion_variance = float_form(opinion_variance_t)
+esteban_ray = float_form(esteban_ray_t)
+bimodality_coefficient = float_form(bimodality_coefficient_t)
+extremity = float_form(extremity_t)
+extreme_share = float_form(extreme_share_t)
+rpol = float_form(rpol_t)
+unfairness_individual = float_form(unfairness_individual_t)
+unfairness_group = float_form(unfairness_group_t)
+intra_list_diversity = float_form(intra_list_diversity_t)
+topic_entropy = float_form(topic_entropy_t)
+mean_user_topic_entropy = float_form(mean_user_topic_entropy_t)
+coverage = float_form(coverage_t)
+gini = float_form(gini_t)
+homogenization = float_form(homogenization_t)
+nearest_consumer_jaccard = float_form(nearest_consumer_jaccard_t)
+miscalibration = float_form(miscalibration_t)
+window_reach = float_form(window_reach_t)
+row_jaccard = float_form(row_jaccard_t)
+row_topic_entropy = float_form(row_topic_entropy_t)
+exposure_extremeness = float_form(exposure_extremeness_t)
+consumption_extremeness = float_form(consumption_extremeness_t)
+extreme_exposure_share = float_form(extreme_exposure_share_t)
+exposure_drift_share = float_form(exposure_drift_share_t)
+ctr = float_form(ctr_t)
+engagement = float_form(engagement_t)
+auc = float_form(auc_t)
+logloss = float_form(logloss_t)
 
 
 def polarization_disagreement(adjacency: object, z: ArrayLike) -> PolarizationDisagreement:

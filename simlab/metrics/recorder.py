@@ -25,7 +25,9 @@ class StepContext:
 
     impressions: this step's impressions (I rows); slates (A, k) item ids shown to the active
     users ``active`` (A,), -1 where a slot was empty; predictions (I,) the recommender's
-    predicted engagement probability for the impressions, made before it trained on them.
+    predicted engagement probability for the impressions, made before it trained on them;
+    shown_scores (I,) the recommender's own ranking scores of the impressions (before any
+    intervention adjusted them); candidates (A, C) the active users' candidate item ids.
     """
 
     step: int
@@ -40,6 +42,8 @@ class StepContext:
     slates: Tensor
     streams: Streams
     n_items: int = 0  # catalog size when the step was recorded (the catalog grows afterwards)
+    shown_scores: Tensor | None = None
+    candidates: Tensor | None = None
     cache: dict[str, Tensor] = field(default_factory=dict)
 
     def cached(self, key: str, compute: Any) -> Any:

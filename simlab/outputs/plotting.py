@@ -62,7 +62,8 @@ FAMILIES: dict[str, list[str]] = {
         "exposure_drift_share",
     ],
     "diversity": ["slate_diversity", "topic_entropy", "coverage", "exposure_gini", "homogenization"],
-    "engagement and model quality": ["ctr", "engagement", "auc", "logloss", "rpol"],
+    "engagement and model quality": ["ctr", "engagement", "ndcg", "auc_pooled", "logloss", "rpol"],
+    "learning": ["auc_within_position", "auc_ceiling", "learned_share", "personalisation", "personalisation_ceiling"],
     "fairness": ["unfairness_individual", "unfairness_group"],
 }
 OTHER = "other"
@@ -88,7 +89,13 @@ LABELS: dict[str, tuple[str, str]] = {
     "homogenization": ("Homogenization", "Jaccard overlap (0 to 1)"),
     "ctr": ("Click-through rate", "engagements per impression"),
     "engagement": ("Engagement", "engagements per user per step"),
-    "auc": ("AUC (progressive validation)", "AUC (0.5 = chance)"),
+    "ndcg": ("Ranking quality against the oracle", "NDCG@k under true engagement (0 to 1)"),
+    "auc_pooled": ("AUC pooled over slate positions", "AUC (0.5 = chance)"),
+    "auc_within_position": ("AUC within slate positions", "AUC (0.5 = chance)"),
+    "auc_ceiling": ("AUC of the true probabilities", "AUC within positions (Bayes ceiling)"),
+    "learned_share": ("Learned share of the ceiling", "(AUC - 0.5) / (ceiling - 0.5)"),
+    "personalisation": ("Personalisation of predictions", "user-by-item share of variance (0 to 1)"),
+    "personalisation_ceiling": ("Personalisation of true engagement", "user-by-item share of variance (0 to 1)"),
     "logloss": ("Log loss (progressive validation)", "nats per impression"),
     "rpol": ("Polarization of predictions R_pol", "variance of predicted p"),
     "unfairness_individual": ("Individual unfairness", "variance of per-user squared error"),
@@ -295,6 +302,7 @@ def _style(ax: Axes, title: str, ylabel: str, xlabel: str = "step") -> None:
 
 
 def _band(ax: Axes, stats: pd.DataFrame, colour: Any, label: str) -> Any:
+    stats = stats.astype(float)  # a curve of a metric that is undefined throughout holds no numbers
     (line,) = ax.plot(stats.index, stats["mean"], color=colour, lw=1.8, label=label)
     ax.fill_between(stats.index, stats["low"], stats["high"], color=colour, alpha=0.2, lw=0)
     return line

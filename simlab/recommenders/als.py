@@ -65,20 +65,40 @@ def observed_entries(users: Tensor, items: Tensor, labels: Tensor, n_items: int)
 
 @RECOMMENDERS.register("als")
 class ALSRecommender:
-    """Matrix-factorisation recommender retrained by ALS on the sliding window of the log."""
+    """Matrix-factorisation recommender retrained by ALS on the sliding window of the log.
+
+    Each logged impression (user i, item j, slate position p, label y) is one observation of
+
+        y ~ o_p + b_i + c_j + u_i . v_j,
+
+    fitted by least squares with the penalty lambda (||U||^2 + ||V||^2 + ||b||^2 + ||c||^2).
+    The biases b (users) and c (items) are the usual baseline predictors of matrix factorisation
+    (Koren, Bell & Volinsky 2009) and are fitted jointly with the factors (each ridge solve
+    gets a constant column); without them (``biases: false``) the model is the paper's plain
+    u_i . v_j. The offsets o_p absorb the slate position's effect on engagement (additive
+    position debiasing, the least-squares counterpart of the position feature of Guo et al.,
+    RecSys 2019 "PAL"): engagement at lower positions is not blamed on the items shown there,
+    and serving predicts at the top position, o_0 + b_i + c_j + u_i . v_j. With
+    ``position_debias: false`` one global offset replaces them. Every step of a sweep (offsets,
+    users, items) is an exact minimisation, so the objective never increases.
+    """
 
     scores_are_logits = False
 
     class Settings(pydantic.BaseModel):
         model_config = pydantic.ConfigDict(extra="forbid")
-        rank: int = pydantic.Field(16, ge=1, le=4096, description="r, width of the user and item factors")
-        reg: float = pydantic.Field(0.1, gt=0, description="lambda, L2 penalty on both factor matrices")
+        rank: int = pydantic.Field(4, ge=1, le=4096, description="r, width of the user and item factors")
+        reg: float = pydantic.Field(2.0, gt=0, description="lambda, L2 penalty on the factors and biases")
         n_iters: int = pydantic.Field(10, ge=1, le=10_000, description="ALS sweeps (users, then items) per retrain")
         window: int = pydantic.Field(
-            50_000, ge=1, le=100_000_000, description="train on the newest `window` impressions (or steps)"
+            200_000, ge=1, le=100_000_000, description="train on the newest `window` impressions (or steps)"
         )
         window_unit: Literal["impressions", "steps"] = pydantic.Field("impressions", description="unit of `window`")
         init_scale: float = pydantic.Field(0.1, gt=0, description="s, initial factors ~ N(0, s^2)")
+        biases: bool = pydantic.Field(True, description="fit user and item biases b_i, c_j beside the factors")
+        position_debias: bool = pydantic.Field(
+            True, description="fit one offset per slate position and serve at the top one (else one global offset)"
+        )
 
     # set by setup(), which the loop calls before anything else
     view: PlatformView
@@ -88,6 +108,8 @@ class ALSRecommender:
         self.settings = settings
         self.n_users = self.n_real_users = self.n_items = 0
         self._U = self._V = torch.zeros(0, settings.rank)
+        self._user_bias = self._item_bias = torch.zeros(0)
+        self._offset = torch.zeros(1)  # o_p per slate position p (one entry without position_debias)
 
     def _init(self, n: int) -> Tensor:
         g = self.generator
@@ -100,18 +122,27 @@ class ALSRecommender:
         self.n_items = view.n_items
         self._U = self._init(view.n_users)
         self._V = self._init(max(view.catalog.capacity, view.n_items, 1))
+        self._user_bias = torch.zeros(self._U.shape[0], device=view.device)
+        self._item_bias = torch.zeros(self._V.shape[0], device=view.device)
+        self._offset = torch.zeros(1, device=view.device)
 
     def _sync(self) -> None:
-        """Grow V (geometrically, fresh rows random) to cover the catalog; learned rows are kept."""
+        """Grow V and c (geometrically) to cover the catalog; learned rows are kept. New items start
+        at zero: a cold item is predicted from the biases alone until it has observations (random
+        rows would rank it by noise; the initial catalog's rows are random to break the symmetry of
+        the first solve)."""
         m = self.view.n_items
         if m > self._V.shape[0]:
-            self._V = torch.cat([self._V, self._init(max(m, int(self._V.shape[0] * GROWTH)) - self._V.shape[0])])
+            grown = max(m, int(self._V.shape[0] * GROWTH)) - self._V.shape[0]
+            self._V = torch.cat([self._V, self._V.new_zeros(grown, self._V.shape[1])])
+            self._item_bias = torch.cat([self._item_bias, self._item_bias.new_zeros(grown)])
         self.n_items = m
 
     def add_synthetic_users(self, n: int) -> Tensor:
         """Append n user rows (e.g. antidote users); returns their ids (n,)."""
         ids = torch.arange(self.n_users, self.n_users + n, device=self.view.device)
         self._U = torch.cat([self._U, self._init(n)])
+        self._user_bias = torch.cat([self._user_bias, self._user_bias.new_zeros(n)])
         self.n_users += n
         return ids
 
@@ -126,71 +157,136 @@ class ALSRecommender:
         self._sync()
         return self._V[: self.n_items]
 
+    @property
+    def user_bias(self) -> Tensor:
+        """(N,) user biases b_i (zero without ``biases``)."""
+        return self._user_bias[: self.n_users]
+
+    @property
+    def item_bias(self) -> Tensor:
+        """(M,) item biases c_j (zero without ``biases``)."""
+        self._sync()
+        return self._item_bias[: self.n_items]
+
+    @property
+    def offset(self) -> Tensor:
+        """(P,) offsets o_p per slate position (one global offset without ``position_debias``)."""
+        return self._offset
+
     def predict_matrix(self, users: Tensor, items: Tensor) -> Tensor:
-        """(A,), (B,) -> (A, B) predicted ratings U[users] V[items]^T (unclipped)."""
-        return self.U[users] @ self.V[items].T
+        """(A,), (B,) -> (A, B) predicted ratings at the top position (unclipped)."""
+        base = self._offset[0] + self.user_bias[users][:, None] + self.item_bias[items][None, :]
+        return base + self.U[users] @ self.V[items].T
 
     def score(self, users: Tensor, candidates: Tensor) -> Tensor:
-        """(A,), (A, C) -> (A, C) predicted ratings."""
-        return torch.einsum("ar,acr->ac", self.U[users], self.V[candidates])
+        """(A,), (A, C) -> (A, C) predicted ratings at the top position."""
+        cross = torch.einsum("ar,acr->ac", self.U[users], self.V[candidates])
+        return cross + self.item_bias[candidates] + (self.user_bias[users] + self._offset[0])[:, None]
+
+    def predict_raw(self, users: Tensor, items: Tensor) -> Tensor:
+        """(B,), (B,) -> (B,) raw predicted rating at the top position (unclipped; R_pol is defined on it)."""
+        cross = (self.U[users] * self.V[items]).sum(1)
+        return cross + self.user_bias[users] + self.item_bias[items] + self._offset[0]
 
     def predict(self, users: Tensor, items: Tensor) -> Tensor:
         """(B,), (B,) -> (B,) predicted rating clipped to [1e-3, 1 - 1e-3] as an engagement probability
         (ratings are not calibrated probabilities; the clip bounds the logloss of a confident miss)."""
-        return (self.U[users] * self.V[items]).sum(1).clamp(1e-3, 1 - 1e-3)
-
-    def predict_raw(self, users: Tensor, items: Tensor) -> Tensor:
-        """(B,), (B,) -> (B,) raw predicted rating u.v (unclipped; R_pol is defined on it)."""
-        return (self.U[users] * self.V[items]).sum(1)
+        return self.predict_raw(users, items).clamp(1e-3, 1 - 1e-3)
 
     def item_embeddings(self) -> Tensor:
         """(M, r) item factors (for the history-similar candidate source)."""
         return self.V.clone()
 
-    def fit(self, users: Tensor, items: Tensor, ratings: Tensor) -> list[float]:
-        """n_iters ALS sweeps on (E,) entries (duplicates averaged); returns the objective after each half step."""
-        reg, m = self.settings.reg, self.n_items
-        u, i, r = observed_entries(users, items, ratings.float(), max(m, 1))
-        U, V = self.U, self.V
+    def fit(self, users: Tensor, items: Tensor, ratings: Tensor, positions: Tensor | None = None) -> list[float]:
+        """n_iters ALS sweeps on (E,) observations; returns the objective after each user and item step.
+
+        A sweep sets the offsets o_p (the mean residual at each position), then solves every
+        user's (u_i, b_i) and every item's (v_j, c_j) ridge problem with the other side fixed.
+        ``positions`` (E,) slate positions (None, or ``position_debias: false``: one offset).
+        """
+        s = self.settings
+        reg, m, n = s.reg, self.n_items, self.n_users
+        y = ratings.float()
+        if positions is None or not s.position_debias or positions.numel() == 0:
+            positions = torch.zeros_like(users)
+        n_positions = int(positions.max()) + 1 if positions.numel() else 1
+        if self._offset.numel() < n_positions:
+            self._offset = torch.cat([self._offset, self._offset.new_zeros(n_positions - self._offset.numel())])
+        U, V, b, c, o = self.U, self.V, self.user_bias, self.item_bias, self._offset
+        rows_per_position = torch.bincount(positions, minlength=o.numel()).clamp(min=1).to(y.dtype)
+
+        def solve(fixed: Tensor, fixed_bias: Tensor, row: Tensor, col: Tensor, size: int) -> tuple[Tensor, Tensor]:
+            """Every row's (factor, bias) with the other side (fixed (K, r), fixed_bias (K,)) held."""
+            target = y - o[positions] - fixed_bias[col]
+            if not s.biases:
+                return als_solve(fixed, row, col, target, size, reg), fixed_bias.new_zeros(size)
+            augmented = als_solve(torch.cat([fixed, torch.ones_like(fixed[:, :1])], 1), row, col, target, size, reg)
+            return augmented[:, :-1], augmented[:, -1]
+
+        def objective() -> float:
+            error = y - o[positions] - b[users] - c[items] - (U[users] * V[items]).sum(1)
+            penalty = U.pow(2).sum() + V.pow(2).sum() + b.pow(2).sum() + c.pow(2).sum()
+            return float(error.pow(2).sum() + reg * penalty)
+
         history = []
-        for _ in range(self.settings.n_iters):
-            U = als_solve(V, u, i, r, self.n_users, reg)
-            history.append(float(als_objective(U, V, u, i, r, reg)))
-            V = als_solve(U, i, u, r, m, reg)
-            history.append(float(als_objective(U, V, u, i, r, reg)))
-        self._U = U
+        for _ in range(s.n_iters):
+            residual = y - b[users] - c[items] - (U[users] * V[items]).sum(1)
+            o = o.new_zeros(o.numel()).index_add(0, positions, residual) / rows_per_position
+            U, b = solve(V, c, users, items, n)
+            history.append(objective())
+            V, c = solve(U, b, items, users, m)
+            history.append(objective())
+        self._U, self._user_bias, self._offset = U, b, o
         self._V = torch.cat([V, self._V[m:]])
+        self._item_bias = torch.cat([c, self._item_bias[m:]])
         return history
 
     def train(self, log: ImpressionLog, step: int, extra: dict[str, Tensor] | None = None) -> dict[str, float]:
-        """Refit on the window (plus optional ``extra`` rows: user, item, label).
+        """Refit on the window (plus optional ``extra`` rows: user, item, label, and position if known).
 
-        Returns {"loss": objective / entries, "objective", "rmse"} after the last sweep."""
+        Returns {"loss": objective / observations, "objective", "rmse"} after the last sweep."""
         self._sync()
         s = self.settings
         rows = window_rows(log, step, s.window, s.window_unit)
-        users, items, labels = rows["user"], rows["item"], rows["label"].float()
+        users, items, labels, positions = rows["user"], rows["item"], rows["label"].float(), rows["position"]
         if extra is not None:
             users = torch.cat([users, extra["user"]])
             items = torch.cat([items, extra["item"]])
             labels = torch.cat([labels, extra["label"].float()])
+            extra_positions = extra.get("position")
+            if extra_positions is None:
+                extra_positions = torch.zeros_like(extra["user"])
+            positions = torch.cat([positions, extra_positions])
         if users.numel() == 0:
             return {}
-        history = self.fit(users, items, labels)
-        u, i, r = observed_entries(users, items, labels, self.n_items)
-        rmse = ((r - (self.U[u] * self.V[i]).sum(1)) ** 2).mean().sqrt()
-        return {"loss": history[-1] / r.numel(), "objective": history[-1], "rmse": float(rmse)}
+        history = self.fit(users, items, labels, positions)
+        rmse = labels - self.predict_raw(users, items) + self._offset[0] - self._offset[self._positions(positions)]
+        return {
+            "loss": history[-1] / labels.numel(),
+            "objective": history[-1],
+            "rmse": float(rmse.pow(2).mean().sqrt()),
+        }
+
+    def _positions(self, positions: Tensor) -> Tensor:
+        """The offset index of each position (0 everywhere without ``position_debias``)."""
+        return positions if self.settings.position_debias else torch.zeros_like(positions)
 
     def state_dict(self) -> dict[str, Any]:
         return {
             "U": self._U.clone(),
             "V": self._V.clone(),
+            "user_bias": self._user_bias.clone(),
+            "item_bias": self._item_bias.clone(),
+            "offset": self._offset.clone(),
             "n_users": self.n_users,
             "n_real_users": self.n_real_users,
             "n_items": self.n_items,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self._U, self._V = state["U"].to(self.view.device), state["V"].to(self.view.device)
+        device = self.view.device
+        self._U, self._V = state["U"].to(device), state["V"].to(device)
+        self._user_bias, self._item_bias = state["user_bias"].to(device), state["item_bias"].to(device)
+        self._offset = state["offset"].to(device)
         self.n_users, self.n_real_users = int(state["n_users"]), int(state["n_real_users"])
         self.n_items = int(state["n_items"])

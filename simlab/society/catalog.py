@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pydantic
 import torch
 from torch import Tensor
@@ -21,6 +23,13 @@ class CreatorCatalog:
     along the engagement-weighted direction of its own items,
     z_c += drift * sum_j (n_j - mean n) (y_j - z_c) / sum_j |n_j - mean n|, over the creator's
     items engaged this step (n_j engagements), i.e. toward the variants that earned more.
+
+    Latent attributes (``taste_dims`` D > 0): a creator has an attribute profile w_c ~ N(0, I_D)
+    and its items v_j = (w_c + attribute_spread * N(0, I_D)) / sqrt(1 + attribute_spread^2), so
+    every coordinate of v_j has unit variance and items of one creator appeal to similar tastes.
+    Users hold taste vectors u_i ~ N(0, I_D) (the population draws them) and the engagement model
+    scores u_i . v_j / sqrt(D): the user-by-item preference of T-RECS (user profiles and item
+    attributes), RecSim (interest vectors) and Chaney, Stewart & Engelhardt (RecSys 2018).
     """
 
     class Settings(pydantic.BaseModel):
@@ -38,20 +47,33 @@ class CreatorCatalog:
         creator_drift: float = pydantic.Field(
             0.0, ge=0, le=1, description="supply-side drift: step of z_c toward its best-engaged items (0 = none)"
         )
+        taste_dims: int = pydantic.Field(
+            3, ge=0, le=4096, description="D, latent attribute (taste) dimensions of items and users (0 = none)"
+        )
+        attribute_spread: float = pydantic.Field(
+            0.25, ge=0, description="std of an item's attributes around its creator's profile w_c (before rescaling)"
+        )
 
     def __init__(self, settings: Settings):
         self.settings = settings
         self.creator_stance: Tensor | None = None
         self.creator_topic: Tensor | None = None
+        self.creator_attributes: Tensor | None = None
 
     @property
     def topics(self) -> int:
         return self.settings.topics
 
+    @property
+    def taste_dims(self) -> int:
+        return self.settings.taste_dims
+
     def initial(self, axes: int, generator: torch.Generator, device: torch.device) -> Catalog:
         s = self.settings
         self.creator_stance = torch.rand(s.creators, axes, generator=generator, device=device) * 2 - 1
         self.creator_topic = torch.randint(s.topics, (s.creators,), generator=generator, device=device)
+        if s.taste_dims:  # drawn after the other creator draws, which stay as they were without it
+            self.creator_attributes = torch.randn(s.creators, s.taste_dims, generator=generator, device=device)
         capacity = s.size + 16 * max(s.new_per_step, 1)
         catalog = Catalog(
             stance=torch.zeros(capacity, axes, device=device),
@@ -62,6 +84,7 @@ class CreatorCatalog:
             impressions=torch.zeros(capacity, dtype=torch.long, device=device),
             engagements=torch.zeros(capacity, dtype=torch.long, device=device),
             size=0,
+            attributes=torch.zeros(capacity, s.taste_dims, device=device) if s.taste_dims else None,
         )
         catalog.append(**self._draw(s.size, 0, generator))
         return catalog
@@ -79,7 +102,12 @@ class CreatorCatalog:
         )
         quality = torch.rand(n, generator=generator, device=device)
         created = torch.full((n,), step, dtype=torch.long, device=device)
-        return {"stance": stance, "topic": topic, "creator": creator, "quality": quality, "created": created}
+        columns = {"stance": stance, "topic": topic, "creator": creator, "quality": quality, "created": created}
+        if self.creator_attributes is not None:
+            spread = s.attribute_spread
+            noise = torch.randn(n, s.taste_dims, generator=generator, device=device)
+            columns["attributes"] = (self.creator_attributes[creator] + spread * noise) / math.sqrt(1 + spread**2)
+        return columns
 
     def new_items(
         self, catalog: Catalog, engaged_item: Tensor, step: int, generator: torch.Generator
@@ -107,8 +135,13 @@ class CreatorCatalog:
 
     def state_dict(self) -> dict[str, Tensor]:
         assert self.creator_stance is not None and self.creator_topic is not None
-        return {"creator_stance": self.creator_stance, "creator_topic": self.creator_topic}
+        state = {"creator_stance": self.creator_stance, "creator_topic": self.creator_topic}
+        if self.creator_attributes is not None:
+            state["creator_attributes"] = self.creator_attributes
+        return state
 
     def load_state_dict(self, state: dict[str, Tensor]) -> None:
         self.creator_stance = state["creator_stance"].clone()
         self.creator_topic = state["creator_topic"].clone()
+        if "creator_attributes" in state:
+            self.creator_attributes = state["creator_attributes"].clone()

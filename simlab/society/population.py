@@ -100,12 +100,13 @@ class PopulationBase(abc.ABC):
     def _opinions(self, generator: torch.Generator, device: torch.device) -> Tensor:
         """The initial opinions x (N, K)."""
 
-    def sample(self, topics: int, generator: torch.Generator, device: torch.device | str) -> Users:
-        """Draw N users with K opinion axes and interests over ``topics`` (T) topics.
+    def sample(self, topics: int, generator: torch.Generator, device: torch.device | str, taste_dims: int = 0) -> Users:
+        """Draw N users with K opinion axes, interests over ``topics`` (T) topics and latent tastes
+        over ``taste_dims`` (D) dimensions (the catalog's; 0: no tastes).
 
         Returns :class:`simlab.loop.state.Users` with float32 fields on ``device``:
         opinion/innate (N, K), susceptibility/anchoring/confidence/activity (N,),
-        interests (N, T), group (N,) long, logged_out (N,) bool.
+        interests (N, T), group (N,) long, logged_out (N,) bool, taste (N, D) ~ N(0, I_D) or None.
         """
         if topics < 1:
             raise ValueError(f"topics must be >= 1, got {topics}")
@@ -135,6 +136,8 @@ class PopulationBase(abc.ABC):
         if s.logged_out > 0:  # drawn last, and only when asked: other draws stay as they were
             order = torch.randperm(n, generator=generator, device=_gen_device(generator)).to(device)
             logged_out[order[: round(s.logged_out * n)]] = True
+        # drawn last too: a world without tastes (D = 0) draws exactly what it drew before
+        taste = _normal((n, taste_dims), generator, device) if taste_dims > 0 else None
         return Users(
             opinion=opinion,
             innate=opinion.clone(),
@@ -145,6 +148,7 @@ class PopulationBase(abc.ABC):
             activity=activity,
             group=group,
             logged_out=logged_out,
+            taste=taste,
         )
 
     @staticmethod

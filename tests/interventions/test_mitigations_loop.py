@@ -116,6 +116,25 @@ def slate_probe(sim):
     return users, columns_to_items(candidates, sim.feed.build_slates(users, candidates, scores, 5))
 
 
+def test_bridging_lowers_extreme_exposure_where_opinion_is_the_axis_of_disagreement(tiny):
+    """Bridging ranks by the intercept of a one-factor model (Community Notes), which discounts
+    items whose engagement follows the main axis of disagreement. Where that axis is the opinion
+    (a world without latent tastes) it shows less extreme content than the popularity feed; where
+    latent tastes divide users more than opinions do (the default world), its factor follows the
+    tastes and extreme items are not discounted (measured: 0.519 vs 0.476 without bridging)."""
+
+    def extremeness(taste_dims: int, spec: dict | None) -> float:
+        doc = copy.deepcopy(tiny)
+        doc["catalog"]["taste_dims"] = taste_dims
+        runs = [run_with(copy.deepcopy(doc), [spec] if spec else [], r)[1] for r in range(2)]
+        return sum(r["exposure_extremeness"] for r in runs) / 2
+
+    opinion_axis = extremeness(0, None) - extremeness(0, FULL["bridging"])
+    taste_axis = extremeness(3, None) - extremeness(3, FULL["bridging"])
+    assert opinion_axis > 0.03  # measured 0.055
+    assert taste_axis < opinion_axis - 0.03  # measured -0.043
+
+
 def test_each_mitigation_moves_its_target_metric(tiny):
     """Popularity feed, tiny society, 8 steps, 2 replicates: the step-averaged metric a
     mitigation targets moves the intended way against no mitigation."""
@@ -130,7 +149,6 @@ def test_each_mitigation_moves_its_target_metric(tiny):
     assert runs["diversity_cap"][1]["coverage"] > base["coverage"]
     assert runs["extremeness_penalty"][1]["exposure_extremeness"] < base["exposure_extremeness"] - 0.1
     assert runs["random_injection"][1]["coverage"] > base["coverage"] + 0.2
-    assert runs["bridging"][1]["exposure_extremeness"] < base["exposure_extremeness"]
 
     # at most one item per creator in each slate
     _, slates = slate_probe(runs["diversity_cap"][0][0][0])

@@ -61,6 +61,50 @@ def test_response_probability_matches_design_formula():
     assert got.tolist() == pytest.approx(expected, rel=1e-6)
 
 
+def test_taste_term_matches_design_formula_and_is_absent_without_tastes():
+    settings = EngagementModel.Settings(b0=-1.0, b_align=2.0, b_ext=0.0, b_topic=0.0, b_q=0.0, b_taste=1.5, eta=0.5)
+    model = EngagementModel(settings)
+    users = _users([[0.0], [0.5]])
+    catalog = _catalog([[0.0], [0.5]], [0, 1], [0.0, 0.0])
+    user, item, position = torch.tensor([0, 1]), torch.tensor([1, 0]), torch.tensor([0, 3])
+    without = model.probability(users, user, catalog, item, position)
+    users.taste = torch.tensor([[1.0, 0.0, 2.0, 0.0], [0.0, -1.0, 0.0, 1.0]])
+    catalog.attributes = torch.tensor([[0.5, 0.5, 0.5, 0.5], [1.0, 0.0, -1.0, 2.0]])
+    got = model.probability(users, user, catalog, item, position)
+
+    def by_hand(x, y, match, r):
+        z = -1.0 + 2.0 * (1 - abs(x - y) / 2) + 1.5 * match / math.sqrt(4)
+        return (1 + r) ** -0.5 / (1 + math.exp(-z))
+
+    # u_0 . v_1 = 1 - 2 = -1; u_1 . v_0 = -0.5 + 0.5 = 0
+    assert got.tolist() == pytest.approx([by_hand(0.0, 0.5, -1.0, 0), by_hand(0.5, 0.0, 0.0, 3)], rel=1e-6)
+    assert without.tolist() == pytest.approx([by_hand(0.0, 0.5, 0.0, 0), by_hand(0.5, 0.0, 0.0, 3)], rel=1e-6)
+
+
+def test_latent_attributes_follow_their_creator_and_have_unit_variance():
+    from simlab.society.catalog import CreatorCatalog
+    from simlab.society.population import UniformPopulation
+
+    catalog_model = CreatorCatalog(CreatorCatalog.Settings(size=20000, creators=400, taste_dims=3))
+    catalog = catalog_model.initial(1, torch.Generator().manual_seed(0), torch.device("cpu"))
+    attributes = catalog.live("attributes")
+    assert attributes.shape == (20000, 3)
+    assert attributes.var(dim=0).tolist() == pytest.approx([1.0] * 3, abs=0.25)
+    # an item's attributes sit near its creator's: within-creator spread is spread^2 / (1 + spread^2)
+    creator = catalog.live("creator")
+    within = torch.stack([attributes[creator == c].var(dim=0).mean() for c in range(400)]).mean()
+    assert float(within) == pytest.approx(0.25**2 / (1 + 0.25**2), rel=0.15)
+    population = UniformPopulation(UniformPopulation.Settings(size=3000))
+    users = population.sample(4, torch.Generator().manual_seed(1), "cpu", 3)
+    assert users.taste is not None and users.taste.shape == (3000, 3)
+    assert users.taste.std().item() == pytest.approx(1.0, abs=0.05)
+    # without latent tastes nothing is drawn: the other draws are those of a world without them
+    plain = population.sample(4, torch.Generator().manual_seed(1), "cpu")
+    assert plain.taste is None and torch.equal(plain.opinion, users.opinion)
+    flat = CreatorCatalog(CreatorCatalog.Settings(size=4000, creators=20, taste_dims=0))
+    assert flat.initial(1, torch.Generator().manual_seed(0), torch.device("cpu")).attributes is None
+
+
 def test_interest_drift_moves_toward_consumed_topics():
     model = EngagementModel(EngagementModel.Settings(interest_drift=0.25))
     users = _users([[0.0], [0.0]], [[0.5, 0.5], [0.5, 0.5]])

@@ -39,7 +39,7 @@ def test_recorder_equals_pure_functions(tiny):
         "exposure_gini": m.gini(np.bincount(ctx.impressions.item.numpy(), minlength=ctx.n_items)),
         "ctr": m.ctr(labels),
         "engagement": m.engagement(labels, ctx.users.n),
-        "auc": m.auc(labels, ctx.predictions.numpy()),
+        "auc_pooled": m.auc(labels, ctx.predictions.numpy()),
         "logloss": m.logloss(labels, ctx.predictions.numpy()),
         "slate_diversity": m.intra_list_diversity(ctx.catalog.stance[ctx.slates[(ctx.slates >= 0).all(1)]].numpy()),
     }

@@ -41,7 +41,7 @@ def test_families_keep_their_order_and_unknown_metrics_go_to_other():
     assert list(out) == ["polarization", "extremity and exposure", "engagement and model quality", OTHER]
     assert out[OTHER] == ["zeta_new", "alpha_new"]
     listed = [n for names in FAMILIES.values() for n in names]
-    assert len(listed) == len(set(listed)) == 23
+    assert len(listed) == len(set(listed)) == 29
 
 
 def test_points_follow_the_scenario_not_the_file_order(feeds_run, tmp_path):

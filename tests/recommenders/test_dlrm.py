@@ -280,8 +280,11 @@ def make_rec(view: PlatformView, seed: int = 0, **settings) -> DLRMRecommender:
     return rec
 
 
-def synthetic_log(view: PlatformView, n: int, seed: int = 0, factor_seed: int = 7) -> tuple[ImpressionLog, Tensor]:
-    """Impressions whose engagement depends on hidden user and item factors only."""
+def synthetic_log(
+    view: PlatformView, n: int, seed: int = 0, factor_seed: int = 7, step: int = 0
+) -> tuple[ImpressionLog, Tensor]:
+    """Impressions whose engagement depends on hidden user and item factors only, 1000 per step
+    from ``step`` on."""
     g = torch.Generator().manual_seed(seed)
     hidden = torch.Generator().manual_seed(factor_seed)
     a = torch.randn(view.n_users, 2, generator=hidden)
@@ -296,7 +299,7 @@ def synthetic_log(view: PlatformView, n: int, seed: int = 0, factor_seed: int = 
         item=items,
         position=torch.zeros(n, dtype=torch.long),
         label=labels,
-        step=torch.arange(n) // 1000,
+        step=step + torch.arange(n) // 1000,
         dense=view.dense(users, items),
         history=view.history[users],
     )
@@ -415,7 +418,7 @@ def test_tables_grow_with_catalog(optimizer: str) -> None:
     assert torch.equal(sa.weight("item")[:40].detach(), old_items)
     assert torch.equal(sa.weight("creator")[: old_creators.shape[0]].detach(), old_creators)
     assert rec.item_embeddings().shape == (65, 8)
-    log2, _ = synthetic_log(view, 2000, seed=3)
+    log2, _ = synthetic_log(view, 2000, seed=3, step=3)
     before = sa.weight("item")[60:65].detach().clone()
     out = rec.train(log2, step=3)
     assert torch.isfinite(torch.tensor(out["loss"]))
@@ -450,8 +453,26 @@ def test_window_and_empty_log() -> None:
     assert "loss" not in rec.train(empty, step=0)  # nothing to learn from is not a divergence
     log, _ = synthetic_log(view, 3000)  # steps 0, 1, 2 (1000 rows each)
     assert rec.train(log, step=6)["samples"] == 1000  # steps 2..6
-    rec = make_rec(view, window=1500)
+    rec = make_rec(view, window=1500, window_unit="impressions")
     assert rec.train(log, step=6)["samples"] == 1500
+
+
+def test_retrains_window_trains_on_each_impression_once() -> None:
+    view = make_view(20, 30)
+    log, _ = synthetic_log(view, 3000)  # steps 0, 1, 2 (1000 rows each)
+    rec = make_rec(view)  # the default: window 1 retrain
+    assert rec.train(log, step=0)["samples"] == 3000  # the first retrain: the whole log
+    assert rec.train(log, step=1)["samples"] == 2000  # then what was logged after step 0
+    assert rec.train(log, step=2)["samples"] == 1000  # after step 1
+    assert "loss" not in rec.train(log, step=3)  # nothing new
+    two = make_rec(view, window=2)
+    two.train(log, step=0)
+    two.train(log, step=1)
+    assert two.train(log, step=2)["samples"] == 2000  # after the retrain before the last: steps 1, 2
+    # the retrain steps are part of the checkpoint
+    other = make_rec(view, window=2)
+    other.load_state_dict(two.state_dict())
+    assert other.train(log, step=3)["samples"] == two.train(log, step=3)["samples"] == 1000
 
 
 def test_bce_soft_labels() -> None:

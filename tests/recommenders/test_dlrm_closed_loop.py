@@ -29,7 +29,7 @@ def test_dlrm_raises_exposure_extremeness_and_opinion_variance_over_random():
             sim = Simulation(scenario, replicate)
             for _ in range(30):
                 row = sim.step()
-            rows.append([row["exposure_extremeness"], row["opinion_variance"], row["auc"]])
+            rows.append([row["exposure_extremeness"], row["opinion_variance"], row["auc_pooled"]])
         finals[name] = np.array(rows)
     dlrm, random = finals["dlrm"].mean(0), finals["random"].mean(0)
     assert dlrm[0] > random[0] + 0.02  # exposure_extremeness
@@ -49,4 +49,4 @@ def test_predictions_from_scores_equal_predict(tiny):
     from_scores = torch.sigmoid(sim.recommender.score(users, candidates))
     from_predict = sim.recommender.predict(users.repeat_interleave(7), candidates.reshape(-1)).reshape(-1, 7)
     assert torch.allclose(from_scores, from_predict, atol=1e-5)
-    assert 0.0 <= sim.step()["auc"] <= 1.0
+    assert 0.0 <= sim.step()["auc_pooled"] <= 1.0

@@ -4,6 +4,7 @@
     DenseArch        bottom MLP over dense features  (B, d)
     InteractionArch  pairwise dots (or concatenation) of the F = S + 1 vectors -> (B, top_in)
     OverArch         top MLP -> one logit            (B,)
+    PositionArch     slate position -> log-probability of examination (B,), training only (PAL)
 The model that composes them is :class:`simlab.recommenders.dlrm.model.DLRM`; its factored
 scorer (user-side and item-side work once each) is :mod:`simlab.recommenders.dlrm.scorer`.
 
@@ -326,3 +327,39 @@ class OverArch(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.mlp(x).squeeze(-1)
+
+
+class PositionArch(nn.Module):
+    """The position tower of PAL (Guo, Yu, Liu, Ma & Tang, RecSys 2019, "PAL: a position-bias
+    aware learning framework for CTR prediction in recommender systems").
+
+    An impression at slate position r is engaged with probability q_r * sigmoid(z), with z the
+    DLRM's logit (engagement once examined) and q_r the probability that position r is
+    examined. Training fits both on the logged impressions; serving ranks by z alone, as if
+    every candidate were shown at the top, so the model does not learn that what it once
+    ranked high was engaged with more because it was ranked high. q_0 = 1 (the top position is
+    the reference, which also fixes the scale between q and sigmoid(z)); q_r = sigmoid(w_r)
+    for r >= 1, w_r learned. Positions past the table's capacity share its last entry until
+    :meth:`grow` adds rows.
+    """
+
+    def __init__(self, positions: int, device: torch.device):
+        super().__init__()
+        # w_r starts at 2 (q_r = 0.88): positions begin nearly as examined as the top one
+        self.logit = nn.Parameter(torch.full((max(positions, 2),), 2.0, device=device))
+
+    @property
+    def capacity(self) -> int:
+        return self.logit.shape[0]
+
+    def forward(self, position: Tensor) -> Tensor:
+        """(B,) slate positions -> (B,) log q_r, the log-probability that the position is examined."""
+        logit = self.logit.index_select(0, position.clamp(max=self.capacity - 1))
+        return torch.where(position > 0, F.logsigmoid(logit), torch.zeros_like(logit))
+
+    def grow(self, positions: int) -> None:
+        """Room for ``positions`` positions; new entries start like the first ones. The parameter
+        object changes, so the optimizer must be rebuilt (``Trainer.regrow``)."""
+        old = self.logit.detach()
+        if positions > old.shape[0]:
+            self.logit = nn.Parameter(torch.cat([old, old.new_full((positions - old.shape[0],), 2.0)]))

@@ -8,7 +8,14 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from simlab.recommenders.dlrm.arches import SPARSE_FEATURES, DenseArch, InteractionArch, OverArch, SparseArch
+from simlab.recommenders.dlrm.arches import (
+    SPARSE_FEATURES,
+    DenseArch,
+    InteractionArch,
+    OverArch,
+    PositionArch,
+    SparseArch,
+)
 
 
 class DLRM(nn.Module):
@@ -19,6 +26,10 @@ class DLRM(nn.Module):
     (both halves, so the dense vector belongs to the (user, item) pair) or ``"user"`` (the
     user's half only: a per-request context, as in production ranking, so the dense vector is
     computed once per user and the item's dense half is not used). Either way F = S + 1.
+
+    ``positions`` > 0 adds PAL's position tower (:class:`PositionArch`, Guo et al. 2019) as
+    ``position_arch``: trained with the model (the loss reads it), never used by ``forward``,
+    which is the reference DLRM's and predicts engagement at the top position.
     """
 
     def __init__(
@@ -36,6 +47,7 @@ class DLRM(nn.Module):
         dense_features: str = "all",
         pooling: str = "mean",
         init: str = "scale",
+        positions: int = 0,
         *,
         generator: torch.Generator,
         device: torch.device | str = "cpu",
@@ -57,6 +69,7 @@ class DLRM(nn.Module):
             interaction, len(SPARSE_FEATURES), embedding_dim, self_interaction, dense_dim=bottom_mlp[-1]
         )
         self.over_arch = OverArch(self.inter_arch.out_features, top_mlp, generator, device)
+        self.position_arch = PositionArch(positions, device) if positions > 0 else None
 
     @property
     def dense_per_user(self) -> bool:

@@ -22,6 +22,7 @@ from simlab.recommenders.dlrm.trainer import GROWTH, Trainer, pad_history, windo
 from simlab.registry import RECOMMENDERS
 
 AUTO_SPARSE_ROWS = 1 << 15  # sparse_grad "auto": tables this large train faster with sparse gradients
+POSITIONS = 16  # the position tower's first capacity; it grows for longer slates
 
 
 @RECOMMENDERS.register("dlrm")
@@ -31,6 +32,12 @@ class DLRMRecommender:
     Tables: user (N real + synthetic users), item and creator (grow with the catalog), topic,
     history (own table, or the item table's rows with ``history_table: shared``). Ranking uses
     :meth:`DLRM.factored_forward`; ``predict`` the plain forward.
+
+    Training (docs/learning.md): by default each retrain makes one pass over the impressions
+    logged since the previous retrain (``window: 1``, ``window_unit: retrains``), in
+    mini-batches of 256, so every impression is trained on once, as in production online
+    training; the slate position enters only through PAL's position tower
+    (``position_debias``), so that serving scores engagement as if at the top position.
     """
 
     # score() returns engagement logits, so the engine takes progressive-validation predictions
@@ -68,11 +75,18 @@ class DLRMRecommender:
         optimizer: Literal["adagrad", "sgd", "adam"] = pydantic.Field("adagrad", description="training optimiser")
         lr: float = pydantic.Field(0.05, gt=0, description="learning rate")
         epochs: int = pydantic.Field(1, ge=1, le=10_000, description="passes over the window per retrain")
-        batch_size: int = pydantic.Field(1024, ge=1, le=100_000_000, description="training mini-batch size")
+        batch_size: int = pydantic.Field(256, ge=1, le=100_000_000, description="training mini-batch size")
         window: int = pydantic.Field(
-            50_000, ge=1, le=100_000_000, description="train on the newest `window` impressions (or steps)"
+            1, ge=1, le=100_000_000, description="train on the newest `window` impressions, steps or retrain intervals"
         )
-        window_unit: Literal["impressions", "steps"] = pydantic.Field("impressions", description="unit of `window`")
+        window_unit: Literal["impressions", "steps", "retrains"] = pydantic.Field(
+            "retrains",
+            description="unit of `window`; retrains: the impressions logged since the window-th previous retrain",
+        )
+        position_debias: bool = pydantic.Field(
+            True, description="learn the slate position's effect with PAL's position tower; serve at the top position"
+        )
+        position_lr: float = pydantic.Field(0.5, gt=0, description="learning rate of the position tower")
         # sparse embedding gradients (adagrad, sgd; adam has none): only the looked-up rows get
         # gradients and updates. "auto": sparse once a table starts with >= 32,768 rows, where
         # they are faster and far smaller (100k users: 1.3 GiB peak instead of 2.9 GiB)
@@ -106,6 +120,7 @@ class DLRMRecommender:
         self.n_users = 0  # real + synthetic
         self.n_real_users = 0
         self._items_seen = 0  # catalog size the tables were last synced to
+        self._retrains: list[int] = []  # steps of the latest retrains (the `retrains` window), oldest first
 
     # ------------------------------------------------------------------ setup and growth
     def setup(self, view: PlatformView, generator: torch.Generator) -> None:
@@ -135,11 +150,12 @@ class DLRMRecommender:
             dense_features=s.dense_features,
             pooling=s.pooling,
             init=s.init,
+            positions=POSITIONS if s.position_debias else 0,
             generator=generator,
             device=view.device,
         )
         sparse = s.sparse_grad if s.sparse_grad != "auto" else max(rows.values()) >= AUTO_SPARSE_ROWS
-        self.trainer = Trainer(self.model, s.optimizer, s.lr, s.batch_size, sparse)
+        self.trainer = Trainer(self.model, s.optimizer, s.lr, s.batch_size, sparse, {"position_arch.": s.position_lr})
         self._items_seen = view.n_items
 
     def _ensure_rows(self, table: str, needed: int) -> None:
@@ -221,9 +237,10 @@ class DLRMRecommender:
     def training_batch(
         self, log: ImpressionLog, step: int, extra: dict[str, Tensor] | None = None
     ) -> dict[str, Tensor]:
-        """The window's rows (plus ``extra`` rows with user, item, label, dense, history) as a batch."""
+        """The window's rows (plus ``extra`` rows with user, item, label, dense, history, and
+        position if known: else the top one) as a batch."""
         s = self.settings
-        rows = window_rows(log, step, s.window, s.window_unit)
+        rows = window_rows(log, step, s.window, s.window_unit, self._retrains)
         parts = [rows] if extra is None else [rows, extra]
         length = max(p["history"].shape[1] for p in parts)
         batch = {
@@ -232,6 +249,7 @@ class DLRMRecommender:
             "label": torch.cat([p["label"].float() for p in parts]),
             "dense": torch.cat([p["dense"].float() for p in parts]),
             "history": torch.cat([pad_history(p["history"], length) for p in parts]),
+            "position": torch.cat([p.get("position", torch.zeros_like(p["user"])) for p in parts]),
         }
         # a user's impressions of one step were logged with one history bag: pool it once
         groups = torch.cat([_history_groups(p) for p in parts])
@@ -244,11 +262,18 @@ class DLRMRecommender:
         return batch
 
     def train(self, log: ImpressionLog, step: int, extra: dict[str, Tensor] | None = None) -> dict[str, float]:
-        """``epochs`` passes over the sliding window (and optional synthetic rows); returns {"loss", "samples"}."""
+        """``epochs`` passes over the window (and optional synthetic rows); returns {"loss", "samples"}."""
         self.sync_catalog()
         batch = self.training_batch(log, step, extra)
+        self._retrains = [*(r for r in self._retrains if r < step), step][-(self.settings.window + 1) :]
         if extra is not None and extra["user"].numel():
             self._ensure_rows("user", int(extra["user"].max()) + 1)
+        position_arch = self.model.position_arch
+        if position_arch is not None and batch["position"].numel():
+            needed = int(batch["position"].max()) + 1
+            if needed > position_arch.capacity:
+                position_arch.grow(max(needed, int(position_arch.capacity * GROWTH)))
+                self.trainer.regrow()
         return self.trainer.fit(batch, self.settings.epochs, self.generator)
 
     # ------------------------------------------------------------------ checkpoint
@@ -259,6 +284,8 @@ class DLRMRecommender:
             "model": {k: v.detach().clone() for k, v in self.model.state_dict().items()},
             "optimizer": self.trainer.state_dict(),
             "rows": {name: sa.capacity(name) for name in sa.embedding_bags},
+            "positions": self.model.position_arch.capacity if self.model.position_arch is not None else 0,
+            "retrains": torch.tensor(self._retrains, dtype=torch.long),
             "n_users": self.n_users,
             "n_real_users": self.n_real_users,
             "items_seen": self._items_seen,
@@ -272,10 +299,13 @@ class DLRMRecommender:
             if bag.weight.shape[0] != rows:  # resize (contents are overwritten below)
                 bag.weight = torch.nn.Parameter(bag.weight.new_zeros(rows, bag.weight.shape[1]))
                 bag.num_embeddings = rows
+        if self.model.position_arch is not None:
+            self.model.position_arch.grow(int(state["positions"]))
         self.model.load_state_dict(state["model"])
         self.trainer.load_state_dict(state["optimizer"])
         self.n_users, self.n_real_users = int(state["n_users"]), int(state["n_real_users"])
         self._items_seen = int(state["items_seen"])
+        self._retrains = [int(x) for x in state["retrains"].tolist()]
 
 
 def _history_groups(rows: dict[str, Tensor]) -> Tensor:

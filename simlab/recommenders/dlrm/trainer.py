@@ -2,7 +2,8 @@
 
 A training batch is a dict of tensors over B logged impressions: ``dense`` (B, n_dense),
 ``user``, ``item``, ``topic``, ``creator`` (B,) long, ``history`` (B, H) long padded with -1,
-``label`` (B,) float in [0, 1] (soft labels allowed) and optionally ``weight`` (B,) and
+``label`` (B,) float in [0, 1] (soft labels allowed) and optionally ``position`` (B,) long (the
+slate position, read by the PAL position tower when the model has one), ``weight`` (B,) and
 ``history_group`` (B,) long: rows with one group id share their history bag, which is then
 pooled once per group (:meth:`simlab.recommenders.dlrm.SparseArch.lookup`).
 
@@ -13,6 +14,8 @@ unrolled step through which antidote data optimises synthetic users' labels.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -28,8 +31,20 @@ OPTIMIZERS = ("adagrad", "sgd", "adam")
 GROWTH = 2.0  # geometric growth of tables that follow the catalog: amortised O(1) copies per new row
 
 
-def window_rows(log: ImpressionLog, step: int, window: int, unit: str) -> dict[str, Tensor]:
-    """The sliding training window: the newest ``window`` impressions, or those of the last ``window`` steps."""
+def window_rows(
+    log: ImpressionLog, step: int, window: int, unit: str, retrains: Sequence[int] = ()
+) -> dict[str, Tensor]:
+    """The training window: the newest ``window`` impressions (unit ``impressions``), those of the
+    last ``window`` steps (``steps``), or those logged after the ``window``-th most recent retrain
+    before ``step`` (``retrains``: the steps of the latest retrains, oldest first; every row until
+    there were that many; a retrain at ``step`` itself is not counted, so the batch of a retrain
+    can be rebuilt after it ran). ``retrains`` with window 1 trains on each impression once:
+    online training, the regime in which click models do not overfit their sparse ids (Zhang et
+    al., CIKM 2022, "Towards understanding the overfitting phenomenon of deep click-through rate
+    models")."""
+    if unit == "retrains":
+        earlier = [r for r in retrains if r < step]
+        return log.rows(since_step=earlier[-window] + 1 if len(earlier) >= window else None)
     if unit == "steps":
         return log.rows(since_step=step - window + 1)
     rows = log.rows()
@@ -55,13 +70,39 @@ def bce_loss(logits: Tensor, labels: Tensor, weight: Tensor | None = None) -> Te
     return F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype), weight=weight)
 
 
+def log1mexp(a: Tensor) -> Tensor:
+    """log(1 - exp(a)) for a < 0, accurate at both ends (Maechler 2012, "Accurately computing
+    log(1 - exp(-|a|))"); ``a`` is kept below -1e-7 so that neither branch of the select is infinite."""
+    a = a.clamp(max=-1e-7)
+    return torch.where(a > -math.log(2), torch.log(-torch.expm1(a)), torch.log1p(-torch.exp(a)))
+
+
+def position_aware_bce(logits: Tensor, log_examined: Tensor, labels: Tensor, weight: Tensor | None = None) -> Tensor:
+    """Mean BCE of p = q * sigmoid(z) (PAL, Guo et al. 2019), (B,) logits z, (B,) log q -> ().
+
+    log p = log q + log sigmoid(z) and log(1 - p) = log1mexp(log p), so no probability is ever
+    rounded to 0 or 1; labels may be soft. With log q = 0 it equals :func:`bce_loss`.
+    """
+    log_p = log_examined.to(logits.dtype) + F.logsigmoid(logits)
+    y = labels.to(logits.dtype)
+    loss = -(y * log_p + (1 - y) * log1mexp(log_p))
+    return (loss * weight).mean() if weight is not None else loss.mean()
+
+
 def batch_loss(model: nn.Module, batch: dict[str, Tensor]) -> Tensor:
+    """The training loss of a batch: BCE on engagement, through PAL's position tower when the
+    model has one and the batch has positions."""
     dense, sparse = split_batch(batch)
-    return bce_loss(model(dense, sparse), batch["label"], batch.get("weight"))
+    logits = model(dense, sparse)
+    position_arch = model.position_arch if isinstance(model, DLRM) else None
+    if position_arch is not None and "position" in batch:
+        return position_aware_bce(logits, position_arch(batch["position"]), batch["label"], batch.get("weight"))
+    return bce_loss(logits, batch["label"], batch.get("weight"))
 
 
 def make_optimizer(name: str, params: Any, lr: float) -> torch.optim.Optimizer:
-    """Adagrad (the DLRM default), SGD or Adam; Adagrad and SGD accept sparse embedding gradients."""
+    """Adagrad (the DLRM default), SGD or Adam; Adagrad and SGD accept sparse embedding gradients.
+    ``params``: parameters, or parameter groups (dicts with their own ``lr``)."""
     if name == "adagrad":
         return torch.optim.Adagrad(params, lr=lr)
     if name == "sgd":
@@ -77,7 +118,10 @@ class Trainer:
     The optimizer's per-parameter state is keyed by parameter name so that it survives table
     growth: :meth:`regrow` rebuilds the optimizer over the new parameters and pads each
     per-row state tensor (Adagrad's sum, Adam's moments) with zeros for the new rows, which is
-    exactly the state a never-updated row has.
+    exactly the state a never-updated row has. ``lr_of`` gives parameters whose name starts with
+    a key their own learning rate (the DLRM's PAL position tower: a few scalars that every
+    impression informs, which must move faster than the embeddings that would otherwise absorb
+    the position's effect).
     """
 
     def __init__(
@@ -87,8 +131,10 @@ class Trainer:
         lr: float = 0.05,
         batch_size: int = 1024,
         sparse_grad: bool = False,
+        lr_of: dict[str, float] | None = None,
     ):
         self.model, self.name, self.lr, self.batch_size = model, optimizer, lr, batch_size
+        self.lr_of = dict(lr_of or {})
         sparse_arch = getattr(model, "sparse_arch", None)
         if sparse_arch is not None:
             # sparse embedding gradients touch only the looked-up rows (cost independent of the
@@ -98,7 +144,11 @@ class Trainer:
 
     def _build(self) -> None:
         self.params = dict(self.model.named_parameters())
-        self.optimizer = make_optimizer(self.name, list(self.params.values()), self.lr)
+        groups: dict[float, list[Tensor]] = {}
+        for name, p in self.params.items():
+            lr = next((v for prefix, v in self.lr_of.items() if name.startswith(prefix)), self.lr)
+            groups.setdefault(lr, []).append(p)
+        self.optimizer = make_optimizer(self.name, [{"params": ps, "lr": lr} for lr, ps in groups.items()], self.lr)
 
     def regrow(self) -> None:
         """Rebuild the optimizer after parameters were replaced by larger ones (table growth)."""
