@@ -1,6 +1,7 @@
 """Command line: ``simlab run|validate|compare|plot|report|list`` (docs/design.md §3).
 
-Exit 0 on success, 2 on invalid input with one message naming the file, line and key path.
+Exit 0 on success, 2 on invalid input with one message naming the file, line and key path, 1 when
+the work failed (some tasks failed, or an output could not be written: a full disk, one line).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from simlab.errors import ScenarioError
+from simlab.errors import OutputError, ScenarioError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -204,6 +205,26 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_redraw(args: argparse.Namespace) -> int:
+    """``simlab plot`` / ``simlab report``: the run folder locked (one writer at a time) and free
+    of links before anything is written."""
+    from simlab.running.files import locked, refuse_links
+
+    run_dir = _run_dir(args.run_dir)
+    with locked(run_dir):
+        refuse_links(run_dir)
+        if args.command == "plot":
+            from simlab.outputs.plotting import plot_run
+
+            for path in plot_run(run_dir):
+                print(path)
+        else:
+            from simlab.outputs.report import write_report
+
+            print(write_report(run_dir))
+    return 0
+
+
 def _cmd_antidote(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -276,21 +297,21 @@ def _main(argv: list[str] | None) -> int:
             return _cmd_compare(args)
         if args.command == "antidote":
             return _cmd_antidote(args)
-        if args.command == "plot":
-            from simlab.outputs.plotting import plot_run
-
-            for path in plot_run(_run_dir(args.run_dir)):
-                print(path)
-            return 0
-        if args.command == "report":
-            from simlab.outputs.report import write_report
-
-            print(write_report(_run_dir(args.run_dir)))
-            return 0
+        if args.command in ("plot", "report"):
+            return _cmd_redraw(args)
         return _cmd_list(args)
     except ScenarioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OutputError as exc:  # a full disk, a read-only folder: the run or command failed, inputs were fine
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        raise  # handled by main: a reader that went away is not an error
+    except OSError as exc:  # any other OS error: one line, not a traceback
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

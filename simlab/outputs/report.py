@@ -20,6 +20,7 @@ import pandas as pd
 import yaml
 
 from simlab.outputs.plotting import FAMILIES, OTHER, _slug, grouped, title_of, ylabel_of
+from simlab.running.files import atomic_write
 from simlab.running.summary import summary_sweep_columns
 
 # figure file name (or prefix) -> what it shows, in the order the report presents them
@@ -245,5 +246,5 @@ baseline with its 95% t-interval. <span style="background:#fff3c4">Highlighted (
 </body></html>
 """
     out = run_dir / "report.html"
-    out.write_text(page, encoding="utf-8")
+    atomic_write(out, page)  # whole or not at all, never through a link
     return out
