@@ -213,6 +213,7 @@ def _cmd_redraw(args: argparse.Namespace) -> int:
     run_dir = _run_dir(args.run_dir)
     with locked(run_dir):
         refuse_links(run_dir)
+        _check_records(run_dir)
         if args.command == "plot":
             from simlab.outputs.plotting import plot_run
 
@@ -223,6 +224,69 @@ def _cmd_redraw(args: argparse.Namespace) -> int:
 
             print(write_report(run_dir))
     return 0
+
+
+def _check_records(run_dir: Path) -> None:
+    """The run folder's manifest.json and scenario.yaml, which the figures and the report read,
+    are a JSON object and a YAML mapping whose keys read there have the right kind (a damaged one
+    is one line naming the file and the key, not a traceback). Each is read without following a
+    link and within the scenario loader's limits (the YAML through its parser)."""
+    import json
+
+    from simlab.config.limits import limit
+    from simlab.config.loading import parse_yaml
+    from simlab.running.files import open_inside
+
+    shapes: dict[str, tuple[str, dict[str, tuple[type, str]]]] = {
+        "manifest.json": (
+            "a JSON object",
+            {"tasks": (list, "a list"), "timings": (dict, "an object"), "resumed": (list, "a list")},
+        ),
+        "scenario.yaml": (
+            "a YAML mapping",
+            {"sweep": (dict, "a mapping"), "variants": (dict, "a mapping"), "sweep_baseline": (dict, "a mapping")},
+        ),
+    }
+    kinds = {
+        str: "a string",
+        int: "a number",
+        float: "a number",
+        bool: "true or false",
+        list: "a list",
+        dict: "a mapping",
+    }
+    for name, (kind, keys) in shapes.items():
+        path = run_dir / name
+        try:
+            with open_inside(run_dir, name) as handle:
+                data = handle.read(limit("document_bytes") + 1)
+        except FileNotFoundError:
+            continue
+        document: object = None
+        if len(data) <= limit("document_bytes"):
+            try:
+                text = data.decode("utf-8")
+                document = json.loads(text) if name.endswith(".json") else parse_yaml(text, str(path))[0]
+            except ValueError:  # undecodable, or not JSON
+                pass
+        if not isinstance(document, dict):
+            raise ScenarioError(f"expected {kind}, found a damaged file", file=str(path))
+        for key, (expected, word) in keys.items():
+            value = document.get(key)
+            if value is not None and not isinstance(value, expected):
+                raise ScenarioError(
+                    f"expected {word}, found {kinds.get(type(value), 'another value')} (a damaged file)",
+                    file=str(path),
+                    key=key,
+                )
+        if name == "scenario.yaml":
+            for axis, values in (document.get("sweep") or {}).items():
+                if not isinstance(values, list):
+                    raise ScenarioError(
+                        f"expected a list, found {kinds.get(type(values), 'another value')} (a damaged file)",
+                        file=str(path),
+                        key=f"sweep.{axis}",
+                    )
 
 
 def _cmd_antidote(args: argparse.Namespace) -> int:

@@ -360,6 +360,62 @@ def test_a_manifest_that_is_not_one(finished, capsys, content):
     assert "manifest.json" in _one_line(capsys)
 
 
+def _damaged(key: str, value: object):
+    return lambda document: document | {key: value}
+
+
+@pytest.mark.parametrize(
+    ("name", "damage", "says"),
+    [
+        ("manifest.json", b"[1, 2]", "expected a JSON object"),
+        ("manifest.json", b"{not json", "expected a JSON object"),
+        ("manifest.json", b"\xff\xfe", "expected a JSON object"),
+        ("manifest.json", _damaged("timings", 5), "timings: expected an object, found a number"),
+        ("manifest.json", _damaged("tasks", 5), "tasks: expected a list, found a number"),
+        ("manifest.json", _damaged("resumed", "yes"), "resumed: expected a list, found a string"),
+        ("scenario.yaml", b"- a list\n", "expected a YAML mapping"),
+        ("scenario.yaml", b"a: [", "invalid YAML"),
+        ("scenario.yaml", _damaged("sweep_baseline", [1, 2]), "sweep_baseline: expected a mapping, found a list"),
+        ("scenario.yaml", _damaged("variants", [1, 2]), "variants: expected a mapping, found a list"),
+        ("scenario.yaml", _damaged("sweep", {"seed": 5}), "sweep.seed: expected a list, found a number"),
+    ],
+)
+def test_plot_and_report_of_a_damaged_run_folder_are_one_line(finished, capsys, name, damage, says):
+    """The manifest and scenario that the figures and the report read: damaged (not a document,
+    or a key they read of the wrong kind), each is one line naming the file and the key."""
+    path = finished / name
+    if isinstance(damage, bytes):
+        path.write_bytes(damage)
+    elif name.endswith(".json"):
+        path.write_text(json.dumps(damage(json.loads(path.read_text()))))
+    else:
+        path.write_text(yaml.safe_dump(damage(yaml.safe_load(path.read_text()))))
+    for command in ("plot", "report"):
+        assert main([command, str(finished)]) == 2
+        line = _one_line(capsys)
+        assert line.startswith(f"error: {path}") and says in line, line
+    assert not (finished / "report.html").exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (b'garbage,"x\n', "ParserError"),
+        (b"a,b\n1,2\n", "no column variant"),
+        (b"variant,metric,final_mean,ci_low,ci_high,diff_vs_first,diff_ci_low,diff_ci_high,replicates\n"
+         b"base,x,abc,1,1,0,0,0,2\n", "text in the number column final_mean"),
+    ],
+)  # fmt: skip
+def test_report_of_a_damaged_summary_is_one_line_and_resume_writes_it_again(finished, capsys, content, says):
+    (finished / "summary.csv").write_bytes(content)
+    assert main(["report", str(finished)]) == 2
+    line = _one_line(capsys)
+    assert line.startswith(f"error: {finished / 'summary.csv'}: not a simlab summary table") and says in line
+    assert main(["run", "--resume", str(finished), "--quiet"]) == 0
+    assert main(["report", str(finished)]) == 0
+    assert (finished / "report.html").read_text().count("<table") > 1
+
+
 # ---------------------------------------------------------------------------- a full disk
 
 
