@@ -12,6 +12,11 @@ from pathlib import Path
 
 from simlab.errors import ScenarioError
 
+WORKERS_HELP = (
+    "parallel tasks in a local process pool (default: $SIMLAB_WORKERS if set, else the usable CPU cores; "
+    "capped by the memory estimate and the number of tasks)"
+)
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -28,10 +33,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--steps", type=int)
     run.add_argument("--device", choices=["auto", "cpu", "cuda"])
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a dotted key")
-    run.add_argument("--workers", type=int, default=1, help="parallel tasks (local process pool)")
+    run.add_argument("--workers", type=int, help=WORKERS_HELP)
     run.add_argument("--backend", choices=["local", "ray"], default="local")
     run.add_argument("--address", help="Ray cluster address (with --backend ray)")
-    run.add_argument("--quiet", action="store_true", help="no progress output")
+    run.add_argument(
+        "--quiet", action="store_true", help="no progress bars and no summary; only the run-folder line is printed"
+    )
     run.add_argument(
         "--max-memory",
         metavar="SIZE",
@@ -60,8 +67,8 @@ def _parser() -> argparse.ArgumentParser:
         "--set", action="append", default=[], metavar="KEY=VALUE", help="override a dotted key (scenario)"
     )
     compare.add_argument("--no-figures", action="store_true", help="write the tables only")
-    compare.add_argument("--quiet", action="store_true")
-    compare.add_argument("--workers", type=int, default=1)
+    compare.add_argument("--quiet", action="store_true", help="no progress bars; the table is still printed")
+    compare.add_argument("--workers", type=int, help=WORKERS_HELP)
 
     plot = sub.add_parser("plot", help="(re)draw figures/*.png of a run folder")
     plot.add_argument("run_dir")
@@ -112,12 +119,16 @@ def _run_changes(args: argparse.Namespace) -> dict[str, object]:
     }
 
 
+def _check_workers(workers: int | None) -> None:
+    if workers is not None and workers < 1:
+        raise ScenarioError(f"expected --workers >= 1, found {workers}", file="--workers")
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from simlab import running as runner
     from simlab.config import parse_set
 
-    if args.workers < 1:
-        raise ScenarioError(f"expected --workers >= 1, found {args.workers}", file="--workers")
+    _check_workers(args.workers)
     if args.resume:
         from simlab.running.resume import resume
 
@@ -162,9 +173,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     from simlab.config import load_scenario
+    from simlab.testing import check_plugins
 
     for path in args.scenarios:
         scenario = load_scenario(path)
+        check_plugins(scenario)  # each plugin type through simlab.testing's contract checks
         n_tasks = len(scenario.tasks()) * scenario.replicates
         print(f"{path}: ok ({scenario.name}, {n_tasks} tasks x {scenario.steps} steps)")
     return 0
@@ -174,8 +187,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     from simlab.config import parse_set
     from simlab.outputs import compare
 
-    if args.workers < 1:
-        raise ScenarioError(f"expected --workers >= 1, found {args.workers}", file="--workers")
+    _check_workers(args.workers)
     if args.replicates is not None and args.replicates < 1:
         raise ScenarioError(f"expected --replicates >= 1, found {args.replicates}", file="--replicates")
     names = [n.strip() for n in args.metrics.split(",") if n.strip()] if args.metrics else None
@@ -291,9 +303,24 @@ def _main(argv: list[str] | None) -> int:
     except ScenarioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        print(_interrupted(exc), file=sys.stderr)
         return 130
+
+
+def _interrupted(exc: KeyboardInterrupt) -> str:
+    """What Ctrl-C leaves and how to go on: the run folder and the resume command."""
+    from simlab.errors import RunInterrupted
+
+    if not isinstance(exc, RunInterrupted):
+        return "interrupted"
+    text = f"interrupted; finish the run with: simlab run --resume {exc.run_dir}"
+    if not exc.checkpoints:
+        text += (
+            " (completed tasks are kept; unfinished ones restart from step 0, as this run writes no checkpoints: "
+            "set output.checkpoint_every to keep their progress)"
+        )
+    return text
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ when one task does not fit the memory available (``/proc/meminfo`` MemAvailable,
 from __future__ import annotations
 
 import math
+import os
 import re
 from dataclasses import dataclass, field
 
@@ -73,6 +74,15 @@ def parse_size(text: str) -> int:
     if not match or float(match.group(1)) <= 0:
         raise ScenarioError(f"expected a size like 2G or 512M, found {str(text)[:40]!r}", file="--max-memory")
     return int(float(match.group(1)) * _UNITS[match.group(2).upper()])
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask, which containers and ``taskset``
+    narrow), else the machine's count; at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # no affinity call on this platform
+        return max(1, os.cpu_count() or 1)
 
 
 def available_memory() -> int | None:
@@ -159,11 +169,25 @@ def estimate(scenario: Scenario) -> Estimate:
     return Estimate(BASE_BYTES + sum(best.values()), len(points) * scenario.replicates, best)
 
 
+def default_workers() -> int:
+    """Workers when none are asked for: $SIMLAB_WORKERS if set (an integer >= 1), else
+    :func:`usable_cores`."""
+    text = os.environ.get("SIMLAB_WORKERS", "").strip()
+    if text:
+        if not text.isdigit() or int(text) < 1:
+            raise ScenarioError(f"expected an integer >= 1, found {text!r}", file="$SIMLAB_WORKERS")
+        return int(text)
+    return usable_cores()
+
+
 def plan(
-    scenario: Scenario, workers: int, max_memory: int | None = None, backend: str = "local"
+    scenario: Scenario, workers: int | None, max_memory: int | None = None, backend: str = "local"
 ) -> tuple[int, str | None]:
-    """(workers to use, a note when they were capped). Raises ScenarioError when one task does
+    """(workers to use, a note when they were capped). ``workers`` None: :func:`default_workers`,
+    capped without a note unless memory is what caps them. Raises ScenarioError when one task does
     not fit in ``max_memory`` (default: the machine's available memory)."""
+    asked = workers is not None
+    workers = default_workers() if workers is None else workers
     found = estimate(scenario)
     budget = max_memory if max_memory is not None else available_memory()
     source = "--max-memory" if max_memory is not None else "available memory (MemAvailable)"
@@ -179,5 +203,7 @@ def plan(
         allowed = max(1, min(allowed, (budget - BASE_BYTES) // found.task_bytes))
     if allowed >= workers:
         return workers, None
+    if allowed == min(workers, found.tasks) and not asked:  # fewer tasks than cores: nothing to say
+        return allowed, None
     why = f"{found.tasks} tasks" if allowed == found.tasks else f"{format_size(budget or 0)} of memory"
     return allowed, f"note: using {allowed} workers instead of {workers} ({why}; {found.describe()})"

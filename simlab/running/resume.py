@@ -24,13 +24,14 @@ from pathlib import Path
 
 from simlab.config import load_scenario
 from simlab.errors import ScenarioError
-from simlab.running import RunResult, atomic_write, make_tasks, run_tasks
+from simlab.running import RunResult, atomic_write, make_tasks, read_status, run_tasks, task_dir
+from simlab.running.checkpoint import FILENAME as CHECKPOINT
 
 
 def resume(
     path: str | Path,
     *,
-    workers: int = 1,
+    workers: int | None = 1,
     backend: str = "local",
     address: str | None = None,
     quiet: bool = False,
@@ -81,6 +82,19 @@ def resume(
     workers, note = plan(scenario, workers, limit, backend)
     if note:
         print(note, file=sys.stderr)
+    restart = [
+        t.task_id
+        for t in tasks
+        if (read_status(t) or {}).get("status") != "complete" and not (task_dir(t) / CHECKPOINT).exists()
+    ]
+    if restart:
+        kept = len(tasks) - len(restart)
+        print(
+            f"note: {len(restart)} unfinished task(s) have no checkpoint (output.checkpoint_every: "
+            f"{scenario.output.checkpoint_every}) and restart from step 0; {kept} complete or checkpointed task(s) "
+            "are kept",
+            file=sys.stderr,
+        )
     removed = remove_temporary_files(run_dir)
     if removed and not quiet:
         print(f"removed {removed} temporary file(s) left by the interrupted run")

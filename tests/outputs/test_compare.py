@@ -126,11 +126,11 @@ def test_figures_are_written_at_page_width(tmp_path):
     table = compare.paired_differences(metrics)
     for path in (plot_tradeoff(table, tmp_path), plot_forest(table, tmp_path)):
         width, height = png_size(path)
-        assert width == 1600 and height > 300
+        assert width == 1080 and height > 300  # 7.2 in at 150 dpi: a journal's page width
     assert plot_dose_response(metrics, tmp_path) is None  # not a sweep
     sweep = frame(variants=("k=0", "k=0.5", "k=1"))
     width, _ = png_size(plot_dose_response(sweep, tmp_path))
-    assert width == 1600
+    assert width == 1080
 
 
 # ------------------------------------------------------------------ the command line

@@ -26,11 +26,13 @@ def test_the_report_is_titled_and_highlights_what_excludes_zero(feeds_run):
     page = write_report(feeds_run).read_text()
     assert "<title>tiny: simlab report</title>" in page and "<h1>tiny</h1>" in page
     assert "does an oracle push exposure outward?" in page
-    for family in ("Polarization", "Extremity and exposure", "Diversity", "Engagement and model quality", "Other"):
+    for family in ("Polarization", "Extremity and exposure", "Diversity", "Engagement and model quality"):
         assert f"<h3>{family}</h3>" in page
     summary = pd.read_csv(feeds_run / "summary.csv")
     differs = summary[summary["variant"] != "pop"]
-    significant = ((differs["diff_ci_low"] > 0) | (differs["diff_ci_high"] < 0)).sum()
+    width = differs["diff_ci_high"] > differs["diff_ci_low"]  # zero-width intervals never count
+    significant = (width & ((differs["diff_ci_low"] > 0) | (differs["diff_ci_high"] < 0))).sum()
+    assert significant == differs["diff_excludes_zero"].sum()
     assert page.count('<td class="sig">') == significant
     assert "0.0000" not in page
 
