@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 from simlab.errors import ScenarioError
@@ -84,20 +85,44 @@ def _parser() -> argparse.ArgumentParser:
     )
     listing.add_argument("--markdown", action="store_true", help="with --settings: the whole reference as Markdown")
 
-    antidote = sub.add_parser("antidote", help="optimise antidote data for a ratings file (MovieLens or CSV)")
-    antidote.add_argument("ratings_file")
-    antidote.add_argument("--budget", type=float, default=0.01, help="fraction of users in (0, 1), or a count >= 1")
-    antidote.add_argument(
-        "--objective", choices=["polarization", "individual_unfairness", "group_unfairness"], default="polarization"
+    antidote = sub.add_parser(
+        "antidote",
+        help="optimise antidote data for a ratings file (MovieLens or CSV)",
+        description="Optimise antidote data (Rastegarpanah, Gummadi & Crovella 2019) for a ratings file: synthetic "
+        "users whose ratings make the refitted ALS model's predictions less polarised (or unfair). The defaults "
+        "finish in about a minute on a MovieLens-100k-sized file; the result is never worse than no antidote.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    antidote.add_argument("--method", choices=["gradient", "heuristic", "random"], default="gradient")
-    antidote.add_argument("--gradient", choices=["approx", "exact"], default="approx")
-    antidote.add_argument("--rank", type=int, default=4)
-    antidote.add_argument("--reg", type=float, default=0.1)
-    antidote.add_argument("--seed", type=int, default=0)
+    antidote.add_argument(
+        "ratings_file", help="ml-100k u.data, ml-1m ratings.dat, ml-latest ratings.csv or user,item,rating CSV"
+    )
+    antidote.add_argument(
+        "--budget", type=float, default=0.01, help="antidote users: a fraction of the users in (0, 1), or a count >= 1"
+    )
+    antidote.add_argument(
+        "--objective",
+        choices=["polarization", "individual_unfairness", "group_unfairness"],
+        default="polarization",
+        help="what the antidote lowers",
+    )
+    antidote.add_argument(
+        "--method", choices=["gradient", "heuristic", "random"], default="gradient", help="how it is optimised"
+    )
+    antidote.add_argument(
+        "--gradient", choices=["approx", "exact"], default="approx", help="the paper's approximation or the exact one"
+    )
+    antidote.add_argument("--rank", type=int, default=4, help="rank of the ALS model")
+    antidote.add_argument("--reg", type=float, default=0.1, help="ALS ridge penalty lambda")
+    antidote.add_argument("--seed", type=int, default=0, help="seed of the ALS start and the search")
+    antidote.add_argument("--restarts", type=int, default=1, help="random restarts of the gradient search")
+    antidote.add_argument("--max-iter", type=int, default=10, help="gradient iterations per restart at most")
     antidote.add_argument("--top-users", type=int, help="keep the users with most ratings")
     antidote.add_argument("--top-items", type=int, help="keep the most rated items")
-    antidote.add_argument("--no-curve", action="store_true", help="skip the budget curve (0.5%% to 5%%)")
+    antidote.add_argument(
+        "--curve", action="store_true", help="also the budget curve (0.5%% to 5%% of users, distinct user counts)"
+    )
+    antidote.add_argument("--no-curve", action="store_true", help="no budget curve (the default; kept for old scripts)")
+    antidote.add_argument("--quiet", action="store_true", help="no progress lines")
     antidote.add_argument("--out", required=True, help="output folder")
     return parser
 
@@ -226,14 +251,34 @@ def _cmd_antidote(args: argparse.Namespace) -> int:
     budget: float | int = int(args.budget) if args.budget >= 1 and float(args.budget).is_integer() else args.budget
     if not (isinstance(budget, int) or 0 < budget < 1):
         raise ScenarioError(f"expected --budget in (0, 1) or a count >= 1, found {args.budget}", file="--budget")
-    table = run_antidote(
+    for flag in ("rank", "restarts", "max_iter"):
+        if getattr(args, flag) < 1:
+            raise ScenarioError(
+                f"expected an integer >= 1, found {getattr(args, flag)}", file=f"--{flag.replace('_', '-')}"
+            )
+    if args.curve and args.no_curve:
+        raise ScenarioError("expected --curve or --no-curve, found both", file="--curve")
+    started = time.perf_counter()
+
+    def report(line: str) -> None:  # progress on stderr, with the time since the start
+        if not args.quiet:
+            print(f"{line} ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
+
+    outcome = run_antidote(
         args.ratings_file, args.out, budget=budget, objective=args.objective, method=args.method,
         gradient=args.gradient, rank=args.rank, reg=args.reg, seed=args.seed, top_users=args.top_users,
-        top_items=args.top_items, curve=not args.no_curve,
+        top_items=args.top_items, curve=args.curve, restarts=args.restarts, max_iter=args.max_iter, report=report,
     )  # fmt: skip
-    with pd.option_context("display.float_format", "{:.4g}".format):
+    table = outcome.table.rename(columns={"change_pct": "change (%)"})
+    with pd.option_context("display.float_format", "{:.4g}".format, "display.max_colwidth", 60):
         print(table.to_string(index=False))
-    print(f"wrote {args.out}")
+    if not outcome.helped:
+        print(
+            f"warning: no antidote lowered {args.objective} (judged by a converged refit); none was written, so "
+            "'after' is the data without antidote. Try more --restarts or --max-iter, another --budget or --method.",
+            file=sys.stderr,
+        )
+    print(f"wrote {args.out} ({time.perf_counter() - started:.0f} s)")
     return 0
 
 

@@ -22,6 +22,7 @@ colour in every figure.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import math
@@ -227,12 +228,16 @@ def _snapshot_index(run_dir: Path, found: list[Point]) -> pd.DataFrame:
 
 def _opinions(paths: Sequence[Path], field: str = "opinion") -> np.ndarray:
     """Axis 0 of ``field`` from the snapshots at ``paths``, concatenated (pooled)."""
-    parts = []
-    for path in paths:
-        with np.load(path) as data:
-            values = data[field]
-            parts.append(values[:, 0] if values.ndim == 2 else values)
+    parts = [_snapshot_field(Path(path), field) for path in paths]
     return np.concatenate(parts) if parts else np.empty(0)
+
+
+@functools.lru_cache(maxsize=4096)
+def _snapshot_field(path: Path, field: str) -> np.ndarray:
+    """Axis 0 of one snapshot's ``field`` (read once: several figures read the same snapshots)."""
+    with np.load(path) as data:
+        values = data[field]
+        return values[:, 0] if values.ndim == 2 else values
 
 
 def _pooled_note(replicates: int) -> str:
@@ -402,7 +407,8 @@ def _families(run: Run, family: str | None) -> dict[str, list[str]]:
 
 
 def _paged(stem: str, index: int, count: int) -> str:
-    return f"{stem}.png" if count == 1 else f"{stem}_{index + 1}.png"
+    """The file name of page ``index`` of ``count``: the first keeps the plain name."""
+    return f"{stem}.png" if index == 0 else f"{stem}_{index + 1}.png"
 
 
 # ---------------------------------------------------------------------------- metric curves
@@ -613,10 +619,11 @@ def _point_snapshots(run: Run, index: int, step: int | None = None, replicate: i
     return snaps
 
 
-def draw_opinion_distributions(run_dir: str | Path | Run, bins: int = 40) -> dict[str, Figure]:
+def draw_opinion_distributions(run_dir: str | Path | Run, bins: int = 40, over_time: bool = False) -> dict[str, Figure]:
     """opinion_final.png: the final opinion distribution (axis 0) of every point overlaid, as a
-    density histogram; opinion_over_time.png: the same at every snapshot, one small multiple per
-    step (at most 12: evenly spaced snapshots, the first and last included). Replicates are
+    density histogram; with ``over_time``, opinion_over_time.png: the same at every snapshot, one
+    small multiple per step (at most 12: evenly spaced snapshots, the first and last included;
+    :func:`plot_run` leaves it out, as opinion_heatmap.png shows every snapshot). Replicates are
     pooled (said in the title)."""
     run = load_run(run_dir)
     if not len(run.snapshots):
@@ -637,6 +644,8 @@ def draw_opinion_distributions(run_dir: str | Path | Run, bins: int = 40) -> dic
     draw(sheet.axes[0], steps[-1])
     style(sheet.axes[0], f"step {steps[-1]}", "density (users per unit opinion)", "opinion (axis 0, -1 to 1)")
     out = {"opinion_final.png": sheet.figure}
+    if not over_time:
+        return out
     shown = [steps[round(i)] for i in np.linspace(0, len(steps) - 1, min(len(steps), MAX_PANELS))]
     shown = list(dict.fromkeys(shown))
     title = f"Opinion distribution at {len(shown)} of {len(steps)} snapshots ({_pooled_note(replicates)})"
@@ -750,7 +759,9 @@ def draw_opinion_heatmaps(run_dir: str | Path | Run, bins: int = 40) -> dict[str
     if mesh is not None:
         top, bottom = sheet.axes[0].get_position().y1, sheet.axes[-1].get_position().y0
         x0 = (PAGE_WIDTH - MARGIN - 0.72) / PAGE_WIDTH
-        bar = figure.colorbar(mesh, cax=figure.add_axes((x0, bottom, 0.1 / PAGE_WIDTH, top - bottom)))
+        bar = figure.colorbar(
+            mesh, cax=figure.add_axes((x0, bottom, 0.1 / PAGE_WIDTH, top - bottom), label="<colorbar>")
+        )
         bar.ax.tick_params(labelsize=FONT["tick"], length=2)
         tidy_axis(bar.ax, "y", "share of users per bin")
     return {"opinion_heatmap.png": figure}

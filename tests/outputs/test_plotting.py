@@ -20,7 +20,6 @@ FEED_FIGURES = [
     "forest_polarization.png",
     "forest_extremity_exposure.png",
     "opinion_final.png",
-    "opinion_over_time.png",
     "opinion_heatmap.png",
     "opinion_initial_final.png",
     "exposure_vs_opinion.png",
@@ -31,6 +30,7 @@ def test_every_figure_is_written_at_page_width(feeds_run):
     names = {p.name for p in (feeds_run / "figures").glob("*.png")}
     assert set(FEED_FIGURES) <= names
     assert not any(n.startswith(("sweep_", "phase_")) for n in names)  # no sweep in this run
+    assert "opinion_over_time.png" not in names  # the heatmap shows every snapshot
     for name in FEED_FIGURES:
         width, height = Image.open(feeds_run / "figures" / name).size
         assert width == 1080 and height >= 300, name  # 7.2 in (a journal page's width) at 150 dpi
