@@ -76,7 +76,11 @@ def test_a_two_key_sweep_draws_lines_per_key_and_a_phase_diagram(sweep_run, tmp_
     families = ["diversity", "engagement_model_quality", "extremity_exposure", "polarization"]
     assert names == sorted(
         [f"phase_{v}_{f}.png" for v in ("pop", "rand") for f in families]
-        + [f"sweep_{i}_{k}_{f}.png" for i, k in enumerate(["behavior.b_ext", "population.susceptibility"]) for f in families]
+        + [
+            f"sweep_{i}_{k}_{f}.png"
+            for i, k in enumerate(["behavior.b_ext", "population.susceptibility"])
+            for f in families
+        ]
     )
     assert Image.open(tmp_path / "phase_pop_polarization.png").size[0] == 1080
 

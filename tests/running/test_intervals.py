@@ -92,7 +92,9 @@ def test_summary_csv_carries_cut_intervals_and_the_significance_rule():
     for variant, share, coverage in (("base", [0.0, 0.0, 0.03], [0.5, 0.6, 0.7]), ("b", [0.2, 0.3, 0.25], None)):
         for r in range(3):
             cov = coverage[r] if coverage else [0.5, 0.6, 0.7][r] + 0.01  # the same +0.01 in every pair
-            rows.append({"variant": variant, "replicate": r, "step": 0, "extreme_user_share": share[r], "coverage": cov})
+            rows.append(
+                {"variant": variant, "replicate": r, "step": 0, "extreme_user_share": share[r], "coverage": cov}
+            )
     summary = summarize(pd.DataFrame(rows)).set_index(["variant", "metric"])
     base = summary.loc[("base", "extreme_user_share")]
     assert base["ci_low"] == 0.0 and bool(base["ci_clipped"]) and base["replicates"] == 3
