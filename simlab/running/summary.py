@@ -38,6 +38,9 @@ from scipy import stats
 ID_COLUMNS = ["variant", "replicate", "step"]
 LEVEL = 0.95  # the coverage of every interval
 FEW = 5  # fewer pairs (replicates) than this: tables and figures say "few replicates"
+# an interval narrower than this share of its magnitude has no width: values that do not vary,
+# up to the float32 precision (~1e-7) of the state the metrics are computed from
+ZERO_WIDTH = 1e-6
 UNBOUNDED = (-math.inf, math.inf)
 
 
@@ -55,18 +58,26 @@ class Interval:
 
     @property
     def defined(self) -> bool:
-        """Both ends finite and the interval of positive width."""
-        return bool(math.isfinite(self.low) and math.isfinite(self.high) and self.high > self.low)
+        """Both ends finite and the interval of positive width (:func:`has_width`)."""
+        return has_width(self.low, self.high)
 
     @property
     def excludes_zero(self) -> bool:
         return excludes_zero(self.low, self.high)
 
 
+def has_width(low: float, high: float) -> bool:
+    """Both ends finite and high - low more than :data:`ZERO_WIDTH` of the larger |end|: a
+    difference that is the same in every pair (up to rounding) has no width."""
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return False
+    return bool(high - low > ZERO_WIDTH * max(abs(low), abs(high)))
+
+
 def excludes_zero(low: float, high: float) -> bool:
-    """The significance rule: a finite interval of positive width that does not contain 0
-    (a zero-width or undefined interval never counts)."""
-    return bool(math.isfinite(low) and math.isfinite(high) and high > low and (low > 0 or high < 0))
+    """The significance rule: a finite interval of positive width (:func:`has_width`) that does
+    not contain 0 (a zero-width or undefined interval never counts)."""
+    return has_width(low, high) and (low > 0 or high < 0)
 
 
 def metric_bounds(name: str) -> tuple[float, float]:

@@ -68,6 +68,9 @@ def test_a_zero_width_or_undefined_interval_is_never_significant():
     assert (same.low, same.high) == (pytest.approx(0.000746), pytest.approx(0.000746))
     assert not same.excludes_zero and not same.defined
     assert not interval(np.array([0.0, 0.0, 0.0])).excludes_zero  # "oracle 0 [0, 0]"
+    # the same difference in every pair, up to rounding (x + d - x is not exactly d): still no width
+    rounded = interval(np.array([0.3 + 0.000746 - 0.3, 0.7 + 0.000746 - 0.7, 0.000746]))
+    assert rounded.high > rounded.low and not rounded.defined and not rounded.excludes_zero
     one = interval(np.array([0.5, np.nan]))
     assert one.n == 1 and math.isnan(one.low) and not one.excludes_zero
     assert excludes_zero(0.1, 0.2) and excludes_zero(-0.2, -0.1) and not excludes_zero(-0.1, 0.2)
