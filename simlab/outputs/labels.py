@@ -99,7 +99,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "personalisation": ("Personalisation of predictions", "user-by-item share (0 to 1)"),
     "personalisation_ceiling": ("Personalisation of true p", "user-by-item share (0 to 1)"),
     "logloss": ("Log loss", "nats per impression"),
-    "rpol": ("Polarization of predictions", "R_pol (variance of predictions)"),
+    "rpol": ("Polarization of predictions (R_pol)", "variance of predictions"),
     "unfairness_individual": ("Individual unfairness", "variance of per-user error"),
     "unfairness_group": ("Group unfairness", "variance of group mean error"),
 }

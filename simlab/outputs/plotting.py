@@ -374,7 +374,19 @@ def tidy_axis(ax: Axes, which: str, label: str) -> None:
     setter = ax.set_xticks if which == "x" else ax.set_yticks
     setter(ticks, texts)
     ax.set_xlim(low, high) if which == "x" else ax.set_ylim(low, high)
-    (ax.set_xlabel if which == "x" else ax.set_ylabel)(label, fontsize=FONT["label"], labelpad=2)
+    (ax.set_xlabel if which == "x" else ax.set_ylabel)(fit_label(ax, which, label), fontsize=FONT["label"], labelpad=2)
+
+
+def fit_label(ax: Axes, which: str, label: str) -> str:
+    """``label`` wrapped onto two lines when it is longer than the panel's side (so that it stays
+    inside the page and clear of its neighbours)."""
+    figure = ax.figure
+    assert isinstance(figure, Figure)
+    width, height = ax.get_position().size * figure.get_size_inches()
+    side = width if which == "x" else height
+    if text_width(label, FONT["label"]) <= side + 0.3:
+        return label
+    return "\n".join(textwrap.wrap(label, max(12, int(side / (FONT["label"] * CHAR))))[:2])
 
 
 def _band(ax: Axes, stats: pd.DataFrame, colour: Any, lw: float = 1.3) -> None:
@@ -778,15 +790,16 @@ def _axis_values(values: list[Any]) -> tuple[np.ndarray, list[str] | None]:
         return np.arange(len(values), dtype=float), [str(v) for v in values]
 
 
-def swept_key_label(key: str, scenario: dict[str, Any] | None = None) -> str:
-    """A swept key in words: its setting's description from the settings reference, then the
-    key itself (``weight of the penalty (interventions.0.weight)``); the key alone when unknown."""
+def swept_key_label(key: str, scenario: dict[str, Any] | None = None, limit: int = 40) -> str:
+    """A swept key in words: its setting's description from the settings reference (its first
+    clause when longer than ``limit`` characters), then the key itself (``penalty strength
+    (interventions.0.weight)``); the key alone when unknown."""
     from simlab.settings_reference import describe_key
 
     words = describe_key(key, scenario or {})
-    if len(words) > 40:  # the first clause: "penalty strength: scores lose ..." -> "penalty strength"
+    if len(words) > limit:  # the first clause: "penalty strength: scores lose ..." -> "penalty strength"
         clauses = [c for c in re.split(r": |, |; | \(", words) if len(c.split()) >= 2]
-        words = clauses[0] if clauses and len(clauses[0]) <= 40 else ""
+        words = clauses[0] if clauses and len(clauses[0]) <= limit else ""
     return f"{words} ({key})" if words else key
 
 
@@ -866,26 +879,29 @@ def _phase_diagrams(
                                     _short(image[b, a]),
                                     ha="center",
                                     va="center",
-                                    fontsize=6,
+                                    fontsize=7,
                                     color="white",
                                     path_effects=[matplotlib.patheffects.withStroke(linewidth=1.2, foreground="black")],
                                 )
                     ax.set_title(title_of(name), fontsize=FONT["title"], pad=3)
                     ax.set_xticks(range(len(xs)), [str(v) for v in xs], fontsize=FONT["tick"])
                     ax.set_yticks(range(len(ys)), [str(v) for v in ys], fontsize=FONT["tick"])
-                    ax.set_xlabel(swept_key_label(kx, run.scenario), fontsize=FONT["label"], labelpad=2)
-                    ax.set_ylabel(ky, fontsize=FONT["label"], labelpad=2)
+                    ax.set_xlabel(
+                        fit_label(ax, "x", swept_key_label(kx, run.scenario)), fontsize=FONT["label"], labelpad=2
+                    )
+                    ax.set_ylabel(
+                        fit_label(ax, "y", swept_key_label(ky, run.scenario)), fontsize=FONT["label"], labelpad=2
+                    )
                     bar = ax.figure.colorbar(mesh, ax=ax, fraction=0.08, pad=0.03)
-                    bar.ax.tick_params(labelsize=6)
-                    bar.set_label(unit_of(name), fontsize=6)
+                    bar.ax.tick_params(labelsize=7)
+                    bar.set_label(unit_of(name), fontsize=7)
                 out[_paged(f"phase_{_safe(variant)}_{slug(family)}", index, len(chunks))] = sheet.figure
     return out
 
 
 def _short(value: float) -> str:
-    return (
-        f"{value:.2g}" if abs(value) < 0.01 and value != 0 else f"{value:.2f}" if abs(value) < 100 else f"{value:.3g}"
-    )
+    """3 significant digits (the cells of a phase diagram differ in the third)."""
+    return f"{value:.3g}"
 
 
 def _safe(text: str) -> str:

@@ -35,8 +35,11 @@ def texts(figure):
     renderer = figure.canvas.get_renderer()
     found = list(figure.texts) + [t for legend in figure.legends for t in legend.get_texts()]
     for ax in figure.axes:
-        found += [ax.title, ax.xaxis.label, ax.yaxis.label, *ax.get_xticklabels(), *ax.get_yticklabels()]
-        found += [child for child in ax.texts]
+        found += [ax.title, ax.xaxis.label, ax.yaxis.label, *ax.texts]
+        for axis in (ax.xaxis, ax.yaxis):  # the tick labels drawn: those of ticks inside the axis
+            low, high = sorted(axis.get_view_interval())
+            span = (high - low) * 1e-9
+            found += [t.label1 for t in axis.get_major_ticks() if low - span <= t.get_loc() <= high + span]
     return [(t, t.get_window_extent(renderer)) for t in found if t.get_visible() and t.get_text().strip()]
 
 
@@ -137,3 +140,53 @@ def test_what_does_not_apply_is_named_per_point(handmade):
     # with a cohort, both columns apply
     metrics["exposure_extremeness_logged_out"] = 0.5
     assert "exposure_extremeness_logged_in" not in not_applicable(metrics, scenario).get(("oracle",), set())
+
+
+def test_sweep_figures_and_phase_diagrams_fit_a_page(sweep_run):
+    figures = plotting.draw_sweep(sweep_run)
+    assert any(n.startswith("phase_") for n in figures) and any(n.startswith("sweep_") for n in figures)
+    for name, figure in figures.items():
+        check_layout(name, figure)
+    sweep = next(f for n, f in figures.items() if n.startswith("sweep_0_"))
+    assert panels(sweep)[0].get_xlabel().replace("\n", " ") == "weight of appetite times extremeness (behavior.b_ext)"
+
+
+def test_a_comparison_of_many_variants_keeps_its_ticks_apart(monkeypatch, tmp_path):
+    """Seven mitigations x twelve metrics, some differences of order 1e-4 (as R_pol's in the
+    antidote runs): one page, short ticks with the power of ten in the axis label."""
+    from simlab.outputs.compare_figures import plot_dose_response, plot_forest
+
+    rng = np.random.default_rng(0)
+    variants = ["base", "mmr", "extremeness_penalty", "calibrated", "random_injection", "bridging", "diversity_cap",
+                "chronological_mix"]  # fmt: skip
+    names = ["opinion_variance", "polarization_er", "bimodality", "extremity", "extreme_user_share",
+             "exposure_extremeness", "extreme_exposure_share", "slate_diversity", "topic_entropy", "coverage", "ctr",
+             "rpol"]  # fmt: skip
+    rows = [
+        {"variant": v, "replicate": r, "step": 0, **{n: 0.3 + 0.01 * i + rng.normal(0, 0.02) for n in names},
+         "rpol": 1e-3 + 2e-5 * i + rng.normal(0, 2e-5)}
+        for i, v in enumerate(variants)
+        for r in range(10)
+    ]  # fmt: skip
+    import pandas as pd
+
+    table = paired_differences(pd.DataFrame(rows), names=names)
+    saved = {}
+    monkeypatch.setattr("simlab.outputs.compare_figures.save", lambda figures, out: saved.update(figures) or [out])
+    plot_forest(table, tmp_path)
+    (figure,) = saved.values()
+    check_layout("compare_forest.png", figure)
+    rpol = next(ax for ax in figure.axes if ax.get_title() == title_of("rpol"))
+    assert "×10⁻" in rpol.get_xlabel()
+    assert max(len(t.get_text()) for t in rpol.get_xticklabels()) <= 5
+    dose = [
+        {"variant": f"interventions.0.weight={w}", "replicate": r, "step": 0, "ctr": 0.2 - 0.01 * w + 0.001 * r}
+        for w in (0.0, 0.5, 1.0)
+        for r in range(3)
+    ]
+    saved.clear()
+    scenario = {"interventions": [{"type": "extremeness_penalty"}]}
+    plot_dose_response(pd.DataFrame(dose), tmp_path, names=["ctr"], scenario=scenario)
+    (figure,) = saved.values()
+    check_layout("compare_dose.png", figure)
+    assert panels(figure)[0].get_xlabel().replace("\n", " ") == "penalty strength (interventions.0.weight)"
