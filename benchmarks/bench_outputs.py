@@ -25,7 +25,7 @@ import simlab
 from simlab.config import parse_set
 from simlab.outputs.plotting import plot_run
 from simlab.outputs.report import write_report
-from simlab.running.resources import default_workers, usable_cores
+from simlab.running.resources import default_workers
 
 TARGET = 0.20
 
@@ -47,7 +47,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", default="scenarios/quickstart.yaml")
     parser.add_argument("--workers", type=int, default=None, help="simulation workers (default: as simlab run)")
-    parser.add_argument("--figure-workers", type=int, default=None, help="figure processes (default: the usable cores)")
+    parser.add_argument("--figure-workers", type=int, default=None, help="figure processes (default: as simlab run)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--quick", action="store_true", help="do not compare with the target")
     args = parser.parse_args()
@@ -62,7 +62,7 @@ def main() -> None:
     workers = args.workers or default_workers()
     print(
         f"bench_outputs: {args.scenario} {' '.join(args.set)}; {workers} simulation worker(s), "
-        f"{args.figure_workers or usable_cores()} figure process(es) at most; {len(paths)} figures"
+        f"{args.figure_workers or default_workers()} figure process(es) at most; {len(paths)} figures"
     )
     print(f"{'part':<22}{'wall s':>9}{'CPU s':>9}")
     for name, wall, cpu in (

@@ -962,12 +962,13 @@ def plot_run(run_dir: str | Path, workers: int | None = None) -> list[Path]:
     """Write figures/*.png for a run folder (every drawing of :data:`DRAWINGS`), replacing the
     figures of an earlier drawing; returns their paths in the order the report shows them.
 
-    The figures are independent, so with ``workers`` > 1 (default: the usable cores) they are
-    drawn by that many forked processes that share the run already read (Linux; elsewhere, and
-    with ``workers=1``, one after another): matplotlib's cost is per panel, not per number.
+    The figures are independent, so with ``workers`` > 1 (default: as many as a run's tasks get,
+    ``$SIMLAB_WORKERS`` or the usable cores) they are drawn by that many forked processes that
+    share the run already read (Linux; elsewhere, and with ``workers=1``, one after another):
+    matplotlib's cost is per panel, not per number.
     """
     global _RUN, _OUT
-    from simlab.running.resources import usable_cores
+    from simlab.running.resources import default_workers
 
     run_dir = Path(run_dir)
     out = run_dir / "figures"
@@ -981,7 +982,7 @@ def plot_run(run_dir: str | Path, workers: int | None = None) -> list[Path]:
         (draw, family) for draw in BY_FAMILY for family in families
     ]
     jobs += [(draw, None) for draw in DRAWINGS if draw not in BY_FAMILY]
-    workers = min(len(jobs), usable_cores() if workers is None else max(1, workers))
+    workers = min(len(jobs), default_workers() if workers is None else max(1, workers))
     _JOBS[:], _RUN, _OUT = jobs, run, out
     try:
         if workers > 1 and sys.platform == "linux":

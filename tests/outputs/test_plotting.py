@@ -90,3 +90,15 @@ def test_plot_run_returns_what_it_wrote(feeds_run):
     assert [p.name for p in paths][:2] == ["metrics_polarization.png", "metrics_extremity_exposure.png"]
     assert len(paths) == len({p.name for p in paths}) == len(list((feeds_run / "figures").glob("*.png")))
     assert all(p.exists() for p in paths)
+
+
+def test_figures_drawn_in_parallel_are_those_drawn_one_by_one(feeds_run, tmp_path):
+    one, two = tmp_path / "one", tmp_path / "two"
+    for folder in (one, two):
+        shutil.copytree(feeds_run, folder)
+        shutil.rmtree(folder / "figures")
+    serial = plot_run(one, workers=1)
+    parallel = plot_run(two, workers=2)  # forked processes, one family each at a time
+    assert [p.name for p in serial] == [p.name for p in parallel]
+    for a, b in zip(serial, parallel):
+        assert a.read_bytes() == b.read_bytes(), a.name
