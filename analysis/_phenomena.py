@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from simlab.running.files import read_metrics
-from simlab.running.summary import mean_ci
+from simlab.running.summary import few_note, mean_ci
 
 
 def read(run_dir: Path) -> pd.DataFrame:
@@ -57,3 +57,11 @@ def fmt(values: np.ndarray | pd.Series, digits: int = 3, signed: bool = False) -
     mean, low, high = ci(values)
     spec = f"{'+' if signed else ''}.{digits}f"
     return f"{mean:{spec}} [{low:{spec}}, {high:{spec}}]"
+
+
+def with_note(text: str, run_dir: Path) -> str:
+    """``text`` (a Markdown table) followed by the few-replicates note when the run in
+    ``run_dir`` has fewer than 5 replicates (every table with few pairs says so)."""
+    replicates = int(read(run_dir)["replicate"].nunique())
+    note = few_note(replicates)
+    return f"{text}\n\n{note} (intervals are wide and their width uncertain)" if note else text

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _phenomena import with_note
 from matplotlib.lines import Line2D
 
 from simlab.outputs.plotting import colour, notes, page, save, step_intervals, style
@@ -143,7 +144,7 @@ def main() -> None:
     metrics = pd.read_csv(args.run_dir / "metrics.csv")
     clusters, times = final_clusters(args.run_dir), convergence_steps(metrics)
     save(figure(metrics, clusters, times), out)
-    text = table(clusters, times)
+    text = with_note(table(clusters, times), args.run_dir)
     (out / "algorithmic_bias.md").write_text(text + "\n")
     print(text)
 

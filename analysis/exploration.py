@@ -14,7 +14,7 @@ import argparse
 from pathlib import Path
 
 import pandas as pd
-from _phenomena import ci, fmt, read, sweep_values, tail_mean
+from _phenomena import ci, fmt, read, sweep_values, tail_mean, with_note
 
 from simlab.outputs.phenomena_figures import plot_tradeoff
 
@@ -67,7 +67,7 @@ def main() -> None:
         f"ctr (mean of the last {WINDOW} steps)",
         "Exploration: engagement against opinion impact (oracle, epsilon-greedy)",
     )
-    text = table(rows)
+    text = with_note(table(rows), args.run_dir)
     (out / "exploration.md").write_text(text + "\n")
     print(text)
 

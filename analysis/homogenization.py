@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _phenomena import with_note
 
 from simlab.outputs.plotting import plot_metric_curves
 from simlab.running.summary import mean_ci
@@ -72,7 +73,7 @@ def main() -> None:
         filename="homogenization.png",
         title="Homogenization minus the ideal (oracle) recommender, paired by replicate",
     )
-    text = table(metrics, derived)
+    text = with_note(table(metrics, derived), args.run_dir)
     (out / "homogenization.md").write_text(text + "\n")
     print(text)
 

@@ -15,7 +15,7 @@ import argparse
 from pathlib import Path
 
 import pandas as pd
-from _phenomena import base_variant, ci, fmt, read, sweep_values
+from _phenomena import base_variant, ci, fmt, read, sweep_values, with_note
 
 from simlab.outputs.phenomena_figures import plot_tradeoff
 
@@ -76,7 +76,7 @@ def main() -> None:
         "final extremity: oracle - random (paired)",
         "Below 0 the engagement-optimal feed moderates opinions",
     )
-    text = table(final)
+    text = with_note(table(final), args.run_dir)
     (out / "moderation.md").write_text(text + "\n")
     print(text)
 

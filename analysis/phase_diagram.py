@@ -25,6 +25,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+from _phenomena import with_note
 
 from simlab.metrics.measures import bimodality_coefficient_t, opinion_variance_t
 from simlab.outputs.phenomena_figures import plot_category_grid
@@ -111,7 +112,7 @@ def main() -> None:
         "Final opinions: consensus, polarisation, fragmentation",
         notes,
     )
-    text = "\n".join(lines)
+    text = with_note("\n".join(lines), args.run_dir)
     (out / "phase_diagram.md").write_text(text + "\n")
     print(text)
 

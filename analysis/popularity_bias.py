@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _phenomena import with_note
 
 from simlab.outputs.plotting import plot_metric_curves
 from simlab.running.summary import mean_ci
@@ -64,7 +65,7 @@ def main() -> None:
         filename="popularity_bias.png",
         title="Popularity bias per user group (group 0: minority camp)",
     )
-    text = table(metrics)
+    text = with_note(table(metrics), args.run_dir)
     (out / "popularity_bias.md").write_text(text + "\n")
     print(text)
 

@@ -16,7 +16,7 @@ import argparse
 from pathlib import Path
 
 import pandas as pd
-from _phenomena import fmt, read, tail_mean
+from _phenomena import fmt, read, tail_mean, with_note
 
 from simlab.outputs.plotting import plot_metric_curves
 
@@ -50,7 +50,7 @@ def main() -> None:
     plot_metric_curves(
         metrics, out, columns=2, names=names, filename="privacy_seeking.png", title="Logged-out vs logged-in users"
     )
-    text = table(metrics)
+    text = with_note(table(metrics), args.run_dir)
     (out / "privacy_seeking.md").write_text(text + "\n")
     print(text)
 

@@ -14,6 +14,7 @@ import argparse
 from pathlib import Path
 
 import pandas as pd
+from _phenomena import with_note
 
 from simlab.outputs.plotting import plot_metric_curves
 from simlab.running.summary import mean_ci
@@ -55,7 +56,7 @@ def main() -> None:
         filename="reach_vs_share.png",
         title="Extreme items: share of impressions vs reach of users",
     )
-    text = table(metrics)
+    text = with_note(table(metrics), args.run_dir)
     (out / "reach_vs_share.md").write_text(text + "\n")
     print(text)
 

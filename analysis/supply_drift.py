@@ -15,7 +15,7 @@ import argparse
 from pathlib import Path
 
 import pandas as pd
-from _phenomena import fmt, read
+from _phenomena import fmt, read, with_note
 
 from simlab.outputs.plotting import plot_metric_curves
 
@@ -45,7 +45,7 @@ def main() -> None:
     out = args.out or args.run_dir
     metrics = read(args.run_dir)
     plot_metric_curves(metrics, out, names=NAMES, filename="supply_drift.png", title="Creators chasing engagement")
-    text = table(metrics)
+    text = with_note(table(metrics), args.run_dir)
     (out / "supply_drift.md").write_text(text + "\n")
     print(text)
 

@@ -652,7 +652,8 @@ def draw_opinion_distributions(run_dir: str | Path | Run, bins: int = 40, over_t
                 density, _ = np.histogram(values, bins=edges, density=True)
                 ax.stairs(density, edges, color=run.colour(point), lw=1.2)
 
-    sheet = page(1, f"Final opinion distribution per variant ({_pooled_note(replicates)})", (), legend, 1, 2.4)
+    title = f"Final opinion distribution per variant ({_pooled_note(replicates)})"
+    sheet = page(1, title, notes(replicates), legend, 1, 2.4)
     draw(sheet.axes[0], steps[-1])
     style(sheet.axes[0], f"step {steps[-1]}", "density (users per unit opinion)", "opinion (axis 0, -1 to 1)")
     out = {"opinion_final.png": sheet.figure}
@@ -661,7 +662,7 @@ def draw_opinion_distributions(run_dir: str | Path | Run, bins: int = 40, over_t
     shown = [steps[round(i)] for i in np.linspace(0, len(steps) - 1, min(len(steps), MAX_PANELS))]
     shown = list(dict.fromkeys(shown))
     title = f"Opinion distribution at {len(shown)} of {len(steps)} snapshots ({_pooled_note(replicates)})"
-    sheet = page(len(shown), title, (), legend, panel_h=1.2)
+    sheet = page(len(shown), title, notes(replicates), legend, panel_h=1.2)
     for ax, step in zip(sheet.axes, shown):
         draw(ax, step)
         style(ax, f"step {step}", "density", "opinion (axis 0)")
@@ -683,7 +684,9 @@ def draw_initial_vs_final(run_dir: str | Path | Run, replicate: int = 0) -> dict
             panels.append((point, snaps.iloc[0], snaps.iloc[-1]))
     if not panels:
         return {}
-    sheet = page(len(panels), f"Initial vs final opinion per user (replicate {replicate})", panel_h=1.7)
+    replicates = int(run.snapshots["replicate"].nunique())
+    title = f"Initial vs final opinion per user (replicate {replicate})"
+    sheet = page(len(panels), title, notes(replicates), panel_h=1.7)
     for ax, (point, first, last) in zip(sheet.axes, panels):
         x, y = _opinions([first["path"]]), _opinions([last["path"]])
         ax.scatter(x, y, s=2, alpha=0.35, color=run.colour(point), lw=0, rasterized=True)
@@ -761,7 +764,7 @@ def draw_opinion_heatmaps(run_dir: str | Path | Run, bins: int = 40) -> dict[str
     vmax = max((float(np.nanmax(image)) for _, image in images if np.isfinite(image).any()), default=1.0)
     replicates = run.snapshots["replicate"].nunique()
     title = f"Opinion distribution over time ({_pooled_note(replicates)}; every one of {len(steps)} snapshots)"
-    sheet = page(len(images), title, panel_h=1.5, reserve=0.75)  # room for the colorbar
+    sheet = page(len(images), title, notes(int(replicates)), panel_h=1.5, reserve=0.75)  # room for the colorbar
     figure = sheet.figure
     mesh = None
     for ax, (point, image) in zip(sheet.axes, images):
