@@ -1,4 +1,4 @@
-"""Command line: ``simlab run|validate|compare|plot|report|list`` (docs/design.md §3).
+"""Command line: ``simlab run|validate|compare|plot|report|list|learnability|antidote`` (docs/design.md §3).
 
 Exit 0 on success, 2 on invalid input with one message naming the file, line and key path.
 """
@@ -84,6 +84,18 @@ def _parser() -> argparse.ArgumentParser:
         help="print the settings reference: all, a kind (network) or one type (network.barabasi_albert)",
     )
     listing.add_argument("--markdown", action="store_true", help="with --settings: the whole reference as Markdown")
+
+    learn = sub.add_parser(
+        "learnability",
+        help="can the recommender learn the scenario's world? learned share online and offline on a random feed",
+    )
+    learn.add_argument("scenario", help="scenario YAML (its recommender is measured, its variants are ignored)")
+    learn.add_argument("--recommender", nargs="+", metavar="TYPE", help="measure these types instead (e.g. dlrm als)")
+    learn.add_argument("--steps", type=int, default=40, help="steps of the random-feed run (default 40)")
+    learn.add_argument("--replicates", type=int, default=1, help="replicates per recommender (default 1)")
+    learn.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a dotted key of the scenario"
+    )
 
     antidote = sub.add_parser(
         "antidote",
@@ -282,6 +294,28 @@ def _cmd_antidote(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_learnability(args: argparse.Namespace) -> int:
+    from simlab.config import load_scenario, parse_set
+    from simlab.learnability import measure, to_markdown
+
+    for flag in ("steps", "replicates"):
+        if getattr(args, flag) < (4 if flag == "steps" else 1):
+            raise ScenarioError(
+                f"expected --{flag} >= {4 if flag == 'steps' else 1}, found {getattr(args, flag)}", file=f"--{flag}"
+            )
+    overrides = parse_set(args.set)
+    scenario = load_scenario(args.scenario, overrides)
+    types = args.recommender or [scenario.recommender["type"]]
+    scenarios = {t: load_scenario(args.scenario, {**overrides, "recommender.type": t}) for t in types}
+    reports = []
+    for name, each in scenarios.items():
+        for replicate in range(args.replicates):
+            print(f"simlab: learnability of {name}, replicate {replicate} ({args.steps} steps) ...", file=sys.stderr)
+            reports.append(measure(each, steps=args.steps, replicate=replicate))
+    print(to_markdown(reports))
+    return 0
+
+
 def _cmd_list(args: argparse.Namespace) -> int:
     from simlab import registry, settings_reference
     from simlab.config import ensure_components
@@ -333,6 +367,8 @@ def _main(argv: list[str] | None) -> int:
             return _cmd_compare(args)
         if args.command == "antidote":
             return _cmd_antidote(args)
+        if args.command == "learnability":
+            return _cmd_learnability(args)
         if args.command == "plot":
             from simlab.outputs.plotting import plot_run
 

@@ -118,6 +118,17 @@ def test_a_closed_stdout_pipe_ends_quietly(tiny, tmp_path):
     assert "Traceback" not in err and "BrokenPipeError" not in err and "Exception ignored" not in err
 
 
+def test_learnability_prints_a_table_per_recommender(tiny, tmp_path, capsys):
+    path = _write(tmp_path, tiny)
+    assert main(["learnability", path, "--steps", "6", "--recommender", "popularity", "als"]) == 0
+    captured = capsys.readouterr()
+    rows = [line for line in captured.out.splitlines() if line.startswith("| popularity") or line.startswith("| als")]
+    assert len(rows) == 2 and "n/a" in rows[0]  # popularity trains nothing: no offline share
+    assert "learnability of als" in captured.err  # progress on stderr
+    assert main(["learnability", path, "--steps", "2"]) == 2
+    assert "--steps" in capsys.readouterr().err
+
+
 # ------------------------------------------------------------------ what the CLI says (issue 29)
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-ArrayLike = Tensor | np.ndarray | Sequence[float]
+ArrayLike = Tensor | np.ndarray | Sequence[float] | float
 P = ParamSpec("P")
 
 

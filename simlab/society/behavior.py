@@ -40,9 +40,9 @@ class EngagementModel:
         b_topic: float = pydantic.Field(1.0, description="weight of topic interest theta_i[tau_j]")
         b_q: float = pydantic.Field(0.5, description="weight of item quality q_j")
         b_taste: float = pydantic.Field(
-            3.0, description="weight of latent taste match u_i . v_j / sqrt(D) (its standard deviation)"
+            4.0, description="weight of latent taste match u_i . v_j / sqrt(D) (its standard deviation)"
         )
-        eta: float = pydantic.Field(0.5, ge=0, description="position-bias exponent")
+        eta: float = pydantic.Field(0.3, ge=0, description="position-bias exponent")
         appetite0: float = pydantic.Field(0.0, description="a0 in the extremity appetite a_i = a0 + a1*|x_i|")
         appetite1: float = pydantic.Field(1.0, description="a1 in the extremity appetite a_i = a0 + a1*|x_i|")
         interest_drift: float = pydantic.Field(

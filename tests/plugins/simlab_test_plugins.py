@@ -58,8 +58,10 @@ class TopicSpread(Intervention):
 
 @INTERVENTIONS.register("_plugin_synthetic_fans")
 class SyntheticFans(Intervention):
-    """``users`` synthetic users each engage (label 1) with the ``per_user`` least-shown items at
-    every retrain; rows with the log's columns (zero dense features, empty history)."""
+    """``users`` synthetic users each engage (label 1) with the ``per_user`` least-shown items and
+    pass over (label 0) the ``per_user`` most-shown ones at every retrain; rows with the log's
+    columns (zero dense features, empty history). The contrast matters: a recommender with user
+    biases explains a user who engages with everything by the user's bias, not the items'."""
 
     class Settings(_Strict):
         users: int = pydantic.Field(3, ge=1, le=10_000, description="synthetic users")
@@ -70,16 +72,18 @@ class SyntheticFans(Intervention):
         self.ids = context.recommender.add_synthetic_users(self.settings.users)
 
     def training_rows(self, log: ImpressionLog, step: int) -> dict[str, Tensor] | None:
-        per_user = min(self.settings.per_user, self.view.n_items)
+        per_user = min(self.settings.per_user, self.view.n_items // 2)
         shown = self.view.catalog.impressions[: self.view.n_items]
-        items = torch.argsort(shown, stable=True)[:per_user]  # least shown first, ties by id
-        user = self.ids.repeat_interleave(per_user)
+        order = torch.argsort(shown, stable=True)  # least shown first, ties by id
+        items = torch.cat([order[:per_user], order[-per_user:]])
+        labels = torch.cat([torch.ones(per_user), torch.zeros(per_user)]).to(shown.device)
+        user = self.ids.repeat_interleave(2 * per_user)
         n, device = user.shape[0], user.device
         mine = {
             "user": user,
             "item": items.repeat(self.ids.shape[0]),
             "position": torch.zeros(n, dtype=torch.long, device=device),
-            "label": torch.ones(n, device=device),
+            "label": labels.repeat(self.ids.shape[0]),
             "step": torch.full((n,), step, dtype=torch.long, device=device),
             "dense": torch.zeros(n, N_DENSE, device=device),
             "history": torch.full((n, log.history.shape[1]), -1, dtype=torch.long, device=device),

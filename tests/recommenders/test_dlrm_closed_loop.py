@@ -29,12 +29,14 @@ def test_dlrm_raises_exposure_extremeness_and_opinion_variance_over_random():
             sim = Simulation(scenario, replicate)
             for _ in range(30):
                 row = sim.step()
-            rows.append([row["exposure_extremeness"], row["opinion_variance"], row["auc_pooled"]])
+            rows.append([row["exposure_extremeness"], row["opinion_variance"], row["learned_share"]])
         finals[name] = np.array(rows)
     dlrm, random = finals["dlrm"].mean(0), finals["random"].mean(0)
     assert dlrm[0] > random[0] + 0.02  # exposure_extremeness
     assert dlrm[1] > random[1]  # opinion_variance
-    assert dlrm[2] > 0.65  # the model has learned something (progressive-validation AUC)
+    # the model has learned who engages with what: within-position AUC at least a third of the way
+    # from chance to the Bayes ceiling (not the pooled AUC, which slate position alone inflates)
+    assert dlrm[2] > 0.33
 
 
 def test_predictions_from_scores_equal_predict(tiny):
