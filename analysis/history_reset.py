@@ -60,7 +60,9 @@ def table(metrics: pd.DataFrame, start: int) -> str:
             first = per_rep[v["step"] == start]
             _, band, steps = recovery(gap, start)
             shown = "not within the run" if steps is None else str(steps)
-            lines.append(f"| {variant} | {measure} | {fmt(first, signed=True)} | {band:.3f} | {shown} |")
+            lines.append(
+                f"| {variant} | {measure} | {fmt(first, signed=True, metric=f'{measure}_reset')} | {band:.3f} | {shown} |"
+            )
     return "\n".join(lines)
 
 

@@ -35,7 +35,12 @@ def table(metrics: pd.DataFrame) -> str:
         for measure in MEASURES:
             out = tail_mean(v, f"{measure}_logged_out", WINDOW, []).set_index("replicate").iloc[:, 0]
             inn = tail_mean(v, f"{measure}_logged_in", WINDOW, []).set_index("replicate").iloc[:, 0]
-            lines.append(f"| {variant} | {measure} | {fmt(out)} | {fmt(inn)} | {fmt(out - inn, signed=True)} |")
+            cells = [
+                fmt(out, metric=f"{measure}_logged_out"),
+                fmt(inn, metric=f"{measure}_logged_in"),
+                fmt(out - inn, signed=True, metric=f"{measure}_logged_in"),
+            ]
+            lines.append(f"| {variant} | {measure} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

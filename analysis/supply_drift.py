@@ -33,7 +33,8 @@ def table(metrics: pd.DataFrame) -> str:
     for feed, (still, moving) in PAIRS.items():
         for name in NAMES:
             a, b = final.loc[still, name], final.loc[moving, name]
-            lines.append(f"| {feed} | {name} | {fmt(a)} | {fmt(b)} | {fmt(b - a, signed=True)} |")
+            cells = [fmt(a, metric=name), fmt(b, metric=name), fmt(b - a, signed=True, metric=name)]
+            lines.append(f"| {feed} | {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

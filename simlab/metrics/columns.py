@@ -778,7 +778,9 @@ _SHARE, _NONNEGATIVE = (0.0, 1.0), (0.0, float("inf"))
 # The range each metric's values lie in: shares, probabilities, means of e_j or q_j and AUCs in
 # [0, 1]; variances, sums of squares, entropies, divergences and rates >= 0. The intervals of
 # simlab.running.summary are cut at these bounds (and say so). A metric not listed is unbounded;
-# a plugin may add its own entry.
+# a plugin may add its own entry. learned_share, (AUC - 1/2) / (ceiling - 1/2), is a ratio, not a
+# share: below 0 when a feed ranks worse than chance, above 1 when its AUC beats the ceiling's on
+# the step's few impressions, so it is left unbounded.
 BOUNDS: dict[str, tuple[float, float]] = {
     "opinion_mean": (-1.0, 1.0),
     "extremity": _SHARE,

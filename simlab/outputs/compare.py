@@ -163,13 +163,17 @@ def paired_differences(
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+ROUNDING = 1e-12  # a mean difference smaller than this is float rounding of an exact 0
+
+
 def _cell(row: pd.Series) -> str:
     """'+0.0123 [+0.0045, +0.0201] *' (* = the 95% interval excludes 0; † = cut at the range)."""
     if not np.isfinite(row["diff"]):
         return "n/a"
     ci = "" if not np.isfinite(row["ci_low"]) else f" [{row['ci_low']:+.3g}, {row['ci_high']:+.3g}]"
     cut = "†" if bool(row.get("clipped", False)) and ci else ""
-    return f"{row['diff']:+.3g}{ci}{cut}{' *' if row['excludes_zero'] else ''}"
+    diff = 0.0 if abs(row["diff"]) < ROUNDING else row["diff"]  # +x and -x in the pairs: 0, not -4e-18
+    return f"{diff:+.3g}{ci}{cut}{' *' if row['excludes_zero'] else ''}"
 
 
 def notes(table: pd.DataFrame) -> list[str]:

@@ -137,7 +137,7 @@ def plot_tradeoff(
         ax.axvline(0, color="0.3", lw=0.6)
         style(
             ax,
-            f"Reduction in {title_of(outcome).lower()} (up: better)",
+            f"{title_of(outcome)}: reduction (up: better)",
             f"reduction in {unit_of(outcome)}",
             f"Δ {unit_of(cost)}",
         )
@@ -191,7 +191,8 @@ def plot_dose_response(
     replicates = int(last["replicate"].nunique())
     legend = [(g, colour(i)) for i, g in enumerate(groups)] if len(groups) > 1 else []
     xlabel = swept_key_label(key, scenario)
-    title = f"Dose-response: final-step mean and 95% t-interval over {replicates} replicates against {key}"
+    words = xlabel.removesuffix(f" ({key})")  # the setting in words where it has a description
+    title = f"Dose-response: final-step mean and 95% t-interval over {replicates} replicates against {words}"
     sheet = page(len(names[:MAX_PANELS]), title, notes(replicates), legend, columns=columns)
     for ax, name in zip(sheet.axes, names[:MAX_PANELS]):
         for i, members in enumerate(groups.values()):

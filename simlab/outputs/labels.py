@@ -95,7 +95,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "auc_pooled": ("AUC pooled over positions", "AUC (0.5 = chance)"),
     "auc_within_position": ("AUC within positions", "AUC (0.5 = chance)"),
     "auc_ceiling": ("AUC of the true probabilities", "AUC (Bayes ceiling)"),
-    "learned_share": ("Learned share of the ceiling", "(AUC - 0.5) / (ceiling - 0.5)"),
+    "learned_share": ("Learned share of the ceiling", "0 = chance, 1 = Bayes ceiling"),
     "personalisation": ("Personalisation of predictions", "user-by-item share (0 to 1)"),
     "personalisation_ceiling": ("Personalisation of true p", "user-by-item share (0 to 1)"),
     "logloss": ("Log loss", "nats per impression"),
@@ -131,6 +131,10 @@ NOTES: dict[str, str] = {
     "lower slots: its log loss is high although its ranking is the best possible.",
     "rpol": "n/a for feeds that predict one number for everyone (random, chronological): they have no "
     "per-user predictions.",
+    "personalisation": "n/a for feeds that predict one number for everyone (random, chronological): there is "
+    "no variance to split.",
+    "auc_pooled": "Pooled over slate positions, which alone predict engagement, so any ranked feed scores above "
+    "0.5: read auc_within_position. n/a for feeds that predict one number for everyone (random, chronological).",
 }
 
 

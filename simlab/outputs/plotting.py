@@ -335,8 +335,9 @@ def page(
 
 
 def style(ax: Axes, title: str, ylabel: str, xlabel: str = "step", yticks: bool = True) -> None:
-    """Title and axis labels in words at print size, few short ticks (see :func:`tidy_axis`)."""
-    ax.set_title(title, fontsize=FONT["title"], pad=3)
+    """Title and axis labels in words at print size, few short ticks (see :func:`tidy_axis`); a
+    title wider than its panel is wrapped onto two lines (:func:`fit_title`)."""
+    ax.set_title(fit_title(ax, title), fontsize=FONT["title"], pad=3)
     ax.tick_params(labelsize=FONT["tick"], length=2.5, pad=1.5)
     ax.grid(alpha=0.25, lw=0.5)
     tidy_axis(ax, "x", xlabel)
@@ -375,6 +376,17 @@ def tidy_axis(ax: Axes, which: str, label: str) -> None:
     setter(ticks, texts)
     ax.set_xlim(low, high) if which == "x" else ax.set_ylim(low, high)
     (ax.set_xlabel if which == "x" else ax.set_ylabel)(fit_label(ax, which, label), fontsize=FONT["label"], labelpad=2)
+
+
+def fit_title(ax: Axes, title: str) -> str:
+    """``title`` wrapped onto two lines when it is wider than its panel (with a little of the
+    space between panels), so that it stays inside the page and clear of its neighbours."""
+    figure = ax.figure
+    assert isinstance(figure, Figure)
+    width = float(ax.get_position().width * figure.get_figwidth())
+    if text_width(title, FONT["title"]) <= width + 0.2:
+        return title
+    return "\n".join(textwrap.wrap(title, max(12, int((width + 0.2) / (FONT["title"] * CHAR))))[:2])
 
 
 def fit_label(ax: Axes, which: str, label: str) -> str:
@@ -610,11 +622,9 @@ def draw_forest(run_dir: str | Path | Run, family: str | None = None) -> dict[st
         chunks = pages(members) if members else []
         for index, chunk in enumerate(chunks):
             clipped = bool(table.loc[table["metric"].isin(chunk), "clipped"].any())
-            title = (
-                f"{group.capitalize()}: final-step paired difference to {run.baseline_rule()} "
-                f"(95% t-interval over {n} pairs; filled: excludes 0)"
-            )
-            figure = draw_forest_panels(table, chunk, rows, colours, title, notes(n, clipped))
+            title = f"{group.capitalize()}: final-step paired difference to {run.baseline_rule()}"
+            how = f"95% t-interval over {n} pairs; filled: excludes 0"
+            figure = draw_forest_panels(table, chunk, rows, colours, title, [how, *notes(n, clipped)])
             out[_paged(f"forest_{slug(group)}", index, len(chunks))] = figure
     return out
 

@@ -224,3 +224,9 @@ def test_zero_width_few_pairs_and_what_does_not_apply(tmp_path, capsys):
     assert "n/a: the metric does not apply" in out
     table = pd.read_csv(run / "compare.csv")
     assert not table["excludes_zero"][table["metric"] == "coverage"].iloc[-1]
+
+
+def test_a_mean_difference_that_is_float_rounding_of_0_reads_0():
+    row = {"diff": -4.16e-18, "ci_low": -0.0535, "ci_high": 0.0535, "excludes_zero": False, "clipped": False}
+    assert compare._cell(pd.Series(row)) == "+0 [-0.0535, +0.0535]"
+    assert compare._cell(pd.Series({**row, "diff": -4.16e-5})) == "-4.16e-05 [-0.0535, +0.0535]"

@@ -24,6 +24,11 @@ def handmade(tmp_path_factory):
     return write_run(tmp_path_factory.mktemp("handmade") / "run")
 
 
+def title(ax):
+    """A panel's title as written (a title wider than its panel is wrapped onto two lines)."""
+    return ax.get_title().replace("\n", " ")
+
+
 def panels(figure):
     """The data panels of a figure (colorbars are not panels)."""
     return [ax for ax in figure.axes if ax.get_label() != "<colorbar>"]
@@ -99,7 +104,7 @@ def test_a_long_family_is_split_into_pages_of_12(handmade):
 def test_bands_of_shares_stay_in_0_1_and_the_figure_says_they_were_cut(handmade):
     metrics = read_metrics(handmade / "metrics.csv")
     (figure,) = plotting.draw_metric_curves(metrics, ["extreme_user_share", "opinion_variance"]).values()
-    share = next(ax for ax in figure.axes if ax.get_title() == title_of("extreme_user_share"))
+    share = next(ax for ax in figure.axes if title(ax) == title_of("extreme_user_share"))
     bands = [c for c in share.collections if isinstance(c, PolyCollection)]
     assert len(bands) == 3
     for band in bands:
@@ -116,10 +121,10 @@ def test_metrics_that_do_not_apply_are_not_drawn(handmade):
     # no cohort: neither the logged-out column (empty) nor the logged-in one (everyone) is drawn
     assert "exposure_extremeness_logged_in" not in run.names and "exposure_extremeness_logged_out" not in run.names
     figures = plotting.draw_metric_families(run)
-    titles = {ax.get_title() for f in figures.values() for ax in f.axes}
+    titles = {title(ax) for f in figures.values() for ax in f.axes}
     assert title_of("exposure_extremeness_logged_in") not in titles and title_of("rpol") in titles
     # the random feed predicts one number for everyone: R_pol is not drawn for it (0 would be a lie)
-    rpol = next(ax for f in figures.values() for ax in f.axes if ax.get_title() == title_of("rpol"))
+    rpol = next(ax for f in figures.values() for ax in f.axes if title(ax) == title_of("rpol"))
     drawn = [line for line in rpol.lines if np.isfinite(np.asarray(line.get_ydata(), dtype=float)).any()]
     assert len(drawn) == 2
     forest = plotting.forest_table(run).set_index(["point", "metric"])
@@ -176,7 +181,7 @@ def test_a_comparison_of_many_variants_keeps_its_ticks_apart(monkeypatch, tmp_pa
     plot_forest(table, tmp_path)
     (figure,) = saved.values()
     check_layout("compare_forest.png", figure)
-    rpol = next(ax for ax in figure.axes if ax.get_title() == title_of("rpol"))
+    rpol = next(ax for ax in figure.axes if title(ax) == title_of("rpol"))
     assert "×10⁻" in rpol.get_xlabel()
     assert max(len(t.get_text()) for t in rpol.get_xticklabels()) <= 5
     dose = [
