@@ -2,7 +2,7 @@
 
 Runs ``simlab run scenarios/quickstart.yaml`` exactly as the README shows it (default workers,
 figures and report on) in a scratch folder and, with ``--suite``, the default test suite
-(``python -m pytest -q -p no:cacheprovider``); then writes the README's timing block, the text
+(``python -m pytest -p no:cacheprovider``); then writes the README's timing block, the text
 between ``<!-- timings -->`` and ``<!-- /timings -->``, to benchmarks/results/readme_timings.md
 and into README.md. tests/test_readme.py checks that the README's block is that file's.
 
@@ -63,7 +63,8 @@ def quickstart() -> str:
 
 
 def suite() -> str:
-    wall, cpu, done = measure([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], ROOT)
+    # as the README runs it: pyproject's addopts already hold -q (a second -q drops the summary line)
+    wall, cpu, done = measure([sys.executable, "-m", "pytest", "-p", "no:cacheprovider"], ROOT)
     tail = (done.stdout.strip().splitlines() or ["?"])[-1]
     if done.returncode != 0:
         sys.exit(f"the test suite failed: {tail}")
