@@ -10,7 +10,9 @@ import numpy as np
 import pandas as pd
 
 from simlab.running.files import read_metrics
-from simlab.running.summary import mean_ci
+from simlab.running.summary import UNBOUNDED, difference_bounds, few_note, interval, mean_ci, metric_bounds
+
+CUT = "†"  # marks an interval cut at the range its quantity can take (as in the report)
 
 
 def read(run_dir: Path) -> pd.DataFrame:
@@ -48,12 +50,44 @@ def tail_mean(metrics: pd.DataFrame, name: str, last: int, by: list[str]) -> pd.
     return recent.groupby([*by, "replicate"], as_index=False)[name].mean()
 
 
-def ci(values: np.ndarray | pd.Series) -> tuple[float, float, float]:
-    """Mean and 95% t-interval over replicates."""
-    return mean_ci(np.asarray(values, dtype=float))
+def bounds_of(metric: str | None, difference: bool = False) -> tuple[float, float]:
+    """The range a value of ``metric`` can take (its declared range,
+    :data:`simlab.metrics.columns.BOUNDS`), or of a difference of two such values; unbounded
+    without a metric."""
+    if metric is None:
+        return UNBOUNDED
+    found = metric_bounds(metric)
+    return difference_bounds(found) if difference else found
 
 
-def fmt(values: np.ndarray | pd.Series, digits: int = 3, signed: bool = False) -> str:
-    mean, low, high = ci(values)
+def ci(values: np.ndarray | pd.Series, bounds: tuple[float, float] = UNBOUNDED) -> tuple[float, float, float]:
+    """Mean and 95% t-interval over replicates, cut at ``bounds`` (simlab's one interval rule)."""
+    return mean_ci(np.asarray(values, dtype=float), bounds)
+
+
+def fmt(
+    values: np.ndarray | pd.Series,
+    digits: int = 3,
+    signed: bool = False,
+    metric: str | None = None,
+    bounds: tuple[float, float] | None = None,
+) -> str:
+    """``mean [low, high]`` over replicates: the 95% t-interval cut at the range of ``metric``
+    (of a difference of two of its values when ``signed``) or at ``bounds``, with :data:`CUT`
+    where it was cut."""
+    found = interval(np.asarray(values, dtype=float), bounds if bounds is not None else bounds_of(metric, signed))
     spec = f"{'+' if signed else ''}.{digits}f"
-    return f"{mean:{spec}} [{low:{spec}}, {high:{spec}}]"
+    return f"{found.mean:{spec}} [{found.low:{spec}}, {found.high:{spec}}]" + (CUT if found.clipped else "")
+
+
+def with_note(text: str, run_dir: Path) -> str:
+    """``text`` (a Markdown table) followed by the few-replicates note when the run in
+    ``run_dir`` has fewer than 5 replicates (every table with few pairs says so), and by what
+    :data:`CUT` means when an interval of the table was cut."""
+    replicates = int(read(run_dir)["replicate"].nunique())
+    note = few_note(replicates)
+    if note:
+        text = f"{text}\n\n{note} (intervals are wide and their width uncertain)"
+    if CUT in text:
+        text += f"\n\n{CUT} the t-interval reached past the range the quantity can take and was cut there."
+    return text

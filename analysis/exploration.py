@@ -14,7 +14,7 @@ import argparse
 from pathlib import Path
 
 import pandas as pd
-from _phenomena import ci, fmt, read, sweep_values, tail_mean
+from _phenomena import bounds_of, ci, fmt, read, sweep_values, tail_mean, with_note
 
 from simlab.outputs.phenomena_figures import plot_tradeoff
 
@@ -43,9 +43,9 @@ def table(rows: pd.DataFrame) -> str:
     base = rows[rows["epsilon"] == rows["epsilon"].min()].set_index("replicate")
     for eps, g in rows.groupby("epsilon"):
         g = g.set_index("replicate")
-        cells = [fmt(g["ctr"]), fmt(g["extremity"])]
-        cells += [fmt(g[c] - base[c], signed=True) for c in ("ctr", "extremity")]
-        cells += [fmt(g[c]) for c in ("opinion_variance", "exposure_extremeness")]
+        cells = [fmt(g["ctr"], metric="ctr"), fmt(g["extremity"], metric="extremity")]
+        cells += [fmt(g[c] - base[c], signed=True, metric=c) for c in ("ctr", "extremity")]
+        cells += [fmt(g[c], metric=c) for c in ("opinion_variance", "exposure_extremeness")]
         lines.append(f"| {eps:g} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -59,15 +59,15 @@ def main() -> None:
     rows = per_epsilon(read(args.run_dir))
     groups = list(rows.groupby("epsilon"))
     plot_tradeoff(
-        [ci(g["extremity"]) for _, g in groups],
-        [ci(g["ctr"]) for _, g in groups],
+        [ci(g["extremity"], bounds_of("extremity")) for _, g in groups],
+        [ci(g["ctr"], bounds_of("ctr")) for _, g in groups],
         [f"eps {eps:g}" for eps, _ in groups],
         out / "exploration.png",
         "opinion extremity mean |x| (final step)",
         f"ctr (mean of the last {WINDOW} steps)",
         "Exploration: engagement against opinion impact (oracle, epsilon-greedy)",
     )
-    text = table(rows)
+    text = with_note(table(rows), args.run_dir)
     (out / "exploration.md").write_text(text + "\n")
     print(text)
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
+from _phenomena import with_note
 
 from simlab.outputs.plotting import plot_metric_curves
 from simlab.running.files import read_metrics
@@ -65,7 +66,7 @@ def main() -> None:
     figure = plot_metric_curves(
         metrics, out, columns=3, names=names, filename=f"{scenario['name']}.png", title=scenario["name"]
     )
-    text = table(pd.read_csv(args.run_dir / "summary.csv", dtype={"variant": str}), names)
+    text = with_note(table(pd.read_csv(args.run_dir / "summary.csv", dtype={"variant": str}), names), args.run_dir)
     (out / f"{scenario['name']}.md").write_text(text + "\n", encoding="utf-8")
     print(figure)
     print(text)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
-from _phenomena import fmt, read
+from _phenomena import fmt, read, with_note
 
 from simlab.outputs.plotting import plot_metric_curves
 
@@ -60,7 +60,9 @@ def table(metrics: pd.DataFrame, start: int) -> str:
             first = per_rep[v["step"] == start]
             _, band, steps = recovery(gap, start)
             shown = "not within the run" if steps is None else str(steps)
-            lines.append(f"| {variant} | {measure} | {fmt(first, signed=True)} | {band:.3f} | {shown} |")
+            lines.append(
+                f"| {variant} | {measure} | {fmt(first, signed=True, metric=f'{measure}_reset')} | {band:.3f} | {shown} |"
+            )
     return "\n".join(lines)
 
 
@@ -77,7 +79,7 @@ def main() -> None:
     plot_metric_curves(
         window, out, columns=2, names=names, filename="history_reset.png", title=f"History wiped before step {start}"
     )
-    text = table(metrics, start)
+    text = with_note(table(metrics, start), args.run_dir)
     (out / "history_reset.md").write_text(text + "\n")
     print(text)
 

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _phenomena import CUT, with_note
 
 from simlab.outputs.plotting import plot_metric_curves
-from simlab.running.summary import mean_ci
+from simlab.running.summary import difference_bounds, interval, metric_bounds
 
 SCENARIO = "scenarios/homogenization.yaml"
 FORMS = ["homogenization", "homogenization_cumulative", "homogenization_chaney"]
@@ -49,8 +50,14 @@ def table(metrics: pd.DataFrame, derived: pd.DataFrame) -> str:
         for name in names:
             frame = final_d if name.endswith("_minus_ideal") else final
             values = frame.loc[frame["variant"] == variant, name].to_numpy(float) if name in frame else np.array([])
-            mean, low, high = mean_ci(values) if values.size else (np.nan, np.nan, np.nan)
-            cells.append("—" if np.isnan(mean) else f"{mean:.3f} [{low:.3f}, {high:.3f}]")
+            form = name.removesuffix("_minus_ideal")  # a difference of two values of the form
+            bounds = difference_bounds(metric_bounds(form)) if form != name else metric_bounds(name)
+            found = interval(values, bounds) if values.size else None
+            cut = CUT if found is not None and found.clipped else ""
+            if found is None or np.isnan(found.mean):
+                cells.append("—")
+            else:
+                cells.append(f"{found.mean:.3f} [{found.low:.3f}, {found.high:.3f}]{cut}")
         rows.append(f"| {variant} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
@@ -72,7 +79,7 @@ def main() -> None:
         filename="homogenization.png",
         title="Homogenization minus the ideal (oracle) recommender, paired by replicate",
     )
-    text = table(metrics, derived)
+    text = with_note(table(metrics, derived), args.run_dir)
     (out / "homogenization.md").write_text(text + "\n")
     print(text)
 

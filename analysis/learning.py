@@ -24,7 +24,7 @@ import pandas as pd
 
 from simlab.outputs.plotting import plot_metric_curves
 from simlab.running.files import read_metrics
-from simlab.running.summary import mean_ci
+from simlab.running.summary import difference_bounds, few_note, interval, metric_bounds
 
 SCENARIO = "scenarios/learning.yaml"
 CLOSED_LOOP = ["dlrm", "als", "popularity", "random", "oracle"]
@@ -49,18 +49,30 @@ def second_half(metrics: pd.DataFrame) -> pd.DataFrame:
     return late.groupby(["variant", "replicate"])[names].mean().reset_index()
 
 
-def _cell(values: np.ndarray) -> str:
-    mean, low, high = mean_ci(values)
-    if not np.isfinite(mean):
-        return "n/a"
-    return f"{mean:.3f} [{low:.3f}, {high:.3f}]" if np.isfinite(low) else f"{mean:.3f}"
+CUT = "†"  # an interval cut at the range its metric can take (simlab's one interval rule)
 
 
-def _diff(values: np.ndarray) -> str:
-    mean, low, high = mean_ci(values)
-    if not np.isfinite(mean):
+def _cell(values: np.ndarray, name: str, sign: str = "") -> str:
+    """Mean [95% t-interval] of ``values``, cut at metric ``name``'s range (of a difference of
+    two of its values with ``sign`` "+"), † where cut; n/a without a finite value."""
+    bounds = difference_bounds(metric_bounds(name)) if sign else metric_bounds(name)
+    found = interval(values, bounds)
+    if not np.isfinite(found.mean):
         return "n/a"
-    return f"{mean:+.3f} [{low:+.3f}, {high:+.3f}]" if np.isfinite(low) else f"{mean:+.3f}"
+    spec = f"{sign}.3f"
+    if not np.isfinite(found.low):
+        return f"{found.mean:{spec}}"
+    return f"{found.mean:{spec}} [{found.low:{spec}}, {found.high:{spec}}]" + (CUT if found.clipped else "")
+
+
+def with_notes(text: str, replicates: int) -> str:
+    """``text`` with the few-replicates note (fewer than 5) and what † means, where they apply."""
+    note = few_note(replicates)
+    if note:
+        text += f"\n\n{note} (intervals are wide and their width uncertain)"
+    if CUT in text:
+        text += f"\n\n{CUT} the t-interval reached past the range the metric can take and was cut there."
+    return text
 
 
 def closed_loop_table(per: pd.DataFrame, variants: list[str], names: list[str]) -> str:
@@ -71,8 +83,8 @@ def closed_loop_table(per: pd.DataFrame, variants: list[str], names: list[str]) 
     rows = [header, "| --- |" + " --- |" * (len(names) + 1)]
     for variant in variants:
         mine = per[per["variant"] == variant].set_index("replicate")
-        cells = [_cell(mine[n].to_numpy(float)) for n in names]
-        diff = "" if variant == variants[0] else _diff((mine["ctr"] - base["ctr"]).dropna().to_numpy(float))
+        cells = [_cell(mine[n].to_numpy(float), n) for n in names]
+        diff = "" if variant == variants[0] else _cell((mine["ctr"] - base["ctr"]).dropna().to_numpy(float), "ctr", "+")
         rows.append(f"| {variant} | " + " | ".join(cells) + f" | {diff} |")
     return "\n".join(rows)
 
@@ -83,7 +95,7 @@ def random_feed_table(per: pd.DataFrame, variants: list[str], names: list[str]) 
         mine = per[per["variant"] == variant]
         rows.append(
             f"| {variant.removesuffix('_random_feed')} | "
-            + " | ".join(_cell(mine[n].to_numpy(float)) for n in names)
+            + " | ".join(_cell(mine[n].to_numpy(float), n) for n in names)
             + " |"
         )
     return "\n".join(rows)
@@ -111,7 +123,9 @@ def main() -> None:
             per, random_feed, [n for n in RANDOM_FEED_METRICS if n in per.columns]
         ),
     }
+    replicates = int(metrics["replicate"].nunique())
     for name, text in tables.items():
+        text = with_notes(text, replicates)
         (out / f"{name}.md").write_text(text + "\n", encoding="utf-8")
         print(text, end="\n\n")
     shown = metrics[metrics["variant"].isin(closed + random_feed)]

@@ -19,6 +19,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import yaml
+
 from simlab.outputs.compare import in_scenario_order, paired_differences, to_markdown, with_point_labels
 from simlab.outputs.compare_figures import plot_dose_response, plot_forest, plot_tradeoff
 from simlab.running.files import read_metrics
@@ -73,7 +75,8 @@ def main() -> None:
             "ctr",
             "engagement",
         ]
-        print(plot_dose_response(dose, args.out, names=names, filename="mitigation_dose.png"))
+        scenario = yaml.safe_load((args.dose / "scenario.yaml").read_text(encoding="utf-8"))  # the axis in words
+        print(plot_dose_response(dose, args.out, names=names, filename="mitigation_dose.png", scenario=scenario))
         dose_table = paired_differences(dose, names=names)
         print(to_markdown(dose_table))
         (args.dose / "mitigation_dose.md").write_text(to_markdown(dose_table))

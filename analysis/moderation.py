@@ -15,7 +15,7 @@ import argparse
 from pathlib import Path
 
 import pandas as pd
-from _phenomena import base_variant, ci, fmt, read, sweep_values
+from _phenomena import base_variant, bounds_of, ci, fmt, read, sweep_values, with_note
 
 from simlab.outputs.phenomena_figures import plot_tradeoff
 
@@ -47,12 +47,12 @@ def table(final: pd.DataFrame) -> str:
     for b, g in final.groupby("b_ext"):
         r, o = g[g["feed"] == "random"], g[g["feed"] == "oracle"]
         cells = [
-            fmt(g["extremity_0"]),
-            fmt(r["extremity"]),
-            fmt(o["extremity"]),
-            fmt(diff[diff["b_ext"] == b]["diff"], signed=True),
-            fmt(r["exposure_extremeness"]),
-            fmt(o["exposure_extremeness"]),
+            fmt(g["extremity_0"], metric="extremity"),
+            fmt(r["extremity"], metric="extremity"),
+            fmt(o["extremity"], metric="extremity"),
+            fmt(diff[diff["b_ext"] == b]["diff"], signed=True, metric="extremity"),
+            fmt(r["exposure_extremeness"], metric="exposure_extremeness"),
+            fmt(o["exposure_extremeness"], metric="exposure_extremeness"),
         ]
         lines.append(f"| {b:g} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -69,14 +69,14 @@ def main() -> None:
     groups = list(diff.groupby("b_ext"))
     plot_tradeoff(
         [(b, b, b) for b, _ in groups],
-        [ci(g["diff"]) for _, g in groups],
+        [ci(g["diff"], bounds_of("extremity", difference=True)) for _, g in groups],
         [f"{b:g}" for b, _ in groups],
         out / "moderation.png",
         "extremity appetite b_ext",
         "final extremity: oracle - random (paired)",
         "Below 0 the engagement-optimal feed moderates opinions",
     )
-    text = table(final)
+    text = with_note(table(final), args.run_dir)
     (out / "moderation.md").write_text(text + "\n")
     print(text)
 

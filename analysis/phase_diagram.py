@@ -28,6 +28,8 @@ import numpy as np
 
 from simlab.metrics.measures import bimodality_coefficient_t, opinion_variance_t
 from simlab.outputs.phenomena_figures import plot_category_grid
+from simlab.running.files import read_metrics
+from simlab.running.summary import few_note
 
 SCENARIO = "scenarios/phase_diagram.yaml"
 X_KEY, Y_KEY = "population.confidence", "behavior.b_ext"
@@ -111,7 +113,9 @@ def main() -> None:
         "Final opinions: consensus, polarisation, fragmentation",
         notes,
     )
-    text = "\n".join(lines)
+    # every table with few pairs says so (as analysis/_phenomena.with_note; this script is imported by its test)
+    note = few_note(int(read_metrics(args.run_dir / "metrics.csv")["replicate"].nunique()))
+    text = "\n".join(lines) + (f"\n\n{note} (intervals are wide and their width uncertain)" if note else "")
     (out / "phase_diagram.md").write_text(text + "\n")
     print(text)
 

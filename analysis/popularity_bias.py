@@ -15,18 +15,23 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _phenomena import CUT, with_note
 
 from simlab.outputs.plotting import plot_metric_curves
-from simlab.running.summary import mean_ci
+from simlab.running.summary import difference_bounds, interval, metric_bounds
 
 SCENARIO = "scenarios/popularity_bias.yaml"
 MEASURES = ["exposure_gini", "coverage", "miscalibration"]
 
 
-def fmt(values: np.ndarray, sign: bool = False) -> str:
-    mean, low, high = mean_ci(values)
+def fmt(values: np.ndarray, metric: str, sign: bool = False) -> str:
+    """Mean [95% t-interval] over replicates, cut at the range of ``metric`` (of a difference of
+    two of its values when ``sign``), † where cut."""
+    bounds = difference_bounds(metric_bounds(metric)) if sign else metric_bounds(metric)
+    found = interval(values, bounds)
     f = "+.3f" if sign else ".3f"
-    return "—" if np.isnan(mean) else f"{mean:{f}} [{low:{f}}, {high:{f}}]"
+    cut = CUT if found.clipped else ""
+    return "—" if np.isnan(found.mean) else f"{found.mean:{f}} [{found.low:{f}}, {found.high:{f}}]{cut}"
 
 
 def table(metrics: pd.DataFrame, tail: int = 10) -> str:
@@ -39,10 +44,14 @@ def table(metrics: pd.DataFrame, tail: int = 10) -> str:
     rows = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
     for variant in metrics["variant"].unique():
         v = per[per["variant"] == variant]
-        cells = [variant, fmt(v["exposure_gini"].to_numpy()), fmt(v["coverage"].to_numpy())]
+        cells = [
+            variant,
+            fmt(v["exposure_gini"].to_numpy(), "exposure_gini"),
+            fmt(v["coverage"].to_numpy(), "coverage"),
+        ]
         for m in MEASURES:
             g0, g1 = v[f"{m}_group0"].to_numpy(), v[f"{m}_group1"].to_numpy()
-            cells += [fmt(g0), fmt(g1), fmt(g0 - g1, sign=True)]
+            cells += [fmt(g0, f"{m}_group0"), fmt(g1, f"{m}_group1"), fmt(g0 - g1, f"{m}_group0", sign=True)]
         rows.append("| " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
@@ -64,7 +73,7 @@ def main() -> None:
         filename="popularity_bias.png",
         title="Popularity bias per user group (group 0: minority camp)",
     )
-    text = table(metrics)
+    text = with_note(table(metrics), args.run_dir)
     (out / "popularity_bias.md").write_text(text + "\n")
     print(text)
 

@@ -16,7 +16,7 @@ import argparse
 from pathlib import Path
 
 import pandas as pd
-from _phenomena import fmt, read, tail_mean
+from _phenomena import fmt, read, tail_mean, with_note
 
 from simlab.outputs.plotting import plot_metric_curves
 
@@ -35,7 +35,12 @@ def table(metrics: pd.DataFrame) -> str:
         for measure in MEASURES:
             out = tail_mean(v, f"{measure}_logged_out", WINDOW, []).set_index("replicate").iloc[:, 0]
             inn = tail_mean(v, f"{measure}_logged_in", WINDOW, []).set_index("replicate").iloc[:, 0]
-            lines.append(f"| {variant} | {measure} | {fmt(out)} | {fmt(inn)} | {fmt(out - inn, signed=True)} |")
+            cells = [
+                fmt(out, metric=f"{measure}_logged_out"),
+                fmt(inn, metric=f"{measure}_logged_in"),
+                fmt(out - inn, signed=True, metric=f"{measure}_logged_in"),
+            ]
+            lines.append(f"| {variant} | {measure} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -50,7 +55,7 @@ def main() -> None:
     plot_metric_curves(
         metrics, out, columns=2, names=names, filename="privacy_seeking.png", title="Logged-out vs logged-in users"
     )
-    text = table(metrics)
+    text = with_note(table(metrics), args.run_dir)
     (out / "privacy_seeking.md").write_text(text + "\n")
     print(text)
 

@@ -14,9 +14,9 @@ import argparse
 from pathlib import Path
 
 import pandas as pd
+from _phenomena import fmt, with_note
 
 from simlab.outputs.plotting import plot_metric_curves
-from simlab.running.summary import mean_ci
 
 SCENARIO = "scenarios/reach_vs_share.yaml"
 WINDOW = 10  # extreme_reach's window in the scenario
@@ -32,10 +32,11 @@ def table(metrics: pd.DataFrame) -> str:
         v = metrics[metrics["variant"] == variant]
         window = v[v["step"] > last - WINDOW].groupby("replicate")["extreme_exposure_share"].mean().to_numpy()
         reach = v[v["step"] == last].sort_values("replicate")["extreme_reach"].to_numpy()
-        cells = []
-        for values in (window, reach, reach / window):
-            mean, low, high = mean_ci(values)
-            cells.append(f"{mean:.3f} [{low:.3f}, {high:.3f}]")
+        cells = [
+            fmt(window, metric="extreme_exposure_share"),
+            fmt(reach, metric="extreme_reach"),
+            fmt(reach / window, bounds=(0.0, float("inf"))),  # a ratio of two shares
+        ]
         rows.append(f"| {variant} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
@@ -55,7 +56,7 @@ def main() -> None:
         filename="reach_vs_share.png",
         title="Extreme items: share of impressions vs reach of users",
     )
-    text = table(metrics)
+    text = with_note(table(metrics), args.run_dir)
     (out / "reach_vs_share.md").write_text(text + "\n")
     print(text)
 

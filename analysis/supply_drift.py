@@ -15,7 +15,7 @@ import argparse
 from pathlib import Path
 
 import pandas as pd
-from _phenomena import fmt, read
+from _phenomena import fmt, read, with_note
 
 from simlab.outputs.plotting import plot_metric_curves
 
@@ -33,7 +33,8 @@ def table(metrics: pd.DataFrame) -> str:
     for feed, (still, moving) in PAIRS.items():
         for name in NAMES:
             a, b = final.loc[still, name], final.loc[moving, name]
-            lines.append(f"| {feed} | {name} | {fmt(a)} | {fmt(b)} | {fmt(b - a, signed=True)} |")
+            cells = [fmt(a, metric=name), fmt(b, metric=name), fmt(b - a, signed=True, metric=name)]
+            lines.append(f"| {feed} | {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -45,7 +46,7 @@ def main() -> None:
     out = args.out or args.run_dir
     metrics = read(args.run_dir)
     plot_metric_curves(metrics, out, names=NAMES, filename="supply_drift.png", title="Creators chasing engagement")
-    text = table(metrics)
+    text = with_note(table(metrics), args.run_dir)
     (out / "supply_drift.md").write_text(text + "\n")
     print(text)
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+from pathlib import Path
+
 
 class ScenarioError(Exception):
     """Invalid user input (scenario file, --set override, run folder).
@@ -18,6 +22,15 @@ class ScenarioError(Exception):
         if key:
             where += f": {_printable(key)}"
         super().__init__(f"{where}: {_printable(message)}")
+
+
+def choices(found: object, allowed: Iterable[str]) -> str:
+    """ "did you mean 'slate_size'? expected one of [...]" for an unknown name ``found``: the
+    closest of ``allowed`` (difflib), then every allowed name."""
+    allowed = sorted(allowed)
+    close = difflib.get_close_matches(str(found), allowed, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"{hint}expected one of {allowed}"
 
 
 def _printable(text: str) -> str:
@@ -42,3 +55,12 @@ class OutputError(Exception):
 
 class SimulationError(RuntimeError):
     """A task stopped because its state became invalid (non-finite opinions or loss)."""
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a run: carries the run folder, so the command line can say how to finish it
+    (``simlab run --resume RUN_DIR``), and whether tasks kept checkpoints to resume from."""
+
+    def __init__(self, run_dir: str | Path, checkpoints: bool):
+        super().__init__(str(run_dir))
+        self.run_dir, self.checkpoints = Path(run_dir), checkpoints

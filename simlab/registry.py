@@ -115,10 +115,19 @@ class PluginError(Exception):
         self.module, self.index, self.reason = module, index, reason
 
 
+# (kind, name) -> the plugin module whose import registered it (see plugin_components)
+_ORIGIN: dict[tuple[str, str], str] = {}
+
+
+def _entries() -> set[tuple[str, str]]:
+    return {(kind, name) for kind, reg in ALL.items() for name in reg.names()}
+
+
 def load_components(plugins: Iterable[str] = (), search: Iterable[str] = ()) -> None:
     """Register every built-in type, then import each plugin module (which registers its own),
     with the folders in ``search`` added to ``sys.path`` (and kept there, so that worker
-    processes started from here find the same modules).
+    processes started from here find the same modules). The types each module's import added
+    are remembered (:func:`plugin_components`).
 
     Imports are cached by Python, so calling this again (in every worker) is cheap. A plugin is
     code and runs with the user's rights; one that tries to end the process while it is imported
@@ -130,6 +139,7 @@ def load_components(plugins: Iterable[str] = (), search: Iterable[str] = ()) -> 
         if folder not in sys.path:
             sys.path.append(folder)
     for index, module in enumerate(plugins):
+        before = _entries()
         try:
             with _exits_refused():
                 importlib.import_module(module)
@@ -139,6 +149,8 @@ def load_components(plugins: Iterable[str] = (), search: Iterable[str] = ()) -> 
         except Exception as exc:  # any failure of a user's module is a clear input error
             reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
             raise PluginError(module, index, reason) from None
+        for entry in _entries() - before:
+            _ORIGIN.setdefault(entry, module)
 
 
 class _ExitDuringImport(BaseException):
@@ -164,3 +176,15 @@ def _exits_refused() -> Iterator[None]:
         yield
     finally:
         os._exit = real
+
+
+def plugin_components(module: str) -> list[tuple[str, str]]:
+    """The (kind, name) types plugin ``module`` registers: those its import added, and those
+    whose class is defined in it or a submodule (for a module imported before simlab loaded it)."""
+    found = []
+    for kind, reg in ALL.items():
+        for name in reg.names():
+            defined = getattr(reg.get(name), "__module__", "")
+            if _ORIGIN.get((kind, name)) == module or defined == module or defined.startswith(module + "."):
+                found.append((kind, name))
+    return found

@@ -110,6 +110,57 @@ def select(name: str | None) -> list[Section]:
     return chosen
 
 
+def describe_key(key: str, scenario: dict[str, Any] | None = None) -> str:
+    """The ``description=`` of the setting a dotted scenario key names (``interventions.0.weight``
+    in a scenario whose first intervention is ``extremeness_penalty``: that type's ``weight``),
+    with the component types read from ``scenario`` (a scenario document); "" when unknown."""
+    from simlab.config import COMPONENTS, DEFAULT_TYPES, CandidateSettings, RecommenderCommon, Scenario
+    from simlab.config.loading import ensure_components
+
+    ensure_components()
+    scenario = scenario or {}
+    parts = key.split(".")
+    models: list[type[pydantic.BaseModel]] = []
+
+    def type_of(block: Any, kind: str) -> str | None:
+        name = block.get("type") if isinstance(block, dict) else None
+        return name or DEFAULT_TYPES.get(kind)
+
+    head, rest = parts[0], parts[1:]
+    if not rest:
+        models = [Scenario]
+    elif head == "recommender" and rest[0] == "candidates" and len(rest) == 2:
+        models, rest = [CandidateSettings], rest[1:]
+    elif head == "recommender" and rest[0] == "policy" and len(rest) == 2:
+        block = (scenario.get("recommender") or {}).get("policy")
+        name = type_of(block, "policy")
+        models, rest = (
+            ([registry.POLICIES.settings_model(name)] if name and name in registry.POLICIES else []),
+            rest[1:],
+        )
+    elif head == "interventions" and rest[0].isdigit() and len(rest) == 2:
+        blocks = scenario.get("interventions") or []
+        index = int(rest[0])
+        name = blocks[index].get("type") if index < len(blocks) and isinstance(blocks[index], dict) else None
+        models = [registry.INTERVENTIONS.settings_model(name)] if name and name in registry.INTERVENTIONS else []
+        rest = rest[1:]
+    elif head in COMPONENTS and len(rest) == 1:
+        name = type_of(scenario.get(head), head)
+        reg = COMPONENTS[head]
+        models = [reg.settings_model(name)] if name and name in reg else []
+        if head == "recommender":
+            models.append(RecommenderCommon)
+    elif head in ("metrics", "output") and len(rest) == 1:
+        field = Scenario.model_fields[head]
+        models = [field.annotation] if isinstance(field.annotation, type) else []
+    target = rest[0] if rest else head
+    for model in models:
+        found = model.model_fields.get(target)
+        if found is not None and found.description:
+            return str(found.description)
+    return ""
+
+
 # ---------------------------------------------------------------------------- rendering
 
 

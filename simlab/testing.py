@@ -44,7 +44,7 @@ from torch import Tensor
 from simlab import protocols
 from simlab.registry import ALL, load_components
 
-__all__ = ["EXAMPLES", "KINDS", "TINY", "check_all", "check_component"]
+__all__ = ["EXAMPLES", "KINDS", "TINY", "check_all", "check_component", "check_plugins"]
 
 KINDS = ("population", "network", "catalog", "behavior", "dynamics", "recommender", "policy", "intervention", "metric")
 
@@ -156,9 +156,41 @@ def check_component(kind: str, name: str) -> None:
             stage = "outputs"
             PROBES[kind](reference, _fresh(kind, doc))
     except _Failure as failure:
-        raise AssertionError(f"{kind} {name!r}: {failure}") from None
+        raise AssertionError(f"{kind} {name!r} fails the {stage!r} check: {failure}") from None
     except Exception as exc:
-        raise AssertionError(f"{kind} {name!r}: {stage} raised {type(exc).__name__}: {exc}") from exc
+        text = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        raise AssertionError(f"{kind} {name!r} fails the {stage!r} check: {stage} raised {text}") from exc
+
+
+_PASSED: dict[tuple[str, str], type] = {}  # plugin types checked in this process, and the class checked
+
+
+def check_plugins(scenario: Any) -> None:
+    """:func:`check_component` on every type the scenario's ``plugins`` modules register, once per
+    process and class (``simlab validate`` and ``simlab run`` call this before any work). A type
+    that fails is refused with one line: a :class:`simlab.errors.ScenarioError` at the scenario's
+    ``plugins.<i>`` naming the module, the type and the failed check."""
+    from simlab.config.loading import locate
+    from simlab.errors import ScenarioError
+    from simlab.registry import plugin_components
+
+    for index, module in enumerate(scenario.plugins):
+        for kind, name in plugin_components(module):
+            cls = ALL[kind].get(name)
+            if _PASSED.get((kind, name)) is cls:
+                continue
+            try:
+                check_component(kind, name)
+            except AssertionError as failure:
+                message = str(failure).splitlines()[0] if str(failure) else f"{kind} {name!r} fails a check"
+                key = f"plugins.{index}"
+                raise ScenarioError(
+                    f"plugin module {module!r}: {message} (simlab.testing.check_component; docs/plugins.md)",
+                    file=scenario.source,
+                    line=locate(scenario.source, key),
+                    key=key,
+                ) from None
+            _PASSED[kind, name] = cls
 
 
 def scenario_for(kind: str, name: str, scratch: Path) -> dict[str, Any]:

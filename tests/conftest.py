@@ -37,3 +37,8 @@ from hypothesis import settings as _hypothesis_settings  # noqa: E402
 _hypothesis_settings.register_profile("ci", derandomize=True)
 if os.environ.get("CI"):
     _hypothesis_settings.load_profile("ci")
+
+# `simlab run` and `simlab compare` default to one worker per usable core ($SIMLAB_WORKERS
+# overrides that): the suite's tiny runs take less time than starting a process pool, so they run
+# serially unless a test asks for workers (tests/running/test_resources.py checks the default).
+os.environ["SIMLAB_WORKERS"] = "1"

@@ -127,3 +127,92 @@ def test_learnability_prints_a_table_per_recommender(tiny, tmp_path, capsys):
     assert "learnability of als" in captured.err  # progress on stderr
     assert main(["learnability", path, "--steps", "2"]) == 2
     assert "--steps" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ what the CLI says (issue 29)
+
+
+def test_run_prints_a_short_summary_and_quiet_keeps_only_the_run_folder_line(tiny, tmp_path, capsys):
+    tiny["variants"] = {"pop": {}, "random": {"recommender": {"type": "random"}}}
+    path = _write(tmp_path, tiny)
+    assert main(["run", path, "--out", str(tmp_path / "loud")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert (
+        out[0] == "final step: mean and 95% t-interval over 2 replicates; Δ = paired difference to pop (* = excludes 0)"
+    )
+    assert out[1] == "n = 2: few replicates"
+    header = next(line for line in out if line.split()[:2] == ["pop", "random"])
+    assert header.startswith(" ")
+    ctr = next(line for line in out if line.startswith("Click-through rate"))
+    summary = pd.read_csv(tmp_path / "loud" / "summary.csv").set_index(["variant", "metric"])
+    mean, low = summary.loc[("pop", "ctr"), "final_mean"], summary.loc[("pop", "ctr"), "ci_low"]
+    assert f"{mean:#.3g} [{low:#.3g}," in ctr  # the numbers are summary.csv's
+    assert any(line.strip().startswith("Δ ") for line in out)
+    assert out[-1] == f"run folder: {tmp_path / 'loud'}"
+    assert main(["run", path, "--out", str(tmp_path / "quiet"), "--quiet"]) == 0
+    assert capsys.readouterr().out == f"run folder: {tmp_path / 'quiet'}\n"
+
+
+def test_ctrl_c_says_how_to_resume(tiny, tmp_path, capsys, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("simlab.running.folder.execute", interrupted)
+    out = tmp_path / "run"
+    assert main(["run", _write(tmp_path, tiny), "--out", str(out), "--quiet"]) == 130
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"interrupted; finish the run with: simlab run --resume {out}")
+    assert "restart from step 0" in err and "output.checkpoint_every" in err  # the tiny run keeps no checkpoints
+    tiny["output"]["checkpoint_every"] = 2
+    assert main(["run", _write(tmp_path, tiny), "--out", str(tmp_path / "again"), "--quiet"]) == 130
+    assert (
+        capsys.readouterr().err.strip() == f"interrupted; finish the run with: simlab run --resume {tmp_path / 'again'}"
+    )
+
+
+def test_resume_without_checkpoints_says_unfinished_tasks_restart(tiny, tmp_path, capsys):
+    folder = tmp_path / "run"
+    assert main(["run", _write(tmp_path, tiny), "--out", str(folder), "--quiet"]) == 0
+    capsys.readouterr()
+    task = sorted((folder / "tasks").iterdir())[1]  # make the second task look interrupted
+    (task / "status.json").write_text(json.dumps({"status": "running"}))
+    assert main(["run", "--resume", str(folder), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "note: 1 unfinished task(s) have no checkpoint (output.checkpoint_every: 0) and restart from step 0" in err
+    assert "1 complete or checkpointed task(s) are kept" in err
+
+
+def test_an_unknown_key_lists_every_valid_key_and_suggests_one(tiny, tmp_path, capsys):
+    path = _write(tmp_path, tiny)
+    assert main(["validate", path]) == 0
+    capsys.readouterr()
+    assert main(["run", path, "--set", "recommender.slate_sise=4", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(
+        "error: --set: recommender.slate_sise: unknown key; did you mean 'slate_size'? expected one of"
+    )
+    for key in ("prior_impressions", "slate_size", "retrain_every", "candidates", "policy", "history_length"):
+        assert repr(key) in err  # the popularity feed's own key and the loop keys every recommender shares
+    tiny["populaton"] = {"size": 10}
+    assert main(["validate", _write(tmp_path, tiny)]) == 2
+    assert "did you mean 'population'?" in capsys.readouterr().err
+    del tiny["populaton"]
+    tiny["recommender"]["type"] = "populartiy"
+    assert main(["validate", _write(tmp_path, tiny)]) == 2
+    assert "did you mean 'popularity'?" in capsys.readouterr().err
+
+
+def test_a_list_override_past_the_end_is_explained(tiny, tmp_path, capsys):
+    path = _write(tmp_path, tiny)  # no interventions
+    assert main(["run", path, "--set", "interventions.0.lam=0.3", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        "error: --set: interventions.0.lam: interventions is empty, so this would add entry 0 without a type: set "
+        "interventions.0.type as well (e.g. interventions.0.type=NAME), or add the entry to the scenario"
+    )
+    assert main(["run", path, "--set", "interventions.2.type=mmr", "--out", str(tmp_path / "r")]) == 2
+    assert "past the end of interventions (length 0); a new entry goes at index 0" in capsys.readouterr().err
+    args = ["--set", "interventions.0.type=mmr", "--set", "interventions.0.lam=0.3", "--steps", "2", "--quiet"]
+    assert main(["run", path, *args, "--out", str(tmp_path / "ok")]) == 0  # with its type, it is added
+    resolved = yaml.safe_load((tmp_path / "ok" / "scenario.yaml").read_text())
+    assert resolved["interventions"][0]["type"] == "mmr" and resolved["interventions"][0]["lam"] == 0.3

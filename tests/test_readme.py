@@ -156,3 +156,13 @@ def test_nothing_refers_to_paths_outside_the_repository():
         if word in p.read_text(encoding="utf-8", errors="ignore")
     ]
     assert not found, f"references to paths outside the repository: {found}"
+
+
+def test_the_timings_are_the_scripts_not_typed():
+    """The README's timing block is what benchmarks/readme_timings.py measured and wrote."""
+    block = re.search(r"<!-- timings -->\n(.*?)\n<!-- /timings -->", README, flags=re.S)
+    assert block is not None, "the README has no timings block"
+    written = (ROOT / "benchmarks" / "results" / "readme_timings.md").read_text(encoding="utf-8").strip()
+    assert block.group(1).strip() == written
+    assert written.startswith("Measured by `python benchmarks/readme_timings.py`")
+    assert "`simlab run scenarios/quickstart.yaml`" in written and "The default test suite" in written

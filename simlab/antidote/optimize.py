@@ -29,6 +29,7 @@ paper's 1/d normalisation (their code sums over items, a constant factor).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -182,6 +183,7 @@ def optimize(
     max_sweeps: int = 2000,
     init: Any = None,
     device: str | torch.device = "cpu",
+    progress: Callable[[dict[str, Any]], None] | None = None,
 ) -> AntidoteResult:
     """Optimise antidote ratings for ``ratings`` (n, d), NaN = missing (see the module docstring).
 
@@ -193,6 +195,9 @@ def optimize(
     (line-search step sizes; None: 6 decades from 100 / max|grad|), threshold, window, tol: the
     stopping rules. init: (n', d) initial ratings of the first restart (else uniform random).
     ALS: rank, reg (lambda), refitted from a seeded random start to relative change ``tol``.
+    progress: called after every iterate of the gradient search with ``{"restart", "restarts",
+    "iteration", "max_iter", "value"}`` (1-based counts; ``value`` the objective at the iterate's
+    warm-started refit).
     """
     if objective not in OBJECTIVES:
         raise ValueError(f"unknown objective {objective!r}; known: {', '.join(OBJECTIVES)}")
@@ -215,7 +220,7 @@ def optimize(
         antidote = heuristic(problem, objective, k)
     else:
         antidote, histories = gradient_descent(
-            problem, objective, k, generator, gradient, max_iter, restarts, steps, threshold, window, init
+            problem, objective, k, generator, gradient, max_iter, restarts, steps, threshold, window, init, progress
         )
     after = problem.evaluate(antidote)
     best = min(histories, key=min) if histories else []
@@ -272,9 +277,10 @@ def gradient_descent(
     threshold: float,
     window: int,
     init: Any,
+    progress: Callable[[dict[str, Any]], None] | None = None,
 ) -> tuple[Tensor, list[list[float]]]:
     """Projected gradient descent with line search and restarts; returns the best iterate (k, d)
-    over all restarts and each restart's objective history."""
+    over all restarts and each restart's objective history (``progress``: see :func:`optimize`)."""
     lo, hi = problem.bounds
     grad_fn = exact_gradient if gradient == "exact" else approx_gradient
 
@@ -297,8 +303,13 @@ def gradient_descent(
         current = value(u, v)
         history: list[float] = []
         reference, stalled = math.inf, 0
-        for _ in range(max_iter):
+        for iteration in range(max_iter):
             history.append(current)
+            if progress is not None:
+                progress(
+                    {"restart": restart + 1, "restarts": max(1, restarts), "iteration": iteration + 1,
+                     "max_iter": max_iter, "value": current}
+                )  # fmt: skip
             if current < best_value:
                 best_value, best_x = current, x.clone()
             if abs(reference - current) <= NO_CHANGE * abs(current):  # the authors' |change| < 1e-6, relative

@@ -33,3 +33,50 @@ def two_camps(
     ratings = np.clip(np.round(ratings), 1, 5)
     ratings[rng.random((n_users, n_items)) >= density] = np.nan
     return ratings, camp
+
+
+def movielens_like(
+    n_users: int = 943,
+    n_items: int = 1682,
+    n_ratings: int = 100_000,
+    rank: int = 5,
+    min_per_user: int = 20,
+    seed: int = 0,
+) -> np.ndarray:
+    """A ratings table the size and shape of MovieLens 100k (943 users, 1,682 items, 100,000
+    ratings, at least 20 per user, long-tailed item popularity, integer ratings 1-5), generated
+    (nothing is downloaded): (n_ratings, 4) integer rows of user id, item id (both from 1), rating
+    and a timestamp, as ``u.data`` holds them.
+
+    Each user rates ``min_per_user`` items plus a log-normal share of the rest, drawn without
+    replacement with probability proportional to a Zipf-like item popularity; the rating is
+    clip(round(3.5 + b_u + b_j + u_i . v_j + noise), 1, 5) with ``rank`` latent tastes.
+    """
+    rng = np.random.default_rng(seed)
+    activity = rng.lognormal(0.0, 1.0, n_users)
+    extra = n_ratings - min_per_user * n_users
+    counts = min_per_user + np.floor(extra * activity / activity.sum()).astype(int)
+    counts[np.argsort(-activity)[: n_ratings - counts.sum()]] += 1  # hand out the rounding remainder
+    counts = np.minimum(counts, n_items)
+    popularity = 1.0 / np.arange(1, n_items + 1) ** 0.9
+    popularity = rng.permutation(popularity) / popularity.sum()
+    users = rng.normal(0, 0.6, (n_users, rank))
+    items = rng.normal(0, 0.6, (n_items, rank))
+    user_bias, item_bias = rng.normal(0, 0.4, n_users), rng.normal(0, 0.5, n_items)
+    rows = []
+    for u in range(n_users):
+        chosen = rng.choice(n_items, counts[u], replace=False, p=popularity)
+        score = 3.5 + user_bias[u] + item_bias[chosen] + items[chosen] @ users[u] + rng.normal(0, 0.7, chosen.size)
+        rating = np.clip(np.round(score), 1, 5)
+        rows.append(
+            np.column_stack(
+                [np.full(chosen.size, u + 1), chosen + 1, rating, 874_724_710 + rng.integers(0, 10**7, chosen.size)]
+            )
+        )
+    return np.concatenate(rows).astype(np.int64)
+
+
+def write_movielens(path: str, table: np.ndarray) -> None:
+    """``table`` (rows of user, item, rating, timestamp) as an ml-100k ``u.data`` file (tab-separated)."""
+    with open(path, "w", encoding="utf-8") as f:
+        f.writelines("\t".join(str(int(v)) for v in row) + "\n" for row in table)

@@ -13,8 +13,8 @@ import yaml
 from simlab.config.limits import hint, limit
 from simlab.config.overrides import apply_overrides
 from simlab.config.schema import Scenario
-from simlab.config.validation import _validate
-from simlab.errors import ScenarioError
+from simlab.config.validation import _validate, line_of
+from simlab.errors import ScenarioError, choices
 
 _INT_TAG = "tag:yaml.org,2002:int"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -199,10 +199,14 @@ def load_scenario(source: str | Path | dict[str, Any], overrides: dict[str, Any]
             top = key.split(".")[0]
             if top not in Scenario.model_fields:
                 raise ScenarioError(
-                    f"unknown key {top!r}; expected one of {sorted(Scenario.model_fields)}", file="--set", key=key
+                    f"unknown key {top!r}; {choices(top, Scenario.model_fields)}", file="--set", key=key
                 )
         try:
-            return _validate(apply_overrides(doc, overrides), name, nodes)
+            changed = apply_overrides(doc, overrides)
+        except ScenarioError as exc:  # an override that does not fit the document's shape
+            raise ScenarioError(exc.detail, file="--set", key=exc.key) from None
+        try:
+            return _validate(changed, name, nodes)
         except ScenarioError as exc:
             if (
                 exc.file == name
@@ -212,6 +216,18 @@ def load_scenario(source: str | Path | dict[str, Any], overrides: dict[str, Any]
                 raise ScenarioError(exc.detail, file="--set", key=exc.key) from None
             raise
     return _validate(doc, name, nodes)
+
+
+def locate(source: str | None, dotted: str) -> int | None:
+    """The 1-based line of ``dotted`` (a key path) in the scenario file ``source`` (None when
+    ``source`` is not a readable file or the key is not found)."""
+    if not source or not Path(source).is_file():
+        return None
+    try:
+        _, nodes = _read_yaml(Path(source))
+    except ScenarioError:
+        return None
+    return line_of(nodes, dotted)
 
 
 def ensure_components() -> None:

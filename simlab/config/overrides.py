@@ -22,33 +22,46 @@ def is_block(dotted: str) -> bool:
     )
 
 
-def _child(node: Any, key: str, dotted: str) -> Any:
-    """The container under ``key`` (a list index or a mapping key), created as {} if absent;
-    a list index one past the end appends a new block."""
+def _child(node: Any, key: str, dotted: str, rest: list[str]) -> Any:
+    """The container under ``key`` (a list index or a mapping key), created if absent (a list
+    when the next key is an index, else {}); a list index one past the end appends a new block,
+    which an override may do only by giving its ``type`` (``rest``: the keys after ``key``)."""
     if isinstance(node, list):
         if not key.isdigit():
             raise ScenarioError(f"expected a list index, found {key!r}", key=dotted)
         index = int(key)
+        parent = dotted.split(f".{key}", 1)[0] if f".{key}" in dotted else "the list"
         if index > len(node):
-            raise ScenarioError(f"list index {index} is past the end of the list (length {len(node)})", key=dotted)
+            raise ScenarioError(
+                f"list index {index} is past the end of {parent} (length {len(node)}); "
+                f"a new entry goes at index {len(node)}",
+                key=dotted,
+            )
+        if index == len(node) and rest not in (["type"], []):
+            what = "is empty" if not node else f"has {len(node)} entries (0 to {len(node) - 1})"
+            raise ScenarioError(
+                f"{parent} {what}, so this would add entry {index} without a type: set "
+                f"{parent}.{index}.type as well (e.g. {parent}.{index}.type=NAME), or add the entry to the scenario",
+                key=dotted,
+            )
         if index == len(node):
             node.append({})
         if not isinstance(node[index], dict | list):
             node[index] = {}
         return node[index]
     if not isinstance(node.get(key), dict | list):
-        node[key] = {}
+        node[key] = [] if node.get(key) is None and rest and rest[0].isdigit() else {}
     return node[key]
 
 
 def _set_dotted(doc: dict[str, Any], dotted: str, value: Any) -> None:
     keys = dotted.split(".")
     node: Any = doc
-    for key in keys[:-1]:
-        node = _child(node, key, dotted)
+    for depth, key in enumerate(keys[:-1]):
+        node = _child(node, key, dotted, keys[depth + 1 :])
     last = keys[-1]
     if isinstance(node, list):
-        _child(node, last, dotted)  # checks the index (and appends at the end)
+        _child(node, last, dotted, [])  # checks the index (and appends at the end)
         node[int(last)] = value
         return
     # changing a block's type replaces its settings: the old type's settings would not fit

@@ -17,7 +17,7 @@ from simlab import registry
 from simlab.config.limits import hint, limit
 from simlab.config.overrides import _flatten, apply_overrides
 from simlab.config.schema import COMPONENTS, DEFAULT_TYPES, RecommenderCommon, Scenario
-from simlab.errors import ScenarioError
+from simlab.errors import ScenarioError, choices
 from simlab.society.datafiles import DataFileError
 
 # top-level keys that are the same for every task of a run: a variant or sweep point that
@@ -42,7 +42,7 @@ def _component(kind: str, spec: Any, path: str) -> dict[str, Any]:
     if type_name is None:
         raise _KeyError(f"{path}.type", "expected a type name, found nothing")
     if not isinstance(type_name, str) or type_name not in reg:
-        raise _KeyError(f"{path}.type", f"expected one of {reg.names()}, found {_describe(type_name)}")
+        raise _KeyError(f"{path}.type", f"{choices(type_name, reg.names())}, found {_describe(type_name)}")
     spec["type"] = type_name
     common: dict[str, Any] = {}
     if kind == "recommender":
@@ -52,7 +52,9 @@ def _component(kind: str, spec: Any, path: str) -> dict[str, Any]:
         common = _model(RecommenderCommon, {**common, "type": type_name}, path)
         common["policy"] = _component("policy", common["policy"], f"{path}.policy")
     settings = {k: v for k, v in spec.items() if k != "type"}
-    validated = _model(reg.settings_model(type_name), settings, path)
+    # a recommender block also takes the loop keys every recommender shares: list them too
+    also = sorted(RecommenderCommon.model_fields) if kind == "recommender" else []
+    validated = _model(reg.settings_model(type_name), settings, path, also)
     return {**common, "type": type_name, **validated}
 
 
@@ -64,12 +66,16 @@ class _KeyError(Exception):
         self.path, self.message, self.shown = path, message, shown or path
 
 
-def _model(model: type[pydantic.BaseModel], data: dict[str, Any], path: str) -> dict[str, Any]:
+def _model(
+    model: type[pydantic.BaseModel], data: dict[str, Any], path: str, also: list[str] | None = None
+) -> dict[str, Any]:
+    """Validate ``data`` with ``model``; ``also``: further keys the block accepts (named, with the
+    model's, when a key is unknown)."""
     _refuse_bools(model, data, path)
     try:
         validated = model.model_validate(data)
     except pydantic.ValidationError as exc:
-        raise _from_pydantic(exc, path, data, model) from None
+        raise _from_pydantic(exc, path, data, model, also) from None
     _check_numbers(validated.model_dump(), path)  # before the JSON dump turns NaN into None
     return validated.model_dump(mode="json")
 
@@ -118,7 +124,13 @@ def _check_numbers(value: Any, path: str) -> None:
         raise _KeyError(path, f"expected an integer within int64, found one with {len(str(abs(value)))} digits")
 
 
-def _from_pydantic(exc: pydantic.ValidationError, prefix: str, data: Any, model: type[pydantic.BaseModel]) -> _KeyError:
+def _from_pydantic(
+    exc: pydantic.ValidationError,
+    prefix: str,
+    data: Any,
+    model: type[pydantic.BaseModel],
+    also: list[str] | None = None,
+) -> _KeyError:
     err = exc.errors()[0]
     loc = [str(p) for p in err["loc"] if not str(p).startswith("function-")]
     # pydantic reports union members as extra loc parts (e.g. 'list[str]'); drop type names
@@ -135,8 +147,8 @@ def _from_pydantic(exc: pydantic.ValidationError, prefix: str, data: Any, model:
             break
     kind = err["type"]
     if kind == "extra_forbidden":
-        allowed = _allowed_keys(model, loc[:-1])
-        message = "unknown key" + (f"; expected one of {allowed}" if allowed else "")
+        allowed = _allowed_keys(model, loc[:-1]) + ([] if loc[:-1] else list(also or []))
+        message = "unknown key" + (f"; {choices(loc[-1] if loc else '', allowed)}" if allowed else "")
     elif kind == "missing":
         message = "required key is missing"
     else:
@@ -253,13 +265,13 @@ def _check_metrics(scenario: Scenario) -> None:
         raise _KeyError("metrics.include", 'expected at least one metric name (or "all"), found []')
     for i, name in enumerate(include):
         if name not in names:
-            raise _KeyError(f"metrics.include.{i}", f"expected a metric name (one of {names}), found {name!r}")
+            raise _KeyError(f"metrics.include.{i}", f"unknown metric; {choices(name, names)}, found {name!r}")
     for i, name in enumerate(scenario.metrics.exclude):
         if name not in names:
-            raise _KeyError(f"metrics.exclude.{i}", f"expected a metric name, found {name!r}")
+            raise _KeyError(f"metrics.exclude.{i}", f"unknown metric; {choices(name, names)}, found {name!r}")
     for name, params in scenario.metrics.params.items():
         if name not in names:
-            raise _KeyError(f"metrics.params.{name}", f"expected a metric name, found {name!r}")
+            raise _KeyError(f"metrics.params.{name}", f"unknown metric; {choices(name, names)}, found {name!r}")
         _model(registry.METRICS.settings_model(name), params, f"metrics.params.{name}")
     if not set(include) - set(scenario.metrics.exclude):
         raise _KeyError("metrics.exclude", "expected at least one metric left after exclude, found none")
@@ -282,7 +294,7 @@ def _check_override(scenario: Scenario, override: dict[str, Any], path: str, sho
                 shown_key,
             )
         if top not in Scenario.model_fields:
-            raise _KeyError(f"{path}.{dotted}", f"unknown key {top!r}; expected one of {sorted(Scenario.model_fields)}")
+            raise _KeyError(f"{path}.{dotted}", f"unknown key {top!r}; {choices(top, Scenario.model_fields)}")
     try:
         _validate(apply_overrides(base, override), None, None)
     except ScenarioError as exc:
@@ -294,11 +306,11 @@ def _check_override(scenario: Scenario, override: dict[str, Any], path: str, sho
 
 
 def _located(error: _KeyError, source: str | None, nodes: yaml.Node | None) -> ScenarioError:
-    line = _line_of(nodes, error.path) if nodes is not None else None
+    line = line_of(nodes, error.path) if nodes is not None else None
     return ScenarioError(error.message, file=source, line=line, key=error.shown or None)
 
 
-def _line_of(node: yaml.Node | None, dotted: str) -> int | None:
+def line_of(node: yaml.Node | None, dotted: str) -> int | None:
     """1-based line of the deepest YAML node found along a dotted key path.
 
     A YAML key may itself contain dots (``population.size`` under ``sweep``), so at each

@@ -769,3 +769,46 @@ class ExtremeReach:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.last_extreme, self.last_shown = state["last_extreme"], state["last_shown"]
+
+
+# ----------------------------------------------------------------------- declared ranges (issue 29)
+
+_SHARE, _NONNEGATIVE = (0.0, 1.0), (0.0, float("inf"))
+
+# The range each metric's values lie in: shares, probabilities, means of e_j or q_j and AUCs in
+# [0, 1]; variances, sums of squares, entropies, divergences and rates >= 0. The intervals of
+# simlab.running.summary are cut at these bounds (and say so). A metric not listed is unbounded;
+# a plugin may add its own entry. learned_share, (AUC - 1/2) / (ceiling - 1/2), is a ratio, not a
+# share: below 0 when a feed ranks worse than chance, above 1 when its AUC beats the ceiling's on
+# the step's few impressions, so it is left unbounded.
+BOUNDS: dict[str, tuple[float, float]] = {
+    "opinion_mean": (-1.0, 1.0),
+    "extremity": _SHARE,
+    "exposure_distance_kept": (0.0, 2.0),
+    "exposure_distance_reset": (0.0, 2.0),
+    **dict.fromkeys(
+        [
+            "extreme_user_share", "exposure_extremeness", "consumption_extremeness", "extreme_exposure_share",
+            "exposure_drift_share", "coverage", "exposure_gini", "homogenization", "homogenization_cumulative",
+            "homogenization_chaney", "ctr", "auc_pooled", "auc_within_position", "auc_ceiling", "ndcg",
+            "personalisation", "personalisation_ceiling", "supply_extremeness", "extreme_reach",
+            "exposure_extremeness_kept", "exposure_extremeness_reset",
+            *(f"{w}_{f}_{c}" for w in ("exposure", "consumption") for f in ("quality", "extremeness")
+              for c in ("logged_out", "logged_in")),
+            *(f"{name}_group{g}" for name in ("exposure_gini", "coverage") for g in (0, 1)),
+        ],
+        _SHARE,
+    ),
+    **dict.fromkeys(
+        [
+            "opinion_variance", "polarization_er", "bimodality", "polarization_p", "disagreement",
+            "slate_diversity", "topic_entropy", "engagement", "logloss", "rpol", "unfairness_individual",
+            "unfairness_group", "miscalibration_group0", "miscalibration_group1",
+        ],
+        _NONNEGATIVE,
+    ),
+}  # fmt: skip
+
+# Metrics of a model's per-user predictions: a feed that predicts one number for everyone (the
+# random and chronological feeds predict the platform CTR) has none, and they are shown as n/a.
+NEEDS_PREDICTIONS = frozenset({"rpol", "personalisation", "auc_pooled"})

@@ -4,7 +4,11 @@ Reads metrics frames (a run folder's metrics.csv: variant, replicate, step, one 
 metric). Variants that share a replicate index share their seeds, so each variant is compared
 with the baseline replicate by replicate: the paired difference d_r = x_r(variant) -
 x_r(baseline) at the final step, with the 95% t-interval of the d_r from
-:func:`simlab.running.summary.mean_ci` (the project's one interval).
+:func:`simlab.running.summary.interval` (the project's one interval, cut at the range a difference
+of the metric can take; ``clipped`` says when it was). ``*`` (``excludes_zero``) marks an interval
+of positive width that excludes 0 (:func:`simlab.running.summary.excludes_zero`). With fewer
+than 5 pairs the tables say "few replicates". Metrics that do not apply to a variant
+(:mod:`simlab.outputs.applicable`: a cohort it lacks, predictions its feed does not make) are n/a.
 """
 
 from __future__ import annotations
@@ -17,7 +21,14 @@ import pandas as pd
 
 from simlab.errors import ScenarioError
 from simlab.running.files import atomic_write, read_metrics
-from simlab.running.summary import ID_COLUMNS, mean_ci, sweep_columns
+from simlab.running.summary import (
+    ID_COLUMNS,
+    difference_bounds,
+    few_note,
+    interval,
+    metric_bounds,
+    sweep_columns,
+)
 
 DEFAULT_METRICS = [
     "opinion_variance",
@@ -45,6 +56,7 @@ COLUMNS = [
     "ci_low",
     "ci_high",
     "excludes_zero",
+    "clipped",
 ]
 
 
@@ -131,7 +143,7 @@ def paired_differences(
         other = last[last["variant"] == variant]
         for name in names:
             joined = pd.concat([other[name].rename("v"), base[name].rename("b")], axis=1, join="inner").dropna()
-            diff, low, high = mean_ci((joined["v"] - joined["b"]).to_numpy(dtype=float))
+            found = interval((joined["v"] - joined["b"]).to_numpy(dtype=float), difference_bounds(metric_bounds(name)))
             rows.append(
                 {
                     "variant": variant,
@@ -141,21 +153,40 @@ def paired_differences(
                     "pairs": len(joined),
                     "baseline_mean": float(joined["b"].mean()) if len(joined) else float("nan"),
                     "variant_mean": float(joined["v"].mean()) if len(joined) else float("nan"),
-                    "diff": diff,
-                    "ci_low": low,
-                    "ci_high": high,
-                    "excludes_zero": bool(low > 0 or high < 0),
+                    "diff": found.mean,
+                    "ci_low": found.low,
+                    "ci_high": found.high,
+                    "excludes_zero": found.excludes_zero,
+                    "clipped": found.clipped,
                 }
             )
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+ROUNDING = 1e-12  # a mean difference smaller than this is float rounding of an exact 0
+
+
 def _cell(row: pd.Series) -> str:
-    """'+0.0123 [+0.0045, +0.0201] *' (* = the 95% interval excludes 0)."""
+    """'+0.0123 [+0.0045, +0.0201] *' (* = the 95% interval excludes 0; † = cut at the range)."""
     if not np.isfinite(row["diff"]):
         return "n/a"
     ci = "" if not np.isfinite(row["ci_low"]) else f" [{row['ci_low']:+.3g}, {row['ci_high']:+.3g}]"
-    return f"{row['diff']:+.3g}{ci}{' *' if row['excludes_zero'] else ''}"
+    cut = "†" if bool(row.get("clipped", False)) and ci else ""
+    diff = 0.0 if abs(row["diff"]) < ROUNDING else row["diff"]  # +x and -x in the pairs: 0, not -4e-18
+    return f"{diff:+.3g}{ci}{cut}{' *' if row['excludes_zero'] else ''}"
+
+
+def notes(table: pd.DataFrame) -> list[str]:
+    """Lines under a comparison: few pairs, cut intervals, metrics that do not apply."""
+    out = []
+    pairs = int(table["pairs"].max()) if len(table) else 0
+    if few_note(pairs):
+        out.append(few_note(pairs) + " (intervals are wide and their width uncertain)")
+    if "clipped" in table and table["clipped"].any():
+        out.append("† interval cut at the range a difference of the metric can take")
+    if table["diff"].isna().any():
+        out.append("n/a: the metric does not apply to the variant or its baseline, or was not measured")
+    return out
 
 
 def to_markdown(table: pd.DataFrame) -> str:
@@ -174,6 +205,7 @@ def to_markdown(table: pd.DataFrame) -> str:
     for variant, frame in table.groupby("variant", sort=False):
         cells = frame.set_index("metric").apply(_cell, axis=1)
         lines.append(f"| {variant} | " + " | ".join(cells[m] for m in metrics) + " |")
+    lines += ["", *notes(table)] if notes(table) else []
     return "\n".join(lines) + "\n"
 
 
@@ -189,6 +221,7 @@ def to_text(table: pd.DataFrame) -> str:
             lines.append(
                 f"  {row['metric']:<{width}}  {row['baseline_mean']:>9.4g} -> {row['variant_mean']:<9.4g}  {_cell(row)}"
             )
+    lines += ["", *notes(table)] if notes(table) else []
     return "\n".join(lines) + "\n"
 
 
@@ -219,6 +252,18 @@ def sweep_values(variants: list[str]) -> tuple[str, dict[str, float]] | None:
     return (keys.pop(), values) if len(keys) == 1 and len(set(values.values())) > 1 else None
 
 
+def applies(metrics: pd.DataFrame, folder: Path) -> pd.DataFrame:
+    """``metrics`` of the run in ``folder`` with NaN where a metric does not apply to a variant
+    (:func:`simlab.outputs.applicable.mask`, read from the folder's scenario.yaml)."""
+    import yaml
+
+    from simlab.outputs.applicable import mask
+
+    path = folder / "scenario.yaml"
+    scenario = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else None
+    return mask(metrics, scenario if isinstance(scenario, dict) else None)
+
+
 def in_scenario_order(metrics: pd.DataFrame, folder: Path) -> pd.DataFrame:
     """Rows sorted by the order of the variants in the run's scenario.yaml (metrics.csv lists
     tasks in another order), so that "the first variant" is the scenario's first."""
@@ -244,7 +289,7 @@ def load_targets(
     steps: int | None = None,
     replicates: int | None = None,
     overrides: dict | None = None,
-    workers: int = 1,
+    workers: int | None = 1,
     quiet: bool = False,
 ) -> tuple[pd.DataFrame, list[Path]]:
     """The metrics of each target (a run folder's metrics.csv, or a scenario YAML, which is run
@@ -262,7 +307,7 @@ def load_targets(
                 raise ScenarioError("--set applies to scenario targets only", file=str(path), key="--set")
             if not (path / "metrics.csv").exists():
                 raise ScenarioError("expected a run folder with metrics.csv, found none", file=str(path))
-            metrics = truncate(with_point_labels(read_metrics(path / "metrics.csv")), steps)
+            metrics = truncate(with_point_labels(applies(read_metrics(path / "metrics.csv"), path)), steps)
             if replicates is not None:
                 metrics = metrics[metrics["replicate"] < replicates]
             prefix, folder = path.name, path
@@ -278,7 +323,7 @@ def load_targets(
                 workers=workers,
                 quiet=quiet,
             )
-            metrics, prefix, folder = with_point_labels(result.metrics), path.stem, result.path
+            metrics, prefix, folder = with_point_labels(applies(result.metrics, result.path)), path.stem, result.path
         metrics = in_scenario_order(metrics, folder)
         if len(targets) > 1:
             metrics = metrics.assign(variant=prefix + ":" + metrics["variant"].astype(str))

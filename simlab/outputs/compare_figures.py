@@ -1,46 +1,50 @@
 """Figures of a comparison (reads the table of :func:`simlab.outputs.compare.paired_differences`
 or a metrics frame; never the live simulation): the engagement/outcome trade-off, a forest plot
-of the paired differences, and a dose-response plot of a swept strength. Sized for a page
-width of about 1,600 px (panels >= 350 px)."""
+of the paired differences, and a dose-response plot of a swept strength. Drawn at print size on
+the page geometry of :mod:`simlab.outputs.plotting` (7.2 in wide, 8 pt text, at most 12 panels a
+page), every axis in words with its unit, intervals cut at each metric's range."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.axes import Axes
 
 from simlab.outputs.compare import DEFAULT_METRICS, final_rows, sweep_values, variants_of
-from simlab.running.files import save_figure
-from simlab.running.summary import mean_ci
-
-DPI = 100
-LABELS = {
-    "opinion_variance": "opinion variance",
-    "polarization_er": "polarization (Esteban–Ray)",
-    "bimodality": "bimodality coefficient",
-    "extremity": "extremity (mean |opinion|)",
-    "extreme_user_share": "share of extreme users",
-    "exposure_extremeness": "exposure extremeness (mean e_j shown)",
-    "extreme_exposure_share": "share of extreme items shown",
-    "slate_diversity": "slate diversity (stance)",
-    "topic_entropy": "topic entropy of slates",
-    "coverage": "catalog coverage (share of items shown)",
-    "ctr": "click-through rate (engaged / shown)",
-    "engagement": "engagements per user",
-}
+from simlab.outputs.labels import title_of, unit_of
+from simlab.outputs.plotting import (
+    FONT,
+    MAX_PANELS,
+    colour,
+    draw_forest_panels,
+    notes,
+    page,
+    pages,
+    save,
+    style,
+    swept_key_label,
+)
+from simlab.running.summary import interval, metric_bounds
 
 
 def label(metric: str) -> str:
-    return LABELS.get(metric, metric.replace("_", " "))
+    """A metric in words with its unit: ``Click-through rate (engagements per impression)``."""
+    return f"{title_of(metric)} ({unit_of(metric)})"
 
 
 def _rows(table: pd.DataFrame, metric: str) -> pd.DataFrame:
     return table[table["metric"] == metric].set_index("variant")
+
+
+def _pairs(table: pd.DataFrame) -> int:
+    return int(table["pairs"].max()) if "pairs" in table and len(table) else 0
+
+
+def _clipped(table: pd.DataFrame) -> bool:
+    return bool(table["clipped"].any()) if "clipped" in table else False
 
 
 def pareto_front(cost: np.ndarray, gain: np.ndarray) -> np.ndarray:
@@ -53,6 +57,42 @@ def pareto_front(cost: np.ndarray, gain: np.ndarray) -> np.ndarray:
     return keep
 
 
+def place_labels(ax: Axes, xs: np.ndarray, ys: np.ndarray, texts: list[str], colours: list[Any]) -> None:
+    """Label each point (data coordinates) next to it, trying eight offsets in turn and taking the
+    first whose box overlaps no label placed before and no other point (the measured text extent,
+    not an estimate), so that labels of nearby points do not collide."""
+    figure = ax.figure
+    renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    offsets = [(6, 5), (6, -11), (-6, 5), (-6, -11), (0, 10), (0, -15), (12, 0), (-12, 0)]
+    taken: list[Any] = []
+    points = ax.transData.transform(np.column_stack([xs, ys]))
+    for i, (x, y, text) in enumerate(zip(xs, ys, texts)):
+        if not (np.isfinite(x) and np.isfinite(y)):
+            continue
+        chosen = None
+        for dx, dy in offsets:
+            align = "left" if dx > 0 else "right" if dx < 0 else "center"
+            artist = ax.annotate(
+                text, (x, y), textcoords="offset points", xytext=(dx, dy), fontsize=FONT["tick"], ha=align,
+                color=colours[i],
+            )  # fmt: skip
+            box = artist.get_window_extent(renderer).expanded(1.05, 1.1)
+            near = [j for j, p in enumerate(points) if j != i and box.contains(*p)]
+            axes_box = ax.get_window_extent(renderer)
+            inside = axes_box.contains(box.x0, box.y0) and axes_box.contains(box.x1, box.y1)
+            if not near and inside and not any(box.overlaps(other) for other in taken):
+                chosen = box
+                break
+            artist.remove()
+        if chosen is None:  # nowhere free: the first place, which the legend also names
+            dx, dy = offsets[0]
+            artist = ax.annotate(
+                text, (x, y), textcoords="offset points", xytext=(dx, dy), fontsize=FONT["tick"], color=colours[i]
+            )
+            chosen = artist.get_window_extent(renderer)
+        taken.append(chosen)
+
+
 def plot_tradeoff(
     table: pd.DataFrame,
     out: Path,
@@ -62,106 +102,83 @@ def plot_tradeoff(
 ) -> Path:
     """One panel per outcome: x = the paired difference in ``cost`` (engagement lost is to the
     left), y = the reduction in the outcome (baseline - variant, so up is better), one point
-    per variant with 95% CI whiskers both ways; the Pareto-efficient points are joined."""
+    per variant with 95% CI whiskers both ways, labelled where the label collides with nothing;
+    the Pareto-efficient points are joined."""
     outcomes = tuple(o for o in outcomes if o in set(table["metric"]))
-    fig, axes = plt.subplots(1, len(outcomes), figsize=(16, 6.4), squeeze=False)
     x = _rows(table, cost)
     baseline = str(table["baseline"].iloc[0])
-    for ax, outcome in zip(axes.flat, outcomes):
+    variants = list(x.index)
+    shades = [colour(i) for i in range(len(variants))]
+    title = f"Engagement cost against the reduction of each outcome, paired to {baseline} (95% t-intervals)"
+    sheet = page(
+        len(outcomes), title, notes(_pairs(table), _clipped(table)), [(v, c) for v, c in zip(variants, shades)],
+        columns=2, panel_h=2.6,
+    )  # fmt: skip
+    for ax, outcome in zip(sheet.axes, outcomes):
         y = _rows(table, outcome).reindex(x.index)
         gain, gain_low, gain_high = -y["diff"], -y["ci_high"], -y["ci_low"]
-        colors = plt.cm.tab10(np.arange(len(x)) % 10)
-        for i, variant in enumerate(x.index):
+        dx = x["diff"].to_numpy(dtype=float)
+        for i, variant in enumerate(variants):
             ax.errorbar(
-                x.loc[variant, "diff"],
+                dx[i],
                 gain[variant],
-                xerr=[
-                    [x.loc[variant, "diff"] - x.loc[variant, "ci_low"]],
-                    [x.loc[variant, "ci_high"] - x.loc[variant, "diff"]],
-                ],
+                xerr=[[dx[i] - x.loc[variant, "ci_low"]], [x.loc[variant, "ci_high"] - dx[i]]],
                 yerr=[[gain[variant] - gain_low[variant]], [gain_high[variant] - gain[variant]]],
                 fmt="o",
-                ms=7,
-                color=colors[i],
-                capsize=3,
-                label=variant,
+                ms=4,
+                color=shades[i],
+                capsize=2,
+                lw=1,
             )
-            ax.annotate(
-                variant, (x.loc[variant, "diff"], gain[variant]), textcoords="offset points", xytext=(6, 6), fontsize=10
-            )
-        front = pareto_front(x["diff"].to_numpy(), gain.to_numpy())
-        order = np.argsort(x["diff"].to_numpy()[front])
-        ax.plot(
-            x["diff"].to_numpy()[front][order],
-            gain.to_numpy()[front][order],
-            "--",
-            color="0.5",
-            lw=1,
-            label="Pareto front",
+        front = pareto_front(dx, gain.to_numpy())
+        order = np.argsort(dx[front])
+        ax.plot(dx[front][order], gain.to_numpy()[front][order], "--", color="0.5", lw=0.8)
+        ax.axhline(0, color="0.3", lw=0.6)
+        ax.axvline(0, color="0.3", lw=0.6)
+        style(
+            ax,
+            f"{title_of(outcome)}: reduction (up: better)",
+            f"reduction in {unit_of(outcome)}",
+            f"Δ {unit_of(cost)}",
         )
-        ax.axhline(0, color="0.3", lw=0.8)
-        ax.axvline(0, color="0.3", lw=0.8)
-        ax.set_xlabel(f"change in {label(cost)} vs {baseline} (paired, absolute)", fontsize=11)
-        ax.set_ylabel(f"reduction in {label(outcome)} vs {baseline}", fontsize=11)
-        ax.set_title(f"Engagement cost vs reduction in {label(outcome)}", fontsize=12)
-        ax.tick_params(labelsize=10)
-        ax.grid(alpha=0.3)
-    axes.flat[0].legend(fontsize=9, loc="best")
-    fig.tight_layout()
-    path = out / filename
-    save_figure(fig, path, dpi=DPI)
-    plt.close(fig)
-    return path
+        place_labels(ax, dx, gain.to_numpy(dtype=float), variants, shades)
+    return save({filename: sheet.figure}, out)[0]
 
 
-def plot_forest(table: pd.DataFrame, out: Path, columns: int = 4, filename: str = "compare_forest.png") -> Path:
+def plot_forest(table: pd.DataFrame, out: Path, columns: int = 3, filename: str = "compare_forest.png") -> Path:
     """One panel per metric: each variant's paired difference to the baseline with its 95%
-    CI; filled markers where the interval excludes 0."""
+    interval; filled markers where the interval excludes 0 (:func:`plotting.draw_forest_panels`).
+    More than 12 metrics go on several pages (``compare_forest_2.png``, ...); returns the first."""
     metrics = list(dict.fromkeys(table["metric"]))
     variants = list(dict.fromkeys(table["variant"]))
-    columns = min(columns, len(metrics))
-    rows = int(np.ceil(len(metrics) / columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(16, max(3.6, (0.9 + 0.32 * len(variants)) * rows)), squeeze=False)
-    for ax, metric in zip(axes.flat, metrics):
-        frame = _rows(table, metric).reindex(variants)
-        position = np.arange(len(variants))[::-1]
-        for pos, (_, row) in zip(position, frame.iterrows()):
-            low = row["diff"] - row["ci_low"] if np.isfinite(row["ci_low"]) else 0
-            high = row["ci_high"] - row["diff"] if np.isfinite(row["ci_high"]) else 0
-            ax.errorbar(
-                row["diff"],
-                pos,
-                xerr=[[low], [high]],
-                fmt="o",
-                color="C3" if row["excludes_zero"] else "C0",
-                mfc="C3" if row["excludes_zero"] else "white",
-                capsize=3,
-            )
-        ax.axvline(0, color="0.3", lw=0.8)
-        ax.set_yticks(position, variants, fontsize=9)
-        ax.set_title(label(metric), fontsize=11)
-        ax.set_xlabel(f"difference vs {table['baseline'].iloc[0]}", fontsize=9)
-        ax.tick_params(axis="x", labelsize=8)
-        ax.grid(axis="x", alpha=0.3)
-    for ax in list(axes.flat)[len(metrics) :]:
-        ax.axis("off")
-    fig.suptitle("Paired differences to the baseline, 95% CI (filled red: excludes 0)", fontsize=12)
-    fig.tight_layout()
-    path = out / filename
-    save_figure(fig, path, dpi=DPI)
-    plt.close(fig)
-    return path
+    forest = table.rename(columns={"variant": "point", "ci_low": "low", "ci_high": "high"})
+    baseline = str(table["baseline"].iloc[0])
+    step = int(table["step"].max()) if "step" in table else None
+    at = f" at step {step}" if step is not None else ""
+    title = f"Paired difference to {baseline}{at} (95% t-interval; filled: excludes 0)"
+    chunks = pages(metrics, MAX_PANELS)
+    figures = {}
+    for index, chunk in enumerate(chunks):
+        name = filename if index == 0 else filename.replace(".png", f"_{index + 1}.png")
+        part = forest[forest["metric"].isin(chunk)]
+        figures[name] = draw_forest_panels(
+            part, chunk, variants, [colour(i) for i in range(len(variants))], title, notes(_pairs(part), _clipped(part))
+        )
+    return save(figures, out)[0]
 
 
 def plot_dose_response(
     metrics: pd.DataFrame,
     out: Path,
     names: list[str] | None = None,
-    columns: int = 4,
+    columns: int = 3,
     filename: str = "compare_dose.png",
+    scenario: dict[str, Any] | None = None,
 ) -> Path | None:
-    """Final-step mean of each metric (95% CI over replicates) against the swept value, one
-    panel per metric; None when the variants are not a sweep of one numeric key."""
+    """Final-step mean of each metric (95% interval over replicates, cut at its range) against
+    the swept value, one panel per metric, the x axis named in words from the setting's
+    description (read from ``scenario``, the run's scenario document); None when the variants
+    are not a sweep of one numeric key."""
     sweep = sweep_values(variants_of(metrics))
     if sweep is None:
         return None
@@ -171,30 +188,24 @@ def plot_dose_response(
     groups: dict[str, list[str]] = {}
     for variant in values:  # one line per variant prefix ("name|key=v"), or one line
         groups.setdefault(variant.split("|")[0] if "|" in variant else "", []).append(variant)
-    columns = min(columns, len(names))
-    rows = int(np.ceil(len(names) / columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(16, 3.6 * rows), squeeze=False)
-    for ax, name in zip(axes.flat, names):
-        for group, members in groups.items():
+    replicates = int(last["replicate"].nunique())
+    legend = [(g, colour(i)) for i, g in enumerate(groups)] if len(groups) > 1 else []
+    xlabel = swept_key_label(key, scenario)
+    words = xlabel.removesuffix(f" ({key})")  # the setting in words where it has a description
+    title = f"Dose-response: final-step mean and 95% t-interval over {replicates} replicates against {words}"
+    sheet = page(len(names[:MAX_PANELS]), title, notes(replicates), legend, columns=columns)
+    for ax, name in zip(sheet.axes, names[:MAX_PANELS]):
+        for i, members in enumerate(groups.values()):
             members = sorted(members, key=values.__getitem__)
-            stats = np.array([mean_ci(last.loc[last["variant"] == v, name].to_numpy(dtype=float)) for v in members])
+            found = [
+                interval(last.loc[last["variant"] == v, name].to_numpy(dtype=float), metric_bounds(name))
+                for v in members
+            ]
             xs = [values[v] for v in members]
-            ax.plot(xs, stats[:, 0], "o-", label=group or None)
-            ax.fill_between(xs, stats[:, 1], stats[:, 2], alpha=0.2)
-        ax.set_title(label(name), fontsize=11)
-        ax.set_xlabel(key, fontsize=9)
-        ax.tick_params(labelsize=8)
-        ax.grid(alpha=0.3)
-    for ax in list(axes.flat)[len(names) :]:
-        ax.axis("off")
-    if len(groups) > 1:
-        axes.flat[0].legend(fontsize=8)
-    fig.suptitle(f"Dose-response: final-step mean with 95% CI over replicates, against {key}", fontsize=12)
-    fig.tight_layout()
-    path = out / filename
-    save_figure(fig, path, dpi=DPI)
-    plt.close(fig)
-    return path
+            ax.plot(xs, [f.mean for f in found], "o-", color=colour(i), ms=3, lw=1.2)
+            ax.fill_between(xs, [f.low for f in found], [f.high for f in found], color=colour(i), alpha=0.18, lw=0)
+        style(ax, title_of(name), unit_of(name), xlabel)
+    return save({filename: sheet.figure}, out)[0]
 
 
 def plot_comparison(table: pd.DataFrame, metrics: pd.DataFrame, out: Path) -> list[Path]:

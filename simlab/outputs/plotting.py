@@ -1,20 +1,35 @@
 """Figures from a run folder (reads metrics.csv, scenario.yaml and snapshots/; never the live
 simulation). Each ``plot_*`` function takes the run folder and the folder to write into and
-returns the paths it wrote; :func:`plot_run` draws them all into ``RUN_DIR/figures``.
+returns the paths it wrote; :func:`plot_run` draws them all into ``RUN_DIR/figures``. Each has a
+``draw_*`` twin that returns the figures unsaved (name -> Figure), which the tests read.
 
-Every band and whisker is the project's one interval, the 95% t-interval over replicates of
-:func:`simlab.running.summary.mean_ci`; paired differences are taken per replicate (shared
-seeds) against the baseline of :func:`simlab.running.summary.baselines`. Figures are 1,600 px
-wide (16 in at 100 dpi) with panels of at least 350 px, to stay legible at page width. Points
-(variant, sweep point) are drawn in scenario order and keep one colour in every figure.
+**Page geometry.** Every figure is drawn at the size it is printed: a journal page's width
+(:data:`PAGE_WIDTH`, 7.2 in, two columns) with 8 pt text, three panels a row and at most
+:data:`MAX_PANELS` panels a page (a family with more is split over pages). Panels sit at fixed
+positions in inches (no layout engine: it cost more than the drawing), tick labels are few and
+short (a common power of ten goes into the axis label), and every axis names its quantity and
+unit in words (:mod:`simlab.outputs.labels`).
+
+**Intervals.** Every band and whisker is the project's one interval,
+:func:`simlab.running.summary.interval`: the 95% t-interval over replicates, cut at the metric's
+declared range (bands of shares stay in [0, 1]); paired differences are taken per replicate
+(shared seeds) against the baseline of :func:`simlab.running.summary.baselines`. With fewer than
+5 replicates a figure says ``n = 3: few replicates`` under its title. Metrics that do not apply
+to a point (:mod:`simlab.outputs.applicable`) are not drawn for it, and a metric that applies to
+no point gets no panel. Points (variant, sweep point) are drawn in scenario order and keep one
+colour in every figure.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
+import math
+import re
+import sys
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,104 +38,82 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.patheffects
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import yaml
 from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import FixedLocator, MaxNLocator, ScalarFormatter
+from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
 
+from simlab.outputs.applicable import mask
+from simlab.outputs.labels import FAMILIES, OTHER, family_of, grouped, slug, title_of, unit_of
 from simlab.running.files import ensure_folder, read_metrics, save_figure
 from simlab.running.summary import (
-    _same,
-    _select,
+    FEW,
     baselines,
-    curves,
+    difference_bounds,
     final_rows,
-    mean_ci,
+    interval,
+    metric_bounds,
     metric_columns,
-    paired,
-    paired_curves,
     point_label,
     points,
+    same_value,
+    select_point,
+    step_intervals,
     sweep_columns,
 )
 
-WIDTH_IN, DPI = 16.0, 100  # 1,600 px
-PANEL_H = 3.6  # inches per row of panels
-COLUMNS = 4  # panels per row: 4 x ~370 px
+__all__ = [
+    "FAMILIES",
+    "FIGURES",
+    "OTHER",
+    "Point",
+    "Run",
+    "family_of",
+    "grouped",
+    "load_run",
+    "plot_run",
+    "title_of",
+    "ylabel_of",
+]
 
-FAMILIES: dict[str, list[str]] = {
-    "polarization": ["opinion_variance", "polarization_er", "bimodality", "polarization_p", "disagreement"],
-    "extremity and exposure": [
-        "extremity",
-        "extreme_user_share",
-        "exposure_extremeness",
-        "consumption_extremeness",
-        "extreme_exposure_share",
-        "exposure_drift_share",
-    ],
-    "diversity": ["slate_diversity", "topic_entropy", "coverage", "exposure_gini", "homogenization"],
-    "engagement and model quality": ["ctr", "engagement", "ndcg", "auc_pooled", "logloss", "rpol"],
-    "learning": ["auc_within_position", "auc_ceiling", "learned_share", "personalisation", "personalisation_ceiling"],
-    "fairness": ["unfairness_individual", "unfairness_group"],
-}
-OTHER = "other"
-
-# metric -> (title, y label with unit); opinions live in [-1, 1] and item extremeness e_j in [0, 1]
-LABELS: dict[str, tuple[str, str]] = {
-    "opinion_mean": ("Mean opinion", "opinion (-1 to 1)"),
-    "opinion_variance": ("Opinion variance", "variance (opinion units²)"),
-    "polarization_er": ("Esteban-Ray polarization", "ER index (α-weighted)"),
-    "bimodality": ("Bimodality coefficient", "BC (> 0.555: bimodal)"),
-    "polarization_p": ("Polarization (Musco et al.)", "Σ_i (x_i - mean)² (opinion²)"),
-    "disagreement": ("Disagreement on the graph", "Σ_edges w (x_i - x_j)² (opinion²)"),
-    "extremity": ("Opinion extremity", "mean |x| (0 to 1)"),
-    "extreme_user_share": ("Extreme users", "share of users (0 to 1)"),
-    "exposure_extremeness": ("Exposure extremeness", "mean e_j of shown items (0 to 1)"),
-    "consumption_extremeness": ("Consumption extremeness", "mean e_j of engaged items (0 to 1)"),
-    "extreme_exposure_share": ("Extreme exposure", "share of impressions (0 to 1)"),
-    "exposure_drift_share": ("Exposure drift since step 0", "share of users (0 to 1)"),
-    "slate_diversity": ("Slate diversity", "mean pairwise stance distance"),
-    "topic_entropy": ("Topic entropy of consumption", "entropy (nats)"),
-    "coverage": ("Catalog coverage", "share of live items shown (0 to 1)"),
-    "exposure_gini": ("Exposure inequality", "Gini of impressions (0 to 1)"),
-    "homogenization": ("Homogenization", "Jaccard overlap (0 to 1)"),
-    "ctr": ("Click-through rate", "engagements per impression"),
-    "engagement": ("Engagement", "engagements per user per step"),
-    "ndcg": ("Ranking quality against the oracle", "NDCG@k under true engagement (0 to 1)"),
-    "auc_pooled": ("AUC pooled over slate positions", "AUC (0.5 = chance)"),
-    "auc_within_position": ("AUC within slate positions", "AUC (0.5 = chance)"),
-    "auc_ceiling": ("AUC of the true probabilities", "AUC within positions (Bayes ceiling)"),
-    "learned_share": ("Learned share of the ceiling", "(AUC - 0.5) / (ceiling - 0.5)"),
-    "personalisation": ("Personalisation of predictions", "user-by-item share of variance (0 to 1)"),
-    "personalisation_ceiling": ("Personalisation of true engagement", "user-by-item share of variance (0 to 1)"),
-    "logloss": ("Log loss (progressive validation)", "nats per impression"),
-    "rpol": ("Polarization of predictions R_pol", "variance of predicted p"),
-    "unfairness_individual": ("Individual unfairness", "variance of per-user squared error"),
-    "unfairness_group": ("Group unfairness", "variance of group mean loss"),
-}
+PAGE_WIDTH = 7.2  # inches: a journal's two-column width (183 mm)
+DPI = 150  # 1,080 px wide
+COLUMNS = 3  # panels a row
+MAX_PANELS = 12  # panels a page
+PANEL_H = 1.45  # inches of plot area a row
+FONT = {"tick": 7.0, "label": 7.5, "title": 8.0, "legend": 7.5, "heading": 9.0, "note": 7.5}
+# inches around each panel: room for the y tick labels and y label, the title, the x tick labels
+# and x label
+PAD_LEFT, PAD_RIGHT, PAD_TOP, PAD_BOTTOM = 0.62, 0.1, 0.24, 0.42
+MARGIN = 0.08  # inches at the page's edges
+CHAR = 0.58 / 72  # inches per character per point of font size (DejaVu Sans, on average)
+NA_NOTE = "metrics that do not apply to a variant are left out"
+CUT_NOTE = "bands cut at each metric's range"
+ylabel_of = unit_of  # the name earlier releases exported
+# the metrics whose paired differences are drawn over time (one page), as simlab compare reports them
+HEADLINE = [
+    "opinion_variance",
+    "polarization_er",
+    "bimodality",
+    "extremity",
+    "extreme_user_share",
+    "exposure_extremeness",
+    "extreme_exposure_share",
+    "slate_diversity",
+    "topic_entropy",
+    "coverage",
+    "ctr",
+    "engagement",
+]
 
 
-def family_of(name: str) -> str:
-    return next((family for family, names in FAMILIES.items() if name in names), OTHER)
-
-
-def grouped(names: Sequence[str]) -> dict[str, list[str]]:
-    """``names`` by family, families and their metrics in the order of :data:`FAMILIES`, metrics
-    of no listed family last under "other" (in their given order); empty families dropped."""
-    out = {family: [n for n in listed if n in names] for family, listed in FAMILIES.items()}
-    out[OTHER] = [n for n in names if family_of(n) == OTHER]
-    return {family: members for family, members in out.items() if members}
-
-
-def title_of(name: str) -> str:
-    return LABELS.get(name, (name.replace("_", " ").capitalize(), ""))[0]
-
-
-def ylabel_of(name: str) -> str:
-    return LABELS.get(name, ("", "value"))[1]
+def text_width(text: str, size: float) -> float:
+    """Estimated width in inches of ``text`` at ``size`` points."""
+    return len(text) * size * CHAR
 
 
 # ---------------------------------------------------------------------------- reading a run
@@ -148,8 +141,9 @@ class Point:
 
 @dataclass
 class Run:
-    """What the figures read from a run folder: metrics, the points in scenario order, each
-    point's baseline, and the snapshot index (arrays are loaded only when a figure needs them)."""
+    """What the figures read from a run folder: metrics (NaN where a metric does not apply to a
+    point), the points in scenario order, each point's baseline, and the snapshot index (arrays
+    are loaded only when a figure needs them)."""
 
     path: Path
     metrics: pd.DataFrame
@@ -161,11 +155,15 @@ class Run:
 
     @property
     def names(self) -> list[str]:
-        """Metric columns with at least one value."""
+        """Metric columns with at least one value (where they apply)."""
         return [c for c in metric_columns(self.metrics.columns) if self.metrics[c].notna().any()]
 
+    @property
+    def replicates(self) -> int:
+        return int(self.metrics["replicate"].nunique()) if len(self.metrics) else 0
+
     def colour(self, point: Point) -> Any:
-        return plt.get_cmap("tab10")(self.points.index(point) % 10)
+        return colour(self.points.index(point))
 
     def baseline_rule(self) -> str:
         """In words: what each point's paired differences are taken against."""
@@ -181,15 +179,19 @@ class Run:
         return [(p, by_key[self.baseline[p.key]]) for p in self.points if self.baseline.get(p.key, p.key) != p.key]
 
 
+def colour(index: int) -> Any:
+    return matplotlib.colormaps["tab10"](index % 10)
+
+
 def load_run(run_dir: str | Path | Run) -> Run:
     """Read a run folder (a :class:`Run` is returned as it is, so :func:`plot_run` reads once)."""
     if isinstance(run_dir, Run):
         return run_dir
     run_dir = Path(run_dir)
-    metrics = read_metrics(run_dir / "metrics.csv")
     doc: dict[str, Any] = {}
     if (run_dir / "scenario.yaml").exists():
         doc = yaml.safe_load((run_dir / "scenario.yaml").read_text(encoding="utf-8")) or {}
+    metrics = mask(read_metrics(run_dir / "metrics.csv"), doc)
     sweep = {k: list(v) for k, v in (doc.get("sweep") or {}).items()}
     keys = sweep_columns(metrics.columns)
     found = [Point(key, dict(zip(keys, key[1:]))) for key in points(metrics)] if len(metrics) else []
@@ -207,7 +209,7 @@ def _scenario_order(doc: dict[str, Any], sweep: dict[str, list[Any]]) -> list[tu
 
 
 def _matches(key: tuple[Any, ...], other: tuple[Any, ...]) -> bool:
-    return len(key) == len(other) and str(key[0]) == str(other[0]) and all(map(_same, key[1:], other[1:]))
+    return len(key) == len(other) and str(key[0]) == str(other[0]) and all(map(same_value, key[1:], other[1:]))
 
 
 def _snapshot_index(run_dir: Path, found: list[Point]) -> pd.DataFrame:
@@ -226,89 +228,250 @@ def _snapshot_index(run_dir: Path, found: list[Point]) -> pd.DataFrame:
 
 def _opinions(paths: Sequence[Path], field: str = "opinion") -> np.ndarray:
     """Axis 0 of ``field`` from the snapshots at ``paths``, concatenated (pooled)."""
-    parts = []
-    for path in paths:
-        with np.load(path) as data:
-            values = data[field]
-            parts.append(values[:, 0] if values.ndim == 2 else values)
+    parts = [_snapshot_field(Path(path), field) for path in paths]
     return np.concatenate(parts) if parts else np.empty(0)
 
 
-def _pooled_note(run: Run, replicates: int) -> str:
+@functools.lru_cache(maxsize=4096)
+def _snapshot_field(path: Path, field: str) -> np.ndarray:
+    """Axis 0 of one snapshot's ``field`` (read once: several figures read the same snapshots)."""
+    with np.load(path) as data:
+        values = data[field]
+        return values[:, 0] if values.ndim == 2 else values
+
+
+def _pooled_note(replicates: int) -> str:
     return f"all {replicates} replicates pooled" if replicates > 1 else "replicate 0"
 
 
-# ---------------------------------------------------------------------------- drawing helpers
+def notes(n: int, clipped: bool = False, extra: Sequence[str] = ()) -> list[str]:
+    """The note line under a figure's title: few replicates, cut bands, anything else."""
+    parts = [f"n = {n}: few replicates" if 0 < n < FEW else "", CUT_NOTE if clipped else "", *extra]
+    return [p for p in parts if p]
 
 
-def _grid(
-    n: int, columns: int = COLUMNS, height: float = PANEL_H, constrained: bool = False
-) -> tuple[Figure, list[Axes]]:
-    """A 1,600 px wide figure with ``n`` panels, ``columns`` per row, ``height`` inches per row."""
+# ---------------------------------------------------------------------------- the page
+
+
+@dataclass
+class Page:
+    """A figure at print size with its panels placed in inches (see the module docstring)."""
+
+    figure: Figure
+    axes: list[Axes]
+    header: float  # inches of the heading block (title, notes, legend) at the top
+
+
+def page(
+    n: int,
+    title: str,
+    note: Sequence[str] = (),
+    legend: Sequence[tuple[str, Any]] = (),
+    columns: int = COLUMNS,
+    panel_h: float = PANEL_H,
+    first_left: float = PAD_LEFT,
+    left: float = PAD_LEFT,
+    right: float = PAD_RIGHT,
+    width: float = PAGE_WIDTH,
+    reserve: float = 0.0,
+) -> Page:
+    """A figure ``width`` inches wide with ``n`` panels, ``columns`` a row, each ``panel_h``
+    inches high; the title (wrapped), a note line and a legend of (label, colour) entries above
+    the panels. ``first_left`` (inches) is the room left of the first column (row labels of a
+    forest plot), ``left`` that of the others; ``reserve`` inches are kept free at the right edge
+    (a colorbar)."""
     columns = max(1, min(columns, n))
-    rows = max(1, int(np.ceil(n / columns)))
-    fig, axes = plt.subplots(
-        rows,
-        columns,
-        figsize=(WIDTH_IN, height * rows + 0.9),
-        squeeze=False,
-        layout="constrained" if constrained else None,
+    rows = max(1, math.ceil(n / columns))
+    usable = width - 2 * MARGIN
+    chars = max(20, int(usable / (FONT["heading"] * CHAR)))
+    title_lines = textwrap.wrap(title, chars) or [""]
+    note_text = "; ".join(note)
+    note_lines = textwrap.wrap(note_text, int(usable / (FONT["note"] * CHAR))) if note_text else []
+    entry = max((text_width(label, FONT["legend"]) for label, _ in legend), default=0) + 0.45
+    per_row = max(1, min(len(legend), int(usable // entry))) if legend else 1
+    legend_rows = math.ceil(len(legend) / per_row) if legend else 0
+    line = lambda size: size * 1.45 / 72  # noqa: E731 - inches a text line takes
+    header = (
+        MARGIN
+        + len(title_lines) * line(FONT["heading"])
+        + len(note_lines) * line(FONT["note"])
+        + legend_rows * line(FONT["legend"] * 1.25)
+        + 0.06
     )
-    flat = list(axes.flat)
-    for ax in flat[n:]:
-        ax.axis("off")
-    return fig, flat[:n]
-
-
-def _save(fig: Figure, path: Path, title: str, legend: list[tuple[Any, str]] | None = None) -> Path:
-    """Title (wrapped), a legend above the panels (as many columns as fit 1,600 px), layout, PNG."""
-    height = fig.get_figheight()
-    lines = textwrap.wrap(title, 140)
-    fig.suptitle("\n".join(lines), fontsize=15, y=1 - 0.12 / height)
-    top = 1 - (0.35 + 0.3 * len(lines)) / height
+    cell_h = PAD_TOP + panel_h + PAD_BOTTOM
+    height = header + rows * cell_h + MARGIN
+    panel_w = (usable - reserve - first_left - (columns - 1) * left - columns * right) / columns
+    figure = Figure(figsize=(width, height), dpi=DPI)
+    FigureCanvasAgg(figure)  # a canvas that can measure text (label placement, the layout tests)
+    y = height - MARGIN
+    for text in title_lines:
+        y -= line(FONT["heading"])
+        figure.text(0.5, y / height, text, ha="center", va="bottom", fontsize=FONT["heading"], weight="bold")
+    for text in note_lines:
+        y -= line(FONT["note"])
+        figure.text(0.5, y / height, text, ha="center", va="bottom", fontsize=FONT["note"], style="italic")
     if legend:
-        labels = [label for _, label in legend]
-        ncol = max(1, min(len(labels), 170 // (max(map(len, labels)) + 6)))
-        fig.legend(
-            [h for h, _ in legend],
-            labels,
+        handles = [Line2D([], [], color=c, lw=2) for _, c in legend]
+        figure.legend(
+            handles,
+            [label for label, _ in legend],
             loc="upper center",
-            ncol=ncol,
+            bbox_to_anchor=(0.5, (y - 0.02) / height),
+            ncol=per_row,
             frameon=False,
-            fontsize=11,
-            bbox_to_anchor=(0.5, top + 0.05 / height),
+            fontsize=FONT["legend"],
+            handlelength=1.6,
+            columnspacing=1.2,
+            borderaxespad=0,
+            borderpad=0,
         )
-        top -= 0.3 * int(np.ceil(len(labels) / ncol)) / height
-    fig.tight_layout(rect=(0, 0, 1, top))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_figure(fig, path, dpi=DPI)  # whole or not at all, never through a link
-    plt.close(fig)
-    return path
+    axes = []
+    for i in range(n):
+        row, column = divmod(i, columns)
+        x0 = MARGIN + first_left + column * (panel_w + right + left)
+        y0 = height - header - row * cell_h - PAD_TOP - panel_h
+        axes.append(figure.add_axes((x0 / width, y0 / height, panel_w / width, panel_h / height)))
+    return Page(figure, axes, header)
 
 
-def _style(ax: Axes, title: str, ylabel: str, xlabel: str = "step") -> None:
-    ax.set_title(title, fontsize=12)
-    ax.set_ylabel(ylabel, fontsize=10)
-    ax.set_xlabel(xlabel, fontsize=10)
-    ax.tick_params(labelsize=9)
-    ax.grid(alpha=0.25)
-    for axis in (ax.xaxis, ax.yaxis):  # few ticks, and 1e-4 as a power of ten rather than 0.0001
-        if isinstance(axis.get_major_locator(), FixedLocator):
-            continue  # ticks placed on purpose (rows of a forest plot, swept values)
-        axis.set_major_locator(MaxNLocator(nbins=5))
-        formatter = axis.get_major_formatter()
-        if isinstance(formatter, ScalarFormatter):
-            formatter.set_powerlimits((-3, 4))
+def style(ax: Axes, title: str, ylabel: str, xlabel: str = "step", yticks: bool = True) -> None:
+    """Title and axis labels in words at print size, few short ticks (see :func:`tidy_axis`); a
+    title wider than its panel is wrapped onto two lines (:func:`fit_title`)."""
+    ax.set_title(fit_title(ax, title), fontsize=FONT["title"], pad=3)
+    ax.tick_params(labelsize=FONT["tick"], length=2.5, pad=1.5)
+    ax.grid(alpha=0.25, lw=0.5)
+    tidy_axis(ax, "x", xlabel)
+    if yticks:
+        tidy_axis(ax, "y", ylabel)
+    else:
+        ax.set_ylabel(ylabel, fontsize=FONT["label"], labelpad=2)
+    for spine in ax.spines.values():
+        spine.set_linewidth(0.6)
 
 
-def _band(ax: Axes, stats: pd.DataFrame, colour: Any, label: str) -> Any:
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def tidy_axis(ax: Axes, which: str, label: str) -> None:
+    """At most 5 ticks on the axis's current limits, labelled with the fewest decimals that tell
+    them apart; values below 0.01 or from 10,000 are shown as multiples of a power of ten that
+    the axis label states (``Δ variance (×10⁻³)``), so tick labels stay short and never collide."""
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    low, high = (float(v) for v in sorted(axis.get_view_interval()))
+    if not (math.isfinite(low) and math.isfinite(high)) or high <= low:
+        low, high = (low - 1, low + 1) if math.isfinite(low) else (-1.0, 1.0)
+    ticks = np.asarray(MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10]).tick_values(low, high), dtype=float)
+    span = high - low
+    ticks = ticks[(ticks >= low - 1e-9 * span) & (ticks <= high + 1e-9 * span)]
+    top = float(np.abs(ticks).max()) if len(ticks) else 0.0
+    power = math.floor(math.log10(top)) if top > 0 and (top < 1e-2 or top >= 1e4) else 0
+    scaled = ticks / 10.0**power
+    step = float(np.diff(scaled).min()) if len(scaled) > 1 else 1.0
+    decimals = max(0, -math.floor(math.log10(step) + 1e-9)) if step > 0 else 0
+    texts = [f"{v:.{decimals}f}".replace("-", "−") for v in scaled]
+    texts = ["0" if float(t.replace("−", "-")) == 0 else t for t in texts]
+    if power:
+        label = f"{label} (×10{str(power).translate(_SUPERSCRIPT)})"
+    setter = ax.set_xticks if which == "x" else ax.set_yticks
+    setter(ticks, texts)
+    ax.set_xlim(low, high) if which == "x" else ax.set_ylim(low, high)
+    (ax.set_xlabel if which == "x" else ax.set_ylabel)(fit_label(ax, which, label), fontsize=FONT["label"], labelpad=2)
+
+
+def fit_title(ax: Axes, title: str) -> str:
+    """``title`` wrapped onto two lines when it is wider than its panel (with a little of the
+    space between panels), so that it stays inside the page and clear of its neighbours."""
+    figure = ax.figure
+    assert isinstance(figure, Figure)
+    width = float(ax.get_position().width * figure.get_figwidth())
+    if text_width(title, FONT["title"]) <= width + 0.2:
+        return title
+    return "\n".join(textwrap.wrap(title, max(12, int((width + 0.2) / (FONT["title"] * CHAR))))[:2])
+
+
+def fit_label(ax: Axes, which: str, label: str) -> str:
+    """``label`` wrapped onto two lines when it is longer than the panel's side (so that it stays
+    inside the page and clear of its neighbours)."""
+    figure = ax.figure
+    assert isinstance(figure, Figure)
+    width, height = ax.get_position().size * figure.get_size_inches()
+    side = width if which == "x" else height
+    if text_width(label, FONT["label"]) <= side + 0.3:
+        return label
+    return "\n".join(textwrap.wrap(label, max(12, int(side / (FONT["label"] * CHAR))))[:2])
+
+
+def _band(ax: Axes, stats: pd.DataFrame, colour: Any, lw: float = 1.3) -> None:
     stats = stats.astype(float)  # a curve of a metric that is undefined throughout holds no numbers
-    (line,) = ax.plot(stats.index, stats["mean"], color=colour, lw=1.8, label=label)
-    ax.fill_between(stats.index, stats["low"], stats["high"], color=colour, alpha=0.2, lw=0)
-    return line
+    ax.plot(stats.index, stats["mean"], color=colour, lw=lw)
+    ax.fill_between(stats.index, stats["low"], stats["high"], color=colour, alpha=0.18, lw=0)
+
+
+def save(figures: dict[str, Figure], out: Path) -> list[Path]:
+    """Write each figure as ``out / name`` (PNG at :data:`DPI`); returns the paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, figure in figures.items():
+        path = out / name
+        save_figure(figure, path, dpi=DPI)  # whole or not at all, never through a link
+        paths.append(path)
+    return paths
+
+
+def pages(names: Sequence[str], size: int = MAX_PANELS) -> list[list[str]]:
+    """``names`` in runs of at most ``size`` (one page each)."""
+    names = list(names)
+    return [names[i : i + size] for i in range(0, len(names), size)] or [[]]
+
+
+def _families(run: Run, family: str | None) -> dict[str, list[str]]:
+    """The run's metrics by family (only ``family``'s when given)."""
+    found = grouped(run.names)
+    return found if family is None else {family: found.get(family, [])}
+
+
+def _paged(stem: str, index: int, count: int) -> str:
+    """The file name of page ``index`` of ``count``: the first keeps the plain name."""
+    return f"{stem}.png" if index == 0 else f"{stem}_{index + 1}.png"
 
 
 # ---------------------------------------------------------------------------- metric curves
+
+
+def draw_metric_curves(
+    metrics: pd.DataFrame,
+    names: list[str] | None = None,
+    title: str | None = None,
+    columns: int = COLUMNS,
+    filename: str = "metrics.png",
+    labels: Callable[[Point], str] | None = None,
+) -> dict[str, Figure]:
+    """One panel per metric (default: every non-empty metric column): per variant (and sweep
+    point) the mean over replicates with its 95% t-band per step, cut at the metric's range.
+    More than :data:`MAX_PANELS` metrics go on several pages (``metrics_2.png``, ...)."""
+    keys = sweep_columns(metrics.columns)
+    if names is None:
+        names = [c for c in metric_columns(metrics.columns) if metrics[c].notna().any()]
+    found = [Point(key, dict(zip(keys, key[1:]))) for key in points(metrics)]
+    rows = {p.key: select_point(metrics, p.key).set_index("step") for p in found}
+    replicates = int(metrics["replicate"].nunique())
+    name_of = labels or (lambda p: p.label)
+    legend = [(name_of(p), colour(i)) for i, p in enumerate(found)]
+    heading = (title or "Metrics over time") + f": mean and 95% t-interval over {replicates} replicates"
+    stem = filename.removesuffix(".png")
+    chunks = pages(names)
+    out = {}
+    for index, chunk in enumerate(chunks):
+        bands = {(p.key, n): step_intervals(rows[p.key][n], metric_bounds(n)) for p in found for n in chunk}
+        clipped = any(bool(b["clipped"].any()) for b in bands.values())
+        sheet = page(len(chunk), heading, notes(replicates, clipped), legend, columns=columns)
+        for ax, name in zip(sheet.axes, chunk):
+            for i, p in enumerate(found):
+                _band(ax, bands[p.key, name], colour(i))
+            ax.margins(x=0)
+            style(ax, title_of(name), unit_of(name))
+        out[_paged(stem, index, len(chunks))] = sheet.figure
+    return out
 
 
 def plot_metric_curves(
@@ -318,105 +481,152 @@ def plot_metric_curves(
     names: list[str] | None = None,
     filename: str = "metrics.png",
     title: str | None = None,
+    labels: Callable[[Point], str] | None = None,
 ) -> Path:
-    """One panel per metric (default: every non-empty metric column): per variant (and sweep
-    point) the mean over replicates with its 95% t-band (:func:`mean_ci` per step), titled in
-    words with the unit on the y axis; written to ``out / filename``."""
-    keys = sweep_columns(metrics.columns)
-    if names is None:
-        names = [c for c in metric_columns(metrics.columns) if metrics[c].notna().any()]
-    found = [Point(key, dict(zip(keys, key[1:]))) for key in points(metrics)]
-    replicates = metrics["replicate"].nunique()
-    fig, axes = _grid(len(names), columns)
-    legend: dict[str, Any] = {}
-    for ax, name in zip(axes, names):
-        for i, point in enumerate(found):
-            stats = curves(metrics, name, point.key)
-            legend[point.label] = _band(ax, stats, plt.get_cmap("tab10")(i % 10), point.label)
-        _style(ax, title_of(name), ylabel_of(name))
-    heading = title or "Metrics over time"
-    heading += f" (mean and 95% t-interval over {replicates} replicates)"
-    return _save(fig, out / filename, heading, [(h, label) for label, h in legend.items()])
+    """:func:`draw_metric_curves` written to ``out / filename`` (the first page's path)."""
+    return save(draw_metric_curves(metrics, names, title, columns, filename, labels), out)[0]
 
 
-def _slug(family: str) -> str:
-    return family.replace(" and ", "_").replace(" ", "_")
-
-
-def plot_metric_families(run_dir: str | Path | Run, out: Path) -> list[Path]:
-    """metrics_<family>.png: :func:`plot_metric_curves` for each metric family."""
+def draw_metric_families(run_dir: str | Path | Run, family: str | None = None) -> dict[str, Figure]:
+    """metrics_<family>.png: :func:`draw_metric_curves` for each metric family (or one)."""
     run = load_run(run_dir)
     if not len(run.metrics):
-        return []
-    return [
-        plot_metric_curves(
-            run.metrics, out, names=names, filename=f"metrics_{_slug(family)}.png", title=family.capitalize()
-        )
-        for family, names in grouped(run.names).items()
-    ]
+        return {}
+    out: dict[str, Figure] = {}
+    for name, members in _families(run, family).items():
+        out |= draw_metric_curves(run.metrics, members, name.capitalize(), filename=f"metrics_{slug(name)}.png")
+    return out
 
 
-def plot_paired_differences(run_dir: str | Path | Run, out: Path) -> list[Path]:
-    """paired_<family>.png: per step, the paired difference of each point to its baseline
-    (replicate r minus replicate r of the baseline, same seed), mean and 95% t-band over
-    replicates; a band that leaves the zero line is a difference the replicates support."""
+def draw_paired_differences(run_dir: str | Path | Run) -> dict[str, Figure]:
+    """paired.png: per step, the paired difference of each point to its baseline (replicate r
+    minus replicate r of the baseline, same seed), mean and 95% t-band over the pairs; a band that
+    leaves the zero line is a difference the replicates support. Drawn for the headline metrics
+    (:data:`HEADLINE`, one page) that the run has; every metric's final step is in the forest
+    plots."""
     run = load_run(run_dir)
     pairs = run.compared()
-    if not pairs:
-        return []
-    replicates = run.metrics["replicate"].nunique()
-    paths = []
-    for family, names in grouped(run.names).items():
-        fig, axes = _grid(len(names))
-        legend: dict[str, Any] = {}
-        for ax, name in zip(axes, names):
-            ax.axhline(0, color="black", lw=0.8)
-            for point, base in pairs:
-                stats = paired_curves(run.metrics, name, point.key, base.key)
-                label = point.label  # the title names the baseline
-                legend[label] = _band(ax, stats, run.colour(point), label)
-            _style(ax, f"Δ {title_of(name)}", f"difference in {ylabel_of(name)}")
-        title = f"{family.capitalize()}: paired difference to {run.baseline_rule()} (mean and 95% t-interval over {replicates} replicates)"
-        paths.append(_save(fig, out / f"paired_{_slug(family)}.png", title, [(h, k) for k, h in legend.items()]))
-    return paths
+    names = [n for n in HEADLINE if n in run.names]
+    if not pairs or not names:
+        return {}
+    ids = ["step", "replicate"]
+    tables = {p.key: select_point(run.metrics, p.key).set_index(ids)[names] for p in run.points}
+    diffs = {(p.key, b.key): tables[p.key].sub(tables[b.key]) for p, b in pairs}
+    bands = {
+        (key, n): step_intervals(diff[n].dropna().droplevel("replicate"), difference_bounds(metric_bounds(n)))
+        for key, diff in diffs.items()
+        for n in names
+    }
+    n_pairs = max(int(d.notna().any(axis=1).groupby(level="step").sum().max()) for d in diffs.values())
+    clipped = any(bool(b["clipped"].any()) for b in bands.values())
+    title = f"Paired difference to {run.baseline_rule()} over time (mean and 95% t-interval over {n_pairs} pairs)"
+    sheet = page(len(names), title, notes(n_pairs, clipped), [(p.label, run.colour(p)) for p, _ in pairs])
+    for ax, name in zip(sheet.axes, names):
+        ax.axhline(0, color="black", lw=0.6)
+        for point, base in pairs:
+            _band(ax, bands[(point.key, base.key), name], run.colour(point))
+        ax.margins(x=0)
+        style(ax, f"Δ {title_of(name)}", f"Δ {unit_of(name)}")
+    return {"paired.png": sheet.figure}
 
 
-def plot_forest(run_dir: str | Path | Run, out: Path) -> list[Path]:
-    """forest.png: the final-step paired difference of each point to its baseline with its 95%
-    t-interval, one panel per metric (metrics by family); filled markers: the interval excludes 0."""
-    run = load_run(run_dir)
-    pairs = run.compared()
-    if not pairs:
-        return []
+# ---------------------------------------------------------------------------- forest plots
+
+
+def forest_table(run: Run, names: Sequence[str] | None = None) -> pd.DataFrame:
+    """The forest plots' numbers: per compared point and metric, the final-step paired
+    difference to its baseline (:func:`interval`, cut at the difference's range); columns point,
+    baseline, metric, diff, low, high, pairs, clipped, excludes_zero."""
     last = final_rows(run.metrics)
-    names = [n for members in grouped(run.names).values() for n in members]
-    fig, axes = _grid(len(names), height=0.55 * len(pairs) + 1.6)
-    for ax, name in zip(axes, names):
-        ax.axvline(0, color="black", lw=0.8)
-        for row, (point, base) in enumerate(pairs):
-            mean, low, high = mean_ci(paired(last, point.key, base.key, name).to_numpy(dtype=float))
-            significant = np.isfinite(low) and (low > 0 or high < 0)
-            colour = run.colour(point)
-            ax.errorbar(
-                mean,
-                row,
-                xerr=[[mean - low], [high - mean]] if np.isfinite(low) else None,
-                fmt="o",
-                color=colour,
-                mfc=colour if significant else "white",
-                ms=7,
-                capsize=4,
+    names = list(run.names if names is None else names)
+    finals = {p.key: select_point(last, p.key).set_index("replicate")[names] for p in run.points}
+    rows = []
+    for point, base in run.compared():
+        diff = finals[point.key].sub(finals[base.key])  # replicate r minus replicate r (shared seed)
+        for name in names:
+            found = interval(diff[name].to_numpy(dtype=float), difference_bounds(metric_bounds(name)))
+            rows.append(
+                {
+                    "point": point.label,
+                    "baseline": base.label,
+                    "metric": name,
+                    "diff": found.mean,
+                    "low": found.low,
+                    "high": found.high,
+                    "pairs": found.n,
+                    "clipped": found.clipped,
+                    "excludes_zero": found.excludes_zero,
+                }
             )
-        # the rows are the same in every panel: name them in the first column only
-        first_column = axes.index(ax) % min(COLUMNS, len(names)) == 0
-        ax.set_yticks(range(len(pairs)), [p.label for p, _ in pairs] if first_column else [], fontsize=10)
-        ax.set_ylim(len(pairs) - 0.5, -0.5)
-        _style(ax, title_of(name), "", f"Δ {ylabel_of(name)}")
-    title = (
-        f"Final-step paired difference to {run.baseline_rule()} (95% t-interval over "
-        f"{last['replicate'].nunique()} replicates; filled marker: the interval excludes 0)"
+    return pd.DataFrame(
+        rows, columns=["point", "baseline", "metric", "diff", "low", "high", "pairs", "clipped", "excludes_zero"]
     )
-    return [_save(fig, out / "forest.png", title)]
+
+
+def draw_forest_panels(
+    table: pd.DataFrame,
+    names: Sequence[str],
+    rows: Sequence[str],
+    colours: list[Any],
+    title: str,
+    note: Sequence[str] = (),
+) -> Figure:
+    """One panel per metric of ``names`` (at most :data:`MAX_PANELS`), one row per entry of
+    ``rows`` (``table``'s ``point`` column) with its difference and 95% interval; filled markers
+    where the interval excludes 0 (:func:`simlab.running.summary.excludes_zero`), open ones
+    elsewhere, no marker where the metric does not apply. ``table`` has the columns of
+    :func:`forest_table`."""
+    label_room = max(text_width(r, FONT["tick"]) for r in rows) + 0.12
+    panel_h = 0.2 * len(rows) + 0.25
+    sheet = page(len(names), title, note, first_left=label_room, left=0.14, panel_h=panel_h)
+    columns = min(COLUMNS, len(names))
+    for i, (ax, name) in enumerate(zip(sheet.axes, names)):
+        part = table[table["metric"] == name].set_index("point").reindex(list(rows))
+        ax.axvline(0, color="black", lw=0.6)
+        y = np.arange(len(rows), dtype=float)
+        mean, low, high = (part[c].to_numpy(dtype=float) for c in ("diff", "low", "high"))
+        filled = part["excludes_zero"].fillna(False).to_numpy(dtype=bool)
+        # one collection each for whiskers, caps and markers (errorbar per row costs 10x)
+        whisker = np.isfinite(low) & np.isfinite(high)
+        shades = [colours[r] for r in np.flatnonzero(whisker)]
+        ax.hlines(y[whisker], low[whisker], high[whisker], colors=shades, lw=1)
+        ax.scatter(np.r_[low[whisker], high[whisker]], np.r_[y[whisker], y[whisker]], s=12, marker="|", c=shades * 2)
+        shown = np.isfinite(mean)
+        solid, hollow = shown & filled, shown & ~filled
+        ax.scatter(mean[solid], y[solid], s=16, c=[colours[r] for r in np.flatnonzero(solid)], zorder=3)
+        hollow_shades = [colours[r] for r in np.flatnonzero(hollow)]
+        ax.scatter(mean[hollow], y[hollow], s=16, facecolors="white", edgecolors=hollow_shades, linewidths=1, zorder=3)
+        ax.set_ylim(len(rows) - 0.5, -0.5)
+        ax.set_yticks(range(len(rows)), list(rows) if i % columns == 0 else [], fontsize=FONT["tick"])
+        ax.margins(x=0.08)
+        style(ax, title_of(name), "", f"Δ {unit_of(name)}", yticks=False)
+        ax.grid(axis="y", visible=False)
+    return sheet.figure
+
+
+def draw_forest(run_dir: str | Path | Run, family: str | None = None) -> dict[str, Figure]:
+    """forest_<family>.png: the final-step paired difference of each point to its baseline with
+    its 95% interval, one panel per metric, one page per family (at most 12 panels); filled
+    markers: the interval excludes 0."""
+    run = load_run(run_dir)
+    pairs = run.compared()
+    if not pairs:
+        return {}
+    table = forest_table(run, [n for names in _families(run, family).values() for n in names])
+    rows = [p.label for p, _ in pairs]
+    colours = [run.colour(p) for p, _ in pairs]
+    n = int(table["pairs"].max()) if len(table) else 0
+    out = {}
+    for group, members in _families(run, family).items():
+        members = [m for m in members if table.loc[table["metric"] == m, "diff"].notna().any()]
+        chunks = pages(members) if members else []
+        for index, chunk in enumerate(chunks):
+            clipped = bool(table.loc[table["metric"].isin(chunk), "clipped"].any())
+            title = f"{group.capitalize()}: final-step paired difference to {run.baseline_rule()}"
+            how = f"95% t-interval over {n} pairs; filled: excludes 0"
+            figure = draw_forest_panels(table, chunk, rows, colours, title, [how, *notes(n, clipped)])
+            out[_paged(f"forest_{slug(group)}", index, len(chunks))] = figure
+    return out
 
 
 # ---------------------------------------------------------------------------- opinions (snapshots)
@@ -431,135 +641,121 @@ def _point_snapshots(run: Run, index: int, step: int | None = None, replicate: i
     return snaps
 
 
-def plot_opinion_distributions(run_dir: str | Path | Run, out: Path, bins: int = 40) -> list[Path]:
+def draw_opinion_distributions(run_dir: str | Path | Run, bins: int = 40, over_time: bool = False) -> dict[str, Figure]:
     """opinion_final.png: the final opinion distribution (axis 0) of every point overlaid, as a
-    density histogram; opinion_over_time.png: the same at every snapshot step, one small
-    multiple per step. Replicates are pooled (said in the title)."""
+    density histogram; with ``over_time``, opinion_over_time.png: the same at every snapshot, one
+    small multiple per step (at most 12: evenly spaced snapshots, the first and last included;
+    :func:`plot_run` leaves it out, as opinion_heatmap.png shows every snapshot). Replicates are
+    pooled (said in the title)."""
     run = load_run(run_dir)
     if not len(run.snapshots):
-        return []
+        return {}
     edges = np.linspace(-1, 1, bins + 1)
     steps = sorted(run.snapshots["step"].unique())
     replicates = run.snapshots["replicate"].nunique()
+    legend = [(p.label, run.colour(p)) for p in run.points]
 
-    def draw(ax: Axes, step: int) -> dict[str, Any]:
-        handles = {}
+    def draw(ax: Axes, step: int) -> None:
         for i, point in enumerate(run.points):
             values = _opinions(list(_point_snapshots(run, i, step)["path"]))
             if values.size:
-                _, _, patches = ax.hist(
-                    values,
-                    bins=list(edges),
-                    density=True,
-                    histtype="step",
-                    lw=1.8,
-                    color=run.colour(point),
-                    label=point.label,
-                )
-                handles[point.label] = patches[0] if isinstance(patches, list) else patches
-        return handles
+                density, _ = np.histogram(values, bins=edges, density=True)
+                ax.stairs(density, edges, color=run.colour(point), lw=1.2)
 
-    fig, axes = _grid(1, 1, height=5.2)
-    handles = draw(axes[0], steps[-1])
-    _style(axes[0], f"step {steps[-1]}", "density (users per unit opinion)", "opinion (axis 0)")
-    paths = [
-        _save(
-            fig,
-            out / "opinion_final.png",
-            f"Final opinion distribution per variant ({_pooled_note(run, replicates)})",
-            [(h, k) for k, h in handles.items()],
-        )
-    ]
-    fig, axes = _grid(len(steps), min(COLUMNS, len(steps)), height=3.2)
-    for ax, step in zip(axes, steps):
-        handles = draw(ax, step)
-        _style(ax, f"step {step}", "density", "opinion (axis 0)")
-    paths.append(
-        _save(
-            fig,
-            out / "opinion_over_time.png",
-            f"Opinion distribution at every snapshot ({_pooled_note(run, replicates)})",
-            [(h, k) for k, h in handles.items()],
-        )
-    )
-    return paths
+    title = f"Final opinion distribution per variant ({_pooled_note(replicates)})"
+    sheet = page(1, title, notes(replicates), legend, 1, 2.4)
+    draw(sheet.axes[0], steps[-1])
+    style(sheet.axes[0], f"step {steps[-1]}", "density (users per unit opinion)", "opinion (axis 0, -1 to 1)")
+    out = {"opinion_final.png": sheet.figure}
+    if not over_time:
+        return out
+    shown = [steps[round(i)] for i in np.linspace(0, len(steps) - 1, min(len(steps), MAX_PANELS))]
+    shown = list(dict.fromkeys(shown))
+    title = f"Opinion distribution at {len(shown)} of {len(steps)} snapshots ({_pooled_note(replicates)})"
+    sheet = page(len(shown), title, notes(replicates), legend, panel_h=1.2)
+    for ax, step in zip(sheet.axes, shown):
+        draw(ax, step)
+        style(ax, f"step {step}", "density", "opinion (axis 0)")
+    out["opinion_over_time.png"] = sheet.figure
+    return out
 
 
-def plot_initial_vs_final(run_dir: str | Path | Run, out: Path, replicate: int = 0) -> list[Path]:
+def draw_initial_vs_final(run_dir: str | Path | Run, replicate: int = 0) -> dict[str, Figure]:
     """opinion_initial_final.png: each user's initial (first snapshot) against final opinion
-    (axis 0), one panel per point, for one replicate (said in the title); points above the
-    diagonal moved up, the dashed lines mark the centre."""
+    (axis 0), one panel per point (at most 12), for one replicate (said in the title); points
+    above the diagonal moved up, the dashed lines mark the centre."""
     run = load_run(run_dir)
     if not len(run.snapshots):
-        return []
+        return {}
     panels = []
-    for i, point in enumerate(run.points):
+    for i, point in enumerate(run.points[:MAX_PANELS]):
         snaps = _point_snapshots(run, i, replicate=replicate).sort_values("step")
         if len(snaps) >= 2:
             panels.append((point, snaps.iloc[0], snaps.iloc[-1]))
     if not panels:
-        return []
-    fig, axes = _grid(len(panels), height=4.0)
-    for ax, (point, first, last) in zip(axes, panels):
+        return {}
+    replicates = int(run.snapshots["replicate"].nunique())
+    title = f"Initial vs final opinion per user (replicate {replicate})"
+    sheet = page(len(panels), title, notes(replicates), panel_h=1.7)
+    for ax, (point, first, last) in zip(sheet.axes, panels):
         x, y = _opinions([first["path"]]), _opinions([last["path"]])
-        ax.scatter(x, y, s=4, alpha=0.35, color=run.colour(point), lw=0)
-        ax.plot([-1, 1], [-1, 1], color="black", lw=0.8)
-        ax.axhline(0, color="grey", lw=0.6, ls="--")
-        ax.axvline(0, color="grey", lw=0.6, ls="--")
+        ax.scatter(x, y, s=2, alpha=0.35, color=run.colour(point), lw=0, rasterized=True)
+        ax.plot([-1, 1], [-1, 1], color="black", lw=0.6)
+        ax.axhline(0, color="grey", lw=0.5, ls="--")
+        ax.axvline(0, color="grey", lw=0.5, ls="--")
         ax.set(xlim=(-1.05, 1.05), ylim=(-1.05, 1.05))
-        ax.set_aspect("equal")
-        _style(ax, point.label, f"opinion at step {last['step']}", f"opinion at step {first['step']}")
-    return [_save(fig, out / "opinion_initial_final.png", f"Initial vs final opinion per user (replicate {replicate})")]
+        style(ax, point.label, f"opinion at step {last['step']}", f"opinion at step {first['step']}")
+    return {"opinion_initial_final.png": sheet.figure}
 
 
-def plot_exposure_vs_opinion(run_dir: str | Path | Run, out: Path, bins: int = 20) -> list[Path]:
+def draw_exposure_vs_opinion(run_dir: str | Path | Run, bins: int = 20) -> dict[str, Figure]:
     """exposure_vs_opinion.png: each user's mean exposure extremeness over the run (the final
     snapshot's running mean of e_j shown to the user) against their final opinion, one panel per
-    point: replicate 0 as dots, the binned mean over all replicates with its 95% t-interval
-    across replicates as the line and band."""
+    point (at most 12): replicate 0 as dots, the binned mean over all replicates with its 95%
+    t-interval across replicates (cut at [0, 1]) as the line and band."""
     run = load_run(run_dir)
     if not len(run.snapshots):
-        return []
+        return {}
     step = int(run.snapshots["step"].max())
     edges = np.linspace(-1, 1, bins + 1)
     centres = (edges[:-1] + edges[1:]) / 2
-    panels = [(i, p) for i, p in enumerate(run.points) if len(_point_snapshots(run, i, step))]
+    panels = [(i, p) for i, p in enumerate(run.points) if len(_point_snapshots(run, i, step))][:MAX_PANELS]
     if not panels:
-        return []
-    fig, axes = _grid(len(panels), height=4.0)
-    replicates = run.snapshots["replicate"].nunique()
-    for ax, (i, point) in zip(axes, panels):
+        return {}
+    replicates = int(run.snapshots["replicate"].nunique())
+    title = (
+        f"Exposure extremeness against opinion at step {step} (dots: replicate "
+        f"{int(run.snapshots['replicate'].min())}; line: binned mean, 95% t-interval over {replicates} replicates)"
+    )
+    sheet = page(len(panels), title, notes(replicates), panel_h=1.7)
+    for ax, (i, point) in zip(sheet.axes, panels):
         snaps = _point_snapshots(run, i, step).sort_values("replicate")
         per_replicate = []
         for _, snap in snaps.iterrows():
             x, e = _opinions([snap["path"]]), _opinions([snap["path"]], "exposure_extremeness")
             if snap["replicate"] == snaps["replicate"].iloc[0]:
-                ax.scatter(x, e, s=4, alpha=0.3, color=run.colour(point), lw=0)
+                ax.scatter(x, e, s=2, alpha=0.3, color=run.colour(point), lw=0, rasterized=True)
             which = np.clip(np.digitize(x, edges) - 1, 0, bins - 1)
             total = np.bincount(which, weights=np.nan_to_num(e), minlength=bins)
             count = np.bincount(which, weights=np.isfinite(e), minlength=bins)
             per_replicate.append(np.where(count > 0, total / np.maximum(count, 1), np.nan))
         table = np.array(per_replicate)
-        stats = pd.DataFrame(
-            [mean_ci(table[:, b]) for b in range(bins)], index=centres, columns=["mean", "low", "high"]
-        )
-        _band(ax, stats, "black", "binned mean")
+        found = [interval(table[:, b], (0.0, 1.0)) for b in range(bins)]
+        stats = pd.DataFrame([(f.mean, f.low, f.high) for f in found], index=centres, columns=["mean", "low", "high"])
+        _band(ax, stats, "black")
         ax.set(xlim=(-1.05, 1.05), ylim=(0, 1))
-        _style(ax, point.label, "mean e_j shown to the user (0 to 1)", f"opinion at step {step}")
-    title = (
-        f"Exposure extremeness against opinion at step {step} (dots: replicate {int(run.snapshots['replicate'].min())}; "
-        f"line: binned mean, 95% t-interval over {replicates} replicates)"
-    )
-    return [_save(fig, out / "exposure_vs_opinion.png", title)]
+        style(ax, point.label, "mean e_j shown (0 to 1)", f"opinion at step {step}")
+    return {"exposure_vs_opinion.png": sheet.figure}
 
 
-def plot_opinion_heatmaps(run_dir: str | Path | Run, out: Path, bins: int = 40) -> list[Path]:
+def draw_opinion_heatmaps(run_dir: str | Path | Run, bins: int = 40) -> dict[str, Figure]:
     """opinion_heatmap.png: the opinion distribution (axis 0, share of users per bin) at every
-    snapshot, one panel per point in scenario order, each snapshot a column centred on its step,
-    one colour scale and colorbar for all panels; replicates pooled (said in the title)."""
+    snapshot, one panel per point in scenario order (at most 12), each snapshot a column centred
+    on its step, one colour scale and colorbar for all panels; replicates pooled (said in the
+    title)."""
     run = load_run(run_dir)
     if not len(run.snapshots):
-        return []
+        return {}
     edges = np.linspace(-1, 1, bins + 1)
     steps = np.array(sorted(run.snapshots["step"].unique()))
     # column edges halfway between snapshots, so each snapshot covers its own step
@@ -568,31 +764,32 @@ def plot_opinion_heatmaps(run_dir: str | Path | Run, out: Path, bins: int = 40) 
     last = steps[-1] + (steps[-1] - mids[-1] if len(mids) else 0.5)
     x_edges = np.concatenate([[first], mids, [last]])
     images = []
-    for i, point in enumerate(run.points):
+    for i, point in enumerate(run.points[:MAX_PANELS]):
         columns = []
         for step in steps:
             values = _opinions(list(_point_snapshots(run, i, int(step))["path"]))
             counts, _ = np.histogram(values, bins=edges)
             columns.append(counts / max(counts.sum(), 1) if values.size else np.full(bins, np.nan))
         images.append((point, np.stack(columns, axis=1)))
-    vmax = max(float(np.nanmax(image)) for _, image in images if np.isfinite(image).any())
-    fig, axes = _grid(len(images), height=3.8, constrained=True)  # constrained: room for the shared colorbar
+    vmax = max((float(np.nanmax(image)) for _, image in images if np.isfinite(image).any()), default=1.0)
+    replicates = run.snapshots["replicate"].nunique()
+    title = f"Opinion distribution over time ({_pooled_note(replicates)}; every one of {len(steps)} snapshots)"
+    sheet = page(len(images), title, notes(int(replicates)), panel_h=1.5, reserve=0.75)  # room for the colorbar
+    figure = sheet.figure
     mesh = None
-    for ax, (point, image) in zip(axes, images):
+    for ax, (point, image) in zip(sheet.axes, images):
         mesh = ax.pcolormesh(x_edges, edges, image, cmap="magma", vmin=0, vmax=vmax, shading="flat")
-        _style(ax, point.label, "opinion (axis 0)")
+        style(ax, point.label, "opinion (axis 0)")
         ax.grid(False)
     if mesh is not None:
-        bar = fig.colorbar(mesh, ax=axes, shrink=0.9, pad=0.01)
-        bar.set_label("share of users per bin", fontsize=10)
-    replicates = run.snapshots["replicate"].nunique()
-    title = f"Opinion distribution over time ({_pooled_note(run, replicates)}; every one of {len(steps)} snapshots)"
-    fig.suptitle(title, fontsize=15)
-    path = out / "opinion_heatmap.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_figure(fig, path, dpi=DPI)
-    plt.close(fig)
-    return [path]
+        top, bottom = sheet.axes[0].get_position().y1, sheet.axes[-1].get_position().y0
+        x0 = (PAGE_WIDTH - MARGIN - 0.72) / PAGE_WIDTH
+        bar = figure.colorbar(
+            mesh, cax=figure.add_axes((x0, bottom, 0.1 / PAGE_WIDTH, top - bottom), label="<colorbar>")
+        )
+        bar.ax.tick_params(labelsize=FONT["tick"], length=2)
+        tidy_axis(bar.ax, "y", "share of users per bin")
+    return {"opinion_heatmap.png": figure}
 
 
 # ---------------------------------------------------------------------------- sweeps
@@ -606,120 +803,208 @@ def _axis_values(values: list[Any]) -> tuple[np.ndarray, list[str] | None]:
         return np.arange(len(values), dtype=float), [str(v) for v in values]
 
 
-def plot_sweep(run_dir: str | Path | Run, out: Path) -> list[Path]:
-    """sweep_<key>.png for each swept key: each metric's final value (mean and 95% t-interval over
-    replicates) against the swept value, one line per variant and value of the other swept keys;
-    phase_<variant>.png when two keys are swept: the final mean of each metric on the 2-D grid
-    (a phase diagram)."""
+def swept_key_label(key: str, scenario: dict[str, Any] | None = None, limit: int = 40) -> str:
+    """A swept key in words: its setting's description from the settings reference (its first
+    clause when longer than ``limit`` characters), then the key itself (``penalty strength
+    (interventions.0.weight)``); the key alone when unknown."""
+    from simlab.settings_reference import describe_key
+
+    words = describe_key(key, scenario or {})
+    if len(words) > limit:  # the first clause: "penalty strength: scores lose ..." -> "penalty strength"
+        clauses = [c for c in re.split(r": |, |; | \(", words) if len(c.split()) >= 2]
+        words = clauses[0] if clauses and len(clauses[0]) <= limit else ""
+    return f"{words} ({key})" if words else key
+
+
+def draw_sweep(run_dir: str | Path | Run, family: str | None = None) -> dict[str, Figure]:
+    """sweep_<i>_<key>_<family>.png for each swept key: each metric's final value (mean and 95%
+    t-interval over replicates) against the swept value, one line per variant and value of the
+    other swept keys; phase_<variant>_<family>.png when two keys are swept: the final mean of
+    each metric on the 2-D grid (a phase diagram)."""
     run = load_run(run_dir)
     keys = list(run.sweep)
     if not keys or not len(run.metrics):
-        return []
+        return {}
     last = final_rows(run.metrics)
-    names = [n for members in grouped(run.names).values() for n in members]
+    families = _families(run, family)
     variants = list(dict.fromkeys(p.variant for p in run.points))
-    replicates = last["replicate"].nunique()
-    paths = []
+    replicates = run.replicates
+    out: dict[str, Figure] = {}
     for k, key in enumerate(keys):
         x, ticks = _axis_values(run.sweep[key])
         others = [[(o, v) for v in run.sweep[o]] for o in keys if o != key]
         lines = [(variant, dict(rest)) for variant in variants for rest in itertools.product(*others)]
-        fig, axes = _grid(len(names))
-        legend: dict[str, Any] = {}
-        cmap = plt.get_cmap("tab10")
-        for ax, name in zip(axes, names):
-            for j, (variant, rest) in enumerate(lines):
-                stats = []
-                for value in run.sweep[key]:
-                    sweep = {o: rest.get(o, value) for o in keys}
-                    frame = _select(last, (variant, *sweep.values()))
-                    stats.append(mean_ci(frame[name].to_numpy(dtype=float)))
-                mean, low, high = np.array(stats).T
-                label = point_label(variant, rest)
-                colour = cmap(j % 10)
-                legend[label] = ax.errorbar(
-                    x, mean, yerr=[mean - low, high - mean], fmt="o-", color=colour, capsize=4, lw=1.6, label=label
-                )
-            if ticks is not None:
-                ax.set_xticks(x, ticks)
-            _style(ax, title_of(name), ylabel_of(name), key)
-        title = f"Final value against {key} (mean and 95% t-interval over {replicates} replicates)"
-        paths.append(
-            _save(fig, out / f"sweep_{k}_{_safe(key)}.png", title, [(h, label) for label, h in legend.items()])
-        )
+        legend = [(point_label(v, rest), colour(j)) for j, (v, rest) in enumerate(lines)]
+        for family, members in families.items():
+            chunks = pages(members)
+            for index, chunk in enumerate(chunks):
+                title = f"{family.capitalize()}: final value against {key} (mean and 95% t-interval over {replicates} replicates)"
+                sheet = page(len(chunk), title, notes(replicates), legend)
+                for ax, name in zip(sheet.axes, chunk):
+                    for j, (variant, rest) in enumerate(lines):
+                        stats = []
+                        for value in run.sweep[key]:
+                            sweep = {o: rest.get(o, value) for o in keys}
+                            frame = select_point(last, (variant, *sweep.values()))
+                            found = interval(frame[name].to_numpy(dtype=float), metric_bounds(name))
+                            stats.append((found.mean, found.low, found.high))
+                        mean, low, high = np.array(stats, dtype=float).T
+                        ax.errorbar(
+                            x, mean, yerr=[mean - low, high - mean], fmt="o-", color=colour(j), capsize=2, lw=1, ms=3
+                        )
+                    style(ax, title_of(name), unit_of(name), swept_key_label(key, run.scenario))
+                    if ticks is not None:
+                        ax.set_xticks(x, ticks)
+                name_stem = f"sweep_{k}_{_safe(key)}_{slug(family)}"
+                out[_paged(name_stem, index, len(chunks))] = sheet.figure
     if len(keys) == 2:
-        paths += _phase_diagrams(run, last, names, variants, keys, replicates, out)
-    return paths
+        out |= _phase_diagrams(run, last, families, variants, keys, replicates)
+    return out
 
 
 def _phase_diagrams(
-    run: Run, last: pd.DataFrame, names: list[str], variants: list[str], keys: list[str], replicates: int, out: Path
-) -> list[Path]:
-    (kx, ky), paths = keys, []
+    run: Run, last: pd.DataFrame, families: dict[str, list[str]], variants: list[str], keys: list[str], replicates: int
+) -> dict[str, Figure]:
+    (kx, ky), out = keys, {}
     xs, ys = run.sweep[kx], run.sweep[ky]
     for variant in variants:
-        fig, axes = _grid(len(names), height=3.9)
-        for ax, name in zip(axes, names):
-            image = np.full((len(ys), len(xs)), np.nan)
-            for a, vx in enumerate(xs):
-                for b, vy in enumerate(ys):
-                    image[b, a] = mean_ci(_select(last, (variant, vx, vy))[name].to_numpy(dtype=float))[0]
-            mesh = ax.imshow(image, origin="lower", aspect="auto", cmap="viridis")
-            for b in range(len(ys)):
-                for a in range(len(xs)):
-                    if np.isfinite(image[b, a]):
-                        ax.text(
-                            a,
-                            b,
-                            _short(image[b, a]),
-                            ha="center",
-                            va="center",
-                            fontsize=8,
-                            color="white",
-                            path_effects=[matplotlib.patheffects.withStroke(linewidth=1.5, foreground="black")],
-                        )
-            ax.set_xticks(range(len(xs)), [str(v) for v in xs])
-            ax.set_yticks(range(len(ys)), [str(v) for v in ys])
-            bar = fig.colorbar(mesh, ax=ax, shrink=0.85)
-            bar.ax.tick_params(labelsize=8)
-            _style(ax, title_of(name), ky, kx)
-            ax.grid(False)
-        title = f"Phase diagram of {variant}: final mean over {replicates} replicates on the {kx} x {ky} grid"
-        paths.append(_save(fig, out / f"phase_{_safe(variant)}.png", title))
-    return paths
+        for family, members in families.items():
+            chunks = pages(members)
+            for index, chunk in enumerate(chunks):
+                title = (
+                    f"Phase diagram of {variant}, {family}: final mean over {replicates} replicates "
+                    f"on the {kx} x {ky} grid"
+                )
+                sheet = page(len(chunk), title, notes(replicates), panel_h=1.6, right=0.45)
+                for ax, name in zip(sheet.axes, chunk):
+                    image = np.full((len(ys), len(xs)), np.nan)
+                    for a, vx in enumerate(xs):
+                        for b, vy in enumerate(ys):
+                            values = select_point(last, (variant, vx, vy))[name].to_numpy(dtype=float)
+                            image[b, a] = interval(values).mean
+                    mesh = ax.imshow(image, origin="lower", aspect="auto", cmap="viridis")
+                    for b in range(len(ys)):
+                        for a in range(len(xs)):
+                            if np.isfinite(image[b, a]):
+                                ax.text(
+                                    a,
+                                    b,
+                                    _short(image[b, a]),
+                                    ha="center",
+                                    va="center",
+                                    fontsize=7,
+                                    color="white",
+                                    path_effects=[matplotlib.patheffects.withStroke(linewidth=1.2, foreground="black")],
+                                )
+                    ax.set_title(title_of(name), fontsize=FONT["title"], pad=3)
+                    ax.set_xticks(range(len(xs)), [str(v) for v in xs], fontsize=FONT["tick"])
+                    ax.set_yticks(range(len(ys)), [str(v) for v in ys], fontsize=FONT["tick"])
+                    ax.set_xlabel(
+                        fit_label(ax, "x", swept_key_label(kx, run.scenario)), fontsize=FONT["label"], labelpad=2
+                    )
+                    ax.set_ylabel(
+                        fit_label(ax, "y", swept_key_label(ky, run.scenario)), fontsize=FONT["label"], labelpad=2
+                    )
+                    bar = ax.figure.colorbar(mesh, ax=ax, fraction=0.08, pad=0.03)
+                    bar.ax.tick_params(labelsize=7)
+                    bar.set_label(unit_of(name), fontsize=7)
+                out[_paged(f"phase_{_safe(variant)}_{slug(family)}", index, len(chunks))] = sheet.figure
+    return out
 
 
 def _short(value: float) -> str:
-    return (
-        f"{value:.2g}" if abs(value) < 0.01 and value != 0 else f"{value:.2f}" if abs(value) < 100 else f"{value:.3g}"
-    )
+    """3 significant digits (the cells of a phase diagram differ in the third)."""
+    return f"{value:.3g}"
 
 
 def _safe(text: str) -> str:
     return "".join(c if c.isalnum() or c in "._-" else "_" for c in text)
 
 
-# ---------------------------------------------------------------------------- all of them
+# ---------------------------------------------------------------------------- saving them
 
-FIGURES = [
-    plot_metric_families,
-    plot_paired_differences,
-    plot_forest,
-    plot_opinion_distributions,
-    plot_opinion_heatmaps,
-    plot_initial_vs_final,
-    plot_exposure_vs_opinion,
-    plot_sweep,
+
+def _plotter(draw: Callable[..., dict[str, Figure]]) -> Callable[[str | Path | Run, Path], list[Path]]:
+    def plot(run_dir: str | Path | Run, out: Path) -> list[Path]:
+        return save(draw(run_dir), Path(out))
+
+    plot.__name__ = draw.__name__.replace("draw_", "plot_")
+    plot.__doc__ = f"Write the figures of :func:`{draw.__name__}` into ``out``; returns their paths."
+    return plot
+
+
+plot_metric_families = _plotter(draw_metric_families)
+plot_paired_differences = _plotter(draw_paired_differences)
+plot_forest = _plotter(draw_forest)
+plot_opinion_distributions = _plotter(draw_opinion_distributions)
+plot_opinion_heatmaps = _plotter(draw_opinion_heatmaps)
+plot_initial_vs_final = _plotter(draw_initial_vs_final)
+plot_exposure_vs_opinion = _plotter(draw_exposure_vs_opinion)
+plot_sweep = _plotter(draw_sweep)
+
+# the figures of a run, in the order the report shows them; those of the first four are drawn
+# per family
+DRAWINGS = [
+    draw_metric_families,
+    draw_forest,
+    draw_sweep,
+    draw_paired_differences,
+    draw_opinion_distributions,
+    draw_opinion_heatmaps,
+    draw_initial_vs_final,
+    draw_exposure_vs_opinion,
 ]
+BY_FAMILY = DRAWINGS[:3]
+FIGURES = [_plotter(draw) for draw in DRAWINGS]
+# file-name prefixes of the figures plot_run draws
+DRAWN = ("metrics_", "paired_", "forest", "opinion_", "exposure_vs_opinion", "sweep_", "phase_")
+
+_JOBS: list[tuple[Callable[..., dict[str, Figure]], str | None]] = []  # read by forked workers
+_RUN: Run | None = None
+_OUT: Path | None = None
 
 
-def plot_run(run_dir: str | Path) -> list[Path]:
-    """Write figures/*.png for a run folder (every function of :data:`FIGURES`); returns their
-    paths in the order the report shows them."""
+def _draw_job(index: int) -> list[Path]:
+    draw, family = _JOBS[index]
+    assert _RUN is not None and _OUT is not None
+    figures = draw(_RUN, family) if family is not None else draw(_RUN)
+    return save(figures, _OUT)
+
+
+def plot_run(run_dir: str | Path, workers: int | None = None) -> list[Path]:
+    """Write figures/*.png for a run folder (every drawing of :data:`DRAWINGS`), replacing the
+    figures of an earlier drawing; returns their paths in the order the report shows them.
+
+    The figures are independent, so with ``workers`` > 1 (default: as many as a run's tasks get,
+    ``$SIMLAB_WORKERS`` or the usable cores) they are drawn by that many forked processes that
+    share the run already read (Linux; elsewhere, and with ``workers=1``, one after another):
+    matplotlib's cost is per panel, not per number.
+    """
+    global _RUN, _OUT
+    from simlab.running.resources import default_workers
+
     run_dir = Path(run_dir)
     out = ensure_folder(run_dir, "figures")  # a link there is refused, not written through
+    for old in out.glob("*.png"):  # a redrawing may page a family differently (other files are kept)
+        if old.name.startswith(DRAWN):
+            old.unlink()
     run = load_run(run_dir)
-    paths: list[Path] = []
-    for figure in FIGURES:
-        paths += figure(run, out)
-    return paths
+    families = list(grouped(run.names))
+    jobs: list[tuple[Callable[..., dict[str, Figure]], str | None]] = [
+        (draw, family) for draw in BY_FAMILY for family in families
+    ]
+    jobs += [(draw, None) for draw in DRAWINGS if draw not in BY_FAMILY]
+    workers = min(len(jobs), default_workers() if workers is None else max(1, workers))
+    _JOBS[:], _RUN, _OUT = jobs, run, out
+    try:
+        if workers > 1 and sys.platform == "linux":
+            import multiprocessing
+
+            with multiprocessing.get_context("fork").Pool(workers) as pool:
+                drawn = pool.map(_draw_job, range(len(jobs)), chunksize=1)
+        else:
+            drawn = [_draw_job(i) for i in range(len(jobs))]
+    finally:
+        _JOBS.clear()
+        _RUN = _OUT = None
+    return [path for paths in drawn for path in paths]

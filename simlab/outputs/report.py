@@ -4,7 +4,11 @@ travels alone), the metric definitions (the metric functions' own docstrings), v
 and timings, and the resolved scenario.
 
 All numbers come from summary.csv (:func:`simlab.running.summary.summarize`): means and paired
-differences with the project's one interval, the 95% t-interval over replicates.
+differences with the project's one interval, the 95% t-interval over replicates cut at each
+metric's declared range (a cut interval is marked †). A difference is highlighted only when its
+interval excludes 0 with positive width (:func:`simlab.running.summary.excludes_zero`); metrics
+that do not apply to a variant (:mod:`simlab.outputs.applicable`) read n/a; with fewer than 5
+replicates the summary says so.
 """
 
 from __future__ import annotations
@@ -20,9 +24,10 @@ import pandas as pd
 import yaml
 
 from simlab.errors import ScenarioError
-from simlab.outputs.plotting import FAMILIES, OTHER, _slug, grouped, title_of, ylabel_of
-from simlab.running.files import atomic_write
-from simlab.running.summary import summary_sweep_columns
+from simlab.outputs.applicable import mask_summary, not_applicable
+from simlab.outputs.labels import FAMILIES, NOTES, OTHER, grouped, slug, title_of, unit_of
+from simlab.running.files import atomic_write, read_metrics
+from simlab.running.summary import FEW, excludes_zero, summary_sweep_columns
 
 # figure file name (or prefix) -> what it shows, in the order the report presents them
 CAPTIONS = [
@@ -38,7 +43,7 @@ CAPTIONS = [
     ("opinion_heatmap", "Opinion distribution over time, one panel per variant, one colour scale."),
     ("opinion_initial_final", "Each user's initial against final opinion (above the diagonal: moved up)."),
     ("exposure_vs_opinion", "How extreme the items shown to a user were, against the user's opinion."),
-    ("sweep_", "Final values against the swept value, with 95% t-intervals."),
+    ("sweep_", "Final values against the swept value, with 95% t-intervals, one page per family."),
     ("phase_", "Phase diagram: final mean on the grid of the two swept keys."),
 ]
 
@@ -79,8 +84,8 @@ def definitions(names: list[str]) -> dict[str, str]:
 
 def _summary_tables(summary: pd.DataFrame) -> str:
     """One table per metric family: a row per metric, per point the final mean [CI] and, for
-    points with a baseline other than themselves, the paired difference [CI] (highlighted
-    when the interval excludes 0)."""
+    points with a baseline other than themselves, the paired difference [CI] (highlighted when
+    the interval excludes 0 with positive width); † marks an interval cut at the metric's range."""
     keys = summary_sweep_columns(summary.columns)
     summary = summary.copy()
     summary["_point"] = [
@@ -90,6 +95,7 @@ def _summary_tables(summary: pd.DataFrame) -> str:
     point_names = list(dict.fromkeys(summary["_point"]))
     measured = summary.groupby("metric", sort=False)["final_mean"].apply(lambda v: v.notna().any())
     names = [n for n in dict.fromkeys(summary["metric"]) if measured[n]]  # never-recorded metrics left out
+    cells_of = {(r["metric"], r["_point"]): r for _, r in summary.iterrows()}
     parts = []
     for family, members in grouped(names).items():
         head = "".join(f"<th>{html.escape(p)}</th>" for p in point_names)
@@ -97,44 +103,55 @@ def _summary_tables(summary: pd.DataFrame) -> str:
         for name in members:
             cells = []
             for point in point_names:
-                row = summary[(summary["metric"] == name) & (summary["_point"] == point)]
-                if not len(row):
+                r = cells_of.get((name, point))
+                if r is None:
                     cells.append("<td></td>")
                     continue
-                r = row.iloc[0]
-                cell = f"{fmt(r['final_mean'])} <span class=ci>[{fmt(r['ci_low'])}, {fmt(r['ci_high'])}]</span>"
+                cell = fmt(r["final_mean"])
+                if math.isfinite(float(r["ci_low"])):
+                    cell += f" <span class=ci>[{fmt(r['ci_low'])}, {fmt(r['ci_high'])}]{_cut(r, 'ci_clipped')}</span>"
                 baseline = str(r.get("baseline", ""))
                 is_self = r["diff_vs_first"] == 0 and r["diff_ci_low"] == 0 and r["diff_ci_high"] == 0
                 css = ""
-                if not is_self and baseline not in ("", "nan"):
+                if not is_self and baseline not in ("", "nan") and math.isfinite(float(r["final_mean"])):
                     low, high = float(r["diff_ci_low"]), float(r["diff_ci_high"])
-                    significant = math.isfinite(low) and (low > 0 or high < 0)
+                    significant = excludes_zero(low, high)
                     arrow = ("▲ " if low > 0 else "▼ ") if significant else ""
                     css = ' class="sig"' if significant else ""
+                    interval = f" [{_signed(low)}, {_signed(high)}]" if math.isfinite(low) else ""
                     cell += (
-                        f"<br><span class=diff>{arrow}Δ {_signed(r['diff_vs_first'])} "
-                        f"[{_signed(low)}, {_signed(high)}]</span>"
+                        f"<br><span class=diff>{arrow}Δ {_signed(r['diff_vs_first'])}"
+                        f"{interval}{_cut(r, 'diff_ci_clipped')}</span>"
                     )
                 cells.append(f"<td{css}>{cell}</td>")
             label = f"{html.escape(title_of(name))}<br><code>{html.escape(name)}</code>"
-            unit = ylabel_of(name)
+            unit = unit_of(name)
             rows.append(f"<tr><th class=metric title='{html.escape(unit)}'>{label}</th>{''.join(cells)}</tr>")
         parts.append(
             f"<h3>{html.escape(family.capitalize())}</h3><table><thead><tr><th>metric</th>{head}</tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table>"
         )
+    notes = [f"<li><b>{html.escape(title_of(n))}</b>: {html.escape(NOTES[n])}</li>" for n in names if n in NOTES]
+    if notes:
+        parts.append(f"<p>Notes:</p><ul class=notes>{''.join(notes)}</ul>")
     return "".join(parts)
+
+
+def _cut(row: pd.Series, column: str) -> str:
+    """† when the interval was cut at the metric's range (summary.csv's ``ci_clipped`` columns)."""
+    return "†" if str(row.get(column, False)).lower() == "true" else ""
 
 
 def _figures(run_dir: Path) -> str:
     folder = run_dir / "figures"
     files = sorted(folder.glob("*.png")) if folder.exists() else []
     ordered: list[tuple[Path, str]] = []
-    families = [_slug(f) for f in [*FAMILIES, OTHER]]
+    families = [slug(f) for f in [*FAMILIES, OTHER]]
 
-    def family_order(path: Path) -> tuple[int, str]:  # metrics_* and paired_* in family order
-        slug = path.stem.split("_", 1)[-1]
-        return (families.index(slug) if slug in families else len(families), path.name)
+    def family_order(path: Path) -> tuple[int, str]:  # metrics_* and forest_* in family order
+        stem = path.stem.split("_", 1)[-1].rsplit("_", 1)
+        family = stem[0] if len(stem) == 2 and stem[1].isdigit() else "_".join(stem)
+        return (families.index(family) if family in families else len(families), path.name)
 
     for prefix, caption in CAPTIONS:
         matching = sorted((p for p in files if p.name.startswith(prefix)), key=family_order)
@@ -196,6 +213,7 @@ td,th{padding:4px 10px;border-bottom:1px solid #ddd;text-align:left;vertical-ali
 th.metric{font-weight:normal} code{font-size:11px;color:#666} .ci{color:#555}
 .diff{font-size:12px;color:#555} td.sig{background:#fff3c4} td.sig .diff{color:#000;font-weight:bold}
 figure{margin:18px 0} img{width:100%;max-width:1600px;height:auto} figcaption{font-size:13px;color:#333}
+p.few{background:#fde2e2;padding:6px 10px} ul.notes{font-size:13px}
 dl dt{font-weight:bold;margin-top:6px} dl dd{margin-left:16px} pre{background:#f6f6f6;padding:8px;font-size:12px}"""
 
 
@@ -232,6 +250,8 @@ def write_report(run_dir: str | Path) -> Path:
     summary = _read_summary(path)
     text = (run_dir / "scenario.yaml").read_text(encoding="utf-8") if (run_dir / "scenario.yaml").exists() else ""
     scenario = yaml.safe_load(text) or {} if text else {}
+    if len(summary) and (run_dir / "metrics.csv").exists():  # n/a where a metric does not apply
+        summary = mask_summary(summary, not_applicable(read_metrics(run_dir / "metrics.csv"), scenario))
     name = str(scenario.get("name") or run_dir.name)
     description = str(scenario.get("description") or "").strip()
     points = list(dict.fromkeys(summary["variant"])) if len(summary) else []
@@ -246,12 +266,18 @@ def write_report(run_dir: str | Path) -> Path:
     names = list(dict.fromkeys(summary["metric"])) if len(summary) else []
     defs = definitions(names)
     definition_list = "".join(
-        f"<dt>{html.escape(title_of(n))} (<code>{html.escape(n)}</code>{'' if ylabel_of(n) == 'value' else '; ' + html.escape(ylabel_of(n))})</dt>"
+        f"<dt>{html.escape(title_of(n))} (<code>{html.escape(n)}</code>; {html.escape(unit_of(n))})</dt>"
         f"<dd>{html.escape(defs[n])}</dd>"
         for members in grouped(names).values()
         for n in members
     )
     replicates = int(summary["replicates"].max()) if len(summary) else 0
+    few = (
+        f"<p class=few><b>n = {replicates}: few replicates.</b> With fewer than {FEW} replicates an interval is wide "
+        "and its width itself uncertain; run more (<code>--replicates</code>) before reading much into it.</p>"
+        if 0 < replicates < FEW
+        else ""
+    )
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(name)}: simlab report</title>
 <style>{STYLE}</style></head><body>
@@ -260,9 +286,12 @@ def write_report(run_dir: str | Path) -> Path:
 <p>Variants: {html.escape(", ".join(points)) or "none"}. Paired differences (Δ): {html.escape(rule)}, replicate by
 replicate (replicate r of every variant shares its seed). Baselines used: {html.escape(", ".join(baselines)) or "none"}.</p>
 <h2>Summary at the final step</h2>
-<p>Mean over {replicates} replicates with its 95% t-interval in brackets; below it, Δ, the paired difference to the
+{few}<p>Mean over {replicates} replicates with its 95% t-interval in brackets; below it, Δ, the paired difference to the
 baseline with its 95% t-interval. <span style="background:#fff3c4">Highlighted (▲ up, ▼ down)</span>: the interval of
-Δ excludes 0. Numbers have 3 significant digits. Metrics of no listed family are under "{OTHER}".</p>
+Δ excludes 0 (an interval of zero width, or none, never does). † the t-interval reached past the metric's range
+(shares and probabilities in [0, 1], variances ≥ 0) and was cut there. n/a: the metric does not apply to that variant
+(a cohort it does not have, predictions a feed does not make) or was not measured. Numbers have 3 significant digits.
+Metrics of no listed family are under "{OTHER}".</p>
 {_summary_tables(summary) if len(summary) else "<p>No metrics.</p>"}
 <h2>Figures</h2>{_figures(run_dir)}
 <h2>Metric definitions</h2><p>From each metric's own docstring (<code>simlab.metrics.columns</code>).</p>

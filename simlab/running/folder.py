@@ -18,7 +18,7 @@ import torch
 from simlab import __version__
 from simlab.config import Scenario, dump_yaml, load_scenario
 from simlab.config.validation import plugin_search_path
-from simlab.errors import ScenarioError
+from simlab.errors import RunInterrupted, ScenarioError
 from simlab.running import inputs as pinned_inputs
 from simlab.running.backends import execute
 from simlab.running.files import LOCK_FILE, atomic_write, locked, read_metrics
@@ -72,7 +72,7 @@ def run(
     steps: int | None = None,
     device: str | None = None,
     overrides: dict[str, Any] | None = None,
-    workers: int = 1,
+    workers: int | None = 1,
     backend: str = "local",
     address: str | None = None,
     quiet: bool = False,
@@ -83,9 +83,10 @@ def run(
     ``out`` makes that folder the run folder (default ``runs/<name>/<stamp>/``). Before any
     work, the run's peak memory is estimated (:mod:`simlab.running.resources`): a task that
     does not fit ``max_memory`` (bytes or "2G"; default the available memory) is refused, and
-    ``workers`` is capped at what memory and the task count allow. The run's data files and
-    plugin modules are pinned (:mod:`simlab.running.inputs`), and the folder is locked while the
-    run writes it (:func:`simlab.running.files.locked`).
+    ``workers`` (None: $SIMLAB_WORKERS, else the usable cores) is capped at what memory and the
+    task count allow. The run's data files and plugin modules are pinned
+    (:mod:`simlab.running.inputs`), and the folder is locked while the run writes it
+    (:func:`simlab.running.files.locked`).
     """
     extra = dict(overrides or {})
     flags = {"replicates": replicates, "seed": seed, "steps": steps, "device": device}
@@ -101,7 +102,11 @@ def run(
         raise
     if backend not in ("local", "ray"):
         raise ScenarioError(f"expected backend 'local' or 'ray', found {backend!r}", file="--backend")
-    if workers < 1:
+    if scenario.plugins:  # a plugin type that breaks the component contract is refused before any work
+        from simlab.testing import check_plugins
+
+        check_plugins(scenario)
+    if workers is not None and workers < 1:
         raise ScenarioError(f"expected workers >= 1, found {workers}", file="--workers")
     from simlab.running.resources import parse_size, plan
 
@@ -164,9 +169,12 @@ def run_tasks(
         atomic_write(run_dir / "manifest.json", json.dumps(manifest, indent=1))
 
     started = time.perf_counter()
-    statuses = execute(
-        tasks, scenario.steps, workers=workers, backend=backend, address=address, quiet=quiet, on_status=on_status
-    )
+    try:
+        statuses = execute(
+            tasks, scenario.steps, workers=workers, backend=backend, address=address, quiet=quiet, on_status=on_status
+        )
+    except KeyboardInterrupt:  # say where the run is, so that the command line can tell how to finish it
+        raise RunInterrupted(run_dir, checkpoints=scenario.output.checkpoint_every > 0) from None
     manifest["tasks"] = [_public(s) for s in statuses]
     timings = manifest.setdefault("timings", {})
     timings["total_seconds"] = round(timings.get("total_seconds", 0.0) + time.perf_counter() - started, 3)
@@ -276,6 +284,9 @@ def finish_run(run_dir: Path, scenario: Scenario, manifest: dict[str, Any], quie
             f"details in {run_dir / 'manifest.json'}",
             file=sys.stderr,
         )
-    if not quiet:
-        print(f"run folder: {run_dir}")
+    if not quiet and complete:
+        from simlab.outputs.terminal import run_summary
+
+        print(run_summary(run_dir), end="")
+    print(f"run folder: {run_dir}")  # even when quiet: scripts read it
     return RunResult(run_dir, None, summary, manifest)

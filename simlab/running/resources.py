@@ -98,6 +98,15 @@ def parse_size(text: str) -> int:
     return int(float(match.group(1)) * _UNITS[match.group(2).upper()])
 
 
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask, which containers and ``taskset``
+    narrow), else the machine's count; at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # no affinity call on this platform
+        return max(1, os.cpu_count() or 1)
+
+
 MEMORY_VARIABLE = "SIMLAB_MAX_MEMORY"
 
 
@@ -287,11 +296,25 @@ def memory_budget(max_memory: int | None = None) -> tuple[int | None, str]:
     return available_memory(), "available memory (MemAvailable, cgroup limit)"
 
 
+def default_workers() -> int:
+    """Workers when none are asked for: $SIMLAB_WORKERS if set (an integer >= 1), else
+    :func:`usable_cores`."""
+    text = os.environ.get("SIMLAB_WORKERS", "").strip()
+    if text:
+        if not text.isdigit() or int(text) < 1:
+            raise ScenarioError(f"expected an integer >= 1, found {text!r}", file="$SIMLAB_WORKERS")
+        return int(text)
+    return usable_cores()
+
+
 def plan(
-    scenario: Scenario, workers: int, max_memory: int | None = None, backend: str = "local"
+    scenario: Scenario, workers: int | None, max_memory: int | None = None, backend: str = "local"
 ) -> tuple[int, str | None]:
-    """(workers to use, a note when they were capped). Raises ScenarioError when one task does
+    """(workers to use, a note when they were capped). ``workers`` None: :func:`default_workers`,
+    capped without a note unless memory is what caps them. Raises ScenarioError when one task does
     not fit in the memory budget (:func:`memory_budget`)."""
+    asked = workers is not None
+    workers = default_workers() if workers is None else workers
     found = estimate(scenario)
     budget, source = memory_budget(max_memory)
     if budget is not None and found.task_bytes > budget:
@@ -307,5 +330,7 @@ def plan(
         allowed = max(1, min(allowed, (budget - BASE_BYTES) // found.task_bytes))
     if allowed >= workers:
         return workers, None
+    if allowed == min(workers, found.tasks) and not asked:  # fewer tasks than cores: nothing to say
+        return allowed, None
     why = f"{found.tasks} tasks" if allowed == found.tasks else f"{format_size(budget or 0)} of memory"
     return allowed, f"note: using {allowed} workers instead of {workers} ({why}; {found.describe()})"

@@ -36,9 +36,10 @@ import pydantic
 from simlab import registry
 from simlab.config import load_scenario
 from simlab.errors import ScenarioError
-from simlab.running import RunResult, atomic_write, make_tasks, run_tasks
+from simlab.running import RunResult, atomic_write, make_tasks, run_tasks, task_dir
 from simlab.running import checkpoint as checkpoints
 from simlab.running import inputs as pinned_inputs
+from simlab.running.checkpoint import FILENAME as CHECKPOINT
 from simlab.running.files import TEMPORARY, locked, open_inside, refuse_links
 from simlab.running.tasks import Task, read_status
 from simlab.society.datafiles import pinned_paths
@@ -129,7 +130,7 @@ def read_manifest(run_dir: Path) -> dict[str, Any]:
 def resume(
     path: str | Path,
     *,
-    workers: int = 1,
+    workers: int | None = 1,
     backend: str = "local",
     address: str | None = None,
     quiet: bool = False,
@@ -155,7 +156,7 @@ def resume(
 def _resume(
     run_dir: Path,
     manifest: dict[str, Any],
-    workers: int,
+    workers: int | None,
     backend: str,
     address: str | None,
     quiet: bool,
@@ -196,6 +197,19 @@ def _resume(
     workers, note = plan(scenario, workers, limit, backend)
     if note:
         print(note, file=sys.stderr)
+    restart = [
+        t.task_id
+        for t in tasks
+        if (read_status(t) or {}).get("status") != "complete" and not (task_dir(t) / CHECKPOINT).exists()
+    ]
+    if restart:
+        kept = len(tasks) - len(restart)
+        print(
+            f"note: {len(restart)} unfinished task(s) have no checkpoint (output.checkpoint_every: "
+            f"{scenario.output.checkpoint_every}) and restart from step 0; {kept} complete or checkpointed task(s) "
+            "are kept",
+            file=sys.stderr,
+        )
     removed = remove_temporary_files(run_dir)
     if removed and not quiet:
         print(f"removed {removed} temporary file(s) left by the interrupted run")

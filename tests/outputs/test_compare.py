@@ -126,11 +126,11 @@ def test_figures_are_written_at_page_width(tmp_path):
     table = compare.paired_differences(metrics)
     for path in (plot_tradeoff(table, tmp_path), plot_forest(table, tmp_path)):
         width, height = png_size(path)
-        assert width == 1600 and height > 300
+        assert width == 1080 and height > 300  # 7.2 in at 150 dpi: a journal's page width
     assert plot_dose_response(metrics, tmp_path) is None  # not a sweep
     sweep = frame(variants=("k=0", "k=0.5", "k=1"))
     width, _ = png_size(plot_dose_response(sweep, tmp_path))
-    assert width == 1600
+    assert width == 1080
 
 
 # ------------------------------------------------------------------ the command line
@@ -198,3 +198,35 @@ def test_cli_runs_a_scenario_with_steps_replicates_and_set(tiny, tmp_path, capsy
     table = pd.read_csv(out / "compare.csv")
     assert set(table["variant"]) == {"mmr"} and set(table["pairs"]) == {3}
     assert "mmr" in capsys.readouterr().out
+
+
+def test_zero_width_few_pairs_and_what_does_not_apply(tmp_path, capsys):
+    """A difference that is the same in every pair is no '*'; 2 pairs are called few; a
+    metric that does not apply to the baseline (the random feed makes no per-user predictions)
+    reads n/a."""
+    from tests.outputs.handmade import value, write_run
+
+    def values(variant, replicate, step, name):
+        if name == "coverage" and variant == "oracle":
+            return value("random", replicate, step, name) + 0.000746
+        return value(variant, replicate, step, name)
+
+    run = write_run(tmp_path / "run", values=values)
+    assert main(["compare", str(run), "--metrics", "coverage,rpol,ctr", "--no-figures"]) == 0
+    out = capsys.readouterr().out
+    coverage = next(
+        line for line in out.splitlines() if "coverage" in line and "oracle" not in line and "+0.000746" in line
+    )
+    assert "+0.000746 [+0.000746, +0.000746]" in coverage and not coverage.rstrip().endswith("*")
+    assert "n = 2: few replicates" in out
+    rpol = [line for line in out.splitlines() if line.strip().startswith("rpol")]
+    assert rpol and all(line.rstrip().endswith("n/a") for line in rpol)
+    assert "n/a: the metric does not apply" in out
+    table = pd.read_csv(run / "compare.csv")
+    assert not table["excludes_zero"][table["metric"] == "coverage"].iloc[-1]
+
+
+def test_a_mean_difference_that_is_float_rounding_of_0_reads_0():
+    row = {"diff": -4.16e-18, "ci_low": -0.0535, "ci_high": 0.0535, "excludes_zero": False, "clipped": False}
+    assert compare._cell(pd.Series(row)) == "+0 [-0.0535, +0.0535]"
+    assert compare._cell(pd.Series({**row, "diff": -4.16e-5})) == "-4.16e-05 [-0.0535, +0.0535]"

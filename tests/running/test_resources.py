@@ -140,6 +140,32 @@ def test_workers_are_capped_by_memory_and_tasks(tiny):
     assert workers == 3 and "of memory" in note
 
 
+def test_workers_default_to_the_usable_cores_capped_by_tasks_and_memory(tiny, monkeypatch):
+    from simlab.running import resources
+
+    monkeypatch.delenv("SIMLAB_WORKERS", raising=False)  # the suite sets it to 1 (tests/conftest.py)
+    monkeypatch.setattr(resources, "usable_cores", lambda: 6)
+    assert resources.default_workers() == 6
+    scenario = simlab.load_scenario(tiny | {"replicates": 4})
+    task = estimate(scenario).task_bytes
+    assert plan(scenario, None, 100 * task) == (4, None)  # 4 tasks on 6 cores: nothing to say
+    workers, note = plan(scenario, None, BASE_BYTES + 2 * task)
+    assert workers == 2 and "of memory" in note  # memory caps the default: said
+    monkeypatch.setenv("SIMLAB_WORKERS", "3")
+    assert resources.default_workers() == 3 and plan(scenario, None, 100 * task) == (3, None)
+    monkeypatch.setenv("SIMLAB_WORKERS", "many")
+    with pytest.raises(ScenarioError, match=r"\$SIMLAB_WORKERS: expected an integer >= 1, found 'many'"):
+        resources.default_workers()
+
+
+def test_usable_cores_are_the_affinity_mask():
+    import os
+
+    from simlab.running.resources import usable_cores
+
+    assert usable_cores() == len(os.sched_getaffinity(0)) >= 1
+
+
 @pytest.mark.parametrize(("text", "size"), [("2G", 2 << 30), ("512M", 512 << 20), ("1.5GB", 3 << 29), ("1000", 1000)])
 def test_parse_size(text, size):
     assert parse_size(text) == size

@@ -108,7 +108,7 @@ def test_cli_exit_code_for_a_partial_run_is_1(tiny, tmp_path, capsys):
     assert main(["run", str(path), "--out", str(tmp_path / "r"), "--quiet"]) == 1
     captured = capsys.readouterr()
     assert "Traceback" not in captured.err and "run status partial" in captured.err
-    assert captured.out == ""  # --quiet: no progress, no final line
+    assert captured.out == f"run folder: {tmp_path / 'r'}\n"  # --quiet: no progress, no summary; the folder
 
 
 def test_progress_bars_and_final_line(tiny, tmp_path, capsys):

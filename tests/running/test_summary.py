@@ -87,10 +87,11 @@ def test_a_missing_baseline_gives_nan_not_another_point():
 def test_curves_and_paired_curves_use_mean_ci_per_step():
     rows = [(v, r, s, 1, (r + 1) * (s + 1) + (v == "b") * r) for v in "ab" for r in range(3) for s in range(2)]
     frame = _frame(rows)
-    band = curves(frame, "m", ("a", 1))
-    assert tuple(band.loc[1]) == pytest.approx(mean_ci(np.array([2.0, 4.0, 6.0])))
+    band = curves(frame, "m", ("a", 1))  # "m" declares no range: the plain t-interval
+    assert tuple(band.loc[1, ["mean", "low", "high"]]) == pytest.approx(mean_ci(np.array([2.0, 4.0, 6.0])))
     diff = paired_curves(frame, "m", ("b", 1), ("a", 1))
-    assert tuple(diff.loc[0]) == pytest.approx(mean_ci(np.array([0.0, 1.0, 2.0])))
+    assert tuple(diff.loc[0, ["mean", "low", "high"]]) == pytest.approx(mean_ci(np.array([0.0, 1.0, 2.0])))
+    assert not band["clipped"].any()
 
 
 def test_id_columns_know_swept_keys_from_metrics():
