@@ -10,7 +10,7 @@ import os
 import sys
 from pathlib import Path
 
-from simlab.errors import ScenarioError
+from simlab.core.errors import ScenarioError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -261,9 +261,7 @@ def _cmd_learnability(args: argparse.Namespace) -> int:
 
 def _cmd_list(args: argparse.Namespace) -> int:
     from simlab import registry, settings_reference
-    from simlab.config import ensure_components
 
-    ensure_components()
     if args.settings is not None:
         if args.markdown:
             if args.settings:

@@ -67,9 +67,7 @@ def sections(builtin: bool = False) -> list[Section]:
     """Every section: the loop settings first, then each kind's types in registry order
     (``builtin``: only the types simlab itself defines, not those of plugins)."""
     from simlab.config import CandidateSettings, MetricsSettings, OutputSettings, RecommenderCommon, Scenario
-    from simlab.config.loading import ensure_components
 
-    ensure_components()
     out = [
         Section("scenario", "the top level", "The scenario's top-level keys.", Scenario),
         Section(

@@ -224,7 +224,7 @@ def polarization_disagreement_edges_t(
         P(z) = sum_i (z_i - mean(z))^2,        D(z) = sum_{(i,j) in E} w_ij (z_i - z_j)^2 = z^T L z.
 
     src, dst, weight: (E,) edge list with raw (not row-normalised) weights, holding **both
-    directions** of every undirected edge, as ``simlab.loop.state.Graph`` does; each stored edge gets a
+    directions** of every undirected edge, as ``simlab.core.state.Graph`` does; each stored edge gets a
     factor 1/2, so D = (1/2) sum_e w_e (z_src - z_dst)^2 counts each undirected edge once. An edge
     stored in one direction only thus counts w/2: a directed graph is measured as the undirected
     graph with weights (W + W^T)/2. weight None means unit weights.

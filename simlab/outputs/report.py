@@ -63,10 +63,8 @@ def _signed(value: float) -> str:
 
 def definitions(names: list[str]) -> dict[str, str]:
     """Metric -> the first paragraph of its registered function's or class's docstring."""
-    from simlab.config import ensure_components
     from simlab.registry import METRICS
 
-    ensure_components()
     out = {}
     for name in names:
         doc = (METRICS.get(name).__doc__ or "") if name in METRICS else ""

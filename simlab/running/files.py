@@ -38,7 +38,7 @@ def read_metrics(path: Path) -> pd.DataFrame:
     Raises ScenarioError (one line) for a file that is not a simlab metrics table: undecodable,
     malformed CSV, the ID columns missing or not numbers.
     """
-    from simlab.errors import ScenarioError
+    from simlab.core.errors import ScenarioError
 
     try:
         columns = _header(path)

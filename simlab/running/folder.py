@@ -17,7 +17,7 @@ import torch
 
 from simlab import __version__
 from simlab.config import Scenario, dump_yaml, load_scenario
-from simlab.errors import ScenarioError
+from simlab.core.errors import ScenarioError
 from simlab.running.backends import execute
 from simlab.running.files import atomic_write, read_metrics
 from simlab.running.merging import _final_rows, merge_metrics

@@ -38,7 +38,7 @@ import re
 from dataclasses import dataclass, field
 
 from simlab.config import Scenario
-from simlab.errors import ScenarioError
+from simlab.core.errors import ScenarioError
 
 BASE_BYTES = 400 << 20  # a process that loaded a scenario and built a Simulation, measured (see the docstring)
 _UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}

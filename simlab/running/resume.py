@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 from simlab.config import load_scenario
-from simlab.errors import ScenarioError
+from simlab.core.errors import ScenarioError
 from simlab.running import RunResult, atomic_write, make_tasks, run_tasks
 
 

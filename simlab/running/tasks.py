@@ -159,7 +159,7 @@ def _no_report(event: str, task_id: str, value: int) -> None:
 
 def _describe_error(exc: BaseException, sim: Any) -> str:
     """One line naming the step and, where it is not already said, the code that failed."""
-    from simlab.errors import SimulationError
+    from simlab.core.errors import SimulationError
 
     text = f"{type(exc).__name__}: {exc}".splitlines()[0]
     if isinstance(exc, SimulationError):  # already names the step and the component

@@ -14,7 +14,7 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
-from simlab.config.limits import hint, limit
+from simlab.core.limits import hint, limit
 
 
 class DataFileError(ValueError):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import simlab
-from simlab.errors import ScenarioError
+from simlab.core.errors import ScenarioError
 from simlab.running.resources import BASE_BYTES, estimate, parse_size, plan, task_parts
 
 REPO = Path(__file__).resolve().parents[2]
