@@ -29,8 +29,7 @@ def _reachable(root: object, limit: int = 200_000) -> list[object]:
         if (
             id(obj) in seen
             or isinstance(obj, (type, type(dataclasses), str, bytes, int, float, bool))
-            or (callable(obj)
-            and not hasattr(obj, "__dict__"))
+            or (callable(obj) and not hasattr(obj, "__dict__"))
         ):
             continue
         seen.add(id(obj))
