@@ -1,6 +1,7 @@
 """Command line: ``simlab run|validate|compare|plot|report|list|learnability|antidote`` (docs/design.md §3).
 
-Exit 0 on success, 2 on invalid input with one message naming the file, line and key path.
+Exit 0 on success, 2 on invalid input with one message naming the file, line and key path, 1 when
+the work failed (some tasks failed, or an output could not be written: a full disk, one line).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from simlab.core.errors import ScenarioError
+from simlab.core.errors import OutputError, ScenarioError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -87,6 +88,12 @@ def _parser() -> argparse.ArgumentParser:
     learn.add_argument("--replicates", type=int, default=1, help="replicates per recommender (default 1)")
     learn.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="override a dotted key of the scenario"
+    )
+    learn.add_argument(
+        "--max-memory",
+        metavar="SIZE",
+        help="memory the measurement may use, e.g. 2G (default: the machine's available memory); "
+        "a scenario whose estimated peak exceeds it is refused",
     )
 
     antidote = sub.add_parser("antidote", help="optimise antidote data for a ratings file (MovieLens or CSV)")
@@ -216,6 +223,90 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_redraw(args: argparse.Namespace) -> int:
+    """``simlab plot`` / ``simlab report``: the run folder locked (one writer at a time) and free
+    of links before anything is written."""
+    from simlab.running.files import locked, refuse_links
+
+    run_dir = _run_dir(args.run_dir)
+    with locked(run_dir):
+        refuse_links(run_dir)
+        _check_records(run_dir)
+        if args.command == "plot":
+            from simlab.outputs.plotting import plot_run
+
+            for path in plot_run(run_dir):
+                print(path)
+        else:
+            from simlab.outputs.report import write_report
+
+            print(write_report(run_dir))
+    return 0
+
+
+def _check_records(run_dir: Path) -> None:
+    """The run folder's manifest.json and scenario.yaml, which the figures and the report read,
+    are a JSON object and a YAML mapping whose keys read there have the right kind (a damaged one
+    is one line naming the file and the key, not a traceback). Each is read without following a
+    link and within the scenario loader's limits (the YAML through its parser)."""
+    import json
+
+    from simlab.config.loading import parse_yaml
+    from simlab.core.limits import limit
+    from simlab.running.files import open_inside
+
+    shapes: dict[str, tuple[str, dict[str, tuple[type, str]]]] = {
+        "manifest.json": (
+            "a JSON object",
+            {"tasks": (list, "a list"), "timings": (dict, "an object"), "resumed": (list, "a list")},
+        ),
+        "scenario.yaml": (
+            "a YAML mapping",
+            {"sweep": (dict, "a mapping"), "variants": (dict, "a mapping"), "sweep_baseline": (dict, "a mapping")},
+        ),
+    }
+    kinds = {
+        str: "a string",
+        int: "a number",
+        float: "a number",
+        bool: "true or false",
+        list: "a list",
+        dict: "a mapping",
+    }
+    for name, (kind, keys) in shapes.items():
+        path = run_dir / name
+        try:
+            with open_inside(run_dir, name) as handle:
+                data = handle.read(limit("document_bytes") + 1)
+        except FileNotFoundError:
+            continue
+        document: object = None
+        if len(data) <= limit("document_bytes"):
+            try:
+                text = data.decode("utf-8")
+                document = json.loads(text) if name.endswith(".json") else parse_yaml(text, str(path))[0]
+            except ValueError:  # undecodable, or not JSON
+                pass
+        if not isinstance(document, dict):
+            raise ScenarioError(f"expected {kind}, found a damaged file", file=str(path))
+        for key, (expected, word) in keys.items():
+            value = document.get(key)
+            if value is not None and not isinstance(value, expected):
+                raise ScenarioError(
+                    f"expected {word}, found {kinds.get(type(value), 'another value')} (a damaged file)",
+                    file=str(path),
+                    key=key,
+                )
+        if name == "scenario.yaml":
+            for axis, values in (document.get("sweep") or {}).items():
+                if not isinstance(values, list):
+                    raise ScenarioError(
+                        f"expected a list, found {kinds.get(type(values), 'another value')} (a damaged file)",
+                        file=str(path),
+                        key=f"sweep.{axis}",
+                    )
+
+
 def _cmd_antidote(args: argparse.Namespace) -> int:
     import pandas as pd
 
@@ -246,6 +337,9 @@ def _cmd_learnability(args: argparse.Namespace) -> int:
             raise ScenarioError(
                 f"expected --{flag} >= {4 if flag == 'steps' else 1}, found {getattr(args, flag)}", file=f"--{flag}"
             )
+    from simlab.running.resources import parse_size
+
+    limit = parse_size(args.max_memory) if args.max_memory else None
     overrides = parse_set(args.set)
     scenario = load_scenario(args.scenario, overrides)
     types = args.recommender or [scenario.recommender["type"]]
@@ -254,7 +348,7 @@ def _cmd_learnability(args: argparse.Namespace) -> int:
     for name, each in scenarios.items():
         for replicate in range(args.replicates):
             print(f"simlab: learnability of {name}, replicate {replicate} ({args.steps} steps) ...", file=sys.stderr)
-            reports.append(measure(each, steps=args.steps, replicate=replicate))
+            reports.append(measure(each, steps=args.steps, replicate=replicate, max_memory=limit))
     print(to_markdown(reports))
     return 0
 
@@ -310,21 +404,21 @@ def _main(argv: list[str] | None) -> int:
             return _cmd_antidote(args)
         if args.command == "learnability":
             return _cmd_learnability(args)
-        if args.command == "plot":
-            from simlab.outputs.plotting import plot_run
-
-            for path in plot_run(_run_dir(args.run_dir)):
-                print(path)
-            return 0
-        if args.command == "report":
-            from simlab.outputs.report import write_report
-
-            print(write_report(_run_dir(args.run_dir)))
-            return 0
+        if args.command in ("plot", "report"):
+            return _cmd_redraw(args)
         return _cmd_list(args)
     except ScenarioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OutputError as exc:  # a full disk, a read-only folder: the run or command failed, inputs were fine
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        raise  # handled by main: a reader that went away is not an error
+    except OSError as exc:  # any other OS error: one line, not a traceback
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

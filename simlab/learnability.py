@@ -33,6 +33,7 @@ from simlab.recommenders.als import ALSRecommender
 from simlab.recommenders.dlrm.recommender import DLRMRecommender
 from simlab.recommenders.dlrm.trainer import batch_loss, split_batch
 from simlab.registry import RECOMMENDERS
+from simlab.running.resources import plan
 from simlab.society.population import population_size
 
 __all__ = ["Learnability", "measure", "offline_scores", "to_markdown"]
@@ -57,10 +58,13 @@ class Learnability:
     steps: int
 
 
-def measure(scenario: Scenario, steps: int = 40, replicate: int = 0, holdout: float = 0.2) -> Learnability:
+def measure(
+    scenario: Scenario, steps: int = 40, replicate: int = 0, holdout: float = 0.2, max_memory: int | None = None
+) -> Learnability:
     """Run ``scenario``'s recommender on a random feed for ``steps`` steps (metrics every step, no
     interventions, the log kept whole) and measure its online and offline learned share (see the
-    module docstring)."""
+    module docstring). A run whose estimated peak memory exceeds ``max_memory`` (bytes; default
+    SIMLAB_MAX_MEMORY or the available memory) is refused first (ScenarioError)."""
     doc = scenario.model_dump()
     doc.pop("variants", None)
     doc.pop("sweep", None)
@@ -71,7 +75,10 @@ def measure(scenario: Scenario, steps: int = 40, replicate: int = 0, holdout: fl
     # keep every impression (the offline fit uses the whole log): at most N * k per step
     most = population_size(doc["population"]) * doc["recommender"]["slate_size"] * steps
     doc["recommender"]["log_capacity"] = max(doc["recommender"]["log_capacity"], min(most, 10_000_000))
-    sim = Simulation(load_scenario(doc), replicate)
+    resolved = load_scenario(doc)
+    resolved._source = scenario.source  # errors name the scenario's file
+    plan(resolved, 1, max_memory)  # refused up front (one line) when it cannot fit the budget, as a run is
+    sim = Simulation(resolved, replicate)
     rows, truth = [], []
     for _ in range(steps):
         row = sim.step()

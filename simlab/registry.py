@@ -20,10 +20,12 @@ simlab at run time, so every component can import it.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.metadata
+import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import pydantic
@@ -246,14 +248,45 @@ def load_components(plugins: Iterable[str] = (), search: Iterable[str] = ()) -> 
     added to ``sys.path`` (and kept there, so that worker processes started from here find the
     same modules). Built-in types need no loading: they are declared above.
 
-    Imports are cached by Python, so calling this again (in every worker) is cheap.
+    Imports are cached by Python, so calling this again (in every worker) is cheap. A plugin is
+    code and runs with the user's rights; one that tries to end the process while it is imported
+    (``sys.exit``, ``os._exit``) is an error like any other failed import, not a silent exit.
     """
     for folder in search:
         if folder not in sys.path:
             sys.path.append(folder)
     for index, module in enumerate(plugins):
         try:
-            importlib.import_module(module)
+            with _exits_refused():
+                importlib.import_module(module)
+        except (SystemExit, _ExitDuringImport) as exc:
+            how = "os._exit" if isinstance(exc, _ExitDuringImport) else "sys.exit"
+            raise PluginError(module, index, f"the module called {how}({exc.code!r}) while being imported") from None
         except Exception as exc:  # any failure of a user's module is a clear input error
             reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
             raise PluginError(module, index, reason) from None
+
+
+class _ExitDuringImport(BaseException):
+    """os._exit called by a plugin module while it is imported (a BaseException, so that a
+    plugin's own ``except Exception`` does not swallow it)."""
+
+    def __init__(self, code: object):
+        super().__init__(code)
+        self.code = code
+
+
+@contextlib.contextmanager
+def _exits_refused() -> Iterator[None]:
+    """During the block, ``os._exit`` raises _ExitDuringImport instead of ending the process at once
+    (it skips every handler, so it could not be reported otherwise)."""
+
+    def refuse(code: int) -> None:
+        raise _ExitDuringImport(code)
+
+    real = os._exit
+    os._exit = refuse  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        os._exit = real

@@ -27,5 +27,18 @@ def _printable(text: str) -> str:
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
+class OutputError(Exception):
+    """An output file could not be written (a full disk, no permission, a read-only file system).
+
+    One line naming the file and the reason, exit code 1. The writer left no partial file: the
+    previous version of the file, if any, is intact, so the same command can simply be run again
+    once the cause is fixed (``simlab plot``, ``simlab report``, ``simlab run --resume``).
+    """
+
+    def __init__(self, path: object, reason: str):
+        self.path, self.reason = str(path), reason
+        super().__init__(f"{_printable(self.path)}: cannot write: {_printable(reason)}; no partial file was left")
+
+
 class SimulationError(RuntimeError):
     """A task stopped because its state became invalid (non-finite opinions or loss)."""

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from simlab.outputs.compare import DEFAULT_METRICS, final_rows, sweep_values, variants_of
+from simlab.running.files import save_figure
 from simlab.running.summary import mean_ci
 
 DPI = 100
@@ -108,7 +109,7 @@ def plot_tradeoff(
     axes.flat[0].legend(fontsize=9, loc="best")
     fig.tight_layout()
     path = out / filename
-    fig.savefig(path, dpi=DPI)
+    save_figure(fig, path, dpi=DPI)
     plt.close(fig)
     return path
 
@@ -147,7 +148,7 @@ def plot_forest(table: pd.DataFrame, out: Path, columns: int = 4, filename: str 
     fig.suptitle("Paired differences to the baseline, 95% CI (filled red: excludes 0)", fontsize=12)
     fig.tight_layout()
     path = out / filename
-    fig.savefig(path, dpi=DPI)
+    save_figure(fig, path, dpi=DPI)
     plt.close(fig)
     return path
 
@@ -191,7 +192,7 @@ def plot_dose_response(
     fig.suptitle(f"Dose-response: final-step mean with 95% CI over replicates, against {key}", fontsize=12)
     fig.tight_layout()
     path = out / filename
-    fig.savefig(path, dpi=DPI)
+    save_figure(fig, path, dpi=DPI)
     plt.close(fig)
     return path
 

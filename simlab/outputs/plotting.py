@@ -31,7 +31,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, MaxNLocator, ScalarFormatter
 
-from simlab.running.files import read_metrics
+from simlab.running.files import ensure_folder, read_metrics, save_figure
 from simlab.running.summary import (
     _same,
     _select,
@@ -281,7 +281,7 @@ def _save(fig: Figure, path: Path, title: str, legend: list[tuple[Any, str]] | N
         top -= 0.3 * int(np.ceil(len(labels) / ncol)) / height
     fig.tight_layout(rect=(0, 0, 1, top))
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI)
+    save_figure(fig, path, dpi=DPI)  # whole or not at all, never through a link
     plt.close(fig)
     return path
 
@@ -590,7 +590,7 @@ def plot_opinion_heatmaps(run_dir: str | Path | Run, out: Path, bins: int = 40) 
     fig.suptitle(title, fontsize=15)
     path = out / "opinion_heatmap.png"
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI)
+    save_figure(fig, path, dpi=DPI)
     plt.close(fig)
     return [path]
 
@@ -717,8 +717,7 @@ def plot_run(run_dir: str | Path) -> list[Path]:
     """Write figures/*.png for a run folder (every function of :data:`FIGURES`); returns their
     paths in the order the report shows them."""
     run_dir = Path(run_dir)
-    out = run_dir / "figures"
-    out.mkdir(exist_ok=True)
+    out = ensure_folder(run_dir, "figures")  # a link there is refused, not written through
     run = load_run(run_dir)
     paths: list[Path] = []
     for figure in FIGURES:

@@ -19,7 +19,9 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from simlab.core.errors import ScenarioError
 from simlab.outputs.plotting import FAMILIES, OTHER, _slug, grouped, title_of, ylabel_of
+from simlab.running.files import atomic_write
 from simlab.running.summary import summary_sweep_columns
 
 # figure file name (or prefix) -> what it shows, in the order the report presents them
@@ -195,12 +197,37 @@ figure{margin:18px 0} img{width:100%;max-width:1600px;height:auto} figcaption{fo
 dl dt{font-weight:bold;margin-top:6px} dl dd{margin-left:16px} pre{background:#f6f6f6;padding:8px;font-size:12px}"""
 
 
+_SUMMARY_COLUMNS = ["variant", "metric", "replicates", "final_mean", "ci_low", "ci_high", "diff_vs_first",
+                    "diff_ci_low", "diff_ci_high"]  # fmt: skip
+
+
+def _read_summary(path: Path) -> pd.DataFrame:
+    """summary.csv (empty when missing); a damaged one is one line (ScenarioError), not a
+    traceback: ``simlab run --resume`` or a new run writes it again."""
+    if not path.exists() or path.stat().st_size <= 1:
+        return pd.DataFrame()
+    damaged = "not a simlab summary table ({}); run `simlab run --resume` on the folder to write it again"
+    try:
+        summary = pd.read_csv(path, dtype={"variant": str})
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise ScenarioError(damaged.format(type(exc).__name__), file=str(path)) from None
+    except OSError as exc:
+        raise ScenarioError(f"cannot read: {exc.strerror}", file=str(path)) from None
+    missing = [c for c in _SUMMARY_COLUMNS if c not in summary.columns]
+    if missing:
+        raise ScenarioError(damaged.format("no column " + ", ".join(missing)), file=str(path))
+    numeric = [c for c in _SUMMARY_COLUMNS[2:] if not pd.api.types.is_numeric_dtype(summary[c])]
+    if numeric:
+        raise ScenarioError(damaged.format("text in the number column " + ", ".join(numeric)), file=str(path))
+    return summary
+
+
 def write_report(run_dir: str | Path) -> Path:
     """Write RUN_DIR/report.html and return its path."""
     run_dir = Path(run_dir)
     manifest = json.loads((run_dir / "manifest.json").read_text()) if (run_dir / "manifest.json").exists() else {}
     path = run_dir / "summary.csv"
-    summary = pd.read_csv(path, dtype={"variant": str}) if path.exists() and path.stat().st_size > 1 else pd.DataFrame()
+    summary = _read_summary(path)
     text = (run_dir / "scenario.yaml").read_text(encoding="utf-8") if (run_dir / "scenario.yaml").exists() else ""
     scenario = yaml.safe_load(text) or {} if text else {}
     name = str(scenario.get("name") or run_dir.name)
@@ -243,5 +270,5 @@ baseline with its 95% t-interval. <span style="background:#fff3c4">Highlighted (
 </body></html>
 """
     out = run_dir / "report.html"
-    out.write_text(page, encoding="utf-8")
+    atomic_write(out, page)  # whole or not at all, never through a link
     return out

@@ -12,8 +12,8 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
-from simlab.core.errors import ScenarioError
-from simlab.running.files import atomic_write
+from simlab.core.errors import OutputError, ScenarioError
+from simlab.running.files import atomic_write, ensure_folder
 from simlab.running.progress import _Display, _drain_mp, _QueueReporter
 from simlab.running.tasks import TOKEN_FILE, Task, _snapshot_prefix, execute_task, read_status, task_dir
 
@@ -114,6 +114,10 @@ def _execute_pool(tasks: list[Task], display: _Display, finished: Callable, work
                 task = futures[future]
                 try:
                     status = future.result()
+                except OutputError:  # a full disk: stop, and start no queued task
+                    for other in pending:
+                        other.cancel()
+                    raise
                 except Exception as exc:  # the worker died (killed, out of memory): record, go on
                     status = _crashed(task, exc)
                 finished(task, status)
@@ -206,7 +210,8 @@ def _execute_ray(tasks: list[Task], display: _Display, finished: Callable, addre
                 except Exception as exc:  # worker crash or an error outside execute_task
                     status = _crashed(task, exc)
                 for relative, data in (status.pop("files", None) or {}).items():
-                    atomic_write(run_dir / relative, data)
+                    folder = ensure_folder(run_dir, *Path(relative).parent.parts)
+                    atomic_write(folder / Path(relative).name, data)
                 finished(task, status)
         display.drain(source)
     finally:

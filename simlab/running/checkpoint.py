@@ -22,11 +22,12 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from simlab.running.files import atomic_write
 
 FORMAT = "simlab-checkpoint"
 VERSION = 1
@@ -42,7 +43,7 @@ def task_hash(scenario: dict[str, Any]) -> str:
 
 
 def save(path: Path, *, task: str, config_hash: str, step: int, rows: int, nbytes: int, state: dict) -> None:
-    """Write the checkpoint atomically: a temporary file in the same folder, fsync, rename."""
+    """Write the checkpoint atomically (:func:`~simlab.running.files.atomic_write`)."""
     payload = {
         "format": FORMAT,
         "version": VERSION,
@@ -55,12 +56,7 @@ def save(path: Path, *, task: str, config_hash: str, step: int, rows: int, nbyte
     }
     buffer = io.BytesIO()
     torch.save(payload, buffer)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        fh.write(buffer.getbuffer())
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    atomic_write(path, buffer.getbuffer())
 
 
 def load(path: Path, *, task: str, config_hash: str, device: torch.device | str = "cpu") -> dict[str, Any]:

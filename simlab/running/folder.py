@@ -17,10 +17,12 @@ import torch
 
 from simlab import __version__
 from simlab.config import Scenario, dump_yaml, load_scenario
+from simlab.config.validation import plugin_search_path
 from simlab.core.errors import ScenarioError
+from simlab.running import inputs as pinned_inputs
 from simlab.running.backends import execute
-from simlab.running.files import atomic_write, read_metrics
-from simlab.running.merging import _final_rows, merge_metrics
+from simlab.running.files import LOCK_FILE, atomic_write, locked, read_metrics
+from simlab.running.merging import final_rows, merge_metrics
 from simlab.running.summary import summarize
 from simlab.running.tasks import Task, make_tasks, task_threads
 
@@ -81,7 +83,9 @@ def run(
     ``out`` makes that folder the run folder (default ``runs/<name>/<stamp>/``). Before any
     work, the run's peak memory is estimated (:mod:`simlab.running.resources`): a task that
     does not fit ``max_memory`` (bytes or "2G"; default the available memory) is refused, and
-    ``workers`` is capped at what memory and the task count allow.
+    ``workers`` is capped at what memory and the task count allow. The run's data files and
+    plugin modules are pinned (:mod:`simlab.running.inputs`), and the folder is locked while the
+    run writes it (:func:`simlab.running.files.locked`).
     """
     extra = dict(overrides or {})
     flags = {"replicates": replicates, "seed": seed, "steps": steps, "device": device}
@@ -110,28 +114,35 @@ def run(
     run_dir = Path(out) if out is not None else default_run_dir(scenario)
     if run_dir.exists() and not run_dir.is_dir():
         raise ScenarioError("expected a folder for the run, found a file", file=str(run_dir))
-    if run_dir.exists() and any(run_dir.iterdir()):
-        hint = (
-            "; to finish an interrupted run use: simlab run --resume DIR"
-            if (run_dir / "manifest.json").exists()
-            else ""
-        )
-        raise ScenarioError(
-            f"run folder already exists and is not empty; choose another --out{hint}", file=str(run_dir)
-        )
+    _refuse_a_used_folder(run_dir)
     resolved_device = scenario.resolved_device()
     if resolved_device == "cuda" and not torch.cuda.is_available() and backend == "local":
         raise ScenarioError("expected an available CUDA device, found none", key="device")
+    search = plugin_search_path(scenario.source) if scenario.plugins else []
+    tasks = make_tasks(scenario, run_dir, resolved_device, search)
+    inputs = pinned_inputs.record([t.scenario for t in tasks], search, scenario.plugins)
+    for task in tasks:
+        task.inputs = pinned_inputs.pinned(inputs)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ScenarioError(f"cannot create the run folder: {exc.strerror}", file=str(run_dir)) from None
+    with locked(run_dir):
+        _refuse_a_used_folder(run_dir)  # again, now that no other simlab process can write it
+        atomic_write(run_dir / "scenario.yaml", dump_yaml(scenario))
+        manifest = _manifest(scenario, tasks, resolved_device, workers, backend, inputs)
+        atomic_write(run_dir / "manifest.json", json.dumps(manifest, indent=1))
+        return run_tasks(
+            run_dir, scenario, tasks, manifest, workers=workers, backend=backend, address=address, quiet=quiet
+        )
 
-    atomic_write(run_dir / "scenario.yaml", dump_yaml(scenario))
-    tasks = make_tasks(scenario, run_dir, resolved_device)
-    manifest = _manifest(scenario, tasks, resolved_device, workers, backend)
-    atomic_write(run_dir / "manifest.json", json.dumps(manifest, indent=1))
-    return run_tasks(run_dir, scenario, tasks, manifest, workers=workers, backend=backend, address=address, quiet=quiet)
+
+def _refuse_a_used_folder(run_dir: Path) -> None:
+    """A new run goes into a new or empty folder (its lock file aside), never over another run."""
+    if not run_dir.exists() or not any(p.name != LOCK_FILE for p in run_dir.iterdir()):
+        return
+    hint = "; to finish an interrupted run use: simlab run --resume DIR" if (run_dir / "manifest.json").exists() else ""
+    raise ScenarioError(f"run folder already exists and is not empty; choose another --out{hint}", file=str(run_dir))
 
 
 def run_tasks(
@@ -186,7 +197,9 @@ def _public(status: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in status.items() if k not in ("traceback", "files")}
 
 
-def _manifest(scenario: Scenario, tasks: list[Task], device: str, workers: int, backend: str) -> dict[str, Any]:
+def _manifest(
+    scenario: Scenario, tasks: list[Task], device: str, workers: int, backend: str, inputs: dict[str, Any]
+) -> dict[str, Any]:
     return {
         "simlab": __version__,
         "python": platform.python_version(),
@@ -208,8 +221,9 @@ def _manifest(scenario: Scenario, tasks: list[Task], device: str, workers: int, 
         "tasks": [
             {"task": t.task_id, "variant": t.label, "replicate": t.replicate, "status": "pending"} for t in tasks
         ],
-        "task_specs": [asdict(t) | {"scenario": None} for t in tasks],
+        "task_specs": [asdict(t) | {"scenario": None, "inputs": None} for t in tasks],
         "interventions": _interventions(tasks),
+        "inputs": inputs,
     }
 
 
@@ -239,7 +253,7 @@ def finish_run(run_dir: Path, scenario: Scenario, manifest: dict[str, Any], quie
     complete = [s["task"] for s in manifest["tasks"] if s.get("status") == "complete"]
     failed = [s for s in manifest["tasks"] if s.get("status") != "complete"]
     merge_metrics(run_dir, complete, parquet=scenario.output.parquet)
-    last = _final_rows(run_dir, complete)
+    last = final_rows(run_dir, complete)
     summary = summarize(last, scenario.sweep_baseline) if len(last) else pd.DataFrame()
     atomic_write(run_dir / "summary.csv", summary.to_csv(index=False))
     manifest["status"] = "complete" if not failed else ("failed" if not complete else "partial")

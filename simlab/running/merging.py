@@ -1,16 +1,37 @@
-"""Merging the tasks' metric streams into the run folder's metrics.csv and metrics.parquet."""
+"""Merging the tasks' metric streams into the run folder's metrics.csv and metrics.parquet.
+
+Every task file is read through :func:`~simlab.running.files.open_inside` (no link followed, no
+file with another name outside the folder) and every merged file is written whole or not at all
+(:func:`~simlab.running.files.atomic_file`).
+"""
 
 from __future__ import annotations
 
 import csv
-import os
+import io
 import shutil
 from pathlib import Path
 
 import pandas as pd
 
-from simlab.running.files import _header, read_metrics
+from simlab.running.files import atomic_file, open_inside, read_header, read_metrics
 from simlab.running.summary import ID_COLUMNS, sweep_columns
+
+
+def _stream(task_id: str) -> str:
+    return f"tasks/{task_id}/metrics.csv"
+
+
+def _existing(run_dir: Path, task_ids: list[str]) -> list[str]:
+    """The task streams that exist (checked for links and outside files as they are opened)."""
+    found = []
+    for task_id in task_ids:
+        try:
+            open_inside(run_dir, _stream(task_id)).close()
+        except FileNotFoundError:
+            continue
+        found.append(_stream(task_id))
+    return found
 
 
 def merge_metrics(run_dir: Path, task_ids: list[str], parquet: bool = True) -> list[str]:
@@ -20,42 +41,41 @@ def merge_metrics(run_dir: Path, task_ids: list[str], parquet: bool = True) -> l
     With the same columns in every task (the usual case) the files are concatenated byte for
     byte; otherwise rows are re-aligned to the union of the columns (missing cells empty).
     """
-    paths = [run_dir / "tasks" / t / "metrics.csv" for t in task_ids]
-    paths = [p for p in paths if p.exists()]
-    headers = [_header(p) for p in paths]
+    streams = _existing(run_dir, task_ids)
+    headers = []
+    for stream in streams:
+        with open_inside(run_dir, stream) as src:
+            headers.append(read_header(src))
     columns = list(ID_COLUMNS)
     for header in headers:
         columns.extend(c for c in header if c not in columns)
-    tmp = run_dir / f".metrics.csv.tmp{os.getpid()}"
-    with open(tmp, "w", newline="", encoding="utf-8") as out:
-        writer = csv.writer(out, lineterminator="\n")
+    with atomic_file(run_dir / "metrics.csv") as out:
+        text = io.TextIOWrapper(out, encoding="utf-8", newline="")
+        writer = csv.writer(text, lineterminator="\n")
         writer.writerow(columns)
-        for path, header in zip(paths, headers):
-            if header == columns:
-                out.flush()
-                with open(path, "rb") as src:
+        text.flush()
+        for stream, header in zip(streams, headers):
+            with open_inside(run_dir, stream) as src:
+                if header == columns:
                     src.readline()
-                    shutil.copyfileobj(src, out.buffer)
-                out.buffer.flush()
-            else:
-                with open(path, newline="", encoding="utf-8") as src:
-                    for record in csv.DictReader(src):
+                    shutil.copyfileobj(src, out)
+                else:
+                    for record in csv.DictReader(io.TextIOWrapper(src, encoding="utf-8", newline="")):
                         writer.writerow([record.get(c, "") for c in columns])
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, run_dir / "metrics.csv")
+                    text.flush()
+        text.detach()
     if parquet:
-        _write_parquet(run_dir, paths, columns)
+        _write_parquet(run_dir, streams, columns)
     return columns
 
 
-def _write_parquet(run_dir: Path, paths: list[Path], columns: list[str]) -> None:
+def _write_parquet(run_dir: Path, streams: list[str], columns: list[str]) -> None:
     import pyarrow as pa
     import pyarrow.csv as pacsv
     import pyarrow.parquet as pq
 
     types = {"variant": pa.string(), "replicate": pa.int64(), "step": pa.int64()}
-    types.update(_sweep_types(paths, sweep_columns(columns)))
+    types.update(_sweep_types(run_dir, streams, sweep_columns(columns)))
     schema = pa.schema([(c, types.get(c, pa.float64())) for c in columns])
     options = pacsv.ConvertOptions(
         column_types=schema,
@@ -64,24 +84,23 @@ def _write_parquet(run_dir: Path, paths: list[Path], columns: list[str]) -> None
         strings_can_be_null=False,
         null_values=["", "nan", "NaN"],
     )
-    tmp = run_dir / f".metrics.parquet.tmp{os.getpid()}"
-    with pq.ParquetWriter(tmp, schema) as writer:
-        for path in paths:
-            table = pacsv.read_csv(path, convert_options=options)
+    with atomic_file(run_dir / "metrics.parquet") as out, pq.ParquetWriter(out, schema) as writer:
+        for stream in streams:
+            with open_inside(run_dir, stream) as src:
+                table = pacsv.read_csv(src, convert_options=options)
             if table.num_rows:
                 writer.write_table(table.select(columns).cast(schema))
-    os.replace(tmp, run_dir / "metrics.parquet")
 
 
-def _sweep_types(paths: list[Path], keys: list[str]) -> dict[str, object]:
+def _sweep_types(run_dir: Path, streams: list[str], keys: list[str]) -> dict[str, object]:
     """Arrow types of the swept-key columns from their values (constant within a task file, so
     its first row says): int64 if every value is an integer, float64 if a number, else text."""
     import pyarrow as pa
 
     values: dict[str, list[str]] = {k: [] for k in keys}
-    for path in paths:
-        with open(path, newline="", encoding="utf-8") as fh:
-            first = next(csv.DictReader(fh), None)
+    for stream in streams:
+        with open_inside(run_dir, stream) as src:
+            first = next(csv.DictReader(io.TextIOWrapper(src, encoding="utf-8", newline="")), None)
         for key in keys if first else []:
             values[key].append(first.get(key, "") if first else "")
 
@@ -97,14 +116,12 @@ def _sweep_types(paths: list[Path], keys: list[str]) -> dict[str, object]:
     return {key: kind(texts) for key, texts in values.items()}
 
 
-def _final_rows(run_dir: Path, task_ids: list[str]) -> pd.DataFrame:
+def final_rows(run_dir: Path, task_ids: list[str]) -> pd.DataFrame:
     """The last recorded row of each task (all that the summary needs), one file at a time."""
     rows = []
-    for task_id in task_ids:
-        path = run_dir / "tasks" / task_id / "metrics.csv"
-        if not path.exists():
-            continue
-        frame = read_metrics(path)
+    for stream in _existing(run_dir, task_ids):
+        with open_inside(run_dir, stream) as src:
+            frame = read_metrics(run_dir / stream, src)
         if len(frame):
             rows.append(frame.loc[frame["step"] == frame["step"].max()])
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=ID_COLUMNS)

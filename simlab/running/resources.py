@@ -1,41 +1,64 @@
 """Resource estimates before a run: peak memory per task, task count, and how many workers fit.
 
 :func:`estimate` adds up the arrays a task allocates, from the resolved scenario alone (nothing
-is built): users (N x (8K + 4T + 8H + ~60) bytes: opinions, innate opinions, interests, history,
-counters), the catalog at its final capacity (initial size + new_per_step x steps, grown by
-doubling), the impression log (log_capacity x (68 + 8H) bytes, twice for a trained recommender
-that gathers its window), one step's candidates (active users x C x ~48 bytes of ids, features
-and scores), the graph (directed edge entries x ~100 bytes while it is built; networkx
-generators ~1 kB per edge), the recommender's tables (DLRM embedding rows x dim x 4 bytes x 3
-for weights, gradients and optimiser state; ALS factors (N + M) x rank likewise) and a snapshot.
-A process that imported simlab and torch, loaded a scenario and built a Simulation holds a base
-of ~400 MiB before any of that (measured: 305 MiB after the imports alone).
+is built), for every dimension a scenario can make large:
 
-Calibration (peak RSS of one task via ``resource.getrusage`` in a fresh subprocess, CPU, torch
-2.x, re-measured by tests/running/test_resources.py; numbers from the session that wrote this):
+- users: N x (8K + 4T + 8D + 8H + ~60) bytes (opinions, innate opinions, interests, latent
+  tastes, history, counters);
+- the catalog at its final capacity M (initial size + new_per_step x steps, grown by doubling):
+  3 x (4K + 4D + 44) bytes an item (its columns, and the per-step temporaries over the whole
+  catalog: scores, popularity, rankings);
+- the impression log: log_capacity x (68 + 8H) bytes, twice for a trained recommender that
+  gathers its window; one step's candidates: active users x C x ~48 bytes (~250 for the DLRM);
+- the graph: directed edge entries x ~100 bytes while it is built (networkx generators ~1 kB);
+- ALS: factors (N + M) x rank x 4 bytes x 3, and its batched ridge solve,
+  (3 max(N, M) + min(E, 32768)) x (rank + 1)^2 x 4 bytes (E observed entries): every row's normal
+  equations at once, their copy for the solve, one chunk of outer products;
+- the DLRM: its parameters (embedding rows x dim plus every MLP layer's in x out) x 4 bytes x
+  (5 + optimiser states: weights, gradients, three temporaries), the activations of one scoring
+  chunk (pairs x (3 dim + top input + 2 x widest layer) x 8 bytes, pairs = min(active x C,
+  pairs_per_chunk), plus M x (3 dim + first bottom width) x 8 for the item side) and of one
+  training batch (batch x (5 dim + every layer's width) x 12 bytes);
+- a snapshot. A process that imported simlab and torch, loaded a scenario and built a Simulation
+  holds a base of ~400 MiB before any of that (measured: 305 MiB after the imports alone).
+
+Calibration (peak RSS of one task in a fresh subprocess, CPU, torch 2.x, re-measured by
+tests/running/test_resources.py; numbers from the sessions that wrote this):
 
 =====================================================================  ========  ========
 scenario (steps)                                                       measured  estimate
 =====================================================================  ========  ========
-tests' tiny scenario: 60 users, popularity (4)                          443 MiB   444 MiB
-20,000 users, 5,000 items, ER d=10, DLRM dim 32, log 200k, C=100 (5)    731 MiB   762 MiB
-100,000 users, 20,000 items, ER d=20, popularity, log 1M, C=200 (3)    1082 MiB  1293 MiB
+tests' tiny scenario: 60 users, popularity (4)                          443 MiB   443 MiB
+20,000 users, 5,000 items, ER d=10, DLRM dim 32, log 200k, C=100 (5)    731 MiB   799 MiB
+100,000 users, 20,000 items, ER d=20, popularity, log 1M, C=200 (3)    1082 MiB  1298 MiB
+60 users, 3,000,000 items, popularity (3)                               914 MiB  1073 MiB
+60 users, DLRM dim 1024, bottom [1024, 1024], top [1024, 1024, 1] (2)   723 MiB   649 MiB
+600 users, DLRM dim 2048, bottom [2048, 2048], top [2048, 2048, 1] (2) 1377 MiB  1776 MiB
+60 users, DLRM dim 4096, bottom [4096, 4096], top [4096, 4096, 1] (2)  1855 MiB  1999 MiB
+60 users, ALS rank 256 (2)                                              671 MiB   729 MiB
 =====================================================================  ========  ========
 
-The per-pair bytes of DLRM scoring (250) were fitted on the second row; the others are counted
+The per-pair bytes of DLRM candidates (250) were fitted on the second row, the catalog's factor
+3 on the fourth and the DLRM's three temporaries on the fifth to seventh; the others are counted
 from the arrays' shapes. The estimate errs high for large logs (the preallocated log is counted
 full; its pages are only touched as it fills). Tests assert agreement within a factor of 2.
 
-:func:`plan` turns the estimate into a decision: refuse the run (one line with the estimate)
-when one task does not fit the memory available (``/proc/meminfo`` MemAvailable, or
-``--max-memory``), and cap the workers at what memory and the task count allow.
+:func:`plan` turns the estimate into a decision: refuse the run (one line with the estimate and
+how to raise the budget) when one task does not fit the memory budget, and cap the workers at
+what memory and the task count allow. The budget is ``--max-memory``, else the environment
+variable ``SIMLAB_MAX_MEMORY``, else the memory available to this process: the smaller of
+``/proc/meminfo`` MemAvailable and what its cgroup's memory limit leaves (a container or a
+systemd slice kills a process at its cgroup limit, whatever the machine has free).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
+import os
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from simlab.config import Scenario
 from simlab.core.errors import ScenarioError
@@ -75,16 +98,73 @@ def parse_size(text: str) -> int:
     return int(float(match.group(1)) * _UNITS[match.group(2).upper()])
 
 
-def available_memory() -> int | None:
-    """MemAvailable from /proc/meminfo in bytes (None where there is no such file)."""
+MEMORY_VARIABLE = "SIMLAB_MAX_MEMORY"
+
+
+def available_memory(proc: Path = Path("/proc"), cgroups: Path = Path("/sys/fs/cgroup")) -> int | None:
+    """Bytes this process may still allocate: the smaller of MemAvailable (/proc/meminfo) and
+    what its memory cgroup leaves; None when neither is known (not Linux)."""
+    found = [n for n in (_mem_available(proc), cgroup_memory_left(proc, cgroups)) if n is not None]
+    return min(found) if found else None
+
+
+def _mem_available(proc: Path) -> int | None:
     try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
+        with open(proc / "meminfo", encoding="ascii") as fh:
             for line in fh:
                 if line.startswith("MemAvailable:"):
                     return int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
         return None
     return None
+
+
+def cgroup_memory_left(proc: Path = Path("/proc"), cgroups: Path = Path("/sys/fs/cgroup")) -> int | None:
+    """Memory left under the tightest memory limit of this process's cgroup and its ancestors
+    (cgroup v2 ``memory.max``, v1 ``memory.limit_in_bytes``), less what the group uses apart
+    from reclaimable file cache; None without a limit."""
+    try:
+        lines = (proc / "self" / "cgroup").read_text(encoding="ascii").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    left: list[int] = []
+    for line in lines:
+        number, controllers, group = [*line.split(":", 2), "", ""][:3]
+        if number == "0" and controllers == "":  # v2: one unified hierarchy
+            root, names = cgroups, ("memory.max", "memory.current", "inactive_file")
+        elif "memory" in controllers.split(","):  # v1: the memory controller's own hierarchy
+            root, names = cgroups / "memory", ("memory.limit_in_bytes", "memory.usage_in_bytes", "total_inactive_file")
+        else:
+            continue
+        folder = root / group.lstrip("/")
+        while True:  # this group and each ancestor up to the hierarchy's root
+            limit = _read_number(folder / names[0])
+            if limit is not None and limit < 1 << 60:  # "max", or v1's "unlimited" near 2**63
+                usage = _read_number(folder / names[1]) or 0
+                cache = _stat(folder / "memory.stat", names[2])
+                left.append(max(0, limit - max(0, usage - cache)))
+            if folder == root or root not in folder.parents:
+                break
+            folder = folder.parent
+    return min(left) if left else None
+
+
+def _read_number(path: Path) -> int | None:
+    try:
+        return int(path.read_text(encoding="ascii").strip())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+
+
+def _stat(path: Path, key: str) -> int:
+    try:
+        for line in path.read_text(encoding="ascii").splitlines():
+            name, _, value = line.partition(" ")
+            if name == key:
+                return int(value)
+    except (OSError, ValueError, UnicodeDecodeError):
+        return 0
+    return 0
 
 
 def _edges(scenario: Scenario, n: int) -> tuple[float, float]:
@@ -119,6 +199,7 @@ def task_parts(scenario: Scenario) -> dict[str, int]:
     n = population_size(pop)
     k = pop.get("axes") or 1
     t = cat.get("topics", 8)
+    d = cat.get("taste_dims", 0)  # latent tastes of users and attributes of items
     h = rec["history_length"]
     per_step = cat.get("new_per_step", 0)
     needed = cat.get("size", 0) + per_step * scenario.steps
@@ -129,8 +210,10 @@ def task_parts(scenario: Scenario) -> dict[str, int]:
     trained = rec["type"] in ("dlrm", "als")
     edges, edge_bytes = _edges(scenario, n)
     parts = {
-        "users": n * (8 * k + 4 * t + 8 * h + 60),
-        "catalog": capacity * (4 * k + 44),
+        "users": n * (8 * k + 4 * t + 8 * d + 8 * h + 60),
+        # an item's columns, and the per-step temporaries over the whole catalog (scores,
+        # popularity, rankings): measured ~3x the columns
+        "catalog": capacity * (4 * k + 4 * d + 44) * 3,
         "log": rec["log_capacity"] * (68 + 8 * h) * (2 if trained else 1),
         # DLRM gathers features and activations per (user, candidate) pair: ~250 bytes measured
         "candidates": active * rec["candidates"]["size"] * (250 if rec["type"] == "dlrm" else 48),
@@ -138,13 +221,44 @@ def task_parts(scenario: Scenario) -> dict[str, int]:
         "snapshot": 2 * 4 * k * (n + capacity),
     }
     if rec["type"] == "dlrm":
-        rows = n + 2 * capacity + cat.get("creators", 0) + t
-        parts["model"] = rows * rec["embedding_dim"] * 4 * 3
+        parts.update(_dlrm_parts(rec, n + 2 * capacity + cat.get("creators", 0) + t, capacity, active))
     elif rec["type"] == "als":
-        parts["model"] = (n + capacity) * rec["rank"] * 4 * 3
+        rank = rec["rank"]
+        parts["model"] = (n + capacity) * rank * 4 * 3
+        # every row's (rank + 1)^2 normal equations at once, their copy for the solve, and one
+        # chunk of outer products over the observed entries (recommenders/als.py: als_solve)
+        observed = min(rec["log_capacity"], active * rec["slate_size"] * scenario.steps, 1 << 15)
+        parts["solve"] = (3 * max(n, capacity) + observed) * (rank + 1) ** 2 * 4
     else:
         parts["model"] = capacity * 8 * 4
     return parts
+
+
+_OPTIMISER_STATES = {"sgd": 0, "adagrad": 1, "adam": 2}
+
+
+def _dlrm_parts(rec: dict, rows: int, capacity: int, active: int) -> dict[str, int]:
+    """The DLRM's parameters (embedding tables and MLPs, with gradients, optimiser state and three
+    temporary copies), one scoring chunk's and one training batch's activations (see the module
+    docstring); ``rows`` is the embedding rows of all tables."""
+    from simlab.core.view import N_ITEM_DENSE, N_USER_DENSE
+
+    dim, bottom, top = rec["embedding_dim"], list(rec["bottom_mlp"]), list(rec["top_mlp"])
+    vectors = 6  # the dense vector x and the five sparse features
+    if rec["interaction"] == "dot":
+        top_in = bottom[-1] + vectors * (vectors - 1 + (2 if rec["self_interaction"] else 0)) // 2
+    else:
+        top_in = bottom[-1] + (vectors - 1) * dim
+    layers = [N_USER_DENSE + N_ITEM_DENSE, *bottom], [top_in, *top]
+    mlp = sum(a * b + b for widths in layers for a, b in itertools.pairwise(widths))
+    widest = max(*bottom, *top, top_in)
+    pairs = active * rec["candidates"]["size"]
+    chunk = min(pairs, rec["pairs_per_chunk"])
+    return {
+        "model": (rows * dim + mlp) * 4 * (5 + _OPTIMISER_STATES.get(rec["optimizer"], 2)),
+        "scoring": chunk * (3 * dim + top_in + 2 * widest) * 8 + capacity * (3 * dim + bottom[0]) * 8,
+        "training": rec["batch_size"] * (5 * dim + top_in + sum(bottom) + sum(top)) * 12,
+    }
 
 
 def estimate(scenario: Scenario) -> Estimate:
@@ -159,18 +273,32 @@ def estimate(scenario: Scenario) -> Estimate:
     return Estimate(BASE_BYTES + sum(best.values()), len(points) * scenario.replicates, best)
 
 
+def memory_budget(max_memory: int | None = None) -> tuple[int | None, str]:
+    """(bytes a task may use, where that number comes from): ``--max-memory``, else the
+    environment variable SIMLAB_MAX_MEMORY, else :func:`available_memory`."""
+    if max_memory is not None:
+        return max_memory, "--max-memory"
+    raw = os.environ.get(MEMORY_VARIABLE, "").strip()
+    if raw:
+        try:
+            return parse_size(raw), MEMORY_VARIABLE
+        except ScenarioError:
+            raise ScenarioError(f"expected a size like 2G or 512M, found {raw[:40]!r}", file=MEMORY_VARIABLE) from None
+    return available_memory(), "available memory (MemAvailable, cgroup limit)"
+
+
 def plan(
     scenario: Scenario, workers: int, max_memory: int | None = None, backend: str = "local"
 ) -> tuple[int, str | None]:
     """(workers to use, a note when they were capped). Raises ScenarioError when one task does
-    not fit in ``max_memory`` (default: the machine's available memory)."""
+    not fit in the memory budget (:func:`memory_budget`)."""
     found = estimate(scenario)
-    budget = max_memory if max_memory is not None else available_memory()
-    source = "--max-memory" if max_memory is not None else "available memory (MemAvailable)"
+    budget, source = memory_budget(max_memory)
     if budget is not None and found.task_bytes > budget:
         raise ScenarioError(
             f"estimated peak memory {found.describe()} exceeds the {source} of {format_size(budget)}; "
-            "make the scenario smaller or raise --max-memory",
+            f"make the scenario smaller, or raise the budget with --max-memory or {MEMORY_VARIABLE} "
+            f"(e.g. {MEMORY_VARIABLE}={math.ceil(found.task_bytes / (1 << 30))}G) if the machine has the memory",
             file=scenario.source,
         )
     allowed = min(workers, max(found.tasks, 1))

@@ -12,19 +12,118 @@ tasks, their ids and seeds are the ones of the interrupted run. Then, per task:
 Every step is deterministic given the restored state and RNG streams, so the merged
 metrics.csv is byte-identical to that of an uninterrupted run. The manifest is updated in
 place (task statuses, a ``resumed`` entry with the time, backend and workers).
+
+A run folder is not trusted, so before any work (each refusal one line, exit 2): the folder is
+locked (a second writer is refused), a symbolic link anywhere in it is refused, manifest.json is
+validated against its schema (:class:`Manifest`), scenario.yaml against the scenario schema and
+the recorded config hash, every finished task's status against the task's own hash and step
+count, and every recorded input (data files, plugin modules) against its content hash; the data
+files are then read from their recorded absolute paths, whatever the current folder
+(:mod:`simlab.running.inputs`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import re
+import os
 import sys
 from pathlib import Path
+from typing import Any, Literal
 
+import pydantic
+
+from simlab import registry
 from simlab.config import load_scenario
 from simlab.core.errors import ScenarioError
 from simlab.running import RunResult, atomic_write, make_tasks, run_tasks
+from simlab.running import checkpoint as checkpoints
+from simlab.running import inputs as pinned_inputs
+from simlab.running.files import TEMPORARY, locked, open_inside, refuse_links
+from simlab.running.tasks import Task, read_status
+from simlab.society.datafiles import pinned_paths
+
+
+class _Record(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="allow", strict=True)
+
+
+class TaskRecord(_Record):
+    task: str
+    status: Literal["pending", "running", "complete", "failed"]
+
+
+class DataFileRecord(_Record):
+    given: str
+    path: str
+    sha256: str = pydantic.Field(pattern=r"^[0-9a-f]{64}$")
+    bytes: int = pydantic.Field(ge=0)
+    keys: list[str]
+
+
+class PluginRecord(_Record):
+    module: str
+    file: str | None
+    sha256: str | None
+
+
+class Inputs(_Record):
+    files: list[DataFileRecord]
+    plugin_path: list[str]
+    plugins: list[PluginRecord]
+
+
+class Manifest(_Record):
+    """What --resume reads from manifest.json (other keys are kept as they are)."""
+
+    config_hash: str = pydantic.Field(pattern=r"^[0-9a-f]{16}$")
+    device: Literal["cpu", "cuda"]
+    status: str
+    tasks: list[TaskRecord]
+    inputs: Inputs
+    resumed: list[dict[str, Any]] = []
+    timings: dict[str, float] = {}
+
+
+_JSON_KINDS = {str: "a string", list: "a list", dict: "an object", int: "a number", float: "a number",
+               bool: "true or false", type(None): "null"}  # fmt: skip
+
+
+def _expected(error: Any) -> str:
+    """What a pydantic error says was expected, in the words of simlab's other messages."""
+    if error["type"] == "missing":
+        return "a value"
+    if error["type"] == "string_pattern_mismatch":
+        return f"a string matching {error['ctx']['pattern']}"
+    return str(error["msg"]).removeprefix("Input should be ")
+
+
+def read_manifest(run_dir: Path) -> dict[str, Any]:
+    """manifest.json of a run folder, checked against :class:`Manifest`; a damaged one is one
+    line naming the key (ScenarioError), never a traceback later."""
+    path = run_dir / "manifest.json"
+    try:
+        with open_inside(run_dir, "manifest.json") as handle:
+            manifest = json.loads(handle.read())
+    except FileNotFoundError:
+        raise ScenarioError("expected a run folder with manifest.json, found none", file=str(run_dir)) from None
+    except (OSError, ValueError) as exc:
+        raise ScenarioError(f"cannot read manifest.json: {exc}".splitlines()[0], file=str(path)) from None
+    if not isinstance(manifest, dict):
+        raise ScenarioError("manifest.json is not a simlab run manifest (not a JSON object)", file=str(path))
+    try:
+        Manifest.model_validate(manifest)
+    except pydantic.ValidationError as exc:
+        error = exc.errors()[0]
+        expected = _expected(error)
+        found = "nothing" if error["type"] == "missing" else _JSON_KINDS.get(type(error["input"]), "another value")
+        raise ScenarioError(
+            f"expected {expected}, found {found} (a damaged run folder: its manifest no longer says what the "
+            "run was; start a new run)",
+            file=str(path),
+            key=".".join(str(part) for part in error["loc"]),
+        ) from None
+    return manifest
 
 
 def resume(
@@ -44,34 +143,50 @@ def resume(
     for name in ("scenario.yaml", "manifest.json"):
         if not (run_dir / name).is_file():
             raise ScenarioError(f"expected a run folder with {name}, found none", file=str(run_dir))
-    try:
-        manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ScenarioError(f"cannot read manifest.json: {exc}", file=str(run_dir / "manifest.json")) from None
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("tasks"), list):
-        raise ScenarioError("manifest.json is not a simlab run manifest", file=str(run_dir / "manifest.json"))
-    if not all(isinstance(t, dict) for t in manifest["tasks"]):
+    with locked(run_dir):
+        refuse_links(run_dir)
+        manifest = read_manifest(run_dir)
+        inputs = manifest["inputs"]
+        pinned_inputs.check(inputs)
+        with pinned_paths(pinned_inputs.pinned(inputs)):
+            return _resume(run_dir, manifest, workers, backend, address, quiet, max_memory)
+
+
+def _resume(
+    run_dir: Path,
+    manifest: dict[str, Any],
+    workers: int,
+    backend: str,
+    address: str | None,
+    quiet: bool,
+    max_memory: int | str | None,
+) -> RunResult:
+    inputs = manifest["inputs"]
+    registry.load_components((), inputs["plugin_path"])  # plugins are found where the run found them
+    scenario_file = run_dir / "scenario.yaml"
+    scenario = load_scenario(scenario_file)
+    if manifest["config_hash"] != scenario.config_hash():
         raise ScenarioError(
-            "expected manifest.json tasks to be objects with a task id, found other values (damaged run folder)",
-            file=str(run_dir / "manifest.json"),
-            key="tasks",
+            "scenario.yaml changed since the run started (its config hash differs)", file=str(scenario_file)
         )
-    scenario = load_scenario(run_dir / "scenario.yaml")
-    device = manifest.get("device") or scenario.resolved_device()
+    pinned_inputs.check_plugins(inputs, run_dir / "manifest.json")
+    device = manifest["device"]
     if device == "cuda" and backend == "local":
         import torch
 
         if not torch.cuda.is_available():
             raise ScenarioError("the run used a CUDA device; found none", file=str(run_dir), key="device")
-    tasks = make_tasks(scenario, run_dir, device)
-    recorded = [t.get("task") for t in manifest["tasks"]]
+    tasks = make_tasks(scenario, run_dir, device, inputs["plugin_path"])
+    recorded = [t["task"] for t in manifest["tasks"]]
     if recorded != [t.task_id for t in tasks]:
         raise ScenarioError(
             "the tasks of scenario.yaml do not match those in manifest.json (was the file edited?)",
-            file=str(run_dir / "scenario.yaml"),
+            file=str(scenario_file),
         )
-    if manifest.get("config_hash") not in (None, scenario.config_hash()):
-        raise ScenarioError("scenario.yaml changed since the run started", file=str(run_dir / "scenario.yaml"))
+    pinned_inputs.check_tasks([t.scenario for t in tasks], inputs, scenario_file)
+    for task in tasks:
+        task.inputs = pinned_inputs.pinned(inputs)
+        _check_finished(task, scenario.steps)
     from simlab.running.folder import check_address
     from simlab.running.resources import parse_size, plan
 
@@ -92,19 +207,43 @@ def resume(
     return run_tasks(run_dir, scenario, tasks, manifest, workers=workers, backend=backend, address=address, quiet=quiet)
 
 
-# atomic writes go through ".<name>.tmp<pid>" (files.atomic_write, checkpoint.save) and snapshots
-# through ".<stem>.tmp<pid>.npz": a kill between the write and the rename leaves one behind
-_TEMPORARY = re.compile(r"^\..+\.tmp[0-9]+(\.npz)?$")
+def _check_finished(task: Task, steps: int) -> None:
+    """A task whose status.json says "complete" is kept as it is, so it must be what this run
+    would compute: the same task scenario (its hash), all ``steps`` steps, and a metrics.csv that
+    is a plain file of the folder. Anything else is a folder that was edited: refused."""
+    status = read_status(task)
+    if status is None or status.get("status") != "complete":
+        return
+    where = str(Path(task.run_dir) / "tasks" / task.task_id / "status.json")
+    if status.get("config_hash") != checkpoints.task_hash(task.scenario):
+        raise ScenarioError(
+            "this task finished under another scenario (its config hash differs or is missing); "
+            "the run folder was edited, start a new run",
+            file=where,
+        )
+    if status.get("steps") != steps:
+        raise ScenarioError(
+            f"this task finished after {status.get('steps')!r} steps, the run has {steps}; the run folder was edited",
+            file=where,
+        )
+    try:
+        open_inside(Path(task.run_dir), f"tasks/{task.task_id}/metrics.csv").close()
+    except FileNotFoundError:
+        raise ScenarioError("a finished task without its metrics.csv (a damaged run folder)", file=where) from None
 
 
 def remove_temporary_files(run_dir: Path) -> int:
-    """Delete the temporary files a killed run left in its folder; returns how many."""
+    """Delete the temporary files a killed run left in its folder; returns how many. Folders that
+    are links are not entered (the caller refused them already)."""
     removed = 0
-    for folder in [run_dir, run_dir / "snapshots", *sorted((run_dir / "tasks").glob("*"))]:
-        if not folder.is_dir():
+    folders = [run_dir, run_dir / "snapshots", run_dir / "figures"]
+    if (run_dir / "tasks").is_dir() and not (run_dir / "tasks").is_symlink():
+        folders += sorted(p for p in (run_dir / "tasks").iterdir() if not p.is_symlink())
+    for folder in folders:
+        if not folder.is_dir() or folder.is_symlink():
             continue
-        for path in folder.iterdir():
-            if path.is_file() and _TEMPORARY.match(path.name):
-                path.unlink()
+        for entry in os.scandir(folder):
+            if TEMPORARY.match(entry.name) and entry.is_file(follow_symlinks=False):
+                os.unlink(entry.path)
                 removed += 1
     return removed

@@ -6,6 +6,8 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
+import errno
+import io
 import json
 import math
 import os
@@ -22,11 +24,16 @@ import torch
 
 from simlab.config import Scenario, load_scenario
 from simlab.config.validation import plugin_search_path
+from simlab.core.errors import OutputError
 from simlab.running import checkpoint as checkpoints
-from simlab.running.files import atomic_write, safe_name
+from simlab.running.files import atomic_file, atomic_write, ensure_folder, open_inside, open_stream, safe_name
 from simlab.running.summary import ID_COLUMNS
+from simlab.society.datafiles import pinned_paths
 
 TOKEN_FILE = ".simlab-run-token"
+# OS errors that mean the disk, not the task: a full disk or quota, a file too large, a read-only
+# or failing file system
+_DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EIO}
 Reporter = Callable[[str, str, int], None]
 
 
@@ -43,11 +50,17 @@ class Task:
     search_path: list[str] = dataclasses.field(default_factory=list)  # where plugin modules were found
     variant: str = ""  # the variant's name (metrics.csv `variant`; the label also names the sweep point)
     sweep: dict[str, Any] = dataclasses.field(default_factory=dict)  # swept key -> value at this point
+    # each data file as named in the scenario -> the absolute path pinned at the run's start
+    # (simlab.running.inputs): a task reads what the run read, whatever the current folder
+    inputs: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
-def make_tasks(scenario: Scenario, run_dir: Path, device: str) -> list[Task]:
+def make_tasks(scenario: Scenario, run_dir: Path, device: str, search: list[str] | None = None) -> list[Task]:
+    """The run's tasks, in order; ``search``: the folders where plugin modules are looked up (default: the
+    current folder and the scenario file's folder)."""
     points = scenario.task_points()
-    search = plugin_search_path(scenario.source) if scenario.plugins else []
+    if search is None:
+        search = plugin_search_path(scenario.source) if scenario.plugins else []
     width = max(4, len(str(len(points) * scenario.replicates - 1)))
     tasks: list[Task] = []
     for point in points:
@@ -75,11 +88,16 @@ def task_dir(task: Task) -> Path:
 
 
 def read_status(task: Task) -> dict[str, Any] | None:
-    path = task_dir(task) / "status.json"
+    """The task's status.json, or None when there is none or it is not usable (damaged, a link):
+    the task is then run again and the file replaced."""
+    from simlab.core.errors import ScenarioError
+
     try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
+        with open_inside(Path(task.run_dir), f"tasks/{task.task_id}/status.json") as handle:
+            status = json.loads(handle.read())
+    except (OSError, ValueError, ScenarioError):
         return None
+    return status if isinstance(status, dict) else None
 
 
 # ---------------------------------------------------------------------------- one task
@@ -124,12 +142,17 @@ def execute_task(task: Task, progress: Reporter | None = None) -> dict[str, Any]
     if previous is not None and previous.get("status") == "complete":
         return previous
     started = time.perf_counter()
-    folder.mkdir(parents=True, exist_ok=True)
-    status: dict[str, Any] = {"task": task.task_id, "variant": task.label, "replicate": task.replicate}
+    ensure_folder(Path(task.run_dir), "tasks", task.task_id)
+    status: dict[str, Any] = {
+        "task": task.task_id,
+        "variant": task.label,
+        "replicate": task.replicate,
+        "config_hash": checkpoints.task_hash(task.scenario),  # what --resume checks a finished task against
+    }
     atomic_write(folder / "status.json", json.dumps({**status, "status": "running"}, indent=1))
     sim = None
     try:
-        with _torch_threads(task_threads()):
+        with _torch_threads(task_threads()), pinned_paths(task.inputs):
             for search in task.search_path:  # a worker process finds the scenario's plugins too
                 if search not in sys.path:
                     sys.path.append(search)
@@ -138,6 +161,12 @@ def execute_task(task: Task, progress: Reporter | None = None) -> dict[str, Any]
             notes.update(_run_simulation(sim, scenario, task, folder, report, restored))
         status.update(status="complete", steps=sim.t, **notes)
     except Exception as exc:  # recorded in the manifest; the other tasks go on
+        # ... unless the disk, not the task, failed (full, read-only): then the run stops with one
+        # line, and --resume finishes it once there is room
+        if isinstance(exc, OutputError):
+            raise
+        if isinstance(exc, OSError) and exc.errno in _DISK_ERRORS:  # a row of the metrics stream
+            raise OutputError(exc.filename or folder / "metrics.csv", exc.strerror or str(exc)) from None
         status.update(
             status="failed",
             error=_describe_error(exc, sim),
@@ -198,7 +227,7 @@ def _restore(
     metrics_path = folder / "metrics.csv"
     try:
         payload = checkpoints.load(path, task=task.task_id, config_hash=checkpoints.task_hash(task.scenario))
-        size = metrics_path.stat().st_size if metrics_path.exists() else -1
+        size = os.lstat(metrics_path).st_size if metrics_path.exists() else -1
         if size < payload["metric_bytes"]:
             raise checkpoints.CheckpointError(f"{metrics_path} is shorter than its checkpoint says")
         sim.load_state_dict(payload["state"])
@@ -214,25 +243,21 @@ def _run_simulation(
     steps = scenario.steps
     snapshot_every = scenario.output.snapshot_every
     checkpoint_every = scenario.output.checkpoint_every
-    snapshots = Path(task.run_dir) / "snapshots"
-    metrics_path = folder / "metrics.csv"
     checkpoint_path = folder / checkpoints.FILENAME
     config_hash = checkpoints.task_hash(task.scenario)
-    append = restored is not None
-    rows = 0
-    if restored is not None:
-        rows, nbytes = restored
-        os.truncate(metrics_path, nbytes)  # rows written after the checkpoint are recomputed
+    rows, keep = restored if restored is not None else (0, 0)
     names = sim.recorder.names
-    with open(metrics_path, "a" if append else "w", newline="", encoding="utf-8") as fh:
+    # rows written after the checkpoint are not kept: they are recomputed, identically
+    stream = open_stream(Path(task.run_dir), f"tasks/{task.task_id}/metrics.csv", keep)
+    with io.TextIOWrapper(stream, encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh, lineterminator="\n")
-        if not append:
+        if restored is None:
             writer.writerow([*ID_COLUMNS, *task.sweep, *names])
             fh.flush()
         report("start", task.task_id, sim.t)
         while sim.t < steps:
             if snapshot_every and sim.t % snapshot_every == 0:
-                _save_snapshot(sim, snapshots, task)
+                _save_snapshot(sim, task)
             row = sim.step()
             if row is not None:
                 writer.writerow(_format_row(task, sim.t - 1, row, names))
@@ -254,7 +279,7 @@ def _run_simulation(
         fh.flush()
         os.fsync(fh.fileno())
     if snapshot_every:
-        _save_snapshot(sim, snapshots, task)
+        _save_snapshot(sim, task)
     return {"metric_rows": rows}
 
 
@@ -262,16 +287,14 @@ def _snapshot_prefix(task: Task) -> str:
     return f"{safe_name(task.label)}_r{task.replicate}_s"
 
 
-def _save_snapshot(sim: Any, folder: Path, task: Task) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{_snapshot_prefix(task)}{sim.t:06d}.npz"
-    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.npz")
-    np.savez_compressed(
-        tmp,
-        variant=np.array(task.variant or task.label),
-        label=np.array(task.label),
-        sweep=np.array(json.dumps(task.sweep)),  # swept key -> value, as in metrics.csv
-        replicate=np.array(task.replicate),
-        **sim.snapshot(),
-    )
-    os.replace(tmp, path)
+def _save_snapshot(sim: Any, task: Task) -> None:
+    folder = ensure_folder(Path(task.run_dir), "snapshots")
+    with atomic_file(folder / f"{_snapshot_prefix(task)}{sim.t:06d}.npz") as handle:
+        np.savez_compressed(
+            handle,
+            variant=np.array(task.variant or task.label),
+            label=np.array(task.label),
+            sweep=np.array(json.dumps(task.sweep)),  # swept key -> value, as in metrics.csv
+            replicate=np.array(task.replicate),
+            **sim.snapshot(),
+        )

@@ -32,8 +32,11 @@ from simlab.society.datafiles import (
     DataFileError,
     check_regular_file,
     data_lines,
+    data_path,
     file_key,
-    is_number,
+    is_header,
+    parse_integer,
+    parse_number,
     split_fields,
     token_kind,
 )
@@ -327,6 +330,8 @@ class KarateClub(_Network):
 class EdgeList(_Network):
     """Edges read from a text file: see :func:`read_edge_list`."""
 
+    data_files = ("path",)  # settings that name data files (pinned and hashed by a run)
+
     class Settings(_Settings):
         path: str = Field(description="edge-list file: CSV or whitespace-separated `u v [weight]` rows, ids 0..N-1")
         directed: bool = Field(
@@ -335,7 +340,7 @@ class EdgeList(_Network):
 
         @model_validator(mode="after")
         def _file_exists(self) -> EdgeList.Settings:
-            if not Path(self.path).is_file():
+            if not data_path(self.path).is_file():
                 raise ValueError(f"an existing edge-list file for path, found no file at {self.path!r}")
             return self
 
@@ -368,22 +373,23 @@ class EmptyNetwork(_Network):
 def read_edge_list(path: str | Path, n: int, directed: bool = False) -> Edges:
     """Read ``u v [weight]`` rows (comma or whitespace separated) from a text file.
 
-    Lines starting with ``#`` and blank lines are skipped; a first line that is not numeric
-    is a header. Node ids are integers in [0, n); weights are finite and >= 0 (default 1).
+    Lines starting with ``#`` and blank lines are skipped, a UTF-8 byte-order mark is dropped,
+    and a first line of column names (``u v`` or ``u,v,weight``) is a header. Node ids are integers in [0, n); weights are finite and >= 0 (default 1).
     Directed: "u v" means u listens to v. Undirected: (u, v) and (v, u) are the same edge and a
     repeated edge keeps the weight of its last line (as networkx's read_edgelist does).
     Raises :class:`DataFileError` (a ValueError) naming the file and line for any malformed
     row; the message says what kind of token was wrong, never the line's content.
     """
+    path = data_path(path)
     src, dst, weight = array.array("q"), array.array("q"), array.array("d")
     width, comma, first = 0, False, True
     for number, text in data_lines(path, "edge list"):
         if first:
             comma = "," in text
         fields = split_fields(text, comma)
-        if first and fields and not is_number(fields[0]):
+        if first and is_header(fields):
             first = False
-            continue  # a header line
+            continue
         first = False
         if len(fields) not in (2, 3) or (width and len(fields) != width):
             raise DataFileError(
@@ -403,7 +409,8 @@ def read_edge_list(path: str | Path, n: int, directed: bool = False) -> Edges:
                 )
             (src if column == 0 else dst).append(node)
         if width == 3:
-            value = float(fields[2]) if is_number(fields[2]) else math.nan
+            parsed = parse_number(fields[2])
+            value = math.nan if parsed is None else parsed
             if not (math.isfinite(value) and value >= 0):
                 found = "a negative number" if value < 0 else token_kind(fields[2])
                 raise DataFileError(path, f"weight must be finite and >= 0, found {found} in column 3", number)
@@ -422,13 +429,12 @@ def read_edge_list(path: str | Path, n: int, directed: bool = False) -> Edges:
 
 def _node(text: str) -> int | str:
     """A node id (an integer, written as such or as an integral float), else what was found."""
-    try:
-        return int(text)
-    except ValueError:
-        pass
-    if not is_number(text):
+    integer = parse_integer(text)
+    if integer is not None:
+        return integer
+    value = parse_number(text)
+    if value is None:
         return token_kind(text)
-    value = float(text)
     if not math.isfinite(value):
         return token_kind(text)
     if not value.is_integer():
@@ -443,6 +449,7 @@ def _checked_edge_count(key: tuple[str, int, int, int, int], n: int, directed: b
 
 def edge_list_size(path: str | Path, n: int, directed: bool = False) -> int:
     """The number of edges of a valid edge-list file (read and checked once per file version)."""
+    path = data_path(path)
     check_regular_file(path, "edge list")
     return _checked_edge_count(file_key(path), n, directed)
 

@@ -33,8 +33,11 @@ from simlab.society.datafiles import (
     DataFileError,
     check_regular_file,
     data_lines,
+    data_path,
     file_key,
-    is_number,
+    is_header,
+    open_data_file,
+    parse_number,
     split_fields,
     token_kind,
 )
@@ -259,8 +262,9 @@ def load_opinions(path: str | Path) -> np.ndarray:
     undecodable bytes, a text token, ragged rows, the wrong number of axes, no rows, non-finite
     values or values outside [-1, 1]; for ``.npy``: a truncated or malformed file, a pickled
     (object), complex or non-numeric array (``allow_pickle=False``: nothing is unpickled).
+    Inside :func:`~simlab.society.datafiles.pinned_paths` the file read is the pinned one.
     """
-    path = Path(path)
+    path = data_path(path)
     check_regular_file(path, "population file")
     data = _read_npy(path) if path.suffix == ".npy" else _read_table(path)
     if data.ndim == 1:
@@ -279,7 +283,7 @@ def load_opinions(path: str | Path) -> np.ndarray:
 def _read_npy(path: Path) -> np.ndarray:
     """A numeric .npy array, its header checked before any data is read (a header may promise
     more data than the file holds, or an object array that would need unpickling)."""
-    with open(path, "rb") as handle:
+    with open_data_file(path, "population file") as handle:
         try:
             version = np.lib.format.read_magic(handle)
             if version == (1, 0):
@@ -309,27 +313,28 @@ def _read_npy(path: Path) -> np.ndarray:
 
 
 def _read_table(path: Path) -> np.ndarray:
-    """Rows of numbers; a first line that is not numeric is a header. Values go into one flat
-    float64 buffer (8 bytes each), never a Python object per value."""
+    """Rows of numbers; a first line of column names is a header (it sets the width). Values go
+    into one flat float64 buffer (8 bytes each), never a Python object per value."""
     values = array.array("d")
     width, comma, first = 0, False, True
     for number, text in data_lines(path, "population file"):
         if first:
             comma = "," in text
         fields = split_fields(text, comma)
-        bad = next((j for j, f in enumerate(fields) if not is_number(f)), None)
-        if bad is not None and first:
-            first = False
-            continue  # a header line
+        if first and is_header(fields):
+            first, width = False, len(fields)
+            continue
         first = False
+        parsed = [parse_number(f) for f in fields]
+        bad = next((j for j, value in enumerate(parsed) if value is None), None)
         if bad is not None:
             raise DataFileError(path, f"expected a number in column {bad + 1}, found {token_kind(fields[bad])}", number)
         if width and len(fields) != width:
             raise DataFileError(
-                path, f"expected {width} columns like the first row, found {len(fields)} (ragged rows)", number
+                path, f"expected {width} columns like the first line, found {len(fields)} (ragged rows)", number
             )
         width = len(fields)
-        row = [float(f) for f in fields]
+        row = [float(value) for value in parsed if value is not None]
         for j, value in enumerate(row):  # named by line here; load_opinions checks .npy rows
             if not math.isfinite(value):
                 raise DataFileError(
@@ -340,7 +345,7 @@ def _read_table(path: Path) -> np.ndarray:
                     path, f"opinions must lie in [-1, 1], found a value outside in column {j + 1}", number
                 )
         values.extend(row)
-    if not width:
+    if not values:
         raise DataFileError(path, "expected rows of opinions, found no data rows")
     data = np.frombuffer(values, dtype=np.float64).reshape(-1, width)
     return data[:, 0] if width == 1 else data
@@ -354,6 +359,7 @@ def _checked_shape(key: tuple[str, int, int, int, int]) -> tuple[int, int]:
 
 def opinion_file_shape(path: str | Path) -> tuple[int, int]:
     """(N, K) of a valid population file, read and checked once per file version."""
+    path = data_path(path)
     check_regular_file(path, "population file")
     return _checked_shape(file_key(path))
 
@@ -369,8 +375,11 @@ class FilePopulation(PopulationBase):
     """Initial opinions read from ``path`` (``.npy`` or ``.csv``, shape (N,) or (N, K)).
 
     N and K come from the file; if ``size`` or ``axes`` are given they must match it (ValueError
-    otherwise). A relative path is relative to the working directory. Values must be in [-1, 1].
+    otherwise). A relative path is relative to the working directory (a run pins it: a resumed
+    run reads the file its start read, see :mod:`simlab.running.inputs`). Values must be in [-1, 1].
     """
+
+    data_files = ("path",)  # settings that name data files (pinned and hashed by a run)
 
     class Settings(PopulationSettings):
         path: str = Field(description=".npy or .csv file of initial opinions, shape (N,) or (N, K), values in [-1, 1]")
@@ -385,7 +394,7 @@ class FilePopulation(PopulationBase):
         def _path_given(self) -> FilePopulation.Settings:
             if not self.path:
                 raise ValueError("path must not be empty")
-            if not Path(self.path).is_file():
+            if not data_path(self.path).is_file():
                 raise ValueError(f"an existing .npy or .csv file for path, found no file at {self.path!r}")
             return self
 

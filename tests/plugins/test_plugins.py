@@ -6,6 +6,8 @@ the scenario line; the manifest records the interventions and which are privileg
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -86,6 +88,9 @@ def test_plugins_load_in_ray_workers(serial, tmp_path):
     [
         ("simlab_no_such_plugin", None, "ModuleNotFoundError: No module named 'simlab_no_such_plugin'"),
         ("simlab_broken_plugin", "raise RuntimeError('broken on purpose')\n", "RuntimeError: broken on purpose"),
+        # an exit while being imported once ended `simlab validate` with exit 0 and no "ok"
+        ("simlab_exiting_plugin", "import sys\nsys.exit(0)\n", "the module called sys.exit(0) while being imported"),
+        ("simlab_quitting_plugin", "exit()\n", "the module called sys.exit(None) while being imported"),
     ],
 )
 def test_a_plugin_that_fails_to_import_is_an_exit_2_error_naming_its_line(
@@ -101,3 +106,20 @@ def test_a_plugin_that_fails_to_import_is_an_exit_2_error_naming_its_line(
     error = capsys.readouterr().err.strip()
     assert error == f"error: {path}:5: plugins.1: cannot import plugin module {module!r}: {reason}"
     assert not out.exists()  # rejected before any work started
+    assert os._exit.__module__ == "posix"  # the real os._exit is back after the import
+
+
+def test_a_plugin_that_calls_os_exit_at_import_is_an_error(tmp_path):
+    """os._exit skips every handler; during a plugin's import it raises instead. Run in a child
+    process: were the guard to fail, the test process itself would end with exit 0."""
+    (tmp_path / "simlab_os_exit_plugin.py").write_text(
+        "import os\ntry:\n    os._exit(0)\nexcept Exception:\n    pass\n"
+    )
+    path = tmp_path / "exits.yaml"
+    path.write_text("name: exits\nsteps: 2\nplugins: [simlab_os_exit_plugin]\n")
+    done = subprocess.run([sys.executable, "-m", "simlab", "validate", str(path)], capture_output=True, text=True)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.strip() == (
+        f"error: {path}:3: plugins.0: cannot import plugin module 'simlab_os_exit_plugin': "
+        "the module called os._exit(0) while being imported"
+    )

@@ -14,7 +14,16 @@ import pytest
 
 import simlab
 from simlab.core.errors import ScenarioError
-from simlab.running.resources import BASE_BYTES, estimate, parse_size, plan, task_parts
+from simlab.running.resources import (
+    BASE_BYTES,
+    MEMORY_VARIABLE,
+    available_memory,
+    cgroup_memory_left,
+    estimate,
+    parse_size,
+    plan,
+    task_parts,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 MEASURE = r"""
@@ -80,6 +89,16 @@ def test_parts_follow_the_shapes(tiny):
     assert estimate(swept).tasks == 4 and estimate(swept).parts["users"] == 10 * parts["users"]  # the largest
 
 
+WIDE_DLRM = {
+    "type": "dlrm",
+    "embedding_dim": 4096,
+    "bottom_mlp": [4096, 4096],
+    "top_mlp": [4096, 4096, 1],
+    "slate_size": 5,
+    "candidates": {"size": 20},
+}
+
+
 @pytest.mark.parametrize(
     "change",
     [
@@ -87,6 +106,18 @@ def test_parts_follow_the_shapes(tiny):
         {"recommender": {"type": "popularity", "log_capacity": 10_000_000, "history_length": 1000}},
         {"catalog": {"type": "default", "size": 100_000_000}},
         {"network": {"type": "erdos_renyi", "mean_degree": 1e6}, "population": {"type": "uniform", "size": 1_000_000}},
+        # issue 27: the dimensions the first estimate missed (each killed by the OS, or tried to
+        # allocate tens of GB, after the run had started)
+        {"recommender": {"type": "als", "rank": 4096, "slate_size": 5, "candidates": {"size": 20}}},
+        {
+            "recommender": WIDE_DLRM | {"embedding_dim": 16, "bottom_mlp": [65536, 16]},
+            "population": {"type": "uniform", "size": 1000},
+        },
+        {"catalog": {"type": "default", "size": 1_000_000, "taste_dims": 4096}},
+        {
+            "recommender": {"type": "dlrm", "embedding_dim": 4096, "bottom_mlp": [64, 4096]},
+            "catalog": {"type": "default", "size": 100_000},
+        },
     ],
 )
 def test_oversized_scenarios_are_refused_quickly(change, tiny):
@@ -114,3 +145,80 @@ def test_parse_size(text, size):
     assert parse_size(text) == size
     with pytest.raises(ScenarioError, match="--max-memory"):
         parse_size("-1G")
+
+
+def test_the_refusal_says_how_to_raise_the_budget(tiny, monkeypatch):
+    scenario = simlab.load_scenario(tiny | {"recommender": WIDE_DLRM})
+    with pytest.raises(ScenarioError) as refused:
+        plan(scenario, workers=1, max_memory=parse_size("1G"))
+    message = str(refused.value)
+    assert "(model " in message and "exceeds the --max-memory of 1.0 GiB" in message
+    assert f"raise the budget with --max-memory or {MEMORY_VARIABLE} (e.g. {MEMORY_VARIABLE}=2G)" in message
+    monkeypatch.setenv(MEMORY_VARIABLE, "1G")
+    with pytest.raises(ScenarioError, match=f"exceeds the {MEMORY_VARIABLE} of 1.0 GiB"):
+        plan(scenario, workers=1)
+    monkeypatch.setenv(MEMORY_VARIABLE, "2G")  # raised: the same scenario goes ahead
+    assert plan(scenario, workers=1) == (1, None)
+    monkeypatch.setenv(MEMORY_VARIABLE, "lots")
+    with pytest.raises(ScenarioError, match=f"^{MEMORY_VARIABLE}: expected a size like 2G or 512M, found 'lots'$"):
+        plan(scenario, workers=1)
+
+
+def _fake_machine(root, cgroup_line, files):
+    """A /proc and /sys/fs/cgroup of a machine whose memory cgroup has the given files."""
+    (root / "proc" / "self").mkdir(parents=True)
+    (root / "proc" / "meminfo").write_text("MemTotal: 67108864 kB\nMemAvailable: 33554432 kB\n")
+    (root / "proc" / "self" / "cgroup").write_text(cgroup_line + "\n")
+    for relative, text in files.items():
+        (root / "sys" / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / "sys" / relative).write_text(text)
+    return root / "proc", root / "sys"
+
+
+def test_the_memory_cgroup_limit_bounds_the_budget(tmp_path):
+    """A container with 32 GiB free on the machine but a 4 GiB cgroup limit: the budget is what
+    the limit leaves (usage less reclaimable file cache), at the tightest of the group and its
+    ancestors, in cgroup v2 and v1."""
+    gib = 1 << 30
+    v2 = _fake_machine(
+        tmp_path / "v2",
+        "0::/jobs/run",
+        {
+            "jobs/memory.max": str(4 * gib),
+            "jobs/memory.current": str(2 * gib),
+            "jobs/run/memory.max": "max",
+            "jobs/run/memory.current": str(gib),
+            "jobs/run/memory.stat": f"anon 1\ninactive_file {gib // 2}\n",
+        },
+    )
+    assert cgroup_memory_left(*v2) == 2 * gib  # the parent's limit, less its usage
+    assert available_memory(*v2) == 2 * gib  # below MemAvailable's 32 GiB
+    v1 = _fake_machine(
+        tmp_path / "v1",
+        "4:memory:/jobs",
+        {
+            "memory/jobs/memory.limit_in_bytes": str(4 * gib),
+            "memory/jobs/memory.usage_in_bytes": str(3 * gib),
+            "memory/jobs/memory.stat": f"total_inactive_file {gib}\n",
+            "memory/memory.limit_in_bytes": "9223372036854771712",  # the root: unlimited
+        },
+    )
+    assert cgroup_memory_left(*v1) == 2 * gib
+    unlimited = _fake_machine(tmp_path / "none", "0::/", {"memory.max": "max"})
+    assert cgroup_memory_left(*unlimited) is None and available_memory(*unlimited) == 32 * gib
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"catalog": {"type": "default", "size": 3_000_000}, "steps": 3},
+        {"recommender": WIDE_DLRM | {"embedding_dim": 1024, "bottom_mlp": [1024, 1024], "top_mlp": [1024, 1024, 1]}},
+        {"recommender": {"type": "als", "rank": 256, "slate_size": 5, "candidates": {"size": 20}}},
+    ],
+)
+def test_estimates_of_the_large_dimensions_are_within_a_factor_of_two(change, tiny):
+    doc = copy.deepcopy(tiny) | {"steps": 2, "replicates": 1} | change
+    peak, estimated = _measure(doc)
+    assert peak / 2 <= estimated <= 2 * peak, (peak, estimated)
+    assert peak - BASE_BYTES > 150 << 20  # the dimension, not the base, dominates
