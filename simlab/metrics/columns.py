@@ -16,6 +16,7 @@ from torch import Tensor
 
 from simlab.metrics import learning
 from simlab.metrics import measures as m
+from simlab.metrics.arrays import nan
 from simlab.metrics.recorder import StepContext, metric
 from simlab.platform.candidates import first_occurrence
 from simlab.registry import METRICS
@@ -325,7 +326,7 @@ def _ndcg(ctx: StepContext, s: Any) -> Tensor:
     to the best k of the same candidates (the oracle's slate): 1 for the oracle."""
     oracle, candidates = ctx.true_probability, ctx.candidates
     if oracle is None or candidates is None or ctx.active.numel() == 0:
-        return m.nan(ctx.users.opinion.device)
+        return nan(ctx.users.opinion.device)
     a, c = candidates.shape
     users = ctx.active[:, None]
     gains = oracle(users.expand(a, c).reshape(-1), candidates.reshape(-1)).reshape(a, c)
