@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 import simlab  # noqa: F401  (import the package first: it sets up the registries)
-from simlab.loop.state import Users
+from simlab.core.state import Users
 from simlab.society.dynamics import AlgorithmicBias, random_matching
 from simlab.society.dynamics.bounded_confidence import _pairwise_step
 from simlab.society.network import Edges, gnp_pairs, to_graph

@@ -299,10 +299,12 @@ def closed_loop_report(device: str, steps: int = 30) -> None:
     at 1 torch thread (what the runner gives each task) and at all threads, with the T-RECS
     measurement that script stored on this machine (``--trecs-save``) for the ratio. For the
     same-script ratio over whole runs use ``bench_vs_trecs.py --recommender dlrm``."""
+    from simlab.registry import ALL
+
+    [reg.get(name) for reg in ALL.values() for name in reg.names()]  # every built-in type imported
     from bench_vs_trecs import scenario_doc
 
     import simlab
-    import simlab.components
     from simlab.loop.simulation import Simulation
 
     trecs = json.loads(TRECS_JSON.read_text())["user_steps_per_s"] if TRECS_JSON.exists() else None

@@ -22,7 +22,7 @@ import warnings
 import numpy as np
 import torch
 
-from simlab.loop.state import Catalog, Users
+from simlab.core.state import Catalog, Users
 from simlab.registry import DYNAMICS
 from simlab.society.network import Edges, gnp_pairs, to_graph
 

@@ -3,7 +3,7 @@
 Workload (defaults): 1e6 users with K opinion axes, a 1e5-item catalog with 20 topics and
 Zipf-like popularity, 50% of users active with a slate of k = 10 (5e6 impressions), ~10% of
 impressions engaged, a social graph of 1e7 directed edges (5e6 undirected; as in
-``simlab.loop.state.Graph`` both directions are stored, sorted by (src, dst), float32 weights), and a
+``simlab.core.state.Graph`` both directions are stored, sorted by (src, dst), float32 weights), and a
 1000 x 200 probe set for R_pol and unfairness. The arrays are built once on ``--device``; each
 measure's ``*_t`` form (what the recorder calls) is run once to warm up and then timed
 ``--repeats`` times (median, with device synchronisation).

@@ -176,8 +176,12 @@ def run_simlab(
     """Run simlab in-process; seconds cover scenario loading, building the society and the run
     (writing the run folder included), but not Python imports, as for T-RECS's ``seconds``.
     ``overrides`` are dotted-key scenario settings (``--set``), e.g. recommender.dense_features."""
+    from simlab.registry import ALL
+
+    # every component module (networkx, ...): imports stay outside the timing
+    [reg.get(name) for reg in ALL.values() for name in reg.names()]
+
     import simlab
-    import simlab.components  # every component module (networkx, ...): imports stay outside the timing
     import simlab.running  # pandas and scipy, likewise
 
     missing = [name for name in ("load_scenario", "run") if not hasattr(simlab, name)]

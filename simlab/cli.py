@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from simlab.errors import OutputError, ScenarioError
+from simlab.core.errors import OutputError, ScenarioError
 
 WORKERS_HELP = (
     "parallel tasks in a local process pool (default: $SIMLAB_WORKERS if set, else the usable CPU cores; "
@@ -288,8 +288,8 @@ def _check_records(run_dir: Path) -> None:
     link and within the scenario loader's limits (the YAML through its parser)."""
     import json
 
-    from simlab.config.limits import limit
     from simlab.config.loading import parse_yaml
+    from simlab.core.limits import limit
     from simlab.running.files import open_inside
 
     shapes: dict[str, tuple[str, dict[str, tuple[type, str]]]] = {
@@ -412,9 +412,7 @@ def _cmd_learnability(args: argparse.Namespace) -> int:
 
 def _cmd_list(args: argparse.Namespace) -> int:
     from simlab import registry, settings_reference
-    from simlab.config import ensure_components
 
-    ensure_components()
     if args.settings is not None:
         if args.markdown:
             if args.settings:
@@ -485,7 +483,7 @@ def _main(argv: list[str] | None) -> int:
 
 def _interrupted(exc: KeyboardInterrupt) -> str:
     """What Ctrl-C leaves and how to go on: the run folder and the resume command."""
-    from simlab.errors import RunInterrupted
+    from simlab.core.errors import RunInterrupted
 
     if not isinstance(exc, RunInterrupted):
         return "interrupted"

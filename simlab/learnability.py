@@ -26,8 +26,8 @@ import torch
 from torch import Tensor
 
 from simlab.config import Scenario, load_scenario
+from simlab.core.state import ImpressionLog
 from simlab.loop.simulation import Simulation
-from simlab.loop.state import ImpressionLog
 from simlab.metrics.learning import auc_within_t, learned_share_t
 from simlab.recommenders.als import ALSRecommender
 from simlab.recommenders.dlrm.recommender import DLRMRecommender

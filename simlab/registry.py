@@ -1,17 +1,28 @@
 """Registries map the ``type:`` names used in scenario YAML to component classes.
 
 One registry per pluggable kind: population, network, catalog, behavior, dynamics, recommender,
-policy (inside the ``recommender`` block), intervention and metric. A component class declares
-its settings as a pydantic model in ``Settings`` (extra keys forbidden) and is built as
-``cls(settings)``; ``Registry[T].build`` returns a ``T``, the Protocol of that kind
-(:mod:`simlab.protocols`). Scenario ``plugins`` name modules whose import registers more types
-(:func:`load_components`).
+policy (inside the ``recommender`` block), intervention and metric. Registration is declared,
+as Gymnasium's ``register(id, entry_point="module:Class")``: each built-in type maps to a
+``"module:Class"`` string below, and its module is imported only when the type is first used.
+More types come from
+
+- a scenario's ``plugins:`` (modules that call ``REGISTRY.register(name)`` as a class decorator
+  or ``REGISTRY.register(name, "module:Class")``; :func:`load_components`), and
+- installed packages, through ``importlib.metadata`` entry points in the group
+  ``simlab.<kind>`` (e.g. ``[project.entry-points."simlab.intervention"] my_rule =
+  "my_pkg.rules:MyRule"``).
+
+A component class declares its settings as a pydantic model in ``Settings`` (extra keys
+forbidden) and is built as ``cls(settings)``; ``Registry[T].build`` returns a ``T``, the
+Protocol of that kind (:mod:`simlab.core.protocols`). This module imports nothing else of
+simlab at run time, so every component can import it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib
+import importlib.metadata
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -20,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import pydantic
 
 if TYPE_CHECKING:  # the kinds are typed by their Protocols
-    from simlab.protocols import (
+    from simlab.core.protocols import (
         Behavior,
         CatalogModel,
         Dynamics,
@@ -42,34 +53,89 @@ class EmptySettings(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid")
 
 
+def load_entry_point(entry_point: str) -> type:
+    """``"package.module:Class"`` -> the class, importing the module.
+
+    >>> load_entry_point("simlab.registry:EmptySettings").__name__
+    'EmptySettings'
+    """
+    module, _, name = entry_point.partition(":")
+    if not module or not name:
+        raise ValueError(f"entry point {entry_point!r} is not of the form 'module:Class'")
+    return getattr(importlib.import_module(module), name)
+
+
 class Registry(Generic[T]):
-    """Name -> class table for one kind of component; ``build`` returns a ``T``."""
+    """Name -> class table for one kind of component; ``build`` returns a ``T``.
 
-    def __init__(self, kind: str):
+    Args:
+        kind: the component kind, as in scenario files and error messages.
+        entry_points: built-in types, name -> ``"module:Class"`` (imported on first use).
+        modules: modules whose import registers more types (the metric columns, which are
+            registered by the ``metric`` decorator where they are defined); imported when the
+            table is first listed or a name is not found among the others.
+    """
+
+    def __init__(self, kind: str, entry_points: dict[str, str] | None = None, modules: tuple[str, ...] = ()):
         self.kind = kind
-        self._entries: dict[str, type] = {}
+        self._entry_points: dict[str, str] = dict(entry_points or {})
+        self._modules = modules
+        self._classes: dict[str, type] = {}
+        self._discovered = False
 
-    def register(self, name: str) -> Callable[[C], C]:
-        def decorator(cls: C) -> C:
-            if name in self._entries and self._entries[name] is not cls:
+    def register(self, name: str, entry_point: str | None = None) -> Callable[[C], C]:
+        """Declare type ``name``: with ``entry_point`` (``"module:Class"``, imported on first use),
+        or as a class decorator (``@INTERVENTIONS.register("my_rule")``)."""
+        if entry_point is not None:
+            known = self._entry_points.get(name)
+            if known is not None and known != entry_point:
                 raise ValueError(f"{self.kind} type {name!r} registered twice")
-            self._entries[name] = cls
+            self._entry_points[name] = entry_point
+
+        def decorator(cls: C) -> C:
+            if name in self._classes and self._classes[name] is not cls:
+                raise ValueError(f"{self.kind} type {name!r} registered twice")
+            declared = self._entry_points.get(name)
+            if declared is not None and declared != f"{cls.__module__}:{cls.__qualname__}":
+                raise ValueError(f"{self.kind} type {name!r} registered twice")
+            self._classes[name] = cls
             return cls
 
         return decorator
 
+    def _discover(self) -> None:
+        """Import the declared modules and read installed packages' entry points (once)."""
+        if self._discovered:
+            return
+        self._discovered = True
+        for module in self._modules:
+            importlib.import_module(module)
+        for entry in importlib.metadata.entry_points(group=f"simlab.{self.kind}"):
+            self._entry_points.setdefault(entry.name, entry.value)
+
     def get(self, name: str) -> type:
-        try:
-            return self._entries[name]
-        except KeyError:
-            known = ", ".join(sorted(self._entries))
-            raise KeyError(f"unknown {self.kind} type {name!r}; known: {known}") from None
+        """The class of type ``name`` (its module imported now if it was not yet)."""
+        if name not in self._classes and name not in self._entry_points:
+            self._discover()
+        if name in self._classes:
+            return self._classes[name]
+        if name in self._entry_points:
+            cls = load_entry_point(self._entry_points[name])
+            self._classes[name] = cls
+            return cls
+        known = ", ".join(self.names())
+        raise KeyError(f"unknown {self.kind} type {name!r}; known: {known}") from None
 
     def names(self) -> list[str]:
-        return sorted(self._entries)
+        self._discover()
+        return sorted({*self._classes, *self._entry_points})
 
     def __contains__(self, name: object) -> bool:
-        return name in self._entries
+        if not isinstance(name, str):
+            return False
+        if name not in self._classes and name not in self._entry_points:
+            self._discover()
+        return name in self._classes or name in self._entry_points
 
     def settings_model(self, name: str) -> type[pydantic.BaseModel]:
         return getattr(self.get(name), "Settings", EmptySettings)
@@ -81,15 +147,77 @@ class Registry(Generic[T]):
         return self.get(name)(self.settings_model(name)(**settings))
 
 
-POPULATIONS: Registry[Population] = Registry("population")
-NETWORKS: Registry[Network] = Registry("network")
-CATALOGS: Registry[CatalogModel] = Registry("catalog")
-BEHAVIORS: Registry[Behavior] = Registry("behavior")
-DYNAMICS: Registry[Dynamics] = Registry("dynamics")
-RECOMMENDERS: Registry[Recommender] = Registry("recommender")
-POLICIES: Registry[Policy] = Registry("policy")
-INTERVENTIONS: Registry[Intervention] = Registry("intervention")
-METRICS: Registry[Metric] = Registry("metric")
+POPULATIONS: Registry[Population] = Registry(
+    "population",
+    {
+        "beta": "simlab.society.population:BetaPopulation",
+        "bimodal": "simlab.society.population:BimodalPopulation",
+        "file": "simlab.society.population:FilePopulation",
+        "normal": "simlab.society.population:NormalPopulation",
+        "uniform": "simlab.society.population:UniformPopulation",
+    },
+)
+NETWORKS: Registry[Network] = Registry(
+    "network",
+    {
+        "barabasi_albert": "simlab.society.network:BarabasiAlbert",
+        "edge_list": "simlab.society.network:EdgeList",
+        "erdos_renyi": "simlab.society.network:ErdosRenyi",
+        "karate_club": "simlab.society.network:KarateClub",
+        "none": "simlab.society.network:EmptyNetwork",
+        "sbm": "simlab.society.network:StochasticBlockModel",
+        "watts_strogatz": "simlab.society.network:WattsStrogatz",
+    },
+)
+CATALOGS: Registry[CatalogModel] = Registry("catalog", {"default": "simlab.society.catalog:CreatorCatalog"})
+BEHAVIORS: Registry[Behavior] = Registry("behavior", {"default": "simlab.society.behavior:EngagementModel"})
+DYNAMICS: Registry[Dynamics] = Registry(
+    "dynamics",
+    {
+        "algorithmic_bias": "simlab.society.dynamics.bounded_confidence:AlgorithmicBias",
+        "assimilation": "simlab.society.dynamics.assimilation:Assimilation",
+        "biased_assimilation": "simlab.society.dynamics.biased_assimilation:BiasedAssimilation",
+        "bounded_confidence": "simlab.society.dynamics.bounded_confidence:BoundedConfidence",
+        "degroot": "simlab.society.dynamics.linear:DeGroot",
+        "friedkin_johnsen": "simlab.society.dynamics.linear:FriedkinJohnsen",
+        "none": "simlab.society.dynamics.assimilation:NoDynamics",
+    },
+)
+RECOMMENDERS: Registry[Recommender] = Registry(
+    "recommender",
+    {
+        "als": "simlab.recommenders.als:ALSRecommender",
+        "chronological": "simlab.recommenders.baselines:ChronologicalRecommender",
+        "dlrm": "simlab.recommenders.dlrm.recommender:DLRMRecommender",
+        "oracle": "simlab.recommenders.baselines:OracleRecommender",
+        "popularity": "simlab.recommenders.baselines:PopularityRecommender",
+        "random": "simlab.recommenders.baselines:RandomRecommender",
+    },
+)
+POLICIES: Registry[Policy] = Registry(
+    "policy",
+    {
+        "epsilon_greedy": "simlab.platform.policies:EpsilonGreedy",
+        "softmax": "simlab.platform.policies:Softmax",
+        "top_k": "simlab.platform.policies:TopK",
+    },
+)
+INTERVENTIONS: Registry[Intervention] = Registry(
+    "intervention",
+    {
+        "antidote": "simlab.interventions.antidote:Antidote",
+        "bridging": "simlab.interventions.bridging:Bridging",
+        "calibrated": "simlab.interventions.calibrated:Calibrated",
+        "chronological_mix": "simlab.interventions.injection:ChronologicalMix",
+        "diversity_cap": "simlab.interventions.diversity_cap:DiversityCap",
+        "extremeness_penalty": "simlab.interventions.extremeness:ExtremenessPenalty",
+        "history_reset": "simlab.interventions.history_reset:HistoryReset",
+        "mmr": "simlab.interventions.mmr:MMR",
+        "random_injection": "simlab.interventions.injection:RandomInjection",
+    },
+)
+# metric columns are many small functions: their modules register them where they are defined
+METRICS: Registry[Metric] = Registry("metric", modules=("simlab.metrics.columns",))
 
 ALL: dict[str, Registry[Any]] = {
     r.kind: r
@@ -124,17 +252,15 @@ def _entries() -> set[tuple[str, str]]:
 
 
 def load_components(plugins: Iterable[str] = (), search: Iterable[str] = ()) -> None:
-    """Register every built-in type, then import each plugin module (which registers its own),
-    with the folders in ``search`` added to ``sys.path`` (and kept there, so that worker
-    processes started from here find the same modules). The types each module's import added
-    are remembered (:func:`plugin_components`).
+    """Import each plugin module (which registers its own types), with the folders in ``search``
+    added to ``sys.path`` (and kept there, so that worker processes started from here find the
+    same modules). Built-in types need no loading: they are declared above. The types each
+    module's import added are remembered (:func:`plugin_components`).
 
     Imports are cached by Python, so calling this again (in every worker) is cheap. A plugin is
     code and runs with the user's rights; one that tries to end the process while it is imported
     (``sys.exit``, ``os._exit``) is an error like any other failed import, not a silent exit.
     """
-    import simlab.components  # noqa: F401
-
     for folder in search:
         if folder not in sys.path:
             sys.path.append(folder)

@@ -67,9 +67,7 @@ def sections(builtin: bool = False) -> list[Section]:
     """Every section: the loop settings first, then each kind's types in registry order
     (``builtin``: only the types simlab itself defines, not those of plugins)."""
     from simlab.config import CandidateSettings, MetricsSettings, OutputSettings, RecommenderCommon, Scenario
-    from simlab.config.loading import ensure_components
 
-    ensure_components()
     out = [
         Section("scenario", "the top level", "The scenario's top-level keys.", Scenario),
         Section(
@@ -115,9 +113,7 @@ def describe_key(key: str, scenario: dict[str, Any] | None = None) -> str:
     in a scenario whose first intervention is ``extremeness_penalty``: that type's ``weight``),
     with the component types read from ``scenario`` (a scenario document); "" when unknown."""
     from simlab.config import COMPONENTS, DEFAULT_TYPES, CandidateSettings, RecommenderCommon, Scenario
-    from simlab.config.loading import ensure_components
 
-    ensure_components()
     scenario = scenario or {}
     parts = key.split(".")
     models: list[type[pydantic.BaseModel]] = []

@@ -5,7 +5,7 @@ scenario on the CPU (the shape of the test suite's ``tiny`` fixture), runs a few
 raises ``AssertionError`` naming the component and what is wrong when:
 
 - its ``Settings`` do not build with no arguments (or forbid no unknown keys), or the component
-  lacks a member its Protocol declares (:mod:`simlab.protocols`);
+  lacks a member its Protocol declares (:mod:`simlab.core.protocols`);
 - two runs with the same seed give different metric rows or a different final state;
 - a checkpoint round trip (``Simulation.state_dict`` -> ``torch.save`` ->
   ``torch.load(weights_only=True)`` -> a fresh ``Simulation.load_state_dict``) does not continue
@@ -41,7 +41,7 @@ import pydantic
 import torch
 from torch import Tensor
 
-from simlab import protocols
+from simlab.core import protocols
 from simlab.registry import ALL, load_components
 
 __all__ = ["EXAMPLES", "KINDS", "TINY", "check_all", "check_component", "check_plugins"]
@@ -168,10 +168,10 @@ _PASSED: dict[tuple[str, str], type] = {}  # plugin types checked in this proces
 def check_plugins(scenario: Any) -> None:
     """:func:`check_component` on every type the scenario's ``plugins`` modules register, once per
     process and class (``simlab validate`` and ``simlab run`` call this before any work). A type
-    that fails is refused with one line: a :class:`simlab.errors.ScenarioError` at the scenario's
+    that fails is refused with one line: a :class:`simlab.core.errors.ScenarioError` at the scenario's
     ``plugins.<i>`` naming the module, the type and the failed check."""
     from simlab.config.loading import locate
-    from simlab.errors import ScenarioError
+    from simlab.core.errors import ScenarioError
     from simlab.registry import plugin_components
 
     for index, module in enumerate(scenario.plugins):
@@ -248,7 +248,7 @@ def _check_defaults(kind: str, name: str, doc: dict[str, Any]) -> None:
         model()
     component = _fresh(kind, doc)
     missing = sorted(m for m in _protocol_members(PROTOCOLS[kind]) if not hasattr(component, m))
-    _require(not missing, f"missing {missing}, declared by simlab.protocols.{PROTOCOLS[kind].__name__}")
+    _require(not missing, f"missing {missing}, declared by simlab.core.protocols.{PROTOCOLS[kind].__name__}")
 
 
 def _protocol_members(protocol: type) -> set[str]:
@@ -493,6 +493,9 @@ def _probe_recommender(sim: Any, _: Any) -> None:
     _float(p, "recommender.predict (B,)", (a * c,))
     _in_range(p, 0, 1, "predicted probability")
     _require(isinstance(rec.scores_are_logits, bool), "scores_are_logits must be a bool")
+    _require(
+        isinstance(rec.privileged, bool), "privileged must be a bool (True only for a recommender that reads the truth)"
+    )
     if rec.scores_are_logits:
         logits_p = torch.sigmoid(scores.double()).reshape(-1).float()
         _require(torch.allclose(logits_p, p.float(), atol=1e-4), "scores_are_logits, but sigmoid(score) != predict")

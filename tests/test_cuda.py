@@ -14,7 +14,7 @@ import pytest
 import torch
 
 import simlab
-from simlab.protocols import N_DENSE, N_ITEM_DENSE, N_USER_DENSE
+from simlab.core.protocols import N_DENSE, N_ITEM_DENSE, N_USER_DENSE
 from simlab.recommenders.dlrm import DLRM
 from simlab.recommenders.dlrm.trainer import Trainer
 

@@ -3,7 +3,7 @@ and a generic ``user,item,rating`` CSV, read into an (n, d) matrix with NaN for 
 
 The format is recognised from the first line: ``::`` separators (ml-1m), tabs (ml-100k), the
 header ``userId,movieId,rating,timestamp`` (ml-latest) or ``user,item,rating`` (generic).
-A malformed line is a :class:`simlab.errors.ScenarioError` naming the file and the line.
+A malformed line is a :class:`simlab.core.errors.ScenarioError` naming the file and the line.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from simlab.errors import ScenarioError
+from simlab.core.errors import ScenarioError
 
 FORMATS = ("ml-100k", "ml-1m", "ml-latest", "generic")
 

@@ -6,7 +6,7 @@ A scenario is a YAML mapping with the top-level keys of docs/design.md §3. Each
 key path of the offending value.
 """
 
-from simlab.config.loading import dump_yaml, ensure_components, load_scenario
+from simlab.config.loading import dump_yaml, load_scenario
 from simlab.config.overrides import apply_overrides, parse_set
 from simlab.config.schema import (
     COMPONENTS,
@@ -28,7 +28,6 @@ __all__ = [
     "Scenario",
     "apply_overrides",
     "dump_yaml",
-    "ensure_components",
     "load_scenario",
     "parse_set",
 ]

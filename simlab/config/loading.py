@@ -10,11 +10,11 @@ from typing import Any
 
 import yaml
 
-from simlab.config.limits import hint, limit
 from simlab.config.overrides import apply_overrides
 from simlab.config.schema import Scenario
 from simlab.config.validation import _validate, line_of
-from simlab.errors import ScenarioError, choices
+from simlab.core.errors import ScenarioError, choices
+from simlab.core.limits import hint, limit
 
 _INT_TAG = "tag:yaml.org,2002:int"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -22,7 +22,7 @@ _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 def _read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
     """Read a scenario file: a regular file of at most ``document_bytes``, UTF-8, one YAML
-    document within the node, depth and integer limits (see :mod:`simlab.config.limits`)."""
+    document within the node, depth and integer limits (see :mod:`simlab.core.limits`)."""
     source = str(path)
     text = _read_text(path, source)
     return parse_yaml(text, source)
@@ -182,9 +182,8 @@ def _check_nodes(root: yaml.Node, source: str) -> None:
 def load_scenario(source: str | Path | dict[str, Any], overrides: dict[str, Any] | None = None) -> Scenario:
     """Load and validate a scenario from a YAML path or a dict, applying dotted overrides.
 
-    Raises :class:`simlab.errors.ScenarioError` with file, line and key path on bad input.
+    Raises :class:`simlab.core.errors.ScenarioError` with file, line and key path on bad input.
     """
-    ensure_components()
     nodes = None
     if isinstance(source, dict):
         doc, name = copy.deepcopy(source), "<dict>"
@@ -228,11 +227,6 @@ def locate(source: str | None, dotted: str) -> int | None:
     except ScenarioError:
         return None
     return line_of(nodes, dotted)
-
-
-def ensure_components() -> None:
-    """Import the modules that register components (lazy: keeps `import simlab` light)."""
-    import simlab.components  # noqa: F401
 
 
 def dump_yaml(scenario: Scenario) -> str:

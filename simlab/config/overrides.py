@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 from simlab.config.schema import COMPONENTS, RecommenderCommon
-from simlab.errors import ScenarioError
+from simlab.core.errors import ScenarioError
 
 
 def is_block(dotted: str) -> bool:

@@ -14,10 +14,10 @@ import pydantic
 import yaml
 
 from simlab import registry
-from simlab.config.limits import hint, limit
 from simlab.config.overrides import _flatten, apply_overrides
 from simlab.config.schema import COMPONENTS, DEFAULT_TYPES, RecommenderCommon, Scenario
-from simlab.errors import ScenarioError, choices
+from simlab.core.errors import ScenarioError, choices
+from simlab.core.limits import hint, limit
 from simlab.society.datafiles import DataFileError
 
 # top-level keys that are the same for every task of a run: a variant or sweep point that

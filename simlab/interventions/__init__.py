@@ -4,7 +4,7 @@ See :mod:`simlab.interventions.base` for the seam and docs/plugins.md for its co
 this package registers every built-in intervention type.
 
 Public API for writing one (docs/plugins.md): :class:`Intervention`, :class:`InterventionContext`
-(what setup receives: the :class:`~simlab.platform.view.PlatformView`, the recommender, the slate
+(what setup receives: the :class:`~simlab.core.view.PlatformView`, the recommender, the slate
 size, a random stream), :func:`concat_rows`; the re-ranking helpers the shipped mitigations use,
 :class:`GreedySlate` with :class:`PoolSettings` (a greedy slate over the inner feed's best
 ``pool`` candidates), :class:`SlotFill` with :class:`ShareSettings` (slots given to other
@@ -12,6 +12,7 @@ candidates), :func:`minmax_rows` and :func:`row_range`; and, from :mod:`simlab.p
 :func:`mask_repeats` and :func:`columns_to_items`.
 """
 
+from simlab.core.view import PlatformView
 from simlab.interventions import bridging, calibrated, diversity_cap, extremeness, injection, mmr  # noqa: F401  (mitigations, issue 11)
 from simlab.interventions.antidote import Antidote  # noqa: F401  (registers antidote, issue 12)
 from simlab.interventions.base import Intervention, InterventionContext, Truth, concat_rows
@@ -27,7 +28,6 @@ from simlab.interventions.common import (
 )
 from simlab.interventions.history_reset import HistoryReset  # noqa: F401  (registers history_reset)
 from simlab.platform.slates import columns_to_items, mask_repeats
-from simlab.platform.view import PlatformView
 
 __all__ = [
     "GreedySlate",

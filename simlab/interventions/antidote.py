@@ -40,18 +40,16 @@ from torch.func import functional_call
 
 from simlab.antidote import n_antidote, optimize
 from simlab.antidote.objectives import mean_squared_error_by_row
+from simlab.core.state import ImpressionLog
 from simlab.interventions.base import Intervention, InterventionContext, concat_rows
-from simlab.loop.state import ImpressionLog
 from simlab.metrics import measures as m
 from simlab.recommenders.als import ALSRecommender, observed_entries
 from simlab.recommenders.dlrm.recommender import DLRMRecommender
 from simlab.recommenders.dlrm.trainer import functional_sgd_step, split_batch, window_rows
-from simlab.registry import INTERVENTIONS
 
 SUPPORTED = ("als", "dlrm")
 
 
-@INTERVENTIONS.register("antidote")
 class Antidote(Intervention):
     """Synthetic users whose data is optimised so that the retrained model is less polarised."""
 
@@ -191,8 +189,8 @@ class Antidote(Intervention):
         sparse = {
             "user": users,
             "item": items,
-            "topic": view.catalog.topic[items],
-            "creator": view.catalog.creator[items],
+            "topic": view.items.topic[items],
+            "creator": view.items.creator[items],
             "history": view.history[users],
         }
         return view.dense(users, items).float(), sparse
@@ -204,8 +202,8 @@ class Antidote(Intervention):
         return {
             "user": user,
             "item": item,
-            "topic": view.catalog.topic[item],
-            "creator": view.catalog.creator[item],
+            "topic": view.items.topic[item],
+            "creator": view.items.creator[item],
             "history": torch.full((user.numel(), view.history.shape[1]), -1, dtype=torch.long, device=self.device),
             "dense": self._dense(item),
             "label": labels.reshape(-1),

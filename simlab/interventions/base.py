@@ -1,7 +1,7 @@
 """The intervention seam (docs/design.md §4.3): mitigations as composable wrappers of the feed.
 
 In the spirit of Gymnasium's ``Wrapper``, an :class:`Intervention` wraps the
-:class:`~simlab.protocols.Feed` below it and forwards every hook; a subclass overrides only the
+:class:`~simlab.core.protocols.Feed` below it and forwards every hook; a subclass overrides only the
 hook it needs. The loop builds the stack once, in the order of the scenario's
 ``interventions`` list: the first entry wraps the platform's own :class:`PolicyFeed`, the next
 wraps that, and the loop calls the outermost. Hooks (A active users, C candidates, k slate):
@@ -16,7 +16,7 @@ wraps that, and the loop calls the outermost. Hooks (A active users, C candidate
   dense, history), for interventions that learn.
 
 An intervention sees what the platform sees (:class:`InterventionContext`: the
-:class:`~simlab.platform.view.PlatformView`, the recommender, the slate size, its own random
+:class:`~simlab.core.view.PlatformView`, the recommender, the slate size, its own random
 stream), never true opinions, stances or appetites. One that needs them for an upper-bound
 experiment sets ``privileged = True``; it then also receives ``context.truth`` and the run's
 manifest records it.
@@ -31,9 +31,9 @@ import pydantic
 import torch
 from torch import Tensor
 
-from simlab.loop.state import Catalog, ImpressionLog, Users
-from simlab.platform.view import PlatformView
-from simlab.protocols import Feed, Recommender
+from simlab.core.protocols import Feed, Recommender
+from simlab.core.state import Catalog, ImpressionLog, Users
+from simlab.core.view import PlatformView
 from simlab.registry import EmptySettings
 
 

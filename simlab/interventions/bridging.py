@@ -8,10 +8,9 @@ import pydantic
 import torch
 from torch import Tensor
 
+from simlab.core.state import ImpressionLog
 from simlab.interventions.base import Intervention, InterventionContext
 from simlab.interventions.common import StrictSettings, minmax_rows
-from simlab.loop.state import ImpressionLog
-from simlab.registry import INTERVENTIONS
 
 PARAMETERS = ("mu", "user_intercept", "item_intercept", "user_factor", "item_factor")
 
@@ -85,7 +84,6 @@ def fit_bridging(
     return p
 
 
-@INTERVENTIONS.register("bridging")
 class Bridging(Intervention):
     """Bridging-based ranking after Community Notes (Wojcik et al. 2022, "Birdwatch: crowd
     wisdom and bridging algorithms can inform understanding and reduce the spread of

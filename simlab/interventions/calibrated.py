@@ -9,7 +9,6 @@ import torch
 from torch import Tensor
 
 from simlab.interventions.common import GreedySlate, PoolSettings
-from simlab.registry import INTERVENTIONS
 
 
 def smoothed(p: Tensor, q: Tensor, alpha: float) -> Tensor:
@@ -33,7 +32,6 @@ def history_topics(history: Tensor, item_topic: Tensor, topics: int) -> Tensor:
     return counts / counts.sum(dim=1, keepdim=True).clamp(min=1)
 
 
-@INTERVENTIONS.register("calibrated")
 class Calibrated(GreedySlate):
     """Calibrated re-ranking (Steck 2018, eq. 6): the slate I maximises
 

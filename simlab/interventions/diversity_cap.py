@@ -9,10 +9,8 @@ import torch
 from torch import Tensor
 
 from simlab.interventions.common import GreedySlate, PoolSettings, pool_setting
-from simlab.registry import INTERVENTIONS
 
 
-@INTERVENTIONS.register("diversity_cap")
 class DiversityCap(GreedySlate):
     """A hard per-slate cap on one source of sameness: slot r takes the inner feed's
     best-ranked pool entry whose creator (or topic) already fills fewer than ``cap`` slots, i.e.

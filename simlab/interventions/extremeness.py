@@ -11,7 +11,6 @@ from torch import Tensor
 
 from simlab.interventions.base import Intervention, InterventionContext, Truth
 from simlab.interventions.common import StrictSettings, row_range
-from simlab.registry import INTERVENTIONS
 
 
 def roc_auc(scores: Tensor, labels: Tensor) -> float:
@@ -26,7 +25,6 @@ def roc_auc(scores: Tensor, labels: Tensor) -> float:
     return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-@INTERVENTIONS.register("extremeness_penalty")
 class ExtremenessPenalty(Intervention):
     """Lowers the scores of items a noisy content classifier rates extreme.
 

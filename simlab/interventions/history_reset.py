@@ -3,7 +3,7 @@
 After Hosseinmardi et al. (PNAS 2024), whose counterfactual bots showed how fast YouTube's feed
 forgets a watch history: at the end of step ``step - 1`` (so the feed of step ``step`` is the
 first built without it) a random ``share`` of the users has its history bag emptied and its
-counters zeroed through :meth:`simlab.platform.view.PlatformView.forget`, the declared way to
+counters zeroed through :meth:`simlab.core.view.PlatformView.forget`, the declared way to
 change the platform's records. Everything else stays: the recommender's learned parameters
 (e.g. the DLRM's user-id embedding) and the impression log it retrains on. The metrics
 ``exposure_extremeness_reset`` / ``_kept`` and ``exposure_distance_reset`` / ``_kept`` compare
@@ -18,12 +18,10 @@ import pydantic
 import torch
 from torch import Tensor
 
+from simlab.core.view import PlatformView
 from simlab.interventions.base import Intervention, InterventionContext
-from simlab.platform.view import PlatformView
-from simlab.registry import INTERVENTIONS
 
 
-@INTERVENTIONS.register("history_reset")
 class HistoryReset(Intervention):
     """Wipe the platform's history and counters of a random cohort before step ``step``."""
 

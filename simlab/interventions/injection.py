@@ -10,7 +10,6 @@ import torch
 from torch import Tensor
 
 from simlab.interventions.common import ShareSettings, SlotFill, minmax_rows
-from simlab.registry import INTERVENTIONS
 
 
 def share_setting(default: float, what: str) -> Any:
@@ -19,7 +18,6 @@ def share_setting(default: float, what: str) -> Any:
     )
 
 
-@INTERVENTIONS.register("random_injection")
 class RandomInjection(SlotFill):
     """m = round(share * k) slots of every slate go to candidates drawn uniformly at random
     (without replacement) among the row's distinct candidates not already in the slate, at
@@ -48,12 +46,11 @@ class RandomInjection(SlotFill):
     def keys(self, users: Tensor, candidates: Tensor, scores: Tensor) -> Tensor:
         keys = torch.rand(candidates.shape, generator=self.generator, device=candidates.device)
         if self.settings.source == "fresh":
-            age = self.view.step - self.view.catalog.created[candidates]
+            age = self.view.step - self.view.items.created[candidates]
             keys = keys + (age < self.settings.fresh_window).float()  # fresh ones first, random among them
         return keys
 
 
-@INTERVENTIONS.register("chronological_mix")
 class ChronologicalMix(SlotFill):
     """m = round(share * k) slots of every slate go to the newest of the row's distinct
     candidates not already in the slate (reverse-chronological, the feed order the 2020 US
@@ -69,6 +66,6 @@ class ChronologicalMix(SlotFill):
 
     def keys(self, users: Tensor, candidates: Tensor, scores: Tensor) -> Tensor:
         # creation step first; the normalised score (in [0, 1], < 1 step apart) breaks ties
-        created = self.view.catalog.created[candidates].float()
+        created = self.view.items.created[candidates].float()
         relevance = minmax_rows(scores)
         return created + 0.5 * torch.where(torch.isfinite(relevance), relevance, torch.zeros_like(relevance))

@@ -9,10 +9,8 @@ import torch
 from torch import Tensor
 
 from simlab.interventions.common import GreedySlate, PoolSettings
-from simlab.registry import INTERVENTIONS
 
 
-@INTERVENTIONS.register("mmr")
 class MMR(GreedySlate):
     """Maximal marginal relevance (Carbonell & Goldstein 1998, eq. 1): slot r takes
 

@@ -14,15 +14,15 @@ import torch
 from torch import Tensor
 
 from simlab.config import CandidateSettings, Scenario
-from simlab.errors import SimulationError
+from simlab.core.errors import SimulationError
+from simlab.core.protocols import Feed, Intervention
+from simlab.core.rng import Streams
+from simlab.core.state import Engagements, ImpressionLog
+from simlab.core.view import N_DENSE, PlatformView
 from simlab.interventions.base import InterventionContext, Truth
-from simlab.loop.rng import Streams
-from simlab.loop.state import Engagements, ImpressionLog
 from simlab.metrics.recorder import Recorder, StepContext
 from simlab.platform import candidates as candidate_generation
 from simlab.platform.slates import PolicyFeed, columns_to_items
-from simlab.platform.view import N_DENSE, PlatformView
-from simlab.protocols import Feed, Intervention
 from simlab.registry import (
     BEHAVIORS,
     CATALOGS,
@@ -91,15 +91,17 @@ class Simulation:
         self.exposure_sum = torch.zeros(n, dtype=self.dtype, device=self.device)
         self.exposure_count = torch.zeros(n, dtype=self.dtype, device=self.device)
         self.log = ImpressionLog(self.loop["log_capacity"], N_DENSE, history, self.device)
+        self.true_probability = self._oracle()  # a measurement: metrics read it, the platform does not
         self.view = PlatformView(
             n_users=accounts,
-            catalog=self.catalog,
+            items=self.catalog.observed(),
             user_impressions=self.user_impressions,
             user_engagements=self.user_engagements,
             history=self.history,
             graph=self.graph,
             device=self.device,
-            oracle_probability=self._oracle(),
+            # the truth reaches only a recommender that declares it reads it (the oracle)
+            oracle_probability=self.true_probability if self.recommender.privileged else None,
             logged_out=self.logged_out,
             forgotten_at=self.forgotten_at,
         )
@@ -227,6 +229,7 @@ class Simulation:
                 catalog.size,
                 shown_scores=shown_scores,
                 candidates=candidates,
+                true_probability=self.true_probability,
             )
             if t == 0:
                 self.recorder.setup(ctx)
@@ -235,6 +238,7 @@ class Simulation:
 
         # new items arrive for the next step
         catalog.append(**self.catalog_model.new_items(catalog, engaged_item, t + 1, g("catalog")))
+        self.view.items = catalog.observed()  # growing may have reallocated the columns
         self.t += 1
         return row
 
@@ -322,6 +326,7 @@ class Simulation:
         self.t = int(state["t"])
         self.users.load_state_dict(state["users"])
         self.catalog.load_state_dict(state["catalog"])
+        self.view.items = self.catalog.observed()
         self.catalog_model.load_state_dict(_to_device(state["catalog_model"], self.device))
         for name in ("history", "user_impressions", "user_engagements", "exposure_sum", "exposure_count"):
             getattr(self, name).copy_(state[name])

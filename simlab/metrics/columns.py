@@ -16,6 +16,7 @@ from torch import Tensor
 
 from simlab.metrics import learning
 from simlab.metrics import measures as m
+from simlab.metrics.arrays import nan
 from simlab.metrics.recorder import StepContext, metric
 from simlab.platform.candidates import first_occurrence
 from simlab.registry import METRICS
@@ -323,9 +324,9 @@ def _learned_share(ctx: StepContext, s: Any) -> Tensor:
 def _ndcg(ctx: StepContext, s: Any) -> Tensor:
     """NDCG@k of the shown slates under the true engagement probabilities (top position), relative
     to the best k of the same candidates (the oracle's slate): 1 for the oracle."""
-    oracle, candidates = ctx.view.oracle_probability, ctx.candidates
+    oracle, candidates = ctx.true_probability, ctx.candidates
     if oracle is None or candidates is None or ctx.active.numel() == 0:
-        return m.nan(ctx.users.opinion.device)
+        return nan(ctx.users.opinion.device)
     a, c = candidates.shape
     users = ctx.active[:, None]
     gains = oracle(users.expand(a, c).reshape(-1), candidates.reshape(-1)).reshape(a, c)
@@ -367,7 +368,7 @@ class _ProbeMetric:
 
     def predictions(self, ctx: StepContext) -> tuple[Tensor, Tensor]:
         """(U, I) predicted and true engagement probabilities (top slate position)."""
-        probe_users, probe_items, oracle = self.users, self.items, ctx.view.oracle_probability
+        probe_users, probe_items, oracle = self.users, self.items, ctx.true_probability
         assert probe_users is not None and probe_items is not None and oracle is not None
         key = f"probe:{probe_users.numel()}:{probe_items.numel()}"
 

@@ -6,6 +6,7 @@ moves them to the host once per recorded step.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -13,9 +14,9 @@ import pydantic
 import torch
 from torch import Tensor
 
-from simlab.loop.rng import Streams
-from simlab.loop.state import Catalog, Engagements, Graph, Users
-from simlab.protocols import PlatformView
+from simlab.core.protocols import PlatformView
+from simlab.core.rng import Streams
+from simlab.core.state import Catalog, Engagements, Graph, Users
 from simlab.registry import METRICS, EmptySettings
 
 
@@ -44,6 +45,7 @@ class StepContext:
     n_items: int = 0  # catalog size when the step was recorded (the catalog grows afterwards)
     shown_scores: Tensor | None = None
     candidates: Tensor | None = None
+    true_probability: Callable[[Tensor, Tensor], Tensor] | None = None  # (B,), (B,) -> true p at the top position
     cache: dict[str, Tensor] = field(default_factory=dict)
 
     def cached(self, key: str, compute: Any) -> Any:

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from simlab.errors import ScenarioError
+from simlab.core.errors import ScenarioError
 from simlab.running.files import atomic_write, read_metrics
 from simlab.running.summary import (
     ID_COLUMNS,

@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from simlab.errors import ScenarioError
+from simlab.core.errors import ScenarioError
 from simlab.outputs.applicable import mask_summary, not_applicable
 from simlab.outputs.labels import FAMILIES, NOTES, OTHER, grouped, slug, title_of, unit_of
 from simlab.running.files import atomic_write, read_metrics
@@ -70,10 +70,8 @@ def _signed(value: float) -> str:
 
 def definitions(names: list[str]) -> dict[str, str]:
     """Metric -> the first paragraph of its registered function's or class's docstring."""
-    from simlab.config import ensure_components
     from simlab.registry import METRICS
 
-    ensure_components()
     out = {}
     for name in names:
         doc = (METRICS.get(name).__doc__ or "") if name in METRICS else ""

@@ -17,10 +17,10 @@ import torch
 from torch import Tensor
 
 from simlab.config import CandidateSettings
-from simlab.platform.view import PlatformView
+from simlab.core.view import PlatformView
 
 if TYPE_CHECKING:
-    from simlab.protocols import Recommender
+    from simlab.core.protocols import Recommender
 
 
 def _uniform(low: Tensor | int, high: Tensor | int, shape: tuple[int, ...], g: torch.Generator, device) -> Tensor:

@@ -9,7 +9,7 @@ import pydantic
 import torch
 from torch import Tensor
 
-from simlab.registry import POLICIES, EmptySettings
+from simlab.registry import EmptySettings
 
 
 def top_k(scores: Tensor, k: int) -> Tensor:
@@ -38,7 +38,6 @@ class _Settings(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid")
 
 
-@POLICIES.register("top_k")
 class TopK:
     """The k best scores."""
 
@@ -51,7 +50,6 @@ class TopK:
         return top_k(scores, k)
 
 
-@POLICIES.register("epsilon_greedy")
 class EpsilonGreedy:
     """With probability epsilon a user's whole slate is a uniformly random k of the valid
     candidates, else top-k."""
@@ -69,7 +67,6 @@ class EpsilonGreedy:
         return top_k(torch.where(explore, random_keys, scores), k)
 
 
-@POLICIES.register("softmax")
 class Softmax:
     """Plackett–Luce sampling with probabilities softmax(score / temperature)."""
 

@@ -1,6 +1,6 @@
 """Slate construction: the platform's own ranking stage, which interventions wrap.
 
-:class:`PolicyFeed` is the innermost :class:`~simlab.protocols.Feed`: scores pass through
+:class:`PolicyFeed` is the innermost :class:`~simlab.core.protocols.Feed`: scores pass through
 unchanged, slates are the ranking policy's choice among distinct candidates, and it adds no
 training rows. Shapes: A active users, C candidates, k slate size.
 """
@@ -10,9 +10,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from simlab.loop.state import ImpressionLog
+from simlab.core.protocols import Policy
+from simlab.core.state import ImpressionLog
 from simlab.platform.candidates import first_occurrence
-from simlab.protocols import Policy
 
 
 def mask_repeats(candidates: Tensor, scores: Tensor) -> Tensor:

@@ -1,4 +1,4 @@
-"""Recommenders behind the :class:`simlab.protocols.Recommender` protocol: the baselines, ALS
+"""Recommenders behind the :class:`simlab.core.protocols.Recommender` protocol: the baselines, ALS
 matrix factorisation and the DLRM. Importing it registers every built-in recommender type."""
 
 from simlab.recommenders import als, baselines  # noqa: F401

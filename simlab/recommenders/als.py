@@ -21,10 +21,9 @@ import pydantic
 import torch
 from torch import Tensor
 
-from simlab.loop.state import ImpressionLog
-from simlab.protocols import PlatformView
+from simlab.core.protocols import PlatformView
+from simlab.core.state import ImpressionLog
 from simlab.recommenders.dlrm.trainer import GROWTH, window_rows
-from simlab.registry import RECOMMENDERS
 
 
 def als_solve(
@@ -63,7 +62,6 @@ def observed_entries(users: Tensor, items: Tensor, labels: Tensor, n_items: int)
     return uniq // n_items, uniq % n_items, total / count
 
 
-@RECOMMENDERS.register("als")
 class ALSRecommender:
     """Matrix-factorisation recommender retrained by ALS on the sliding window of the log.
 
@@ -84,6 +82,7 @@ class ALSRecommender:
     """
 
     scores_are_logits = False
+    privileged = False
 
     class Settings(pydantic.BaseModel):
         model_config = pydantic.ConfigDict(extra="forbid")
@@ -121,7 +120,7 @@ class ALSRecommender:
         self.n_users = self.n_real_users = view.n_users
         self.n_items = view.n_items
         self._U = self._init(view.n_users)
-        self._V = self._init(max(view.catalog.capacity, view.n_items, 1))
+        self._V = self._init(max(view.items.capacity, view.n_items, 1))
         self._user_bias = torch.zeros(self._U.shape[0], device=view.device)
         self._item_bias = torch.zeros(self._V.shape[0], device=view.device)
         self._offset = torch.zeros(1, device=view.device)

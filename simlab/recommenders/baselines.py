@@ -1,6 +1,6 @@
 """Baseline recommenders: random, popularity, chronological and the oracle.
 
-Each implements :class:`simlab.protocols.Recommender` and reads only the PlatformView
+Each implements :class:`simlab.core.protocols.Recommender` and reads only the PlatformView
 (the oracle excepted: it ranks by the true engagement probability by definition).
 """
 
@@ -12,15 +12,15 @@ import pydantic
 import torch
 from torch import Tensor
 
-from simlab.loop.state import ImpressionLog
-from simlab.protocols import PlatformView
-from simlab.registry import RECOMMENDERS
+from simlab.core.protocols import PlatformView
+from simlab.core.state import ImpressionLog
 
 
 class _Stateless:
     """Shared plumbing for recommenders that learn nothing from the log."""
 
     scores_are_logits = False
+    privileged = False
 
     class Settings(pydantic.BaseModel):
         model_config = pydantic.ConfigDict(extra="forbid")
@@ -67,7 +67,6 @@ def _item_scores(recommender: _Stateless, values: Tensor) -> Tensor:
     return values[:n].float() + jitter
 
 
-@RECOMMENDERS.register("random")
 class RandomRecommender(_Stateless):
     """Uniformly random ranking of the candidates; predicts the running platform CTR."""
 
@@ -80,7 +79,6 @@ class RandomRecommender(_Stateless):
         return ctr.expand(users.shape[0]).clone()
 
 
-@RECOMMENDERS.register("popularity")
 class PopularityRecommender(_Stateless):
     """Ranks by observed engagements; predicts the smoothed item CTR (eng + c*w) / (imp + w), c the platform CTR."""
 
@@ -94,33 +92,33 @@ class PopularityRecommender(_Stateless):
 
     def score(self, users: Tensor, candidates: Tensor) -> Tensor:
         assert self.view is not None
-        return _item_scores(self, self.view.catalog.engagements)[candidates]
+        return _item_scores(self, self.view.items.engagements)[candidates]
 
     def predict(self, users: Tensor, items: Tensor) -> Tensor:
         assert self.view is not None
         s = self.settings
-        eng = self.view.catalog.engagements[items].float()
-        imp = self.view.catalog.impressions[items].float()
+        eng = self.view.items.engagements[items].float()
+        imp = self.view.items.impressions[items].float()
         # shrink toward the platform CTR with the weight of `prior_impressions` impressions
         prior_ctr = (self.view.user_engagements.sum() + 1).float() / (self.view.user_impressions.sum() + 2).float()
         return (eng + prior_ctr * s.prior_impressions) / (imp + s.prior_impressions)
 
 
-@RECOMMENDERS.register("chronological")
 class ChronologicalRecommender(_Stateless):
     """Newest first (a reverse-chronological feed); predicts the running platform CTR."""
 
     def score(self, users: Tensor, candidates: Tensor) -> Tensor:
         assert self.view is not None
-        return _item_scores(self, self.view.catalog.created)[candidates]
+        return _item_scores(self, self.view.items.created)[candidates]
 
     predict = RandomRecommender.predict
 
 
-@RECOMMENDERS.register("oracle")
 class OracleRecommender(_Stateless):
     """Ranks by the true engagement probability at the top position (an upper bound on
-    what an engagement optimiser can reach)."""
+    what an engagement optimiser can reach). Privileged: the loop hands it the truth."""
+
+    privileged = True
 
     def score(self, users: Tensor, candidates: Tensor) -> Tensor:
         a, c = candidates.shape

@@ -12,7 +12,7 @@ from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
-from simlab.errors import OutputError, ScenarioError
+from simlab.core.errors import OutputError, ScenarioError
 from simlab.running.files import atomic_write, ensure_folder
 from simlab.running.progress import _Display, _drain_mp, _QueueReporter
 from simlab.running.tasks import TOKEN_FILE, Task, _snapshot_prefix, execute_task, read_status, task_dir

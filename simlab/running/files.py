@@ -6,7 +6,7 @@ A run folder may have been handed over by someone else, damaged, or planted with
   :func:`atomic_file`): a new temporary file in the same folder, created exclusively (never
   through an existing link), fsync'ed, then renamed over the name with ``os.replace``, which
   replaces whatever was there (a link included) instead of writing through it. On an OS error (a
-  full disk) the temporary file is removed and :class:`~simlab.errors.OutputError` says which
+  full disk) the temporary file is removed and :class:`~simlab.core.errors.OutputError` says which
   file could not be written; the old file, if any, is intact;
 - folders inside the run folder are made by :func:`ensure_folder`, which refuses a link or a file
   where a folder should be;
@@ -36,7 +36,7 @@ from typing import IO, Any
 
 import pandas as pd
 
-from simlab.errors import OutputError, ScenarioError
+from simlab.core.errors import OutputError, ScenarioError
 from simlab.running.summary import ID_COLUMNS
 
 LOCK_FILE = ".simlab.lock"

@@ -18,7 +18,7 @@ import torch
 from simlab import __version__
 from simlab.config import Scenario, dump_yaml, load_scenario
 from simlab.config.validation import plugin_search_path
-from simlab.errors import RunInterrupted, ScenarioError
+from simlab.core.errors import RunInterrupted, ScenarioError
 from simlab.running import inputs as pinned_inputs
 from simlab.running.backends import execute
 from simlab.running.files import LOCK_FILE, atomic_write, locked, read_metrics

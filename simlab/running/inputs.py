@@ -29,7 +29,7 @@ from typing import Any
 
 from simlab import registry
 from simlab.config.schema import COMPONENTS
-from simlab.errors import ScenarioError
+from simlab.core.errors import ScenarioError
 from simlab.society.datafiles import DataFileError, content_hash
 
 

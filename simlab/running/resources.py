@@ -61,7 +61,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from simlab.config import Scenario
-from simlab.errors import ScenarioError
+from simlab.core.errors import ScenarioError
 
 BASE_BYTES = 400 << 20  # a process that loaded a scenario and built a Simulation, measured (see the docstring)
 _UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
@@ -250,7 +250,7 @@ def _dlrm_parts(rec: dict, rows: int, capacity: int, active: int) -> dict[str, i
     """The DLRM's parameters (embedding tables and MLPs, with gradients, optimiser state and three
     temporary copies), one scoring chunk's and one training batch's activations (see the module
     docstring); ``rows`` is the embedding rows of all tables."""
-    from simlab.platform.view import N_ITEM_DENSE, N_USER_DENSE
+    from simlab.core.view import N_ITEM_DENSE, N_USER_DENSE
 
     dim, bottom, top = rec["embedding_dim"], list(rec["bottom_mlp"]), list(rec["top_mlp"])
     vectors = 6  # the dense vector x and the five sparse features

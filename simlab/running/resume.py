@@ -35,7 +35,7 @@ import pydantic
 
 from simlab import registry
 from simlab.config import load_scenario
-from simlab.errors import ScenarioError
+from simlab.core.errors import ScenarioError
 from simlab.running import RunResult, atomic_write, make_tasks, run_tasks, task_dir
 from simlab.running import checkpoint as checkpoints
 from simlab.running import inputs as pinned_inputs

@@ -24,7 +24,7 @@ import torch
 
 from simlab.config import Scenario, load_scenario
 from simlab.config.validation import plugin_search_path
-from simlab.errors import OutputError
+from simlab.core.errors import OutputError
 from simlab.running import checkpoint as checkpoints
 from simlab.running.files import atomic_file, atomic_write, ensure_folder, open_inside, open_stream, safe_name
 from simlab.running.summary import ID_COLUMNS
@@ -90,7 +90,7 @@ def task_dir(task: Task) -> Path:
 def read_status(task: Task) -> dict[str, Any] | None:
     """The task's status.json, or None when there is none or it is not usable (damaged, a link):
     the task is then run again and the file replaced."""
-    from simlab.errors import ScenarioError
+    from simlab.core.errors import ScenarioError
 
     try:
         with open_inside(Path(task.run_dir), f"tasks/{task.task_id}/status.json") as handle:
@@ -188,7 +188,7 @@ def _no_report(event: str, task_id: str, value: int) -> None:
 
 def _describe_error(exc: BaseException, sim: Any) -> str:
     """One line naming the step and, where it is not already said, the code that failed."""
-    from simlab.errors import SimulationError
+    from simlab.core.errors import SimulationError
 
     text = f"{type(exc).__name__}: {exc}".splitlines()[0]
     if isinstance(exc, SimulationError):  # already names the step and the component

@@ -8,11 +8,9 @@ import pydantic
 import torch
 from torch import Tensor
 
-from simlab.loop.state import Catalog, Users
-from simlab.registry import BEHAVIORS
+from simlab.core.state import Catalog, Users
 
 
-@BEHAVIORS.register("default")
 class EngagementModel:
     """p_ij = pos(r) * sigmoid(z_ij), the engagement logit
 

@@ -8,11 +8,9 @@ import pydantic
 import torch
 from torch import Tensor
 
-from simlab.loop.state import Catalog
-from simlab.registry import CATALOGS
+from simlab.core.state import Catalog
 
 
-@CATALOGS.register("default")
 class CreatorCatalog:
     """Items published by creators, each with a home stance and topic.
 

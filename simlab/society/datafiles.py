@@ -27,6 +27,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO
 
+from simlab.core.limits import hint, limit
+
 _BOM = b"\xef\xbb\xbf"
 # a number as data files write it: ASCII digits, an optional sign, fraction and exponent
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
@@ -69,7 +71,6 @@ class DataFileError(ValueError):
 def check_regular_file(path: str | Path, what: str) -> int:
     """The size in bytes of ``path``, after checking that it is a regular file within the
     ``data_file_bytes`` limit (a FIFO or a device is refused without opening it for reading)."""
-    from simlab.config.limits import hint, limit  # here: simlab.config imports this module
 
     try:
         info = os.stat(path)
@@ -102,7 +103,6 @@ def data_lines(path: str | Path, what: str) -> Iterator[tuple[int, str]]:
     """(1-based line number, text without comment and surrounding blanks) of each line that
     holds data; ``#`` starts a comment and a UTF-8 byte-order mark at the start is dropped.
     Reads at most the ``data_file_bytes`` limit."""
-    from simlab.config.limits import hint, limit  # here: simlab.config imports this module
 
     check_regular_file(path, what)
     budget = limit("data_file_bytes")

@@ -3,7 +3,7 @@
 Each NETWORKS type has a pydantic ``Settings`` and ``build(users, seed)`` returning either a
 networkx graph on nodes 0..N-1 or, for generators that must scale to 1e5–1e6 users, an
 :class:`Edges` array bundle (networkx spends ~1 kB per edge; 1e7 edges would not fit).
-:func:`to_graph` accepts both and produces the :class:`simlab.loop.state.Graph` the vectorised code
+:func:`to_graph` accepts both and produces the :class:`simlab.core.state.Graph` the vectorised code
 uses; :func:`build_graph` does both steps.
 
 Edge direction: an edge (u, v) puts v in u's row of the adjacency, i.e. u listens to v
@@ -19,7 +19,6 @@ import array
 import functools
 import math
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,8 +27,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from simlab.loop.state import Graph, Users
-from simlab.registry import NETWORKS
+from simlab.core.state import Edges, Graph, Users
 from simlab.society.datafiles import (
     DataFileError,
     check_regular_file,
@@ -44,7 +42,7 @@ from simlab.society.datafiles import (
 )
 
 if TYPE_CHECKING:  # (protocols imports this module's Edges)
-    from simlab.protocols import Network
+    from simlab.core.protocols import Network
 
 __all__ = [
     "BarabasiAlbert",
@@ -64,31 +62,6 @@ __all__ = [
 # Below this many candidate pairs, Bernoulli-sample every pair (exact and cheap); above it,
 # sample the edge count and then distinct random pairs (memory O(E) instead of O(N^2)).
 _ENUMERATE_LIMIT = 2_000_000
-
-
-@dataclass
-class Edges:
-    """A graph as arrays: src, dst (E,) int64 node ids < n; weight (E,) float64 or None (all 1).
-
-    ``directed=False`` means each (src, dst) pair is one undirected edge listed once.
-    """
-
-    src: np.ndarray
-    dst: np.ndarray
-    n: int
-    weight: np.ndarray | None = None
-    directed: bool = False
-
-    @property
-    def n_edges(self) -> int:
-        return int(self.src.shape[0])
-
-    def to_networkx(self) -> nx.Graph:
-        graph = nx.DiGraph() if self.directed else nx.Graph()
-        graph.add_nodes_from(range(self.n))
-        weight = np.ones(self.n_edges) if self.weight is None else self.weight
-        graph.add_weighted_edges_from(zip(self.src.tolist(), self.dst.tolist(), weight.tolist()))
-        return graph
 
 
 # ---------------------------------------------------------------------------------------------
@@ -162,7 +135,6 @@ class _Network(abc.ABC):
         """The graph on nodes 0..N-1 (a networkx graph, or Edges when too big for networkx)."""
 
 
-@NETWORKS.register("erdos_renyi")
 class ErdosRenyi(_Network):
     """Erdős–Rényi G(N, p) with p = mean_degree / (N - 1), vectorised (scales to 1e6 nodes)."""
 
@@ -178,7 +150,6 @@ class ErdosRenyi(_Network):
         return Edges(u, v, n)
 
 
-@NETWORKS.register("barabasi_albert")
 class BarabasiAlbert(_Network):
     """Barabási–Albert preferential attachment, each new node attaching m edges (networkx)."""
 
@@ -199,7 +170,6 @@ class BarabasiAlbert(_Network):
         return nx.barabasi_albert_graph(n, m, seed=seed)
 
 
-@NETWORKS.register("watts_strogatz")
 class WattsStrogatz(_Network):
     """Watts–Strogatz small world: ring lattice of degree k, each edge rewired with probability p.
 
@@ -261,7 +231,6 @@ def _invalid(u: np.ndarray, v: np.ndarray, n: int) -> np.ndarray:
     return dup | (u == v)
 
 
-@NETWORKS.register("sbm")
 class StochasticBlockModel(_Network):
     """Stochastic block model with opinion homophily (Holland, Laskey & Leinhardt 1983).
 
@@ -333,7 +302,6 @@ class StochasticBlockModel(_Network):
         return Edges(np.concatenate(src), np.concatenate(dst), n)
 
 
-@NETWORKS.register("karate_club")
 class KarateClub(_Network):
     """Zachary's karate club (34 members); ``weighted`` uses the interaction counts as weights."""
 
@@ -359,7 +327,6 @@ class KarateClub(_Network):
         return graph
 
 
-@NETWORKS.register("edge_list")
 class EdgeList(_Network):
     """Edges read from a text file: see :func:`read_edge_list`."""
 
@@ -391,7 +358,6 @@ class EdgeList(_Network):
         return read_edge_list(self.settings.path, users.n, directed=self.settings.directed)
 
 
-@NETWORKS.register("none")
 class EmptyNetwork(_Network):
     """No social ties: every user is isolated."""
 
@@ -495,7 +461,7 @@ def edge_list_size(path: str | Path, n: int, directed: bool = False) -> int:
 def to_graph(
     g_or_edges: nx.Graph | Edges, n: int, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32
 ) -> Graph:
-    """Convert a networkx graph or :class:`Edges` on nodes 0..n-1 to a :class:`simlab.loop.state.Graph`.
+    """Convert a networkx graph or :class:`Edges` on nodes 0..n-1 to a :class:`simlab.core.state.Graph`.
 
     Returns ``dtype`` tensors (the run's precision; the weights are computed in float64 and
     rounded once) on ``device``: adjacency (N, N) sparse CSR with row i holding

@@ -28,8 +28,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import Tensor
 
-from simlab.loop.state import Users
-from simlab.registry import POPULATIONS
+from simlab.core.state import Users
 from simlab.society.datafiles import (
     DataFileError,
     check_regular_file,
@@ -67,7 +66,7 @@ class PopulationSettings(BaseModel):
 
     ``logged_out``: round(share * N) users, drawn uniformly, browse without an account
     (Spinelli & Crovella 2020): the platform sees them under one shared anonymous id, with an
-    empty history and zero counters (:meth:`simlab.platform.view.PlatformView.platform_users`).
+    empty history and zero counters (:meth:`simlab.core.view.PlatformView.platform_users`).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -107,7 +106,7 @@ class PopulationBase(abc.ABC):
         """Draw N users with K opinion axes, interests over ``topics`` (T) topics and latent tastes
         over ``taste_dims`` (D) dimensions (the catalog's; 0: no tastes).
 
-        Returns :class:`simlab.loop.state.Users` with float32 fields on ``device``:
+        Returns :class:`simlab.core.state.Users` with float32 fields on ``device``:
         opinion/innate (N, K), susceptibility/anchoring/confidence/activity (N,),
         interests (N, T), group (N,) long, logged_out (N,) bool, taste (N, D) ~ N(0, I_D) or None.
         """
@@ -197,7 +196,6 @@ def _dirichlet(n: int, topics: int, alpha: float, generator: torch.Generator, de
     return torch.as_tensor(theta, dtype=torch.float32).to(device)
 
 
-@POPULATIONS.register("uniform")
 class UniformPopulation(PopulationBase):
     """x_ik ~ U[-1, 1] independently."""
 
@@ -211,7 +209,6 @@ class UniformPopulation(PopulationBase):
         return 2 * _uniform((s.size, s.axes), generator, device) - 1
 
 
-@POPULATIONS.register("normal")
 class NormalPopulation(PopulationBase):
     """x_ik ~ N(mean, std^2), clipped to [-1, 1] (mass beyond the bounds piles up at +-1)."""
 
@@ -226,7 +223,6 @@ class NormalPopulation(PopulationBase):
         return (s.mean + s.std * _normal((s.size, s.axes), generator, device)).clamp(-1, 1)
 
 
-@POPULATIONS.register("bimodal")
 class BimodalPopulation(PopulationBase):
     """Each user picks a camp sign c_i = +-1 with probability 1/2 (shared by all K axes);
     x_ik ~ N(c_i * center, std^2), clipped to [-1, 1]."""
@@ -243,7 +239,6 @@ class BimodalPopulation(PopulationBase):
         return (sign * s.center + s.std * _normal((s.size, s.axes), generator, device)).clamp(-1, 1)
 
 
-@POPULATIONS.register("beta")
 class BetaPopulation(PopulationBase):
     """x_ik = 2 * Beta(a, b) - 1 (a = b < 1: polarised U shape; a = b > 1: centred bump)."""
 
@@ -376,7 +371,6 @@ def population_size(population: dict) -> int:
     return opinion_file_shape(population["path"])[0]
 
 
-@POPULATIONS.register("file")
 class FilePopulation(PopulationBase):
     """Initial opinions read from ``path`` (``.npy`` or ``.csv``, shape (N,) or (N, K)).
 

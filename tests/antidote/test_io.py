@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from simlab.antidote.io import read_ratings
-from simlab.errors import ScenarioError
+from simlab.core.errors import ScenarioError
 
 FILES = {
     "u.data": ("ml-100k", "1\t10\t4\t881250949\n2\t10\t2\t881250950\n1\t20\t5\t881250951\n"),

@@ -25,8 +25,8 @@ MEMORY = 500 << 20
 _WORKER = r"""
 import contextlib, io, json, os, resource, sys, time, traceback
 from simlab.cli import main
-from simlab.config import ensure_components
-ensure_components()
+from simlab.registry import ALL
+[reg.get(name) for reg in ALL.values() for name in reg.names()]  # every built-in type imported
 import simlab.running.resources, simlab.running.resume, simlab.loop.simulation  # the run path too
 
 def address_space():

@@ -7,7 +7,7 @@ import yaml
 
 import simlab
 from simlab.config import apply_overrides, parse_set
-from simlab.errors import ScenarioError
+from simlab.core.errors import ScenarioError
 
 
 def test_defaults_are_filled(tiny):

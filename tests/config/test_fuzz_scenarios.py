@@ -33,11 +33,8 @@ from simlab.config import (
     OutputSettings,
     RecommenderCommon,
     Scenario,
-    ensure_components,
 )
 from simlab.registry import POLICIES
-
-ensure_components()
 
 BASE = {
     "name": "fuzz",

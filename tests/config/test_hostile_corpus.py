@@ -132,7 +132,7 @@ def test_set_values_are_refused_as_written(assignment, expected, sandbox, tmp_pa
 def test_limits_are_raised_with_environment_variables(monkeypatch, tmp_path):
     """A refusal names its variable; setting it lets the document through (in-process)."""
     from simlab.config import load_scenario
-    from simlab.errors import ScenarioError
+    from simlab.core.errors import ScenarioError
 
     path = tmp_path / "s.yaml"
     path.write_text("name: deep\ndescription: " + "[" * 80 + "]" * 80 + "\n")

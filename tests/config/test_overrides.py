@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from simlab.config import apply_overrides
-from simlab.errors import ScenarioError
+from simlab.core.errors import ScenarioError
 
 DOC = {
     "interventions": [{"type": "a", "weight": 1.0}],

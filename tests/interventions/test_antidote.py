@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from simlab.config import load_scenario
-from simlab.errors import ScenarioError
+from simlab.core.errors import ScenarioError
 from simlab.loop.simulation import Simulation
 from simlab.metrics import measures as m
 from simlab.recommenders.dlrm.trainer import split_batch

@@ -11,10 +11,10 @@ import pytest
 import torch
 
 import simlab
+from simlab.core.state import Catalog, Users
 from simlab.interventions.base import Truth
 from simlab.interventions.calibrated import calibration_kl, history_topics
 from simlab.loop.simulation import Simulation
-from simlab.loop.state import Catalog, Users
 from simlab.platform import candidates as candidate_generation
 from simlab.platform.slates import columns_to_items
 from simlab.registry import INTERVENTIONS

@@ -10,8 +10,8 @@ import torch
 
 import simlab
 from simlab.config import CandidateSettings
+from simlab.core.state import Catalog, ImpressionLog, Users
 from simlab.loop.simulation import Simulation
-from simlab.loop.state import Catalog, ImpressionLog, Users
 from simlab.platform.candidates import first_occurrence, split_sizes
 from simlab.registry import POLICIES
 from simlab.society.behavior import EngagementModel

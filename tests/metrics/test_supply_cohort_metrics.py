@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import simlab.metrics.columns  # noqa: F401  (registers the metrics)
-from simlab.loop.state import Catalog, Engagements
+from simlab.core.state import Catalog, Engagements
 from simlab.registry import METRICS
 
 

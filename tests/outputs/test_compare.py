@@ -12,7 +12,7 @@ import yaml
 from scipy import stats
 
 from simlab.cli import main
-from simlab.errors import ScenarioError
+from simlab.core.errors import ScenarioError
 from simlab.outputs import compare
 from simlab.outputs.compare_figures import pareto_front, plot_dose_response, plot_forest, plot_tradeoff
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 
-from simlab.config import ensure_components
 from simlab.metrics.columns import BOUNDS
 from simlab.outputs.labels import FAMILIES, LABELS, OTHER, family_of, grouped, title_of, unit_of
 from simlab.outputs.plotting import MAX_PANELS
@@ -14,7 +13,6 @@ from simlab.running.summary import interval, metric_bounds
 
 
 def registered() -> list[str]:
-    ensure_components()
     return METRICS.names()
 
 

@@ -55,10 +55,8 @@ def test_every_figure_is_embedded_once(feeds_run):
 
 
 def test_every_registered_metric_has_a_definition():
-    from simlab.config import ensure_components
     from simlab.registry import METRICS
 
-    ensure_components()
     missing = [name for name, text in definitions(METRICS.names()).items() if text == "(no definition docstring)"]
     assert missing == []
 

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 import simlab  # noqa: F401  (import the package first: it sets up the registries)
-from simlab.loop.state import Users
+from simlab.core.state import Users
 from simlab.society.dynamics import AlgorithmicBias
 from simlab.society.network import Edges, to_graph
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import simlab
-from simlab.errors import ScenarioError
+from simlab.core.errors import ScenarioError
 from simlab.loop.simulation import Simulation
 from simlab.society.population import UniformPopulation
 

@@ -19,10 +19,10 @@ import pydantic
 import torch
 from torch import Tensor
 
+from simlab.core.state import ImpressionLog
+from simlab.core.view import N_DENSE
 from simlab.interventions import Intervention, InterventionContext, concat_rows
-from simlab.loop.state import ImpressionLog
 from simlab.platform.slates import mask_repeats
-from simlab.platform.view import N_DENSE
 from simlab.registry import INTERVENTIONS
 
 
@@ -73,7 +73,7 @@ class SyntheticFans(Intervention):
 
     def training_rows(self, log: ImpressionLog, step: int) -> dict[str, Tensor] | None:
         per_user = min(self.settings.per_user, self.view.n_items // 2)
-        shown = self.view.catalog.impressions[: self.view.n_items]
+        shown = self.view.items.impressions[: self.view.n_items]
         order = torch.argsort(shown, stable=True)  # least shown first, ties by id
         items = torch.cat([order[:per_user], order[-per_user:]])
         labels = torch.cat([torch.ones(per_user), torch.zeros(per_user)]).to(shown.device)

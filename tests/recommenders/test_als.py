@@ -7,10 +7,23 @@ import itertools
 
 import torch
 
-from simlab.loop.state import Catalog, Graph, ImpressionLog
-from simlab.protocols import PlatformView
+from simlab.core.protocols import PlatformView
+from simlab.core.state import Catalog, Graph, ImpressionLog, ObservedItems
 from simlab.recommenders.als import ALSRecommender, als_objective, als_solve, observed_entries
 from simlab.registry import RECOMMENDERS
+
+
+def grow(view: PlatformView, **columns: torch.Tensor) -> None:
+    """Append observable items (topic, creator, created, impressions, engagements) to the view,
+    as the loop does when the catalog grows."""
+    old = view.items
+    view.items = ObservedItems(
+        *(
+            torch.cat([old.live(name), columns[name]])
+            for name in ("topic", "creator", "created", "impressions", "engagements")
+        ),
+        size=old.size + columns["topic"].shape[0],
+    )
 
 
 def make_view(n_users: int, n_items: int, capacity: int | None = None) -> PlatformView:
@@ -29,7 +42,7 @@ def make_view(n_users: int, n_items: int, capacity: int | None = None) -> Platfo
     graph = Graph(torch.zeros(n_users, n_users).to_sparse_csr(), empty, empty, torch.zeros(0), torch.zeros(n_users))
     return PlatformView(
         n_users=n_users,
-        catalog=catalog,
+        items=catalog.observed(),
         user_impressions=torch.zeros(n_users, dtype=torch.long),
         user_engagements=torch.zeros(n_users, dtype=torch.long),
         history=torch.full((n_users, 3), -1),
@@ -119,7 +132,9 @@ def test_train_on_log_grow_catalog_synthetic_users_and_checkpoint() -> None:
     assert ((p > 0) & (p < 1)).all()
     # catalog grows: V grows, learned rows kept
     old_v = rec.V.clone()
-    view.catalog.append(**{k: v[:10] for k, v in view.catalog.state_dict().items() if k != "capacity"})
+    grow(
+        view, **{k: getattr(view.items, k)[:10] for k in ("topic", "creator", "created", "impressions", "engagements")}
+    )
     assert rec.V.shape == (25, 2) and torch.equal(rec.V[:15], old_v)
     assert rec.score(torch.arange(2), torch.tensor([[20, 24], [0, 1]])).shape == (2, 2)
     # synthetic users with extra rows

@@ -9,8 +9,8 @@ import pytest
 import torch
 from torch import Tensor
 
-from simlab.loop.state import Catalog, Graph, ImpressionLog
-from simlab.protocols import N_DENSE, N_ITEM_DENSE, N_USER_DENSE, PlatformView
+from simlab.core.protocols import N_DENSE, N_ITEM_DENSE, N_USER_DENSE, PlatformView
+from simlab.core.state import Catalog, Graph, ImpressionLog, ObservedItems
 from simlab.recommenders.dlrm import DLRM, SPARSE_FEATURES, InteractionArch
 from simlab.recommenders.dlrm.arches import interaction_width
 from simlab.recommenders.dlrm.recommender import DLRMRecommender
@@ -18,6 +18,19 @@ from simlab.recommenders.dlrm.trainer import Trainer, bce_loss, functional_loss,
 from simlab.registry import RECOMMENDERS
 
 H = 5
+
+
+def grow(view: PlatformView, **columns: torch.Tensor) -> None:
+    """Append observable items (topic, creator, created, impressions, engagements) to the view,
+    as the loop does when the catalog grows."""
+    old = view.items
+    view.items = ObservedItems(
+        *(
+            torch.cat([old.live(name), columns[name]])
+            for name in ("topic", "creator", "created", "impressions", "engagements")
+        ),
+        size=old.size + columns["topic"].shape[0],
+    )
 
 
 def make_view(n_users: int, n_items: int, seed: int = 0, capacity: int | None = None, topics: int = 4) -> PlatformView:
@@ -46,7 +59,7 @@ def make_view(n_users: int, n_items: int, seed: int = 0, capacity: int | None = 
     )
     return PlatformView(
         n_users=n_users,
-        catalog=catalog,
+        items=catalog.observed(),
         user_impressions=torch.randint(0, 100, (n_users,), generator=g),
         user_engagements=torch.randint(0, 20, (n_users,), generator=g),
         history=history,
@@ -324,8 +337,8 @@ def test_dense_features_user_ignores_item_dense() -> None:
     assert rec.model.dense_arch.first.in_features == N_USER_DENSE
     users, cand = torch.arange(30), torch.randint(0, 40, (30, 8), generator=torch.Generator().manual_seed(0))
     before = rec.score(users, cand)
-    view.catalog.impressions += 1000
-    view.catalog.engagements += 7
+    view.items.impressions += 1000
+    view.items.engagements += 7
     assert torch.equal(rec.score(users, cand), before)
 
 
@@ -401,11 +414,10 @@ def test_tables_grow_with_catalog(optimizer: str) -> None:
     old_items = rec.model.sparse_arch.weight("item")[:40].detach().clone()
     old_creators = rec.model.sparse_arch.weight("creator").detach().clone()
     g = torch.Generator().manual_seed(9)
-    view.catalog.append(
-        stance=torch.zeros(25, 1),
+    grow(
+        view,
         topic=torch.randint(0, 6, (25,), generator=g),  # two unseen topics
         creator=torch.randint(0, 30, (25,), generator=g),  # unseen creators
-        quality=torch.zeros(25),
         created=torch.full((25,), 3),
         impressions=torch.zeros(25, dtype=torch.long),
         engagements=torch.zeros(25, dtype=torch.long),
@@ -413,7 +425,7 @@ def test_tables_grow_with_catalog(optimizer: str) -> None:
     scores = rec.score(torch.arange(4), torch.arange(60, 65).expand(4, 5))
     assert torch.isfinite(scores).all()
     sa = rec.model.sparse_arch
-    new_creator, new_topic = view.catalog.creator[40:65].max(), view.catalog.topic[40:65].max()
+    new_creator, new_topic = view.items.creator[40:65].max(), view.items.topic[40:65].max()
     assert sa.capacity("item") >= 65 and sa.capacity("creator") > new_creator and sa.capacity("topic") > new_topic
     assert torch.equal(sa.weight("item")[:40].detach(), old_items)
     assert torch.equal(sa.weight("creator")[: old_creators.shape[0]].detach(), old_creators)

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 import simlab
+from simlab.core.view import N_DENSE
 from simlab.loop.simulation import Simulation
-from simlab.platform.view import N_DENSE
 
 LIKED = torch.arange(8)  # the items the synthetic users engage with
 OTHERS = torch.arange(20, 80)
@@ -49,7 +49,7 @@ def _synthetic_engagement(sim: Simulation, users: torch.Tensor, items: torch.Ten
     rows = _rows(users, items, sim.t, sim.log.history.shape[1], repeats=1)
     if not hasattr(rec, "model"):
         return float(rec.predict(rows["user"], rows["item"]).mean())
-    catalog = sim.view.catalog
+    catalog = sim.view.items
     sparse = {
         "user": rows["user"],
         "item": rows["item"],

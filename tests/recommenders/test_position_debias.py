@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from simlab.loop.state import ImpressionLog
-from simlab.protocols import N_DENSE, PlatformView
+from simlab.core.protocols import N_DENSE, PlatformView
+from simlab.core.state import ImpressionLog
 from simlab.recommenders.als import ALSRecommender
 from simlab.recommenders.dlrm.recommender import DLRMRecommender
 from simlab.recommenders.dlrm.trainer import position_aware_bce
@@ -43,9 +43,9 @@ def position_only_log(rows: int = 30_000, seed: int = 0) -> ImpressionLog:
 def blank_view() -> PlatformView:
     """A view whose observable features carry no signal (zero counters, empty histories)."""
     view = make_view(USERS, ITEMS)
-    view.catalog.impressions.zero_()
-    view.catalog.engagements.zero_()
-    view.catalog.created.zero_()
+    view.items.impressions.zero_()
+    view.items.engagements.zero_()
+    view.items.created.zero_()
     view.user_impressions.zero_()
     view.user_engagements.zero_()
     view.history.fill_(-1)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import simlab
-from simlab.errors import ScenarioError
+from simlab.core.errors import ScenarioError
 from simlab.running.resources import (
     BASE_BYTES,
     MEMORY_VARIABLE,

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from simlab.cli import main
-from simlab.errors import OutputError, ScenarioError
+from simlab.core.errors import OutputError, ScenarioError
 from simlab.running import merge_metrics
 from simlab.running.files import LOCK_FILE, TEMPORARY, atomic_write, ensure_folder, locked, open_inside
 

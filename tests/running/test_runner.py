@@ -15,7 +15,7 @@ import yaml
 
 from simlab.cli import main
 from simlab.config import load_scenario
-from simlab.errors import ScenarioError
+from simlab.core.errors import ScenarioError
 from simlab.running import execute_task, make_tasks, run
 
 # a variant whose dynamics overflow float32: +-inf content and noise terms add up to NaN

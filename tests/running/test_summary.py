@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import simlab
-from simlab.errors import ScenarioError
+from simlab.core.errors import ScenarioError
 from simlab.running.files import read_metrics
 from simlab.running.summary import baselines, curves, id_columns, mean_ci, paired_curves, summarize, sweep_columns
 from tests.outputs.conftest import SWEEP, run_sweep, sweep_document

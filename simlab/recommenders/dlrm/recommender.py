@@ -1,6 +1,6 @@
 """The ``dlrm`` recommender: DLRM (Naumov et al. 2019, arXiv:1906.00091) trained online on the log.
 
-It sees only what the platform observes (the :class:`~simlab.protocols.PlatformView`: ids,
+It sees only what the platform observes (the :class:`~simlab.core.protocols.PlatformView`: ids,
 topic, creator, the engagement history and the dense counters) and the impression log.
 Shapes: N users, M items, A active users, C candidates, B batch, d embedding dim.
 """
@@ -14,18 +14,16 @@ import pydantic
 import torch
 from torch import Tensor
 
-from simlab.loop.state import ImpressionLog
-from simlab.protocols import N_ITEM_DENSE, N_USER_DENSE, PlatformView
+from simlab.core.protocols import N_ITEM_DENSE, N_USER_DENSE, PlatformView
+from simlab.core.state import ImpressionLog
 from simlab.recommenders.dlrm.arches import first_of_groups
 from simlab.recommenders.dlrm.model import DLRM
 from simlab.recommenders.dlrm.trainer import GROWTH, Trainer, pad_history, window_rows
-from simlab.registry import RECOMMENDERS
 
 AUTO_SPARSE_ROWS = 1 << 15  # sparse_grad "auto": tables this large train faster with sparse gradients
 POSITIONS = 16  # the position tower's first capacity; it grows for longer slates
 
 
-@RECOMMENDERS.register("dlrm")
 class DLRMRecommender:
     """DLRM ranking model retrained every ``retrain_every`` steps (the engine decides) on a sliding window.
 
@@ -43,6 +41,7 @@ class DLRMRecommender:
     # score() returns engagement logits, so the engine takes progressive-validation predictions
     # and probe-set predictions from the (factored) scoring path
     scores_are_logits = True
+    privileged = False
 
     class Settings(pydantic.BaseModel):
         model_config = pydantic.ConfigDict(extra="forbid")
@@ -131,10 +130,10 @@ class DLRMRecommender:
         self.n_users = self.n_real_users = view.n_users
         rows = {
             "user": view.n_users,
-            "item": max(view.catalog.capacity, view.n_items, 1),
+            "item": max(view.items.capacity, view.n_items, 1),
             "topic": _max_id(view.item_topic) + 1,
             "creator": max(1, int((_max_id(view.item_creator) + 1) * GROWTH)),
-            "history": max(view.catalog.capacity, view.n_items, 1),
+            "history": max(view.items.capacity, view.n_items, 1),
         }
         self.model = DLRM(
             rows,
@@ -174,8 +173,8 @@ class DLRMRecommender:
         new = slice(self._items_seen, m)
         self._ensure_rows("item", m)
         self._ensure_rows("history", m)
-        self._ensure_rows("creator", _max_id(view.catalog.creator[new]) + 1)
-        self._ensure_rows("topic", _max_id(view.catalog.topic[new]) + 1)
+        self._ensure_rows("creator", _max_id(view.items.creator[new]) + 1)
+        self._ensure_rows("topic", _max_id(view.items.topic[new]) + 1)
         self._items_seen = m
 
     def add_synthetic_users(self, n: int) -> Tensor:
@@ -202,7 +201,7 @@ class DLRMRecommender:
         else:
             items, index = torch.unique(candidates, return_inverse=True)
         user_sparse = {"user": users, "history": view.history[users]}
-        item_sparse = {"item": items, "topic": view.catalog.topic[items], "creator": view.catalog.creator[items]}
+        item_sparse = {"item": items, "topic": view.items.topic[items], "creator": view.items.creator[items]}
         chunk = None if view.device.type == "cuda" else self.settings.pairs_per_chunk
         with self._autocast():
             logits = self.model.factored_forward(
@@ -218,8 +217,8 @@ class DLRMRecommender:
         sparse = {
             "user": users,
             "item": items,
-            "topic": view.catalog.topic[items],
-            "creator": view.catalog.creator[items],
+            "topic": view.items.topic[items],
+            "creator": view.items.creator[items],
             "history": view.history[users],
         }
         return torch.sigmoid(self.model(view.dense(users, items), sparse).float())
@@ -257,8 +256,8 @@ class DLRMRecommender:
         if torch.equal(batch["history"].index_select(0, first).index_select(0, inverse), batch["history"]):
             batch["history_group"] = groups  # (a hand-built log that breaks this just trains ungrouped)
         # item attributes are static, so look them up rather than log them
-        batch["topic"] = self.view.catalog.topic[batch["item"]]
-        batch["creator"] = self.view.catalog.creator[batch["item"]]
+        batch["topic"] = self.view.items.topic[batch["item"]]
+        batch["creator"] = self.view.items.creator[batch["item"]]
         return batch
 
     def train(self, log: ImpressionLog, step: int, extra: dict[str, Tensor] | None = None) -> dict[str, float]:

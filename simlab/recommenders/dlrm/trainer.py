@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call
 
-from simlab.loop.state import ImpressionLog
+from simlab.core.state import ImpressionLog
 from simlab.recommenders.dlrm.arches import SPARSE_FEATURES
 from simlab.recommenders.dlrm.model import DLRM
 

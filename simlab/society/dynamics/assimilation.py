@@ -6,14 +6,12 @@ import torch
 from pydantic import Field
 from torch import Tensor
 
-from simlab.loop.state import Catalog, Graph, Users
-from simlab.registry import DYNAMICS
+from simlab.core.state import Catalog, Graph, Users
 from simlab.society.dynamics.base import DynamicsBase, DynamicsSettings, engaged_stances, scatter_sum
 
 __all__ = ["Assimilation", "NoDynamics"]
 
 
-@DYNAMICS.register("assimilation")
 class Assimilation(DynamicsBase):
     """Content assimilation/backfire + DeGroot social influence + Friedkin–Johnsen anchoring.
 
@@ -73,7 +71,6 @@ class Assimilation(DynamicsBase):
         return (x + step).clamp_(-1.0, 1.0)
 
 
-@DYNAMICS.register("none")
 class NoDynamics(DynamicsBase):
     """Opinions never change (a control: the recommender acts on fixed users)."""
 

@@ -9,7 +9,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor
 
-from simlab.loop.state import Catalog, Graph
+from simlab.core.state import Catalog, Graph
 
 __all__ = [
     "DynamicsBase",
@@ -39,7 +39,7 @@ class ExposureSettings(DynamicsSettings):
 
 class DynamicsBase:
     """A dynamics component: ``cls(settings)``; subclasses define ``update`` (see
-    :class:`simlab.protocols.Dynamics`), returning the next opinions (N, K)."""
+    :class:`simlab.core.protocols.Dynamics`), returning the next opinions (N, K)."""
 
     Settings: type[DynamicsSettings] = DynamicsSettings
 

@@ -6,15 +6,13 @@ import torch
 from pydantic import Field
 from torch import Tensor
 
-from simlab.loop.state import Catalog, Graph, Users
-from simlab.registry import DYNAMICS
+from simlab.core.state import Catalog, Graph, Users
 from simlab.society.dynamics.base import DynamicsBase, ExposureSettings, weighted_neighbour_sum
 from simlab.society.dynamics.linear import item_totals
 
 __all__ = ["BiasedAssimilation"]
 
 
-@DYNAMICS.register("biased_assimilation")
 class BiasedAssimilation(DynamicsBase):
     """Dandekar, Goel & Lee (2013), eq. for the biased opinion formation process.
 

@@ -14,8 +14,7 @@ import torch
 from pydantic import Field
 from torch import Tensor
 
-from simlab.loop.state import Catalog, Graph, Users
-from simlab.registry import DYNAMICS
+from simlab.core.state import Catalog, Graph, Users
 from simlab.society.dynamics.base import (
     DynamicsBase,
     ExposureSettings,
@@ -94,7 +93,6 @@ def hk_complete_sums(x: Tensor, eps: Tensor) -> tuple[Tensor, Tensor]:
     return total, count
 
 
-@DYNAMICS.register("bounded_confidence")
 class BoundedConfidence(DynamicsBase):
     """Bounded confidence, ``variant`` = ``deffuant`` or ``hegselmann_krause``.
 
@@ -201,7 +199,6 @@ def sequential_pairwise(x: Tensor, eps: Tensor, a: Tensor, b: Tensor, mu: float)
     return out
 
 
-@DYNAMICS.register("algorithmic_bias")
 class AlgorithmicBias(DynamicsBase):
     """Algorithmic bias model of Sîrbu, Pedreschi, Giannotti & Kertész (2019, PLoS ONE 14:e0213246).
 

@@ -9,7 +9,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 import torch
 
-from simlab.loop.state import Graph
+from simlab.core.state import Graph
 
 __all__ = ["fj_equilibrium", "laplacian", "to_scipy"]
 
@@ -22,7 +22,7 @@ def to_scipy(adjacency: Any) -> sp.csr_matrix:
     """An (N, N) weighted adjacency as scipy CSR float64.
 
     Accepts a scipy sparse matrix, a numpy array, a torch tensor (dense, COO or CSR) or a
-    :class:`simlab.loop.state.Graph` (whose raw weights src -> dst are used, not the row-normalised
+    :class:`simlab.core.state.Graph` (whose raw weights src -> dst are used, not the row-normalised
     ``adjacency``).
     """
     n: int

@@ -8,8 +8,7 @@ import torch
 from pydantic import Field
 from torch import Tensor
 
-from simlab.loop.state import Catalog, Graph, Users
-from simlab.registry import DYNAMICS
+from simlab.core.state import Catalog, Graph, Users
 from simlab.society.dynamics.base import (
     DynamicsBase,
     ExposureSettings,
@@ -33,7 +32,6 @@ def item_totals(
     return scatter_sum(engaged_user, y, n), torch.bincount(engaged_user, minlength=n).to(x)
 
 
-@DYNAMICS.register("degroot")
 class DeGroot(DynamicsBase):
     """DeGroot (1974, JASA 69:118) averaging: x(t+1) = W x(t), W the row-normalised adjacency.
 
@@ -69,7 +67,6 @@ class DeGroot(DynamicsBase):
         return (s.self_weight * x + (1 - s.self_weight) * social).clamp_(-1.0, 1.0)
 
 
-@DYNAMICS.register("friedkin_johnsen")
 class FriedkinJohnsen(DynamicsBase):
     """Friedkin–Johnsen (1990, J. Math. Sociol. 15:193) opinions anchored to innate ones s_i.
 

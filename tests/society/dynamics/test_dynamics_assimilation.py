@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simlab.loop.state import Catalog, Users
+from simlab.core.state import Catalog, Users
 from simlab.society.dynamics import Assimilation, NoDynamics
 from simlab.society.network import Edges, to_graph
 

@@ -19,7 +19,7 @@ import pytest
 import torch
 from scipy.optimize import brentq
 
-from simlab.loop.state import Catalog, Users
+from simlab.core.state import Catalog, Users
 from simlab.society.dynamics import BiasedAssimilation, DeGroot
 from simlab.society.network import Edges, to_graph
 

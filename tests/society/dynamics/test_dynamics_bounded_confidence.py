@@ -12,7 +12,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simlab.loop.state import Catalog, Users
+from simlab.core.state import Catalog, Users
 from simlab.society.dynamics import AlgorithmicBias, BoundedConfidence, random_matching
 from simlab.society.dynamics.bounded_confidence import sequential_pairwise
 from simlab.society.network import Edges, gnp_pairs, to_graph

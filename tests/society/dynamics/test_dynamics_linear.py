@@ -8,7 +8,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from simlab.loop.state import Catalog, Users
+from simlab.core.state import Catalog, Users
 from simlab.society.dynamics import DeGroot, FriedkinJohnsen, fj_equilibrium
 from simlab.society.network import Edges, gnp_pairs, to_graph
 

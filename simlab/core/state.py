@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+import networkx as nx
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -98,6 +100,11 @@ class Catalog:
         """e_j = max_k |y_jk| over live items, shape (M,)."""
         return self.stance[: self.size].abs().amax(dim=1)
 
+    def observed(self) -> ObservedItems:
+        """The observable columns (sharing storage with this catalog) for the platform's view;
+        taken again after the catalog grows, since growing reallocates the columns."""
+        return ObservedItems(self.topic, self.creator, self.created, self.impressions, self.engagements, self.size)
+
     def live(self, name: str) -> Tensor:
         return getattr(self, name)[: self.size]
 
@@ -138,6 +145,32 @@ class Catalog:
             if name != "capacity":
                 getattr(self, name)[:size] = value.to(self.stance.device)
         self.size = size
+
+
+@dataclass
+class ObservedItems:
+    """The items as the platform observes them: topic, creator, arrival step and its own
+    counters (the same tensors as the :class:`Catalog`'s, so counts update in place); no stance,
+    quality or attributes. Preallocated to ``capacity`` rows; the first ``size`` exist.
+
+    topic (M,) tau_j; creator (M,) c_j; created (M,) the step the item appeared; impressions and
+    engagements (M,) counts.
+    """
+
+    topic: Tensor
+    creator: Tensor
+    created: Tensor
+    impressions: Tensor
+    engagements: Tensor
+    size: int
+
+    @property
+    def capacity(self) -> int:
+        return self.topic.shape[0]
+
+    def live(self, name: str) -> Tensor:
+        """Column ``name`` over the live rows."""
+        return getattr(self, name)[: self.size]
 
 
 @dataclass
@@ -265,3 +298,28 @@ class ImpressionLog:
             getattr(self, name)[: saved.shape[0]] = saved.to(self.user.device)
         self.cursor = int(state["cursor"])
         self._step_starts = [(int(a), int(b)) for a, b in state["step_starts"].tolist()]
+
+
+@dataclass
+class Edges:
+    """A graph as arrays: src, dst (E,) int64 node ids < n; weight (E,) float64 or None (all 1).
+
+    ``directed=False`` means each (src, dst) pair is one undirected edge listed once.
+    """
+
+    src: np.ndarray
+    dst: np.ndarray
+    n: int
+    weight: np.ndarray | None = None
+    directed: bool = False
+
+    @property
+    def n_edges(self) -> int:
+        return int(self.src.shape[0])
+
+    def to_networkx(self) -> nx.Graph:
+        graph = nx.DiGraph() if self.directed else nx.Graph()
+        graph.add_nodes_from(range(self.n))
+        weight = np.ones(self.n_edges) if self.weight is None else self.weight
+        graph.add_weighted_edges_from(zip(self.src.tolist(), self.dst.tolist(), weight.tolist()))
+        return graph

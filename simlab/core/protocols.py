@@ -6,17 +6,14 @@ N users, M items, K opinion axes, T topics, A active users this step, C candidat
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import networkx as nx
 import torch
 from torch import Tensor
 
-from simlab.loop.state import Catalog, Engagements, Graph, ImpressionLog, Users
-from simlab.platform.view import N_DENSE, N_ITEM_DENSE, N_USER_DENSE, PlatformView
-
-if TYPE_CHECKING:
-    from simlab.society.network import Edges
+from simlab.core.state import Catalog, Edges, Engagements, Graph, ImpressionLog, Users
+from simlab.core.view import N_DENSE, N_ITEM_DENSE, N_USER_DENSE, PlatformView
 
 
 class Population(Protocol):
@@ -28,7 +25,7 @@ class Population(Protocol):
 
 class Network(Protocol):
     def build(self, users: Users, seed: int) -> nx.Graph | Edges:
-        """A networkx graph or an edge array (simlab.society.network.Edges, for graphs too big for
+        """A networkx graph or an edge array (simlab.core.state.Edges, for graphs too big for
         networkx) on nodes 0..N-1; may use opinions for homophily."""
         ...
 
@@ -101,6 +98,9 @@ class Policy(Protocol):
 class Recommender(Protocol):
     """A ranking model. What the loop needs from it is declared here, not probed:
 
+    - ``privileged``: the recommender reads the true engagement probability (the ``oracle``
+      baseline); only then does the loop set ``view.oracle_probability``, and the run's manifest
+      says so;
     - ``scores_are_logits``: ``score`` returns engagement logits, so the loop takes its
       progressive-validation predictions from the scores (saving a forward pass);
     - ``item_embeddings()``: (M, d) item vectors, or None for a model without them (used by the
@@ -110,6 +110,7 @@ class Recommender(Protocol):
     """
 
     scores_are_logits: bool
+    privileged: bool
 
     def setup(self, view: PlatformView, generator: torch.Generator) -> None: ...
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from simlab.loop.state import Catalog, Graph
+from simlab.core.state import Graph, ObservedItems
 
 N_USER_DENSE = 3
 N_ITEM_DENSE = 5
@@ -21,9 +21,12 @@ N_DENSE = N_USER_DENSE + N_ITEM_DENSE
 class PlatformView:
     """What the platform observes: ids, observable item features, outcomes and the graph.
 
-    Recommenders and candidate sources read only this. True opinions, stances, appetites and
-    interests are not reachable from it; ``oracle_probability`` exists only for the ``oracle``
-    baseline, which ranks by the true engagement probability by definition.
+    Recommenders and candidate sources read only this. True opinions, stances, appetites,
+    interests and tastes are not reachable from it: its fields are typed so that they hold none
+    (``items`` is :class:`ObservedItems`, not the catalog; a test walks every attribute). The one
+    exception is declared: ``oracle_probability`` is set only for a recommender that declares
+    itself ``privileged`` (the ``oracle`` baseline, which ranks by the true engagement
+    probability by definition); for every other feed it is None.
 
     Identity: the platform knows users by id. Logged-out users (``logged_out``, Spinelli &
     Crovella 2020) have no account: the loop hands the recommender, the candidate sources and
@@ -35,7 +38,7 @@ class PlatformView:
     """
 
     n_users: int  # ids the platform knows: N users, plus the anonymous id when some are logged out
-    catalog: Catalog
+    items: ObservedItems  # the observable item columns (the loop refreshes it as the catalog grows)
     user_impressions: Tensor  # (n_users,)
     user_engagements: Tensor  # (n_users,)
     history: Tensor  # (n_users, H) last H engaged item ids, newest last, -1 = empty
@@ -73,27 +76,27 @@ class PlatformView:
     # observable item columns (live rows only)
     @property
     def n_items(self) -> int:
-        return self.catalog.size
+        return self.items.size
 
     @property
     def item_topic(self) -> Tensor:
-        return self.catalog.live("topic")
+        return self.items.live("topic")
 
     @property
     def item_creator(self) -> Tensor:
-        return self.catalog.live("creator")
+        return self.items.live("creator")
 
     @property
     def item_created(self) -> Tensor:
-        return self.catalog.live("created")
+        return self.items.live("created")
 
     @property
     def item_impressions(self) -> Tensor:
-        return self.catalog.live("impressions")
+        return self.items.live("impressions")
 
     @property
     def item_engagements(self) -> Tensor:
-        return self.catalog.live("engagements")
+        return self.items.live("engagements")
 
     def user_dense(self, users: Tensor) -> Tensor:
         """(A,) -> (A, 3): log1p impressions, log1p engagements, smoothed CTR."""
@@ -103,9 +106,9 @@ class PlatformView:
 
     def item_dense(self, items: Tensor) -> Tensor:
         """(B,) -> (B, 5): log1p impressions, log1p engagements, smoothed CTR, log1p age, recency."""
-        imp = self.catalog.impressions[items].float()
-        eng = self.catalog.engagements[items].float()
-        age = (self.step - self.catalog.created[items]).clamp(min=0).float()
+        imp = self.items.impressions[items].float()
+        eng = self.items.engagements[items].float()
+        age = (self.step - self.items.created[items]).clamp(min=0).float()
         return torch.stack([imp.log1p(), eng.log1p(), (eng + 1) / (imp + 2), age.log1p(), torch.exp(-age / 10)], dim=1)
 
     def dense(self, users: Tensor, items: Tensor) -> Tensor:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from simlab.errors import ScenarioError
+from simlab.core.errors import ScenarioError
 
 DEFAULTS: dict[str, int] = {
     # bytes of a scenario YAML file (real scenarios are a few kB)
