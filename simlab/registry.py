@@ -217,7 +217,7 @@ INTERVENTIONS: Registry[Intervention] = Registry(
     },
 )
 # metric columns are many small functions: their modules register them where they are defined
-METRICS: Registry[Metric] = Registry("metric", modules=("simlab.metrics.columns",))
+METRICS: Registry[Metric] = Registry("metric", modules=("simlab.metrics.columns", "simlab.metrics.experiments"))
 
 ALL: dict[str, Registry[Any]] = {
     r.kind: r

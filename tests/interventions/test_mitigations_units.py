@@ -34,7 +34,7 @@ def view(topic, creator=None, created=None, history=None, step=0, n_users=None):
     return SimpleNamespace(
         item_topic=topic,
         item_creator=creator,
-        catalog=catalog,
+        items=catalog,
         history=history,
         step=step,
         n_items=m,

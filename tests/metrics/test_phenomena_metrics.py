@@ -12,7 +12,8 @@ import torch
 import simlab
 from simlab.loop.simulation import Simulation
 from simlab.metrics import measures as m
-from simlab.metrics.columns import ExtremeReach, HomogenizationCumulative, Reach, UserSample
+from simlab.metrics.columns import UserSample
+from simlab.metrics.experiments import ExtremeReach, HomogenizationCumulative, Reach
 
 
 def jaccard(a: set, b: set) -> float:

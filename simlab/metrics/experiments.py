@@ -1,0 +1,346 @@
+"""Metric columns of single experiments, a pack apart from the general columns: the supply of extreme items, the
+logged-in/out cohorts (privacy-seeking users), the history-reset cohorts, the homogenization
+forms of Chaney et al. (2018), the group-wise popularity-bias measures (Mansoury et al. 2020)
+and extreme reach (Haroon et al. 2023). Registered in ``METRICS`` like the general columns of
+:mod:`simlab.metrics.columns`, and recorded when a scenario's ``metrics.include`` names them
+(or is ``all``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pydantic
+import torch
+from torch import Tensor
+
+from simlab.metrics import measures as m
+from simlab.metrics.columns import UserSample
+from simlab.metrics.recorder import StepContext, metric
+from simlab.registry import METRICS
+
+
+class _Settings(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+
+# ----------------------------------------------------------------------- supply and cohorts
+
+
+class Supply(_Settings):
+    window: int = pydantic.Field(10, ge=1, le=1_000_000, description="W: items created in the last W steps")
+
+
+@metric("supply_extremeness", Supply)
+def _supply_extremeness(ctx: StepContext, s: Supply) -> Tensor:
+    """Mean extremeness e_j of the items created in the last W steps, created in
+    [t - W + 1, t] (the initial catalog counts as created at step 0): what creators supply now."""
+    recent = ctx.catalog.live("created") > ctx.step - s.window
+    return m.exposure_extremeness_t(ctx.catalog.extremeness[recent])
+
+
+def _cohort_mean(ctx: StepContext, values: Tensor, member: Tensor | None, engaged: bool) -> Tensor:
+    """Mean of per-impression ``values`` (I,) over the impressions (or only the engagements) of
+    users in the cohort ``member`` (N,) bool; NaN when the cohort saw nothing (or is None)."""
+    if member is None:
+        return torch.tensor(float("nan"), device=values.device)
+    keep = member[ctx.impressions.user]
+    if engaged:
+        keep = keep & (ctx.impressions.label > 0)
+    return m.exposure_extremeness_t(values[keep])
+
+
+def _logged_out(ctx: StepContext, out: bool) -> Tensor | None:
+    """(N,) bool cohort of logged-out (``out``) or logged-in users; None when it is empty."""
+    flags = ctx.users.logged_out
+    if flags is None:
+        flags = torch.zeros(ctx.users.n, dtype=torch.bool, device=ctx.users.opinion.device)
+    member = flags if out else ~flags
+    return member if bool(member.any()) else None
+
+
+def _cohort_metric(what: str, feature: str, cohort: str) -> None:
+    """Register ``{what}_{feature}_{cohort}``: the mean quality q_j (for a source's reliability)
+    or extremeness e_j of the items shown to (``exposure``) or engaged with by (``consumption``)
+    the logged-out or logged-in users (Spinelli & Crovella 2020)."""
+    engaged, out = what == "consumption", cohort == "logged_out"
+
+    def compute(ctx: StepContext, s: Any) -> Tensor:
+        i = ctx.impressions
+        values = ctx.catalog.quality[i.item] if feature == "quality" else i.extremeness
+        return _cohort_mean(ctx, values, _logged_out(ctx, out), engaged)
+
+    verb = "engaged with by" if engaged else "shown to"
+    compute.__doc__ = f"Mean {feature} of the items {verb} {cohort.replace('_', '-')} users (NaN if none)."
+    metric(f"{what}_{feature}_{cohort}")(compute)
+
+
+for _what in ("exposure", "consumption"):
+    for _feature in ("quality", "extremeness"):
+        for _cohort in ("logged_out", "logged_in"):
+            _cohort_metric(_what, _feature, _cohort)
+
+
+def _reset(ctx: StepContext, wiped: bool) -> Tensor | None:
+    """(N,) bool: users whose platform records were wiped (``PlatformView.forget``) or never
+    wiped; None when that cohort is empty."""
+    stamps = ctx.view.forgotten_at
+    n = ctx.users.n
+    forgotten = torch.zeros(n, dtype=torch.bool, device=ctx.users.opinion.device) if stamps is None else stamps[:n] >= 0
+    member = forgotten if wiped else ~forgotten
+    return member if bool(member.any()) else None
+
+
+def _shown_distance(ctx: StepContext) -> Tensor:
+    """(I,) opinion distance d_ij = mean_k |x_ik - y_jk| between each impression's user and item."""
+    i = ctx.impressions
+    return (ctx.users.opinion[i.user] - ctx.catalog.stance[i.item]).abs().mean(dim=1)
+
+
+@metric("exposure_extremeness_reset")
+def _exposure_extremeness_reset(ctx: StepContext, s: Any) -> Tensor:
+    """Mean e_j shown to users whose history the platform wiped (history_reset; NaN before)."""
+    return _cohort_mean(ctx, ctx.impressions.extremeness, _reset(ctx, True), engaged=False)
+
+
+@metric("exposure_extremeness_kept")
+def _exposure_extremeness_kept(ctx: StepContext, s: Any) -> Tensor:
+    """Mean e_j shown to users whose history was never wiped (the control of history_reset)."""
+    return _cohort_mean(ctx, ctx.impressions.extremeness, _reset(ctx, False), engaged=False)
+
+
+@metric("exposure_distance_reset")
+def _exposure_distance_reset(ctx: StepContext, s: Any) -> Tensor:
+    """Mean opinion distance d_ij of the items shown to users whose history was wiped: how
+    closely their feed still matches them (NaN before any reset)."""
+    return _cohort_mean(ctx, _shown_distance(ctx), _reset(ctx, True), engaged=False)
+
+
+@metric("exposure_distance_kept")
+def _exposure_distance_kept(ctx: StepContext, s: Any) -> Tensor:
+    """Mean opinion distance d_ij of the items shown to users whose history was never wiped."""
+    return _cohort_mean(ctx, _shown_distance(ctx), _reset(ctx, False), engaged=False)
+
+
+# ----------------------------------------------------------------------- homogenization forms, group-wise
+# popularity-bias measures, extreme reach
+
+
+class _ConsumedSets:
+    """Base of the cumulative homogenization forms: the distinct (item, user) consumption keys so
+    far of the tracked users (all users, or ``sample_users`` drawn once per replicate), grown each
+    recorded step from its engagements (with ``metrics.every`` > 1 only recorded steps count)."""
+
+    Settings = UserSample
+
+    def __init__(self, settings: UserSample):
+        self.settings = settings
+        self.users: Tensor | None = None  # None: all users
+        self.keys: Tensor | None = None  # sorted distinct item * N + user
+
+    def setup(self, ctx: StepContext) -> None:
+        n, size = ctx.users.n, self.settings.sample_users
+        device = ctx.users.opinion.device
+        if 0 < size < n:
+            rng = ctx.streams.numpy("metric_sample")
+            self.users = torch.as_tensor(np.sort(rng.choice(n, size, replace=False)), device=device)
+        self.keys = torch.zeros(0, dtype=torch.long, device=device)
+
+    def tracked(self, ctx: StepContext) -> Tensor | None:
+        """(N,) bool of users whose consumption is kept, or None for all."""
+        return None
+
+    def consumed(self, ctx: StepContext) -> tuple[Tensor, Tensor]:
+        """All (user (E,), item (E,)) consumption so far, this step's engagements included."""
+        assert self.keys is not None
+        n = ctx.users.n
+        imp = ctx.impressions
+        engaged = imp.label > 0
+        user, item = imp.user[engaged], imp.item[engaged]
+        keep = self.tracked(ctx)
+        if keep is not None:
+            user, item = user[keep[user]], item[keep[user]]
+        self.keys = torch.unique(torch.cat([self.keys, item * n + user]))
+        return self.keys % n, self.keys // n
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"users": self.users, "keys": self.keys}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.users, self.keys = state["users"], state["keys"]
+
+
+@METRICS.register("homogenization_cumulative")
+class HomogenizationCumulative(_ConsumedSets):
+    """Cumulative homogenization: mean over users i of the Jaccard overlap |S_i ∩ S_p(i)| /
+    |S_i ∪ S_p(i)| of all items consumed so far by i and by p(i), the user nearest in innate opinion
+    (pairs fixed at step 0), i.e. T-RECS's InteractionSimilarity over these pairs and the
+    pairing of Chaney, Stewart & Engelhardt (2018) by true preference. With sample_users < N the
+    mean is over the sampled users (their partners' consumption is tracked too)."""
+
+    def setup(self, ctx: StepContext) -> None:
+        super().setup(ctx)
+        self.pairs = m.nearest_opinion_pairs(ctx.users.innate) if ctx.users.n >= 2 else None
+
+    def tracked(self, ctx: StepContext) -> Tensor | None:
+        if self.users is None or self.pairs is None:
+            return None
+        keep = torch.zeros(ctx.users.n, dtype=torch.bool, device=self.users.device)
+        keep[self.users] = True
+        keep[self.pairs[self.users]] = True
+        return keep
+
+    def compute(self, ctx: StepContext) -> Tensor:
+        user, item = self.consumed(ctx)
+        if self.pairs is None or user.numel() == 0:
+            return torch.tensor(float("nan"), device=ctx.users.opinion.device)
+        if self.users is None:
+            return m.homogenization_t(user, item, ctx.users.n, self.pairs)
+        # sampled: only the sampled users' own pairs enter the mean
+        n = ctx.users.n
+        keys = item * n + user
+        owner_in = torch.zeros(n, dtype=torch.bool, device=user.device)
+        owner_in[self.users] = True
+        own = owner_in[user]
+        size = torch.bincount(user, minlength=n)
+        probe = item[own] * n + self.pairs[user[own]]
+        hit = keys[torch.searchsorted(keys, probe).clamp_(max=keys.numel() - 1)] == probe
+        inter = torch.zeros(n, dtype=torch.float64, device=user.device).index_add_(0, user[own], hit.double())
+        u = self.users
+        union = size[u] + size[self.pairs[u]] - inter[u]
+        return torch.where(union > 0, inter[u] / union.clamp(min=1), 0.0).sum() / (union > 0).sum()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "pairs": self.pairs}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.pairs = state["pairs"]
+
+
+class ChaneySample(_Settings):
+    sample_users: int = pydantic.Field(
+        1000, ge=0, le=20_000, description="users compared, fixed per replicate (0 = all; O(S^2) memory)"
+    )
+
+
+@METRICS.register("homogenization_chaney")
+class HomogenizationChaney(_ConsumedSets):
+    """Nearest-consumer homogenization, the per-run part of Chaney, Stewart & Engelhardt (2018)'s
+    measure: mean over (sampled) users of the Jaccard overlap of all items consumed so far with
+    the most similar (sampled) user by consumption (see
+    :func:`simlab.metrics.measures.nearest_consumer_jaccard_t`). Chaney et al. report it minus
+    the same under the ideal recommender: ``analysis/homogenization.py`` subtracts the oracle
+    variant of the same replicate."""
+
+    Settings = ChaneySample  # type: ignore[assignment]
+
+    def tracked(self, ctx: StepContext) -> Tensor | None:
+        if self.users is None:
+            return None
+        keep = torch.zeros(ctx.users.n, dtype=torch.bool, device=self.users.device)
+        keep[self.users] = True
+        return keep
+
+    def compute(self, ctx: StepContext) -> Tensor:
+        user, item = self.consumed(ctx)
+        if self.users is None:
+            return m.nearest_consumer_jaccard_t(user, item, ctx.users.n)
+        rank = torch.full((ctx.users.n,), -1, dtype=torch.long, device=user.device)
+        rank[self.users] = torch.arange(self.users.numel(), device=user.device)
+        return m.nearest_consumer_jaccard_t(rank[user], item, self.users.numel())
+
+
+def _group_impressions(ctx: StepContext, group: int) -> Tensor:
+    """(I_g,) item ids of this step's impressions shown to users of ``group``."""
+    imp = ctx.impressions
+    return imp.item[ctx.users.group[imp.user] == group]
+
+
+def _group_metrics(group: int) -> None:
+    """Register exposure_gini_group{g}, coverage_group{g} and miscalibration_group{g}: the same
+    three columns in every scenario (NaN where the group has no users or impressions)."""
+
+    @metric(f"exposure_gini_group{group}")
+    def _gini(ctx: StepContext, s: Any) -> Tensor:
+        items = _group_impressions(ctx, group)
+        if items.numel() == 0:
+            return torch.tensor(float("nan"), device=ctx.users.opinion.device)
+        return m.gini_t(torch.bincount(items, minlength=ctx.n_items))
+
+    @metric(f"coverage_group{group}")
+    def _coverage(ctx: StepContext, s: Any) -> Tensor:
+        items = _group_impressions(ctx, group)
+        if items.numel() == 0:
+            return torch.tensor(float("nan"), device=ctx.users.opinion.device)
+        return m.coverage_t(items, ctx.n_items)
+
+    @metric(f"miscalibration_group{group}")
+    def _miscalibration(ctx: StepContext, s: Any) -> Tensor:
+        rows = ctx.users.group[ctx.active] == group
+        slates, users = ctx.slates[rows], ctx.active[rows]
+        topic = ctx.catalog.topic
+        shown = torch.where(slates >= 0, topic[slates.clamp(min=0)], -1)
+        history = ctx.view.history[users]
+        past = torch.where(history >= 0, topic[history.clamp(min=0)], -1)
+        n_topics = int(ctx.catalog.live("topic").max()) + 1
+        return m.miscalibration_t(shown, past, n_topics)
+
+    _gini.__doc__ = (
+        f"Gini of this step's impressions to group-{group} users over the live catalog (Mansoury et al. 2020)."
+    )
+    _coverage.__doc__ = f"Share of the live catalog shown to group-{group} users this step (aggregate diversity)."
+    _miscalibration.__doc__ = (
+        f"Mean Steck (2018) miscalibration KL(history topic mix || shown topic mix) of group-{group} users "
+        "shown a slate this step, against their last H engaged items (Mansoury et al. 2020)."
+    )
+    # @metric copied the (then empty) docstrings at registration; the report reads the registry's
+    for name, fn in (("exposure_gini", _gini), ("coverage", _coverage), ("miscalibration", _miscalibration)):
+        METRICS.get(f"{name}_group{group}").__doc__ = fn.__doc__
+
+
+# users.group: 2 groups by default (the two opinion camps); groups >= 2 are not reported
+for _g in (0, 1):
+    _group_metrics(_g)
+
+
+class Reach(_Settings):
+    threshold: float = pydantic.Field(0.8, ge=0, le=1, description="an item is extreme when e_j > this")
+    window: int = pydantic.Field(10, ge=1, le=1_000_000, description="W, the window in (recorded) steps")
+
+
+_NEVER = -(2**62)
+
+
+@METRICS.register("extreme_reach")
+class ExtremeReach:
+    """Share of users shown at least one extreme item (e_j > threshold) within the last W steps,
+    among users shown anything in those steps: the reach that Haroon et al. (PNAS 2023) report
+    beside the share of recommendations (``extreme_exposure_share``). Needs every step recorded
+    (metrics.every = 1) to see every impression."""
+
+    Settings = Reach
+
+    def __init__(self, settings: Reach):
+        self.settings = settings
+        self.last_extreme: Tensor | None = None
+        self.last_shown: Tensor | None = None
+
+    def setup(self, ctx: StepContext) -> None:
+        n, device = ctx.users.n, ctx.users.opinion.device
+        self.last_extreme = torch.full((n,), _NEVER, dtype=torch.long, device=device)
+        self.last_shown = self.last_extreme.clone()
+
+    def compute(self, ctx: StepContext) -> Tensor:
+        assert self.last_extreme is not None and self.last_shown is not None
+        imp = ctx.impressions
+        self.last_shown[imp.user] = ctx.step
+        self.last_extreme[imp.user[imp.extremeness > self.settings.threshold]] = ctx.step
+        return m.window_reach_t(self.last_extreme, self.last_shown, ctx.step, self.settings.window)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"last_extreme": self.last_extreme, "last_shown": self.last_shown}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.last_extreme, self.last_shown = state["last_extreme"], state["last_shown"]
