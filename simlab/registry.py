@@ -103,6 +103,12 @@ class Registry(Generic[T]):
 
         return decorator
 
+    def unregister(self, name: str) -> None:
+        """Forget type ``name`` (a plugin's, or one a test registered for a while); a built-in
+        type's declaration is forgotten too. Unknown names are ignored."""
+        self._classes.pop(name, None)
+        self._entry_points.pop(name, None)
+
     def _discover(self) -> None:
         """Import the declared modules and read installed packages' entry points (once)."""
         if self._discovered:

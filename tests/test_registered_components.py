@@ -43,7 +43,7 @@ class _Registered:
         self.registry.register(self.name)(self.cls)
 
     def __exit__(self, *exc):
-        del self.registry._entries[self.name]
+        self.registry.unregister(self.name)
 
 
 def _fails(kind: str, cls: type, match: str) -> None:

@@ -53,7 +53,7 @@ def broken_plugin(tmp_path):
         encoding="utf-8",
     )
     yield scenario
-    INTERVENTIONS._entries.pop("_broken_repeating_rerank", None)
+    INTERVENTIONS.unregister("_broken_repeating_rerank")
     sys.modules.pop("simlab_repeating_plugin", None)
 
 
