@@ -48,6 +48,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from simlab.outputs.applicable import mask
+from simlab.outputs.compare import DEFAULT_METRICS
 from simlab.outputs.labels import FAMILIES, OTHER, family_of, grouped, slug, title_of, unit_of
 from simlab.running.files import ensure_folder, read_metrics, save_figure
 from simlab.running.summary import (
@@ -95,20 +96,7 @@ NA_NOTE = "metrics that do not apply to a variant are left out"
 CUT_NOTE = "bands cut at each metric's range"
 ylabel_of = unit_of  # the name earlier releases exported
 # the metrics whose paired differences are drawn over time (one page), as simlab compare reports them
-HEADLINE = [
-    "opinion_variance",
-    "polarization_er",
-    "bimodality",
-    "extremity",
-    "extreme_user_share",
-    "exposure_extremeness",
-    "extreme_exposure_share",
-    "slate_diversity",
-    "topic_entropy",
-    "coverage",
-    "ctr",
-    "engagement",
-]
+HEADLINE = DEFAULT_METRICS
 
 
 def text_width(text: str, size: float) -> float:

@@ -10,27 +10,15 @@ import torch
 from torch import Tensor
 
 from simlab.core.protocols import N_DENSE, N_ITEM_DENSE, N_USER_DENSE, PlatformView
-from simlab.core.state import Catalog, Graph, ImpressionLog, ObservedItems
+from simlab.core.state import Catalog, Graph, ImpressionLog
 from simlab.recommenders.dlrm import DLRM, SPARSE_FEATURES, InteractionArch
 from simlab.recommenders.dlrm.arches import interaction_width
 from simlab.recommenders.dlrm.recommender import DLRMRecommender
 from simlab.recommenders.dlrm.trainer import Trainer, bce_loss, functional_loss, functional_sgd_step
 from simlab.registry import RECOMMENDERS
+from tests.recommenders.test_als import grow
 
 H = 5
-
-
-def grow(view: PlatformView, **columns: torch.Tensor) -> None:
-    """Append observable items (topic, creator, created, impressions, engagements) to the view,
-    as the loop does when the catalog grows."""
-    old = view.items
-    view.items = ObservedItems(
-        *(
-            torch.cat([old.live(name), columns[name]])
-            for name in ("topic", "creator", "created", "impressions", "engagements")
-        ),
-        size=old.size + columns["topic"].shape[0],
-    )
 
 
 def make_view(n_users: int, n_items: int, seed: int = 0, capacity: int | None = None, topics: int = 4) -> PlatformView:
