@@ -21,8 +21,9 @@ import pandas as pd
 
 from simlab.core.errors import ScenarioError
 from simlab.results.intervals import difference_bounds, few_note, interval, metric_bounds
+from simlab.results.metrics_file import read_metrics
 from simlab.results.tables import ID_COLUMNS, sweep_columns
-from simlab.running.files import atomic_write, read_metrics
+from simlab.running.files import atomic_write
 
 DEFAULT_METRICS = [
     "opinion_variance",

@@ -27,8 +27,9 @@ from simlab.core.errors import ScenarioError
 from simlab.outputs.labels import FAMILIES, NOTES, OTHER, grouped, slug, title_of, unit_of
 from simlab.results.applicable import mask_summary, not_applicable
 from simlab.results.intervals import FEW, excludes_zero
+from simlab.results.metrics_file import read_metrics
 from simlab.results.tables import summary_sweep_columns
-from simlab.running.files import atomic_write, read_metrics
+from simlab.running.files import atomic_write
 
 # figure file name (or prefix) -> what it shows, in the order the report presents them
 CAPTIONS = [

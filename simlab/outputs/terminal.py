@@ -16,8 +16,8 @@ import yaml
 from simlab.outputs.labels import title_of
 from simlab.results.applicable import mask_summary, not_applicable
 from simlab.results.intervals import excludes_zero, few_note
+from simlab.results.metrics_file import read_metrics
 from simlab.results.tables import summary_sweep_columns
-from simlab.running.files import read_metrics
 
 HEADLINE = ["opinion_variance", "polarization_er", "extremity", "exposure_extremeness", "coverage", "ctr"]
 PER_BLOCK = 4  # variants side by side

@@ -22,6 +22,7 @@ import pandas as pd
 import yaml
 
 from simlab.results.applicable import mask
+from simlab.results.metrics_file import read_metrics
 from simlab.results.tables import baselines, final_rows, metric_columns, points, same_point, sweep_columns
 
 
@@ -95,8 +96,6 @@ def load_run(run_dir: str | Path | Run) -> Run:
     Raises:
         ScenarioError: metrics.csv is not a simlab metrics table.
     """
-    from simlab.running.files import read_metrics  # the metrics.csv reader lives with the run's files
-
     if isinstance(run_dir, Run):
         return run_dir
     run_dir = Path(run_dir)
