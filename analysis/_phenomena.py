@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from simlab.results.intervals import UNBOUNDED, difference_bounds, few_note, interval, mean_ci, metric_bounds
 from simlab.running.files import read_metrics
-from simlab.running.summary import UNBOUNDED, difference_bounds, few_note, interval, mean_ci, metric_bounds
 
 CUT = "†"  # marks an interval cut at the range its quantity can take (as in the report)
 

@@ -23,8 +23,8 @@ import pandas as pd
 from _phenomena import with_note
 from matplotlib.lines import Line2D
 
-from simlab.outputs.plotting import colour, notes, page, save, step_intervals, style
-from simlab.running.summary import interval, mean_ci, metric_bounds
+from simlab.outputs.pages import colour, notes, page, save, style
+from simlab.results.intervals import interval, mean_ci, metric_bounds, step_intervals
 
 SCENARIO = "scenarios/algorithmic_bias_sweep.yaml"
 GAMMA, CONFIDENCE = "dynamics.gamma", "population.confidence"

@@ -18,7 +18,7 @@ import pandas as pd
 import yaml
 from _phenomena import with_note
 
-from simlab.outputs.plotting import plot_metric_curves
+from simlab.outputs.metric_figures import plot_metric_curves
 from simlab.running.files import read_metrics
 
 SCENARIO = "scenarios/dlrm_engagement.yaml"

@@ -22,7 +22,7 @@ import pandas as pd
 import yaml
 from _phenomena import fmt, read, with_note
 
-from simlab.outputs.plotting import plot_metric_curves
+from simlab.outputs.metric_figures import plot_metric_curves
 
 SCENARIO = "scenarios/history_reset.yaml"
 MEASURES = {"exposure_distance": "opinion distance of the feed", "exposure_extremeness": "extremeness of the feed"}

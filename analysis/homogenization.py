@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 from _phenomena import CUT, with_note
 
-from simlab.outputs.plotting import plot_metric_curves
-from simlab.running.summary import difference_bounds, interval, metric_bounds
+from simlab.outputs.metric_figures import plot_metric_curves
+from simlab.results.intervals import difference_bounds, interval, metric_bounds
 
 SCENARIO = "scenarios/homogenization.yaml"
 FORMS = ["homogenization", "homogenization_cumulative", "homogenization_chaney"]

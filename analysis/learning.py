@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from simlab.outputs.plotting import plot_metric_curves
+from simlab.outputs.metric_figures import plot_metric_curves
+from simlab.results.intervals import difference_bounds, few_note, interval, metric_bounds
 from simlab.running.files import read_metrics
-from simlab.running.summary import difference_bounds, few_note, interval, metric_bounds
 
 SCENARIO = "scenarios/learning.yaml"
 CLOSED_LOOP = ["dlrm", "als", "popularity", "random", "oracle"]

@@ -28,8 +28,8 @@ import numpy as np
 
 from simlab.metrics.measures import bimodality_coefficient_t, opinion_variance_t
 from simlab.outputs.phenomena_figures import plot_category_grid
+from simlab.results.intervals import few_note
 from simlab.running.files import read_metrics
-from simlab.running.summary import few_note
 
 SCENARIO = "scenarios/phase_diagram.yaml"
 X_KEY, Y_KEY = "population.confidence", "behavior.b_ext"

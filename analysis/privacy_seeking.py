@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 from _phenomena import fmt, read, tail_mean, with_note
 
-from simlab.outputs.plotting import plot_metric_curves
+from simlab.outputs.metric_figures import plot_metric_curves
 
 SCENARIO = "scenarios/privacy_seeking.yaml"
 WINDOW = 10

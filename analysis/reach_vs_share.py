@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 from _phenomena import fmt, with_note
 
-from simlab.outputs.plotting import plot_metric_curves
+from simlab.outputs.metric_figures import plot_metric_curves
 
 SCENARIO = "scenarios/reach_vs_share.yaml"
 WINDOW = 10  # extreme_reach's window in the scenario

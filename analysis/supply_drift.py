@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 from _phenomena import fmt, read, with_note
 
-from simlab.outputs.plotting import plot_metric_curves
+from simlab.outputs.metric_figures import plot_metric_curves
 
 SCENARIO = "scenarios/supply_drift.yaml"
 PAIRS = {"oracle feed": ("no_drift", "drift"), "random feed": ("random_no_drift", "random_drift")}

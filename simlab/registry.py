@@ -166,13 +166,13 @@ POPULATIONS: Registry[Population] = Registry(
 NETWORKS: Registry[Network] = Registry(
     "network",
     {
-        "barabasi_albert": "simlab.society.network:BarabasiAlbert",
-        "edge_list": "simlab.society.network:EdgeList",
-        "erdos_renyi": "simlab.society.network:ErdosRenyi",
-        "karate_club": "simlab.society.network:KarateClub",
-        "none": "simlab.society.network:EmptyNetwork",
-        "sbm": "simlab.society.network:StochasticBlockModel",
-        "watts_strogatz": "simlab.society.network:WattsStrogatz",
+        "barabasi_albert": "simlab.society.network.generators:BarabasiAlbert",
+        "edge_list": "simlab.society.network.files:EdgeList",
+        "erdos_renyi": "simlab.society.network.generators:ErdosRenyi",
+        "karate_club": "simlab.society.network.generators:KarateClub",
+        "none": "simlab.society.network.generators:EmptyNetwork",
+        "sbm": "simlab.society.network.generators:StochasticBlockModel",
+        "watts_strogatz": "simlab.society.network.generators:WattsStrogatz",
     },
 )
 CATALOGS: Registry[CatalogModel] = Registry("catalog", {"default": "simlab.society.catalog:CreatorCatalog"})

@@ -4,11 +4,11 @@ Reads metrics frames (a run folder's metrics.csv: variant, replicate, step, one 
 metric). Variants that share a replicate index share their seeds, so each variant is compared
 with the baseline replicate by replicate: the paired difference d_r = x_r(variant) -
 x_r(baseline) at the final step, with the 95% t-interval of the d_r from
-:func:`simlab.running.summary.interval` (the project's one interval, cut at the range a difference
+:func:`simlab.results.intervals.interval` (the project's one interval, cut at the range a difference
 of the metric can take; ``clipped`` says when it was). ``*`` (``excludes_zero``) marks an interval
-of positive width that excludes 0 (:func:`simlab.running.summary.excludes_zero`). With fewer
+of positive width that excludes 0 (:func:`simlab.results.intervals.excludes_zero`). With fewer
 than 5 pairs the tables say "few replicates". Metrics that do not apply to a variant
-(:mod:`simlab.outputs.applicable`: a cohort it lacks, predictions its feed does not make) are n/a.
+(:mod:`simlab.results.applicable`: a cohort it lacks, predictions its feed does not make) are n/a.
 """
 
 from __future__ import annotations
@@ -20,15 +20,10 @@ import numpy as np
 import pandas as pd
 
 from simlab.core.errors import ScenarioError
-from simlab.running.files import atomic_write, read_metrics
-from simlab.running.summary import (
-    ID_COLUMNS,
-    difference_bounds,
-    few_note,
-    interval,
-    metric_bounds,
-    sweep_columns,
-)
+from simlab.results.intervals import difference_bounds, few_note, interval, metric_bounds
+from simlab.results.metrics_file import read_metrics
+from simlab.results.tables import ID_COLUMNS, sweep_columns
+from simlab.running.files import atomic_write
 
 DEFAULT_METRICS = [
     "opinion_variance",
@@ -254,10 +249,10 @@ def sweep_values(variants: list[str]) -> tuple[str, dict[str, float]] | None:
 
 def applies(metrics: pd.DataFrame, folder: Path) -> pd.DataFrame:
     """``metrics`` of the run in ``folder`` with NaN where a metric does not apply to a variant
-    (:func:`simlab.outputs.applicable.mask`, read from the folder's scenario.yaml)."""
+    (:func:`simlab.results.applicable.mask`, read from the folder's scenario.yaml)."""
     import yaml
 
-    from simlab.outputs.applicable import mask
+    from simlab.results.applicable import mask
 
     path = folder / "scenario.yaml"
     scenario = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else None

@@ -1,7 +1,7 @@
 """Figures of a comparison (reads the table of :func:`simlab.outputs.compare.paired_differences`
 or a metrics frame; never the live simulation): the engagement/outcome trade-off, a forest plot
 of the paired differences, and a dose-response plot of a swept strength. Drawn at print size on
-the page geometry of :mod:`simlab.outputs.plotting` (7.2 in wide, 8 pt text, at most 12 panels a
+the page geometry of :mod:`simlab.outputs.pages` (7.2 in wide, 8 pt text, at most 12 panels a
 page), every axis in words with its unit, intervals cut at each metric's range."""
 
 from __future__ import annotations
@@ -15,19 +15,10 @@ from matplotlib.axes import Axes
 
 from simlab.outputs.compare import DEFAULT_METRICS, final_rows, sweep_values, variants_of
 from simlab.outputs.labels import title_of, unit_of
-from simlab.outputs.plotting import (
-    FONT,
-    MAX_PANELS,
-    colour,
-    draw_forest_panels,
-    notes,
-    page,
-    pages,
-    save,
-    style,
-    swept_key_label,
-)
-from simlab.running.summary import interval, metric_bounds
+from simlab.outputs.metric_figures import draw_forest_panels
+from simlab.outputs.pages import FONT, MAX_PANELS, colour, notes, page, pages, save, style
+from simlab.outputs.sweep_figures import swept_key_label
+from simlab.results.intervals import interval, metric_bounds
 
 
 def label(metric: str) -> str:
@@ -147,7 +138,7 @@ def plot_tradeoff(
 
 def plot_forest(table: pd.DataFrame, out: Path, columns: int = 3, filename: str = "compare_forest.png") -> Path:
     """One panel per metric: each variant's paired difference to the baseline with its 95%
-    interval; filled markers where the interval excludes 0 (:func:`plotting.draw_forest_panels`).
+    interval; filled markers where the interval excludes 0 (:func:`simlab.outputs.metric_figures.draw_forest_panels`).
     More than 12 metrics go on several pages (``compare_forest_2.png``, ...); returns the first."""
     metrics = list(dict.fromkeys(table["metric"]))
     variants = list(dict.fromkeys(table["variant"]))

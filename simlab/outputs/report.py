@@ -6,8 +6,8 @@ and timings, and the resolved scenario.
 All numbers come from summary.csv (:func:`simlab.running.summary.summarize`): means and paired
 differences with the project's one interval, the 95% t-interval over replicates cut at each
 metric's declared range (a cut interval is marked †). A difference is highlighted only when its
-interval excludes 0 with positive width (:func:`simlab.running.summary.excludes_zero`); metrics
-that do not apply to a variant (:mod:`simlab.outputs.applicable`) read n/a; with fewer than 5
+interval excludes 0 with positive width (:func:`simlab.results.intervals.excludes_zero`); metrics
+that do not apply to a variant (:mod:`simlab.results.applicable`) read n/a; with fewer than 5
 replicates the summary says so.
 """
 
@@ -24,10 +24,12 @@ import pandas as pd
 import yaml
 
 from simlab.core.errors import ScenarioError
-from simlab.outputs.applicable import mask_summary, not_applicable
 from simlab.outputs.labels import FAMILIES, NOTES, OTHER, grouped, slug, title_of, unit_of
-from simlab.running.files import atomic_write, read_metrics
-from simlab.running.summary import FEW, excludes_zero, summary_sweep_columns
+from simlab.results.applicable import mask_summary, not_applicable
+from simlab.results.intervals import FEW, excludes_zero
+from simlab.results.metrics_file import read_metrics
+from simlab.results.tables import summary_sweep_columns
+from simlab.running.files import atomic_write
 
 # figure file name (or prefix) -> what it shows, in the order the report presents them
 CAPTIONS = [

@@ -2,7 +2,7 @@
 per variant the mean with its 95% interval and, for variants with a baseline, the paired
 difference to it (``*``: the interval excludes 0). The numbers are summary.csv's
 (:func:`simlab.running.summary.summarize`), n/a where a metric does not apply
-(:mod:`simlab.outputs.applicable`); report.html has every metric.
+(:mod:`simlab.results.applicable`); report.html has every metric.
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from simlab.outputs.applicable import mask_summary, not_applicable
 from simlab.outputs.labels import title_of
-from simlab.running.files import read_metrics
-from simlab.running.summary import excludes_zero, few_note, summary_sweep_columns
+from simlab.results.applicable import mask_summary, not_applicable
+from simlab.results.intervals import excludes_zero, few_note
+from simlab.results.metrics_file import read_metrics
+from simlab.results.tables import summary_sweep_columns
 
 HEADLINE = ["opinion_variance", "polarization_er", "extremity", "exposure_extremeness", "coverage", "ctr"]
 PER_BLOCK = 4  # variants side by side

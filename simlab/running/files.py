@@ -22,7 +22,6 @@ A run folder may have been handed over by someone else, damaged, or planted with
 from __future__ import annotations
 
 import contextlib
-import csv
 import errno
 import fcntl
 import io
@@ -34,10 +33,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-import pandas as pd
-
 from simlab.core.errors import OutputError, ScenarioError
-from simlab.running.summary import ID_COLUMNS
+
+# the metrics.csv reader belongs to the results layer; it is re-exported here for the run's own readers
+from simlab.results.metrics_file import read_header as read_header
+from simlab.results.metrics_file import read_metrics as read_metrics
 
 LOCK_FILE = ".simlab.lock"
 # the names of temporary files: ".<name>.tmp<random>" (atomic_file; older versions wrote
@@ -275,42 +275,3 @@ def locked(run_dir: Path) -> Iterator[None]:
 
 def safe_name(label: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.\-]+", "_", label)
-
-
-def read_header(handle: IO[bytes]) -> list[str]:
-    """The first CSV row of a binary file (then back at the start)."""
-    text = io.TextIOWrapper(handle, encoding="utf-8", newline="")
-    try:
-        return next(csv.reader(text), [])
-    finally:
-        text.detach()
-        handle.seek(0)
-
-
-def read_metrics(path: Path, handle: IO[bytes] | None = None) -> pd.DataFrame:
-    """A metrics.csv as a DataFrame (variant labels kept as text, empty cells NaN); read from
-    ``handle`` when given (a file opened by :func:`open_inside`), else from ``path``.
-
-    Raises ScenarioError (one line) for a file that is not a simlab metrics table: undecodable,
-    malformed CSV, the ID columns missing or not numbers.
-    """
-    try:
-        with contextlib.ExitStack() as stack:
-            if handle is None:
-                handle = stack.enter_context(open(path, "rb"))
-            columns = read_header(handle)
-            if not columns:
-                return pd.DataFrame(columns=ID_COLUMNS)
-            if columns[: len(ID_COLUMNS)] != list(ID_COLUMNS):
-                raise ValueError(f"expected the columns to start with {', '.join(ID_COLUMNS)}")
-            na = {c: ["", "nan", "NaN"] for c in columns if c != "variant"}
-            frame = pd.read_csv(handle, dtype={"variant": str}, keep_default_na=False, na_values=na)
-        if not all(pd.api.types.is_numeric_dtype(frame[c]) for c in ("replicate", "step")):
-            raise ValueError("expected integers in the replicate and step columns, found text")
-    except (UnicodeDecodeError, csv.Error, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise ScenarioError(f"not a simlab metrics table ({type(exc).__name__})", file=str(path)) from None
-    except ValueError as exc:
-        raise ScenarioError(f"not a simlab metrics table: {exc}", file=str(path)) from None
-    except OSError as exc:
-        raise ScenarioError(f"cannot read: {exc.strerror}", file=str(path)) from None
-    return frame

@@ -1,225 +1,85 @@
-"""Summary statistics across replicates: final means, intervals and paired differences.
+"""summary.csv: the final-step mean of every metric over replicates and the paired difference to
+each point's baseline, with the project's one interval.
 
-**The interval.** Every interval simlab reports (summary.csv, the figures' bands, the report,
-``simlab compare``) is :func:`interval`: the two-sided 95% Student t-interval of a mean over
-replicates, mean +/- t(0.975, n - 1) * sd / sqrt(n) with the sample standard deviation (ddof 1),
-**cut at the metric's declared range** (:data:`simlab.metrics.columns.BOUNDS`: shares and
-probabilities in [0, 1], variances >= 0; a difference of two such values in [-(hi - lo), hi - lo]).
-The mean lies in the range, so cutting the interval there never loses coverage: it only drops
-values the mean cannot take (a t-band of three shares near 0 would otherwise reach below 0). A cut
-interval says so (``clipped``; the tables mark it). Replicates are few (3 to 10), so the normal
-approximation (1.96) would be too narrow: with 3 replicates t(0.975, 2) = 4.30, 2.2x wider. A
-paired difference (variant minus its baseline) is taken per replicate first, since replicate r of
-every variant shares its seed (the same society and item draws), and the interval is that of the
-mean of those differences.
-
-**Significance.** An interval "excludes 0" (``*`` in tables, a filled marker in figures) only
-when it is defined and has positive width: fewer than two finite values, or values that do not
-vary (a zero-width interval, such as a difference that is the same in every pair), never count,
-whatever their mean. With fewer than :data:`FEW` pairs every table and figure carries the note
-``n = 3: few replicates`` (:func:`few_note`).
-
-**The columns.** metrics.csv starts with ``variant, replicate, step``, then one column per swept
-key (named by the key: a dotted path such as ``behavior.b_ext``, or a top-level key such as
-``seed``), then one column per metric (metric names are never scenario keys).
+The statistics live in the results layer, below both running and outputs:
+:mod:`simlab.results.intervals` (the 95% t-interval cut at each metric's declared range, paired
+differences, significance) and :mod:`simlab.results.tables` (the columns and points of a metrics
+table). Their names are re-exported here, so that ``from simlab.running.summary import interval``
+keeps working.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
 import pandas as pd
-from scipy import stats
 
-ID_COLUMNS = ["variant", "replicate", "step"]
-LEVEL = 0.95  # the coverage of every interval
-FEW = 5  # fewer pairs (replicates) than this: tables and figures say "few replicates"
-# an interval narrower than this share of its magnitude has no width: values that do not vary,
-# up to the float32 precision (~1e-7) of the state the metrics are computed from
-ZERO_WIDTH = 1e-6
-UNBOUNDED = (-math.inf, math.inf)
+from simlab.results.intervals import (
+    FEW,
+    LEVEL,
+    UNBOUNDED,
+    ZERO_WIDTH,
+    Interval,
+    curves,
+    difference_bounds,
+    excludes_zero,
+    few_note,
+    has_width,
+    interval,
+    mean_ci,
+    metric_bounds,
+    paired,
+    paired_curves,
+    step_intervals,
+)
+from simlab.results.tables import (
+    ID_COLUMNS,
+    baselines,
+    final_rows,
+    id_columns,
+    metric_columns,
+    point_columns,
+    point_label,
+    points,
+    same_value,
+    select_point,
+    summary_sweep_columns,
+    sweep_columns,
+)
 
-
-@dataclass(frozen=True)
-class Interval:
-    """A mean over ``n`` finite values with its 95% t-interval [low, high], cut at the range the
-    values can take (``clipped``: the t-interval reached past it). low and high are NaN with
-    fewer than two values."""
-
-    mean: float
-    low: float
-    high: float
-    n: int
-    clipped: bool = False
-
-    @property
-    def defined(self) -> bool:
-        """Both ends finite and the interval of positive width (:func:`has_width`)."""
-        return has_width(self.low, self.high)
-
-    @property
-    def excludes_zero(self) -> bool:
-        return excludes_zero(self.low, self.high)
-
-
-def has_width(low: float, high: float) -> bool:
-    """Both ends finite and high - low more than :data:`ZERO_WIDTH` of the larger |end|: a
-    difference that is the same in every pair (up to rounding) has no width."""
-    if not (math.isfinite(low) and math.isfinite(high)):
-        return False
-    return bool(high - low > ZERO_WIDTH * max(abs(low), abs(high)))
-
-
-def excludes_zero(low: float, high: float) -> bool:
-    """The significance rule: a finite interval of positive width (:func:`has_width`) that does
-    not contain 0 (a zero-width or undefined interval never counts)."""
-    return has_width(low, high) and (low > 0 or high < 0)
-
-
-def metric_bounds(name: str) -> tuple[float, float]:
-    """The declared range of metric ``name`` (:data:`simlab.metrics.columns.BOUNDS`), else unbounded."""
-    from simlab.metrics.columns import BOUNDS
-
-    return BOUNDS.get(str(name), UNBOUNDED)
-
-
-def difference_bounds(bounds: tuple[float, float]) -> tuple[float, float]:
-    """The range of a difference of two values in ``bounds``: [-(hi - lo), hi - lo]."""
-    span = bounds[1] - bounds[0]
-    return (-span, span)
-
-
-def interval(values: np.ndarray, bounds: tuple[float, float] = UNBOUNDED) -> Interval:
-    """Mean and 95% t-interval of ``values`` (n,), NaN entries dropped, cut at ``bounds`` (see
-    the module docstring); the interval is NaN with fewer than two finite values."""
-    values = np.asarray(values, dtype=float)
-    values = values[np.isfinite(values)]
-    if values.size == 0:
-        return Interval(math.nan, math.nan, math.nan, 0)
-    mean = float(values.mean())
-    if values.size < 2:
-        return Interval(mean, math.nan, math.nan, 1)
-    half = float(stats.t.ppf(0.5 + LEVEL / 2, values.size - 1) * values.std(ddof=1) / np.sqrt(values.size))
-    low, high = mean - half, mean + half
-    clipped = bool(low < bounds[0] or high > bounds[1])
-    return Interval(mean, max(low, bounds[0]), min(high, bounds[1]), int(values.size), clipped)
-
-
-def mean_ci(values: np.ndarray, bounds: tuple[float, float] = UNBOUNDED) -> tuple[float, float, float]:
-    """(mean, low, high) of :func:`interval`: the 95% t-interval, cut at ``bounds``; the interval
-    is NaN with fewer than two finite values. ``values`` is (n,), NaN entries dropped."""
-    found = interval(values, bounds)
-    return found.mean, found.low, found.high
-
-
-def few_note(n: int) -> str:
-    """``"n = 3: few replicates"`` when ``n`` (pairs or replicates) is below :data:`FEW`, else ``""``."""
-    return f"n = {n}: few replicates" if 0 < n < FEW else ""
-
-
-def sweep_columns(columns: Iterable[str]) -> list[str]:
-    """The swept-key columns among a metrics table's columns: those naming a scenario key (its
-    first dotted part is a top-level scenario key), in order."""
-    from simlab.config.schema import Scenario
-
-    return [c for c in columns if c not in ID_COLUMNS and str(c).split(".")[0] in Scenario.model_fields]
-
-
-def summary_sweep_columns(columns: Iterable[str]) -> list[str]:
-    """The swept-key columns of a summary.csv: those between ``variant`` and ``metric``."""
-    columns = list(columns)
-    return columns[columns.index("variant") + 1 : columns.index("metric")]
-
-
-def id_columns(columns: Iterable[str]) -> list[str]:
-    """``variant, replicate, step`` and the swept keys: every column that is not a metric."""
-    columns = list(columns)
-    return [c for c in ID_COLUMNS if c in columns] + sweep_columns(columns)
-
-
-def metric_columns(columns: Iterable[str]) -> list[str]:
-    columns = list(columns)
-    ids = set(id_columns(columns))
-    return [c for c in columns if c not in ids]
-
-
-def point_columns(columns: Iterable[str]) -> list[str]:
-    """What identifies one curve: the variant and the swept values (a task minus its replicate)."""
-    return ["variant", *sweep_columns(columns)]
-
-
-def point_label(variant: Any, sweep: Mapping[str, Any]) -> str:
-    """``variant`` or ``variant|key=value,...``, as task labels read."""
-    if not sweep:
-        return str(variant)
-    return f"{variant}|" + ",".join(f"{k}={v}" for k, v in sweep.items())
-
-
-def points(frame: pd.DataFrame) -> list[tuple[Any, ...]]:
-    """The distinct (variant, *swept values) of a metrics table, in the order of the table (the
-    scenario's order: variants as listed, then the sweep grid)."""
-    keys = point_columns(frame.columns)
-    return list(dict.fromkeys(frame[keys].itertuples(index=False, name=None)))
-
-
-def same_value(a: Any, b: Any) -> bool:
-    """Swept values compare as numbers where both are numbers (1 and 1.0 are the same point)."""
-    try:
-        return bool(float(a) == float(b))
-    except (TypeError, ValueError):
-        return str(a) == str(b)
-
-
-def baselines(
-    frame: pd.DataFrame, sweep_baseline: Mapping[str, Any] | None = None, variants: list[str] | None = None
-) -> dict[tuple[Any, ...], tuple[Any, ...]]:
-    """For each point (variant, *swept values) the point its paired differences are taken against.
-
-    Without ``sweep_baseline``: the first variant at the same sweep point (so each sweep point
-    compares the variants with each other). With it (swept key -> value): the same variant with
-    those keys set to the declared values (so the sweep's effect against a declared reference).
-    "First" is the first of ``variants`` (the scenario's order) when given, else of the table.
-    A point whose baseline is missing from the table (its tasks failed) is left out of the
-    mapping: its differences are NaN, never taken against some other point.
-    """
-    keys = sweep_columns(frame.columns)
-    found = points(frame)
-    variants = [v for v in variants or [] if v in {p[0] for p in found}] or list(dict.fromkeys(p[0] for p in found))
-    out = {}
-    for point in found:
-        if sweep_baseline:
-            want = (point[0], *(sweep_baseline.get(k, v) for k, v in zip(keys, point[1:])))
-        else:
-            want = (variants[0], *point[1:])
-        match = [p for p in found if all(same_value(a, b) for a, b in zip(p, want))]
-        if match:
-            out[point] = match[0]
-    return out
-
-
-def final_rows(metrics: pd.DataFrame) -> pd.DataFrame:
-    """The last recorded step of each task (variant, swept values, replicate)."""
-    keys = [*point_columns(metrics.columns), "replicate"]
-    return metrics.loc[metrics.groupby(keys, sort=False, dropna=False)["step"].idxmax()]
-
-
-def paired(frame: pd.DataFrame, point: tuple[Any, ...], baseline: tuple[Any, ...], name: str) -> pd.Series:
-    """Per replicate (index), ``name`` at ``point`` minus at ``baseline`` in rows of one step or of
-    final values; replicates missing on either side dropped."""
-    own, base = (select_point(frame, p).set_index("replicate")[name] for p in (point, baseline))
-    return own.sub(base).dropna()
-
-
-def select_point(frame: pd.DataFrame, point: tuple[Any, ...]) -> pd.DataFrame:
-    keys = point_columns(frame.columns)
-    mask = np.ones(len(frame), dtype=bool)
-    for key, value in zip(keys, point):
-        mask &= frame[key].map(lambda v, value=value: same_value(v, value)).to_numpy(dtype=bool)
-    return frame[mask]
+__all__ = [
+    "FEW",
+    "ID_COLUMNS",
+    "LEVEL",
+    "UNBOUNDED",
+    "ZERO_WIDTH",
+    "Interval",
+    "baselines",
+    "curves",
+    "difference_bounds",
+    "excludes_zero",
+    "few_note",
+    "final_rows",
+    "has_width",
+    "id_columns",
+    "interval",
+    "mean_ci",
+    "metric_bounds",
+    "metric_columns",
+    "paired",
+    "paired_curves",
+    "point_columns",
+    "point_label",
+    "points",
+    "same_value",
+    "select_point",
+    "step_intervals",
+    "summarize",
+    "summary_sweep_columns",
+    "sweep_columns",
+]
 
 
 def summarize(metrics: pd.DataFrame, sweep_baseline: Mapping[str, Any] | None = None) -> pd.DataFrame:
@@ -271,37 +131,3 @@ def summarize(metrics: pd.DataFrame, sweep_baseline: Mapping[str, Any] | None = 
                 }
             )
     return pd.DataFrame(rows)
-
-
-def curves(metrics: pd.DataFrame, name: str, point: tuple[Any, ...]) -> pd.DataFrame:
-    """Per step: mean and 95% interval over replicates of ``name`` at ``point``, cut at the
-    metric's range. (S, 4) frame indexed by step with columns mean, low, high, clipped."""
-    frame = select_point(metrics, point)
-    return step_intervals(frame.set_index("step")[name], metric_bounds(name))
-
-
-def paired_curves(metrics: pd.DataFrame, name: str, point: tuple[Any, ...], baseline: tuple[Any, ...]) -> pd.DataFrame:
-    """Per step: mean and 95% interval over replicates of the paired difference ``point`` minus
-    ``baseline`` (replicate r minus replicate r at the same step), cut at the difference's range."""
-    own = select_point(metrics, point).set_index(["step", "replicate"])[name]
-    base = select_point(metrics, baseline).set_index(["step", "replicate"])[name]
-    diff = own.sub(base).dropna()
-    return step_intervals(diff.droplevel("replicate"), difference_bounds(metric_bounds(name)))
-
-
-def step_intervals(values: pd.Series, bounds: tuple[float, float] = UNBOUNDED) -> pd.DataFrame:
-    """:func:`interval` of each step's values at once. ``values`` indexed by step (one entry per
-    replicate); returns a frame indexed by step with columns mean, low, high, clipped."""
-    groups = values.astype(float).groupby(level=0)
-    n, mean, sd = groups.count(), groups.mean(), groups.std(ddof=1)
-    counts = n.to_numpy(dtype=float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        t = stats.t.ppf(0.5 + LEVEL / 2, np.where(counts >= 2, counts - 1, np.nan))
-        half = t * sd.to_numpy(dtype=float) / np.sqrt(counts)
-    low, high = mean.to_numpy() - half, mean.to_numpy() + half
-    clipped = (low < bounds[0]) | (high > bounds[1])
-    out = pd.DataFrame(
-        {"mean": mean, "low": np.clip(low, *bounds), "high": np.clip(high, *bounds), "clipped": clipped},
-        index=mean.index,
-    )
-    return out.sort_index()

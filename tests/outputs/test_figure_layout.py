@@ -11,10 +11,14 @@ import pytest
 from matplotlib.collections import PolyCollection
 
 from simlab.outputs import plotting
-from simlab.outputs.applicable import mask, not_applicable
 from simlab.outputs.compare import paired_differences
 from simlab.outputs.compare_figures import plot_tradeoff
 from simlab.outputs.labels import title_of
+from simlab.outputs.metric_figures import draw_metric_curves, draw_metric_families, forest_table
+from simlab.outputs.pages import MAX_PANELS, PAGE_WIDTH
+from simlab.outputs.sweep_figures import draw_sweep
+from simlab.results.applicable import mask, not_applicable
+from simlab.results.run import load_run
 from simlab.running.files import read_metrics
 from tests.outputs.handmade import write_run
 
@@ -49,8 +53,8 @@ def texts(figure):
 
 
 def check_layout(name, figure):
-    assert figure.get_figwidth() == pytest.approx(plotting.PAGE_WIDTH), name
-    assert 1 <= len(panels(figure)) <= plotting.MAX_PANELS, name
+    assert figure.get_figwidth() == pytest.approx(PAGE_WIDTH), name
+    assert 1 <= len(panels(figure)) <= MAX_PANELS, name
     boxes = texts(figure)
     page = figure.bbox
     for text, box in boxes:
@@ -69,7 +73,7 @@ def check_layout(name, figure):
 
 
 def test_every_figure_of_a_run_fits_a_page_and_no_text_collides(feeds_run):
-    run = plotting.load_run(feeds_run)
+    run = load_run(feeds_run)
     drawn = {}
     for draw in plotting.DRAWINGS:
         drawn |= draw(run)
@@ -96,14 +100,14 @@ def test_a_long_family_is_split_into_pages_of_12(handmade):
     metrics = read_metrics(handmade / "metrics.csv")
     names = [c for c in metrics.columns if c not in ("variant", "replicate", "step")]
     wide = metrics.assign(**{f"m{i}": metrics["extremity"] for i in range(20)})
-    figures = plotting.draw_metric_curves(wide, [*names, *(f"m{i}" for i in range(20))], filename="m.png")
+    figures = draw_metric_curves(wide, [*names, *(f"m{i}" for i in range(20))], filename="m.png")
     assert list(figures) == ["m.png", "m_2.png", "m_3.png"]
     assert [len(panels(f)) for f in figures.values()] == [12, 12, len(names) + 20 - 24]
 
 
 def test_bands_of_shares_stay_in_0_1_and_the_figure_says_they_were_cut(handmade):
     metrics = read_metrics(handmade / "metrics.csv")
-    (figure,) = plotting.draw_metric_curves(metrics, ["extreme_user_share", "opinion_variance"]).values()
+    (figure,) = draw_metric_curves(metrics, ["extreme_user_share", "opinion_variance"]).values()
     share = next(ax for ax in figure.axes if title(ax) == title_of("extreme_user_share"))
     bands = [c for c in share.collections if isinstance(c, PolyCollection)]
     assert len(bands) == 3
@@ -117,17 +121,17 @@ def test_bands_of_shares_stay_in_0_1_and_the_figure_says_they_were_cut(handmade)
 
 
 def test_metrics_that_do_not_apply_are_not_drawn(handmade):
-    run = plotting.load_run(handmade)
+    run = load_run(handmade)
     # no cohort: neither the logged-out column (empty) nor the logged-in one (everyone) is drawn
     assert "exposure_extremeness_logged_in" not in run.names and "exposure_extremeness_logged_out" not in run.names
-    figures = plotting.draw_metric_families(run)
+    figures = draw_metric_families(run)
     titles = {title(ax) for f in figures.values() for ax in f.axes}
     assert title_of("exposure_extremeness_logged_in") not in titles and title_of("rpol") in titles
     # the random feed predicts one number for everyone: R_pol is not drawn for it (0 would be a lie)
     rpol = next(ax for f in figures.values() for ax in f.axes if title(ax) == title_of("rpol"))
     drawn = [line for line in rpol.lines if np.isfinite(np.asarray(line.get_ydata(), dtype=float)).any()]
     assert len(drawn) == 2
-    forest = plotting.forest_table(run).set_index(["point", "metric"])
+    forest = forest_table(run).set_index(["point", "metric"])
     assert np.isnan(forest.loc[("popularity", "rpol"), "diff"])  # its baseline (random) has none
 
 
@@ -148,7 +152,7 @@ def test_what_does_not_apply_is_named_per_point(handmade):
 
 
 def test_sweep_figures_and_phase_diagrams_fit_a_page(sweep_run):
-    figures = plotting.draw_sweep(sweep_run)
+    figures = draw_sweep(sweep_run)
     assert any(n.startswith("phase_") for n in figures) and any(n.startswith("sweep_") for n in figures)
     for name, figure in figures.items():
         check_layout(name, figure)

@@ -6,10 +6,12 @@ import shutil
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
 from PIL import Image
 
-from simlab.outputs import plotting
-from simlab.outputs.plotting import FAMILIES, OTHER, grouped, load_run, plot_run, plot_sweep
+from simlab.outputs.labels import FAMILIES, OTHER, grouped
+from simlab.outputs.plotting import plot_opinion_heatmaps, plot_run, plot_sweep
+from simlab.results.run import load_run
 
 FEED_FIGURES = [
     "metrics_polarization.png",
@@ -61,14 +63,14 @@ def test_points_follow_the_scenario_not_the_file_order(feeds_run, tmp_path):
 
 def test_the_heatmap_colorbar_and_every_snapshot(feeds_run, tmp_path, monkeypatch):
     seen = {}
-    original = plotting.Figure.colorbar
+    original = Figure.colorbar
 
     def spy(self, mappable, **kwargs):
         seen["columns"] = mappable.get_array().shape
         return original(self, mappable, **kwargs)
 
-    monkeypatch.setattr(plotting.Figure, "colorbar", spy)
-    plotting.plot_opinion_heatmaps(feeds_run, tmp_path)
+    monkeypatch.setattr(Figure, "colorbar", spy)
+    plot_opinion_heatmaps(feeds_run, tmp_path)
     assert seen["columns"][1] == 4 or np.prod(seen["columns"]) == 40 * 4  # 40 bins x the 4 snapshots
 
 

@@ -66,8 +66,9 @@ def test_the_report_says_n_a_few_replicates_and_cut_intervals(tmp_path):
     the cohort it does not have is left out; the random feed's shares near 0 have intervals cut at
     0 (marked †); 2 replicates are called few; a difference that is the same in every pair is not
     highlighted."""
+    from simlab.results.tables import final_rows
     from simlab.running.files import read_metrics
-    from simlab.running.summary import final_rows, summarize
+    from simlab.running.summary import summarize
     from tests.outputs.handmade import write_run
 
     def values(variant, replicate, step, name):

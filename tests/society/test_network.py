@@ -9,7 +9,8 @@ import torch
 
 import simlab.society.population  # noqa: F401  (registers the population types)
 from simlab.registry import NETWORKS, POPULATIONS
-from simlab.society.network import Edges, _unrank_pairs, build_graph, gnp_pairs, read_edge_list, to_graph
+from simlab.society.network import Edges, build_graph, gnp_pairs, read_edge_list, to_graph
+from simlab.society.network.generators import unrank_pairs
 
 
 def users(n: int, seed: int = 0):
@@ -34,7 +35,7 @@ def check_consistent(graph) -> None:
 
 def test_unrank_pairs_enumerates_the_upper_triangle():
     for n in (2, 3, 10, 101):
-        u, v = _unrank_pairs(np.arange(n * (n - 1) // 2), n)
+        u, v = unrank_pairs(np.arange(n * (n - 1) // 2), n)
         iu, iv = np.triu_indices(n, 1)
         assert (u == iu).all() and (v == iv).all()
 

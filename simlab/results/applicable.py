@@ -22,7 +22,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simlab.running.summary import metric_columns, point_columns, points, same_value, select_point, sweep_columns
+from simlab.results.tables import (
+    metric_columns,
+    point_columns,
+    point_label,
+    points,
+    same_point,
+    same_value,
+    select_point,
+    sweep_columns,
+)
 
 # recommender types whose predict() is the platform CTR for every user and item
 CONSTANT_PREDICTIONS = frozenset({"random", "chronological"})
@@ -98,7 +107,7 @@ def mask_summary(summary: pd.DataFrame, absent: dict[tuple, set[str]]) -> pd.Dat
     labels = {point: _label(point, list(keys)) for point in absent}
     for index, row in out.iterrows():
         point = (row["variant"], *(row[k] for k in keys))
-        own = next((names for p, names in absent.items() if _matches(p, point)), set())
+        own = next((names for p, names in absent.items() if same_point(p, point)), set())
         base = next((names for p, names in absent.items() if labels[p] == str(row.get("baseline", ""))), set())
         if row["metric"] in own:
             out.loc[index, [c for c in numbers if c in out.columns]] = np.nan
@@ -107,11 +116,5 @@ def mask_summary(summary: pd.DataFrame, absent: dict[tuple, set[str]]) -> pd.Dat
     return out
 
 
-def _matches(a: tuple, b: tuple) -> bool:
-    return len(a) == len(b) and str(a[0]) == str(b[0]) and all(map(same_value, a[1:], b[1:]))
-
-
 def _label(point: tuple, keys: list[str]) -> str:
-    from simlab.running.summary import point_label
-
     return point_label(point[0], dict(zip(keys, point[1:])))
