@@ -62,7 +62,9 @@ def simlab_commands(text: str) -> list[str]:
     pieces = [line for block in blocks(text, "bash") for line in block.splitlines()]
     # an inline span that only names a command (`simlab compare`) or sketches its synopsis
     # (`simlab list --settings [NAME]`, `... > FILE`) is prose, not a command to run
-    pieces += [span for span in re.findall(r"`(simlab [^`]+)`", text) if len(span.split()) > 2 and not set("[>") & set(span)]
+    pieces += [
+        span for span in re.findall(r"`(simlab [^`]+)`", text) if len(span.split()) > 2 and not set("[>") & set(span)
+    ]
     return [command for piece in pieces for command in split_commands(piece)]
 
 
