@@ -1,16 +1,17 @@
-"""The README's mitigation table and figures from run folders of scenarios/mitigations.yaml
-(and, optionally, scenarios/mitigation_dose.yaml).
+"""The mitigation results' table and figures (docs/results/mitigations.md) from run folders of
+scenarios/mitigations.yaml (and, optionally, scenarios/mitigation_dose.yaml).
 
     simlab run scenarios/mitigations.yaml --workers 2 --quiet --out runs/mitigations
     simlab run scenarios/mitigation_dose.yaml --workers 2 --quiet --out runs/mitigation_dose
     python analysis/mitigations.py runs/mitigations --dose runs/mitigation_dose --out docs
 
-Prints the README table (paired difference of each mitigation to the unmitigated baseline at
-the final step, 95% t-interval, * where it excludes 0; also written to RUN_DIR/mitigations.md)
-and writes
+Prints the table (paired difference of each mitigation to the unmitigated baseline at the final
+step, 95% t-interval, * where it excludes 0) and writes it to OUT/mitigations.md (the results
+page includes that file) and RUN_DIR/mitigations.md; writes
 OUT/mitigations_tradeoff.png (engagement cost against the reduction in extremity and in
 polarization), OUT/mitigations_forest.png (every paired difference), and with --dose
-OUT/mitigation_dose.png (the penalty's weight against each outcome). It also prints the
+OUT/mitigation_dose.png (the penalty's weight against each outcome) with its table in
+OUT/mitigation_dose.md and DOSE_RUN_DIR/mitigation_dose.md. It also prints the
 extremeness classifier's ROC AUC at the scenario's noise (one replicate rebuilt, catalog only).
 """
 
@@ -56,7 +57,8 @@ def main() -> None:
     metrics = in_scenario_order(with_point_labels(read_metrics(args.run_dir / "metrics.csv")), args.run_dir)
     table = paired_differences(metrics)
     markdown = to_markdown(table)
-    (args.run_dir / "mitigations.md").write_text(markdown)
+    for folder in (args.out, args.run_dir):
+        (folder / "mitigations.md").write_text(markdown + "\n", encoding="utf-8")
     print(markdown)
     print(plot_tradeoff(table, args.out, filename="mitigations_tradeoff.png"))
     print(plot_forest(table, args.out, filename="mitigations_forest.png"))
@@ -78,8 +80,10 @@ def main() -> None:
         scenario = yaml.safe_load((args.dose / "scenario.yaml").read_text(encoding="utf-8"))  # the axis in words
         print(plot_dose_response(dose, args.out, names=names, filename="mitigation_dose.png", scenario=scenario))
         dose_table = paired_differences(dose, names=names)
-        print(to_markdown(dose_table))
-        (args.dose / "mitigation_dose.md").write_text(to_markdown(dose_table))
+        dose_markdown = to_markdown(dose_table)
+        print(dose_markdown)
+        for folder in (args.out, args.dose):
+            (folder / "mitigation_dose.md").write_text(dose_markdown + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

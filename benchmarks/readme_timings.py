@@ -4,7 +4,8 @@ Runs ``simlab run scenarios/quickstart.yaml`` exactly as the README shows it (de
 figures and report on) in a scratch folder and, with ``--suite``, the default test suite
 (``python -m pytest -p no:cacheprovider``); then writes the README's timing block, the text
 between ``<!-- timings -->`` and ``<!-- /timings -->``, to benchmarks/results/readme_timings.md
-and into README.md. tests/test_readme.py checks that the README's block is that file's.
+and into README.md. tests/test_readme.py checks that the README's block is that file's; the
+documentation's Getting started page includes that file (``--8<--``), so it shows the same text.
 
     python benchmarks/readme_timings.py            # the quickstart; the suite's line is kept
     python benchmarks/readme_timings.py --suite    # both (the suite takes several minutes)

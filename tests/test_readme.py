@@ -1,51 +1,36 @@
-"""Every command example in the README still works as written (at tiny size where it runs)."""
+"""Every command example in the README still works as written (at tiny size where it runs).
+
+The checks are shared with the documentation pages (tests/doc_commands.py, tests/test_docs.py)."""
 
 from __future__ import annotations
 
 import re
-import shlex
-from pathlib import Path
 
 import yaml
 
-import simlab
-from simlab.cli import _parser, main
-from simlab.config import load_scenario, parse_set
+from simlab.cli import main
+from simlab.config import load_scenario
+from tests.doc_commands import (
+    ROOT,
+    blocks,
+    check_command,
+    missing_paths,
+    named_scenarios,
+    run_snippet_tiny,
+    simlab_commands,
+)
 
-ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
-
-# what the Python snippet's scenario is shrunk to (the shape of the `tiny` fixture)
-TINY_OVERRIDES = {
-    "replicates": 1,
-    "population.size": 60,
-    "network.mean_degree": 4,
-    "catalog.size": 80,
-    "catalog.creators": 10,
-    "catalog.new_per_step": 5,
-    "recommender.candidates.size": 20,
-    "output.snapshot_every": 0,
-    "output.figures": False,
-    "output.report": False,
-}
+README_LINES = 300  # issue 23: the README is a landing page; the rest lives in docs/
 
 
 def _blocks(language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", README, flags=re.S)
+    return blocks(README, language)
 
 
-def _simlab_commands() -> list[str]:
-    """Every `simlab ...` command: lines of the bash blocks and inline code spans, split at
-    `&&` and `;`, comments dropped; prose shorthand (`...`, pipes) is left out."""
-    pieces = [line for block in _blocks("bash") for line in block.splitlines()]
-    pieces += re.findall(r"`(simlab [^`]+)`", README)
-    commands = []
-    for piece in pieces:
-        for part in re.split(r"&&|;", piece.split(" #")[0]):
-            part = part.strip()
-            if part.startswith("simlab ") and "..." not in part and "|" not in part:
-                commands.append(part)
-    return commands
+def test_the_readme_is_a_landing_page():
+    assert len(README.splitlines()) <= README_LINES
+    assert "![" in README and "docs/getting-started.md" in README  # one figure; links to the docs
 
 
 def test_quickstart_yaml_block_is_the_shipped_file():
@@ -57,35 +42,24 @@ def test_quickstart_yaml_block_is_the_shipped_file():
 
 
 def test_every_scenario_the_readme_names_validates():
-    names = set(re.findall(r"scenarios/([A-Za-z0-9_]+\.yaml)", README))
+    names = named_scenarios(README)
     assert "quickstart.yaml" in names
     for name in sorted(names):
         load_scenario(ROOT / "scenarios" / name)  # raises ScenarioError when it does not
 
 
 def test_every_repository_path_the_readme_names_exists():
-    paths = set(re.findall(r"\b((?:analysis|benchmarks|docs|scenarios|simlab|tests)/[A-Za-z0-9_./-]*)", README))
-    assert len(paths) > 10
-    missing = []
-    for path in sorted(paths):
-        path = path.rstrip(".,")
-        if path.startswith("benchmarks/.venv-trecs") or re.search(r"[A-Z]", Path(path).stem):
-            continue  # created on first use; a placeholder such as analysis/X.py
-        if not (ROOT / path).exists():
-            missing.append(path)
+    assert len(re.findall(r"\b(?:analysis|benchmarks|docs|scenarios|simlab|tests)/", README)) > 10
+    missing = missing_paths(README)
     assert not missing, f"the README names paths that do not exist: {missing}"
 
 
 def test_every_simlab_command_parses_and_its_overrides_validate(monkeypatch):
     monkeypatch.chdir(ROOT)
-    commands = _simlab_commands()
+    commands = simlab_commands(README)
     assert any(c.startswith("simlab run") for c in commands) and any("--settings" in c for c in commands)
-    parser = _parser()
     for command in commands:
-        args = parser.parse_args(shlex.split(command)[1:])  # exits 2 on an unknown flag
-        if args.command == "run" and args.scenario:
-            flags = {k: getattr(args, k) for k in ("replicates", "seed", "steps", "device")}
-            load_scenario(args.scenario, {**parse_set(args.set), **{k: v for k, v in flags.items() if v is not None}})
+        check_command(command)
 
 
 def test_list_and_validate_as_written(monkeypatch, capsys):
@@ -101,36 +75,13 @@ def test_python_snippet_runs_at_tiny_size(monkeypatch, tmp_path):
     (snippet,) = [block for block in _blocks("python") if "simlab.load_scenario" in block]
     monkeypatch.chdir(tmp_path)
     (tmp_path / "scenarios").symlink_to(ROOT / "scenarios")
-    real = simlab.load_scenario
-
-    def tiny_load(source, overrides=None):
-        return real(source, {**TINY_OVERRIDES, **(overrides or {})})
-
-    monkeypatch.setattr(simlab, "load_scenario", tiny_load)
-    namespace: dict = {}
-    exec(compile(snippet, "README.md", "exec"), namespace)
+    namespace = run_snippet_tiny(snippet, "README.md", monkeypatch)
     result = namespace["result"]
     steps = int(re.search(r"steps=(\d+)", snippet)[1])  # the snippet's own override
     assert set(result.metrics["variant"]) == {"random", "popularity", "oracle"}
     assert len(result.metrics) == 3 * steps
     assert (result.path / "metrics.csv").exists()
     assert callable(namespace["fj_equilibrium"]) and hasattr(namespace["measures"], "esteban_ray")
-
-
-def test_antidote_examples_run_as_written(monkeypatch, tmp_path, capsys):
-    """The antidote section's Python snippet and `simlab antidote` command, run as written."""
-    (snippet,) = [block for block in _blocks("python") if "simlab.antidote" in block]
-    namespace: dict = {}
-    exec(compile(snippet, "README.md", "exec"), namespace)
-    result = namespace["result"]
-    assert result.antidote.shape == (3, 40)
-    assert result.after["polarization"] < result.before["polarization"]
-    (command,) = [c for c in _simlab_commands() if c.startswith("simlab antidote ")]
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "scenarios").symlink_to(ROOT / "scenarios")
-    assert main(shlex.split(command)[1:]) == 0
-    out = tmp_path / shlex.split(command)[shlex.split(command).index("--out") + 1]
-    assert (out / "antidote_ratings.csv").exists() and (out / "before_after.csv").exists()
 
 
 def test_pytest_m_slow_selects_tests():

@@ -41,8 +41,11 @@ LOOP_KEYS = ("retrain_every", "slate_size", "history_length", "log_capacity", "c
 class Simulation:
     """One replicate of a scenario.
 
+    >>> from simlab.config import load_scenario
     >>> sim = Simulation(load_scenario("scenarios/quickstart.yaml"), replicate=0)
-    >>> rows = [sim.step() for _ in range(10)]   # one dict of metric values per step
+    >>> rows = [sim.step() for _ in range(10)]  # one dict of metric values per step
+    >>> len(rows), "ctr" in rows[0]
+    (10, True)
     """
 
     def __init__(self, scenario: Scenario, replicate: int = 0, device: str | torch.device | None = None):
