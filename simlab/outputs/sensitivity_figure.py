@@ -46,7 +46,7 @@ def draw_sensitivity(table: pd.DataFrame, title: str | None = None) -> Figure:
     metrics = list(dict.fromkeys(table["metric"]))
     labels = cell_labels(table)
     n = len(labels)
-    height = 1.0 + 0.22 * n
+    height = 1.3 + 0.2 * n
     figure, axes = plt.subplots(1, len(metrics), figsize=(PAGE_WIDTH, height), sharey=True, squeeze=False)
     y = np.arange(n)[::-1]
     for ax, metric in zip(axes[0], metrics):
@@ -69,16 +69,14 @@ def draw_sensitivity(table: pd.DataFrame, title: str | None = None) -> Figure:
     handles = [Line2D([], [], color=c, marker="o", ms=3.5, lw=1.4, label=v) for v, c in VERDICT_COLOURS.items()]
     figure.legend(handles=handles, loc="upper right", ncol=3, fontsize=FONT["legend"], frameon=False)
     figure.suptitle(heading, x=0.01, ha="left", fontsize=FONT["heading"])
-    figure.tight_layout(rect=(0, 0, 1, 1 - 0.45 / height))
+    figure.tight_layout(rect=(0, 0, 1, 1 - 0.3 / height))
     return figure
 
 
 def plot_sensitivity(folder: Path, out: Path | None = None, title: str | None = None) -> list[Path]:
     """Draw the run folder's sensitivity.csv as ``out``/sensitivity.png (default: the folder's
     figures/); returns the paths written."""
-    from simlab.running.files import read_metrics
-
-    table = read_metrics(folder / "sensitivity.csv")
+    table = pd.read_csv(folder / "sensitivity.csv")
     figure = draw_sensitivity(table, title)
     try:
         return save({FIGURE: figure}, out if out is not None else folder / "figures")
