@@ -91,6 +91,11 @@ def sensitivity_scenario(
     doc["variants"] = {name: doc["variants"][name] for name in (variant, baseline)}
     doc["sweep"] = grid
     doc["sweep_baseline"] = None
+    # the robustness figure is this command's figure; the run's own per-metric figures and
+    # report over every cell are slow and unread (--set output.figures=true brings them back)
+    given = overrides or {}
+    doc["output"]["figures"] = bool(given.get("output.figures", False))
+    doc["output"]["report"] = bool(given.get("output.report", False))
     load_scenario(doc)  # refuse a bad grid key or value before any work
     return doc, variant, baseline
 

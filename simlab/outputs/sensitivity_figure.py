@@ -16,7 +16,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from simlab.outputs.compare_figures import label
+from simlab.outputs.labels import title_of
 from simlab.outputs.plotting import FONT, PAGE_WIDTH, save
 from simlab.sensitivity import LEAD_COLUMNS
 
@@ -46,7 +46,7 @@ def draw_sensitivity(table: pd.DataFrame, title: str | None = None) -> Figure:
     metrics = list(dict.fromkeys(table["metric"]))
     labels = cell_labels(table)
     n = len(labels)
-    height = 1.3 + 0.2 * n
+    height = 1.6 + 0.2 * n
     figure, axes = plt.subplots(1, len(metrics), figsize=(PAGE_WIDTH, height), sharey=True, squeeze=False)
     y = np.arange(n)[::-1]
     for ax, metric in zip(axes[0], metrics):
@@ -57,7 +57,7 @@ def draw_sensitivity(table: pd.DataFrame, title: str | None = None) -> Figure:
                 ax.plot([row["ci_low"], row["ci_high"]], [yi, yi], color=colour, lw=1.4, solid_capstyle="butt")
             ax.plot([row["diff"]], [yi], "o", color=colour, ms=3.5)
         ax.axvline(0.0, color="black", lw=0.7)
-        ax.set_title(label(metric), fontsize=FONT["title"], pad=3)
+        ax.set_title(title_of(metric), fontsize=FONT["title"], pad=3)
         ax.set_xlabel("paired difference (95% CI)", fontsize=FONT["label"])
         ax.tick_params(labelsize=FONT["tick"], length=2.5, pad=1.5)
         ax.grid(axis="x", alpha=0.25, lw=0.5)
@@ -67,9 +67,9 @@ def draw_sensitivity(table: pd.DataFrame, title: str | None = None) -> Figure:
     pairs = int(table["pairs"].max())
     heading = title or f"{first['variant']} minus {first['baseline']} ({pairs} paired replicates per cell)"
     handles = [Line2D([], [], color=c, marker="o", ms=3.5, lw=1.4, label=v) for v, c in VERDICT_COLOURS.items()]
-    figure.legend(handles=handles, loc="upper right", ncol=3, fontsize=FONT["legend"], frameon=False)
+    figure.legend(handles=handles, loc="lower center", ncol=3, fontsize=FONT["legend"], frameon=False)
     figure.suptitle(heading, x=0.01, ha="left", fontsize=FONT["heading"])
-    figure.tight_layout(rect=(0, 0, 1, 1 - 0.3 / height))
+    figure.tight_layout(rect=(0, 0.25 / height, 1, 1 - 0.3 / height))
     return figure
 
 
