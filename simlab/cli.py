@@ -72,6 +72,40 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("--quiet", action="store_true", help="no progress bars; the table is still printed")
     compare.add_argument("--workers", type=int, help=WORKERS_HELP)
 
+    sensitivity = sub.add_parser(
+        "sensitivity",
+        help="a scenario's headline paired comparison across a grid of assumption settings, with one robustness figure",
+        description="Runs VARIANT and BASELINE of the scenario in every cell of the grid (the grid becomes the "
+        "scenario's sweep; the other variants are dropped; paired seeds throughout) and writes sensitivity.csv, "
+        "sensitivity.md and figures/sensitivity.png into the run folder: in each cell, the paired difference "
+        "VARIANT - BASELINE at the final step with its 95%% t-interval, marked holds (interval above 0), "
+        "vanishes (contains 0) or reverses (below 0). Assumption keys: docs/assumptions.md. Example: "
+        "simlab sensitivity scenarios/dlrm_engagement.yaml --grid behavior.appetite_shape=linear,constant "
+        "--grid behavior.b_ext=0,1,2.5 --grid behavior.b_align=1,2.5 --contrast dlrm-random",
+    )
+    sensitivity.add_argument("scenario", help="scenario YAML")
+    sensitivity.add_argument(
+        "--grid",
+        action="append",
+        default=[],
+        required=True,
+        metavar="KEY=V1,V2,...",
+        help="a dotted scenario key and its values (repeat for more keys; the first varies slowest)",
+    )
+    sensitivity.add_argument(
+        "--contrast", required=True, metavar="VARIANT-BASELINE", help="the two variants compared, e.g. dlrm-random"
+    )
+    sensitivity.add_argument("--metrics", help="comma-separated metric names (default: exposure_extremeness,extremity)")
+    sensitivity.add_argument("--out", help="the run folder (default runs/<name>/<stamp>/)")
+    sensitivity.add_argument("--steps", type=int, help="steps per run")
+    sensitivity.add_argument("--replicates", type=int, help="paired replicates per cell")
+    sensitivity.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a dotted key in every cell"
+    )
+    sensitivity.add_argument("--no-figures", action="store_true", help="write the tables only")
+    sensitivity.add_argument("--quiet", action="store_true", help="no progress bars; the table is still printed")
+    sensitivity.add_argument("--workers", type=int, help=WORKERS_HELP)
+
     plot = sub.add_parser("plot", help="(re)draw figures/*.png of a run folder")
     plot.add_argument("run_dir")
     report = sub.add_parser("report", help="(re)write report.html of a run folder")
@@ -433,6 +467,38 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sensitivity(args: argparse.Namespace) -> int:
+    from simlab import sensitivity
+    from simlab.config import parse_set
+
+    _check_workers(args.workers)
+    if args.replicates is not None and args.replicates < 1:
+        raise ScenarioError(f"expected --replicates >= 1, found {args.replicates}", file="--replicates")
+    names = [n.strip() for n in args.metrics.split(",") if n.strip()] if args.metrics else None
+    table, folder = sensitivity.run_sensitivity(
+        args.scenario,
+        sensitivity.parse_grid(args.grid),
+        args.contrast,
+        names=names,
+        out=args.out,
+        steps=args.steps,
+        replicates=args.replicates,
+        overrides=parse_set(args.set),
+        workers=args.workers,
+        quiet=args.quiet,
+    )
+    print(sensitivity.markdown(table), end="")
+    written = [folder / sensitivity.TABLE, folder / "sensitivity.md"]
+    if not args.no_figures:
+        from simlab.outputs.sensitivity_figure import plot_sensitivity
+
+        written += plot_sensitivity(folder)
+    if not args.quiet:
+        for path in written:
+            print(path)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """The ``simlab`` command; returns the exit code."""
     try:
@@ -457,6 +523,8 @@ def _main(argv: list[str] | None) -> int:
             return _cmd_validate(args)
         if args.command == "compare":
             return _cmd_compare(args)
+        if args.command == "sensitivity":
+            return _cmd_sensitivity(args)
         if args.command == "antidote":
             return _cmd_antidote(args)
         if args.command == "learnability":

@@ -218,6 +218,7 @@ INTERVENTIONS: Registry[Intervention] = Registry(
         "diversity_cap": "simlab.interventions.diversity_cap:DiversityCap",
         "extremeness_penalty": "simlab.interventions.extremeness:ExtremenessPenalty",
         "history_reset": "simlab.interventions.history_reset:HistoryReset",
+        "labelled_extremeness": "simlab.interventions.labelled:LabelledExtremeness",
         "mmr": "simlab.interventions.mmr:MMR",
         "random_injection": "simlab.interventions.injection:RandomInjection",
     },

@@ -13,7 +13,15 @@ candidates), :func:`minmax_rows` and :func:`row_range`; and, from :mod:`simlab.p
 """
 
 from simlab.core.view import PlatformView
-from simlab.interventions import bridging, calibrated, diversity_cap, extremeness, injection, mmr  # noqa: F401  (mitigations, issue 11)
+from simlab.interventions import (  # noqa: F401  (mitigations, issue 11)
+    bridging,
+    calibrated,
+    diversity_cap,
+    extremeness,
+    injection,
+    labelled,
+    mmr,
+)
 from simlab.interventions.antidote import Antidote  # noqa: F401  (registers antidote, issue 12)
 from simlab.interventions.base import Intervention, InterventionContext, Truth, concat_rows
 from simlab.interventions.common import (

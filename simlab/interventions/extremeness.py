@@ -100,13 +100,21 @@ class ExtremenessPenalty(Intervention):
 
     def adjust_scores(self, users: Tensor, candidates: Tensor, scores: Tensor) -> Tensor:
         scores = self.inner.adjust_scores(users, candidates, scores)
-        c = self.classify()[candidates]
-        if self.settings.mode == "downrank":
-            c = (c > self.settings.threshold).float()
-        return scores - self.settings.weight * row_range(scores) * c
+        return penalised(scores, self.classify()[candidates], self.settings)
 
     def state_dict(self) -> dict[str, Any]:
         return {"classified": self.classified.clone()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.classified = state["classified"].clone()
+
+
+def penalised(scores: Tensor, classified: Tensor, settings: Any) -> Tensor:
+    """Scores (A, C) lowered by classified extremeness ``classified`` (A, C) of the candidates:
+    subtract ``weight * range_i * c_j``, or (``mode: downrank``) ``weight * range_i *
+    [c_j > threshold]`` (the rule of :class:`ExtremenessPenalty`; ``settings`` has ``weight``,
+    ``mode`` and ``threshold``)."""
+    c = classified
+    if settings.mode == "downrank":
+        c = (c > settings.threshold).float()
+    return scores - settings.weight * row_range(scores) * c

@@ -186,7 +186,11 @@ class Simulation:
 
         # 5. opinions and interests
         engaged_user, engaged_item = impressions.engaged()
-        opinion = self.dynamics.update(users, engaged_user, engaged_item, catalog, self.graph, g("dynamics"))
+        # the shown impressions, to a dynamics model that declares it reads them (exposure effects)
+        exposed = (
+            {"exposed_user": user, "exposed_item": item} if getattr(self.dynamics, "reads_exposure", False) else {}
+        )
+        opinion = self.dynamics.update(users, engaged_user, engaged_item, catalog, self.graph, g("dynamics"), **exposed)
         if not torch.isfinite(opinion).all():
             raise SimulationError(f"step {t}: dynamics {self.scenario.dynamics['type']!r} produced non-finite opinions")
         users.opinion = opinion

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import pydantic
 import torch
@@ -25,6 +26,19 @@ class EngagementModel:
     variance each, so the last term has standard deviation b_taste): the user-by-item preference
     of T-RECS, RecSim and Chaney et al. (RecSys 2018), absent when the catalog has D = 0.
 
+    Switchable assumptions (docs/assumptions.md; the defaults are the model above):
+
+    - ``appetite_side``: ``any`` (above); ``same_side``: the appetite term applies only to items
+      on the user's side (s_ij = 1 when x_ik* y_jk* > 0 on the item's most extreme axis k*);
+      ``out_group``: b_ext on the user's side and its own weight ``b_out_group`` on the other
+      side, b_ext*a_i*e_j*s_ij + b_out_group*a_i*e_j*(1 - s_ij) (out-group content drives
+      engagement: Rathje, Van Bavel & van der Linden, PNAS 2021);
+    - ``b_far`` * (d_ij/2)^``far_power`` added to the logit: engagement with far content
+      (hate-engagement); with b_align > 0 and far_power > 1 engagement is U-shaped in d_ij;
+    - ``appetite_shape``: ``linear`` a_i = a0 + a1*|x_i| (above); ``constant`` a_i = a0 + a1/2
+      (the population mean of the linear form under uniform opinions, E|x| = 1/2, for every
+      user); ``power`` a_i = a0 + a1*|x_i|^``appetite_power``.
+
     Interest drift (RecSim interest evolution, Ie et al. 2019): after engaging, a user's
     interests move toward the topics consumed, theta_i <- (1 - g) theta_i + g * h_i with h_i
     the topic histogram of the step's engagements (users with none keep theta_i).
@@ -43,6 +57,27 @@ class EngagementModel:
         eta: float = pydantic.Field(0.3, ge=0, description="position-bias exponent")
         appetite0: float = pydantic.Field(0.0, description="a0 in the extremity appetite a_i = a0 + a1*|x_i|")
         appetite1: float = pydantic.Field(1.0, description="a1 in the extremity appetite a_i = a0 + a1*|x_i|")
+        appetite_shape: Literal["linear", "constant", "power"] = pydantic.Field(
+            "linear",
+            description="how the appetite grows with |x_i|: linear a0 + a1*|x|, constant a0 + a1/2, "
+            "or power a0 + a1*|x|^appetite_power",
+        )
+        appetite_power: float = pydantic.Field(
+            2.0, gt=0, description="p in the power appetite a0 + a1*|x_i|^p (appetite_shape: power)"
+        )
+        appetite_side: Literal["any", "same_side", "out_group"] = pydantic.Field(
+            "any",
+            description="which items the appetite term rewards: any extreme item, only items on the user's "
+            "side, or out_group (b_ext on the user's side, b_out_group on the other; Rathje et al. 2021)",
+        )
+        b_out_group: float = pydantic.Field(
+            1.0,
+            description="weight of appetite times extremeness for items on the other side (appetite_side: out_group)",
+        )
+        b_far: float = pydantic.Field(
+            0.0, description="weight of (d_ij/2)^far_power, engagement with far content (hate-engagement); 0 = off"
+        )
+        far_power: float = pydantic.Field(1.0, gt=0, description="exponent of the far-content term (d_ij/2)^far_power")
         interest_drift: float = pydantic.Field(
             0.05, ge=0, le=1, description="g, rate at which interests move toward the step's consumed topics"
         )
@@ -51,23 +86,45 @@ class EngagementModel:
         self.settings = settings
 
     def appetite(self, users: Users, user: Tensor) -> Tensor:
+        """The extremity appetite a_i of (I,) users, in the form ``appetite_shape`` sets."""
         s = self.settings
-        return s.appetite0 + s.appetite1 * users.opinion[user].abs().amax(dim=1)
+        extremity = users.opinion[user].abs().amax(dim=1)
+        if s.appetite_shape == "constant":
+            return torch.full_like(extremity, s.appetite0 + s.appetite1 / 2)
+        if s.appetite_shape == "power":
+            return s.appetite0 + s.appetite1 * extremity**s.appetite_power
+        return s.appetite0 + s.appetite1 * extremity
+
+    def appetite_term(self, users: Users, user: Tensor, stance: Tensor) -> Tensor:
+        """The logit's extremeness term for (I,) pairs with item stances ``stance`` (I, K):
+        b_ext*a_i*e_j, restricted or re-weighted by side as ``appetite_side`` sets."""
+        s = self.settings
+        extremeness, axis = stance.abs().max(dim=1)
+        if s.appetite_side == "any":  # (in this order: the default's numbers stay bit-identical)
+            return s.b_ext * self.appetite(users, user) * extremeness
+        term = self.appetite(users, user) * extremeness
+        # the item's side is that of its most extreme axis; a user at 0 on it is on neither side
+        opinion = users.opinion[user].gather(1, axis[:, None]).squeeze(1)
+        same_side = (opinion * stance.gather(1, axis[:, None]).squeeze(1) > 0).to(term.dtype)
+        if s.appetite_side == "same_side":
+            return s.b_ext * term * same_side
+        return (s.b_ext * same_side + s.b_out_group * (1 - same_side)) * term
 
     def logit(self, users: Users, user: Tensor, catalog: Catalog, item: Tensor) -> Tensor:
         """The logit before position bias, for (I,) user/item pairs."""
         s = self.settings
         stance = catalog.stance[item]
         distance = (users.opinion[user] - stance).abs().mean(dim=1)
-        extremeness = stance.abs().amax(dim=1)
         interest = users.interests[user, catalog.topic[item]]
         logit = (
             s.b0
             + s.b_align * (1 - distance / 2)
-            + s.b_ext * self.appetite(users, user) * extremeness
+            + self.appetite_term(users, user, stance)
             + s.b_topic * interest
             + s.b_q * catalog.quality[item]
         )
+        if s.b_far:
+            logit = logit + s.b_far * (distance / 2) ** s.far_power
         if s.b_taste and users.taste is not None and catalog.attributes is not None and users.taste.shape[1]:
             match = (users.taste[user] * catalog.attributes[item]).sum(dim=1) / math.sqrt(users.taste.shape[1])
             logit = logit + s.b_taste * match

@@ -5,6 +5,8 @@ Shapes: N users, K opinion axes, E engagements (or edges, where stated), P candi
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import Tensor
@@ -42,6 +44,10 @@ class DynamicsBase:
     :class:`simlab.core.protocols.Dynamics`), returning the next opinions (N, K)."""
 
     Settings: type[DynamicsSettings] = DynamicsSettings
+    # a model that also reads this step's impressions (engaged or not) declares it: the loop
+    # then passes update(..., exposed_user=(S,), exposed_item=(S,)); the others keep the
+    # six-argument update of the protocol
+    reads_exposure: ClassVar[bool] = False
 
     def __init__(self, settings: DynamicsSettings | None = None):
         self.settings = settings if settings is not None else self.Settings()
