@@ -11,6 +11,7 @@ import io
 import json
 import math
 import os
+import pickle
 import sys
 import time
 import traceback
@@ -59,6 +60,21 @@ class Task:
         """The hash of the task's scenario document, which a checkpoint and a finished task's
         status.json record (``--resume`` compares them)."""
         return checkpoints.task_hash(self.scenario.to_dict())
+
+    def __reduce__(self) -> tuple[Callable[..., Task], tuple[dict[str, Any], bytes]]:
+        """Pickled for a worker process as the other fields and the scenario's own pickle, which
+        is read only once the plugin folders are on the worker's ``sys.path`` (its settings
+        models may be a plugin's classes): the validated models travel, not a document."""
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "scenario"}
+        return _unpickle_task, (fields, pickle.dumps(self.scenario))
+
+
+def _unpickle_task(fields: dict[str, Any], scenario: bytes) -> Task:
+    """A :class:`Task` in a worker process (see ``Task.__reduce__``)."""
+    for search in fields["search_path"]:  # a worker process finds the scenario's plugins too
+        if search not in sys.path:
+            sys.path.append(search)
+    return Task(scenario=pickle.loads(scenario), **fields)
 
 
 def make_tasks(scenario: Scenario, run_dir: Path, device: str, search: list[str] | None = None) -> list[Task]:
