@@ -433,7 +433,7 @@ def _cmd_learnability(args: argparse.Namespace) -> int:
     limit = parse_size(args.max_memory) if args.max_memory else None
     overrides = parse_set(args.set)
     scenario = load_scenario(args.scenario, overrides)
-    types = args.recommender or [scenario.recommender["type"]]
+    types = args.recommender or [scenario.recommender.type]
     scenarios = {t: load_scenario(args.scenario, {**overrides, "recommender.type": t}) for t in types}
     reports = []
     for name, each in scenarios.items():

@@ -112,16 +112,13 @@ def _offline(sim: Simulation, truth: Tensor, holdout: float, seed: int) -> tuple
         raise ValueError("the impression log is smaller than the run; raise recommender.log_capacity")
     test = torch.rand(truth.shape, generator=torch.Generator().manual_seed(seed)) < holdout
     ceiling = float(auc_within_t(log["label"][test], truth[test], log["position"][test]))
-    spec = {k: v for k, v in sim.scenario.recommender.items() if k not in _LOOP_KEYS}
+    spec = sim.scenario.recommender.to_dict()
     if spec["type"] not in ("als", "dlrm"):
         return ceiling, math.nan
     train_rows = {k: v[~test] for k, v in log.items()}
     test_rows = {k: v[test] for k, v in log.items()}
     scores = offline_scores(spec, sim, train_rows, test_rows, seed=seed)
     return ceiling, float(auc_within_t(test_rows["label"], scores, test_rows["position"]))
-
-
-_LOOP_KEYS = ("retrain_every", "slate_size", "history_length", "log_capacity", "candidates", "policy")
 
 
 def offline_scores(

@@ -25,12 +25,13 @@ import importlib
 import importlib.metadata
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import pydantic
 
 if TYPE_CHECKING:  # the kinds are typed by their Protocols
+    from simlab.config.schema import Component
     from simlab.core.protocols import (
         Behavior,
         CatalogModel,
@@ -144,13 +145,25 @@ class Registry(Generic[T]):
         return name in self._classes or name in self._entry_points
 
     def settings_model(self, name: str) -> type[pydantic.BaseModel]:
+        """The pydantic model of type ``name``'s settings (its class's ``Settings``)."""
         return getattr(self.get(name), "Settings", EmptySettings)
 
-    def build(self, spec: dict[str, Any]) -> T:
-        """Build a component from ``{type: name, **settings}``."""
-        settings = dict(spec)
-        name = settings.pop("type")
-        return self.get(name)(self.settings_model(name)(**settings))
+    def build(self, block: Component | Mapping[str, Any]) -> T:
+        """Build a component from its block.
+
+        Args:
+            block: a loaded scenario's block (a :class:`~simlab.config.schema.Component`, whose
+                settings are built on as they are, already validated), or, for tests and
+                scripts, a plain ``{type: name, **settings}`` mapping, validated here.
+
+        Returns:
+            An instance of the registered class, ``cls(settings)``.
+        """
+        if isinstance(block, Mapping):
+            settings = dict(block)
+            name = settings.pop("type")
+            return self.get(name)(self.settings_model(name)(**settings))
+        return self.get(block.type)(block.settings)
 
 
 POPULATIONS: Registry[Population] = Registry(

@@ -27,6 +27,7 @@ import yaml
 from pydantic_core import PydanticUndefined
 
 from simlab import registry
+from simlab.config.schema import Component
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,11 @@ class Section:
     kind: str = ""  # the registry kind of a type's section; "" for the loop settings
 
     def rows(self) -> list[Row]:
-        return [_row(key, field) for key, field in self.model.model_fields.items() if key != "type"]
+        """One row per key of the section's model as written in the YAML (not ``type``, nor the
+        scenario model's ``loop``: its keys are written in ``recommender``)."""
+        return [
+            _row(key, field) for key, field in self.model.model_fields.items() if key != "type" and not field.exclude
+        ]
 
 
 # where a type's settings go in a scenario YAML (kinds not listed: a top-level block)
@@ -66,15 +71,15 @@ _WHERE = {
 def sections(builtin: bool = False) -> list[Section]:
     """Every section: the loop settings first, then each kind's types in registry order
     (``builtin``: only the types simlab itself defines, not those of plugins)."""
-    from simlab.config import CandidateSettings, MetricsSettings, OutputSettings, RecommenderCommon, Scenario
+    from simlab.config import CandidateSettings, LoopSettings, MetricsSettings, OutputSettings, Scenario
 
     out = [
         Section("scenario", "the top level", "The scenario's top-level keys.", Scenario),
         Section(
             "recommender",
             "recommender: {...}",
-            "Loop settings every recommender shares (kept when a variant switches the recommender's type).",
-            RecommenderCommon,
+            _summary(LoopSettings),
+            LoopSettings,
         ),
         Section(
             "recommender.candidates", "recommender: {candidates: {...}}", _summary(CandidateSettings), CandidateSettings
@@ -112,7 +117,7 @@ def describe_key(key: str, scenario: dict[str, Any] | None = None) -> str:
     """The ``description=`` of the setting a dotted scenario key names (``interventions.0.weight``
     in a scenario whose first intervention is ``extremeness_penalty``: that type's ``weight``),
     with the component types read from ``scenario`` (a scenario document); "" when unknown."""
-    from simlab.config import COMPONENTS, DEFAULT_TYPES, CandidateSettings, RecommenderCommon, Scenario
+    from simlab.config import COMPONENTS, DEFAULT_TYPES, CandidateSettings, LoopSettings, Scenario
 
     scenario = scenario or {}
     parts = key.split(".")
@@ -145,7 +150,7 @@ def describe_key(key: str, scenario: dict[str, Any] | None = None) -> str:
         reg = COMPONENTS[head]
         models = [reg.settings_model(name)] if name and name in reg else []
         if head == "recommender":
-            models.append(RecommenderCommon)
+            models.append(LoopSettings)
     elif head in ("metrics", "output") and len(rest) == 1:
         field = Scenario.model_fields[head]
         models = [field.annotation] if isinstance(field.annotation, type) else []
@@ -268,6 +273,8 @@ def _default(field: Any) -> str:
         return "required"
     else:
         value = field.default
+    if isinstance(value, Component):  # a default block: its type (its settings: that type's section)
+        return _yaml({"type": value.type})
     if isinstance(value, pydantic.BaseModel):
         return "its defaults" if type(value).model_fields else "{}"
     return _yaml(value)

@@ -224,7 +224,7 @@ def _block(kind: str, doc: dict[str, Any]) -> dict[str, Any]:
     if kind == "intervention":
         return dict(doc["interventions"][0])
     if kind == "recommender":
-        from simlab.loop.simulation import LOOP_KEYS
+        from simlab.config import LOOP_KEYS
 
         return {k: v for k, v in doc["recommender"].items() if k not in LOOP_KEYS}
     if kind == "metric":
@@ -541,7 +541,7 @@ def _probe_intervention(sim: Any, _: Any) -> None:
     from simlab.platform import candidates as candidate_generation
     from simlab.platform.slates import columns_to_items
 
-    feed, k = sim.feed, sim.loop["slate_size"]
+    feed, k = sim.feed, sim.loop.slate_size
     users = torch.arange(min(8, sim.users.n))
     candidates = candidate_generation.generate(sim.view, users, sim.candidate_settings, _generator(), sim.recommender)
     a, c = candidates.shape

@@ -11,8 +11,8 @@ from typing import Any
 import yaml
 
 from simlab.config.overrides import apply_overrides
-from simlab.config.schema import Scenario
-from simlab.config.validation import _validate, line_of
+from simlab.config.schema import YAML_KEYS, Scenario
+from simlab.config.validation import line_of, validate_document
 from simlab.core.errors import ScenarioError, choices
 from simlab.core.limits import hint, limit
 
@@ -196,16 +196,14 @@ def load_scenario(source: str | Path | dict[str, Any], overrides: dict[str, Any]
             raise ScenarioError("expected a mapping of scenario keys", file=name)
         for key in overrides:
             top = key.split(".")[0]
-            if top not in Scenario.model_fields:
-                raise ScenarioError(
-                    f"unknown key {top!r}; {choices(top, Scenario.model_fields)}", file="--set", key=key
-                )
+            if top not in YAML_KEYS:
+                raise ScenarioError(f"unknown key {top!r}; {choices(top, YAML_KEYS)}", file="--set", key=key)
         try:
             changed = apply_overrides(doc, overrides)
         except ScenarioError as exc:  # an override that does not fit the document's shape
             raise ScenarioError(exc.detail, file="--set", key=exc.key) from None
         try:
-            return _validate(changed, name, nodes)
+            return validate_document(changed, name, nodes)
         except ScenarioError as exc:
             if (
                 exc.file == name
@@ -214,7 +212,7 @@ def load_scenario(source: str | Path | dict[str, Any], overrides: dict[str, Any]
             ):
                 raise ScenarioError(exc.detail, file="--set", key=exc.key) from None
             raise
-    return _validate(doc, name, nodes)
+    return validate_document(doc, name, nodes)
 
 
 def locate(source: str | None, dotted: str) -> int | None:

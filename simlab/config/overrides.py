@@ -6,7 +6,7 @@ import copy
 import math
 from typing import Any
 
-from simlab.config.schema import COMPONENTS, RecommenderCommon
+from simlab.config.schema import COMPONENTS, LOOP_KEYS
 from simlab.core.errors import ScenarioError
 
 
@@ -68,19 +68,20 @@ def _set_dotted(doc: dict[str, Any], dotted: str, value: Any) -> None:
     if last == "type" and is_block(".".join(keys[:-1])) and node.get("type") != value:
         # loop-level recommender settings (slate size, candidates, ...) stay: variants compare
         # recommenders under the same loop
-        kept = {k: v for k, v in node.items() if keys[:-1] == ["recommender"] and k in RecommenderCommon.model_fields}
+        kept = {k: v for k, v in node.items() if keys[:-1] == ["recommender"] and k in LOOP_KEYS}
         node.clear()
         node.update(kept)
     node[last] = value
 
 
-def _flatten(override: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+def flatten(override: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """``override`` as (dotted key, value) pairs; a block that names its type stays whole."""
     items: list[tuple[str, Any]] = []
     # a block that names a type is applied whole, type first
     for key, value in override.items():
         dotted = f"{prefix}{key}"
         if isinstance(value, dict) and value and not (is_block(dotted) and "type" in value):
-            items.extend(_flatten(value, dotted + "."))
+            items.extend(flatten(value, dotted + "."))
         elif isinstance(value, dict) and is_block(dotted):
             items.append((dotted + ".type", value["type"]))
             items.extend((f"{dotted}.{k}", v) for k, v in value.items() if k != "type")
@@ -92,7 +93,7 @@ def _flatten(override: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]
 def apply_overrides(doc: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     """Return a copy of ``doc`` with ``override`` applied (nested mapping or dotted keys)."""
     out = copy.deepcopy(doc)
-    flat = _flatten(override)
+    flat = flatten(override)
     flat.sort(key=lambda kv: not kv[0].endswith(".type"))  # types first, then their settings
     for dotted, value in flat:
         _set_dotted(out, dotted, copy.deepcopy(value))

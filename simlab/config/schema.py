@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 from typing import Any, Literal, NamedTuple
 
@@ -11,6 +10,7 @@ import pydantic
 
 from simlab import registry
 
+# the component blocks of a scenario (top-level keys) -> the registry of their types
 COMPONENTS: dict[str, registry.Registry[Any]] = {
     "population": registry.POPULATIONS,
     "network": registry.NETWORKS,
@@ -60,10 +60,46 @@ class CandidateSettings(_Strict):
         return self
 
 
-class RecommenderCommon(_Strict):
-    """Settings every recommender shares (the loop uses them); the rest go to the type."""
+class Component(pydantic.BaseModel):
+    """One validated component block: ``{type: name, ...settings}`` in the YAML.
+
+    ``settings`` is an instance of the registered class's own ``Settings`` model (the class
+    that ``type`` names in the kind's registry), so a component is built from it as it is,
+    without validating again. The loader (:mod:`simlab.config.validation`) makes these;
+    serialised, a component is the flat YAML block again.
+
+    Attributes:
+        type: the registered type name.
+        settings: the type's validated settings (an instance of ``Class.Settings``).
+    """
+
+    model_config = pydantic.ConfigDict(frozen=True)
 
     type: str
+    settings: pydantic.BaseModel
+
+    def to_dict(self) -> dict[str, Any]:
+        """The block as written in a scenario YAML: ``{"type": name, **settings}`` (JSON values)."""
+        return {"type": self.type, **self.settings.model_dump(mode="json")}
+
+    @pydantic.model_serializer(mode="plain")
+    def _as_block(self) -> dict[str, Any]:
+        return self.to_dict()
+
+
+def default_component(kind: str) -> Component:
+    """The block a scenario gets when it leaves ``kind`` out: the default type, default settings."""
+    name = DEFAULT_TYPES[kind]
+    return Component(type=name, settings=registry.ALL[kind].settings_model(name)())
+
+
+class LoopSettings(_Strict):
+    """Loop settings every recommender shares (kept when a variant switches the recommender's type).
+
+    In the YAML they sit in the ``recommender`` block beside its ``type``; the loaded scenario
+    carries them apart, as ``Scenario.loop``.
+    """
+
     retrain_every: int = pydantic.Field(1, ge=1, description="the recommender trains every this many steps")
     slate_size: int = pydantic.Field(10, ge=1, le=1000, description="k, items shown per active user and step")
     history_length: int = pydantic.Field(20, ge=1, le=1000, description="H, last engaged items kept per user")
@@ -73,10 +109,14 @@ class RecommenderCommon(_Strict):
     candidates: CandidateSettings = pydantic.Field(
         CandidateSettings(), description="candidate generation (see `recommender.candidates`)"
     )
-    policy: dict[str, Any] = pydantic.Field(
-        default_factory=lambda: {"type": "top_k"},
+    policy: Component = pydantic.Field(
+        default_factory=lambda: default_component("policy"),
         description="the ranking policy {type: name, ...settings} (registry `policy`)",
     )
+
+
+# the keys of the YAML's recommender block that are loop settings, not the recommender type's
+LOOP_KEYS = tuple(LoopSettings.model_fields)
 
 
 class MetricsSettings(_Strict):
@@ -124,15 +164,29 @@ class Scenario(_Strict):
         "float32", description="dtype of every real-valued state array"
     )
     plugins: list[str] = pydantic.Field([], description="Python modules imported first; they register components")
-    population: dict[str, Any] = pydantic.Field({}, description="{type: name, ...}: a `population` type")
-    network: dict[str, Any] = pydantic.Field({}, description="{type: name, ...}: a `network` type")
-    catalog: dict[str, Any] = pydantic.Field({}, description="{type: name, ...}: a `catalog` type")
-    behavior: dict[str, Any] = pydantic.Field({}, description="{type: name, ...}: a `behavior` type")
-    dynamics: dict[str, Any] = pydantic.Field({}, description="{type: name, ...}: a `dynamics` type")
-    recommender: dict[str, Any] = pydantic.Field(
-        {}, description="{type: name, ...}: a `recommender` type plus the loop settings of `recommender`"
+    population: Component = pydantic.Field(
+        default_factory=lambda: default_component("population"),
+        description="{type: name, ...}: a `population` type",
     )
-    interventions: list[dict[str, Any]] = pydantic.Field(
+    network: Component = pydantic.Field(
+        default_factory=lambda: default_component("network"), description="{type: name, ...}: a `network` type"
+    )
+    catalog: Component = pydantic.Field(
+        default_factory=lambda: default_component("catalog"), description="{type: name, ...}: a `catalog` type"
+    )
+    behavior: Component = pydantic.Field(
+        default_factory=lambda: default_component("behavior"), description="{type: name, ...}: a `behavior` type"
+    )
+    dynamics: Component = pydantic.Field(
+        default_factory=lambda: default_component("dynamics"), description="{type: name, ...}: a `dynamics` type"
+    )
+    recommender: Component = pydantic.Field(
+        default_factory=lambda: default_component("recommender"),
+        description="{type: name, ...}: a `recommender` type plus the loop settings of `recommender`",
+    )
+    # written in the YAML's recommender block (see LoopSettings); not a YAML key of its own
+    loop: LoopSettings = pydantic.Field(default_factory=LoopSettings, exclude=True)
+    interventions: list[Component] = pydantic.Field(
         [], description="`intervention` blocks; the first wraps the policy feed, the next wraps that"
     )
     metrics: MetricsSettings = pydantic.Field(MetricsSettings(), description="see `metrics`")
@@ -149,9 +203,32 @@ class Scenario(_Strict):
 
     # where the document came from, for error messages (not part of the YAML)
     _source: str | None = pydantic.PrivateAttr(None)
+    # the task points (variants x sweep), each validated once by the loader
+    _points: list[TaskPoint] | None = pydantic.PrivateAttr(None)
+
+    @pydantic.model_serializer(mode="wrap")
+    def _as_document(self, default: pydantic.SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Serialised as the YAML document: the loop settings back in the recommender block."""
+        doc = default(self)
+        recommender = doc["recommender"]
+        loop = self.loop.model_dump(mode="json")
+        doc["recommender"] = {"type": recommender["type"], **loop, **recommender}
+        return doc
 
     def to_dict(self) -> dict[str, Any]:
+        """The scenario as a YAML document (the format of scenario files, defaults filled in)."""
         return self.model_dump(mode="json")
+
+    def blocks(self) -> dict[str, Component]:
+        """The component blocks by kind, in the order of :data:`COMPONENTS` (interventions apart)."""
+        return {
+            "population": self.population,
+            "network": self.network,
+            "catalog": self.catalog,
+            "behavior": self.behavior,
+            "dynamics": self.dynamics,
+            "recommender": self.recommender,
+        }
 
     def config_hash(self) -> str:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
@@ -181,28 +258,16 @@ class Scenario(_Strict):
 
     def task_points(self) -> list[TaskPoint]:
         """One :class:`TaskPoint` per variant x sweep point, variants in scenario order and the
-        sweep grid in row-major order of its keys (the order of every output)."""
-        from simlab.config.overrides import apply_overrides
-        from simlab.config.validation import _validate
+        sweep grid in row-major order of its keys (the order of every output).
 
-        base = self.to_dict()
-        base_variants, base_sweep = base.pop("variants"), base.pop("sweep")
-        base.pop("sweep_baseline")
-        variant_docs = [("base", base)] if not base_variants else []
-        for name, override in base_variants.items():
-            variant_docs.append((name, apply_overrides(base, override)))
-        keys = list(base_sweep)
-        out = []
-        for name, doc in variant_docs:
-            for values in itertools.product(*(base_sweep[k] for k in keys)) if keys else [()]:
-                point = dict(zip(keys, values))
-                label = name
-                if keys:
-                    point_name = ",".join(f"{k}={v}" for k, v in point.items())
-                    label = point_name if name == "base" else f"{name}|{point_name}"
-                scenario = _validate(apply_overrides(doc, point), self._source, None)
-                out.append(TaskPoint(label, name, point, scenario))
-        return out
+        The points were expanded and validated when the scenario was loaded; a scenario without
+        variants or sweep is its own single point.
+        """
+        if self._points is not None:
+            return self._points
+        if self.variants or self.sweep:
+            raise ValueError("a scenario with variants or a sweep is expanded by load_scenario; load it with that")
+        return [TaskPoint("base", "base", {}, self)]
 
     def tasks(self) -> list[tuple[str, Scenario]]:
         """(label, scenario) for each variant x sweep point (see :meth:`task_points`); labels
@@ -218,3 +283,7 @@ class TaskPoint(NamedTuple):
     variant: str
     sweep: dict[str, Any]
     scenario: Scenario
+
+
+# the top-level keys a scenario YAML accepts (``loop`` is the model's own: written in `recommender`)
+YAML_KEYS = tuple(name for name in Scenario.model_fields if name != "loop")

@@ -1,24 +1,44 @@
 """Validation: each component block through its registered settings model, errors located
-at the file, line and key path of the offending value."""
+at the file, line and key path of the offending value.
+
+A scenario is validated once, when it is loaded: each block into an instance of its type's
+``Settings`` (a :class:`~simlab.config.schema.Component`), the recommender block's loop keys
+into :class:`~simlab.config.schema.LoopSettings`, then the cross-component checks (the
+:class:`~simlab.core.protocols.ChecksFiles` and :class:`~simlab.core.protocols.ChecksScenario`
+hooks), then each variant x sweep point once (:func:`validate_document`).
+"""
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import types
 import typing
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pydantic
 import yaml
 
 from simlab import registry
-from simlab.config.overrides import _flatten, apply_overrides
-from simlab.config.schema import COMPONENTS, DEFAULT_TYPES, RecommenderCommon, Scenario
+from simlab.config.overrides import apply_overrides, flatten
+from simlab.config.schema import (
+    COMPONENTS,
+    DEFAULT_TYPES,
+    LOOP_KEYS,
+    YAML_KEYS,
+    Component,
+    LoopSettings,
+    Scenario,
+    TaskPoint,
+)
 from simlab.core.errors import ScenarioError, choices
 from simlab.core.limits import hint, limit
+from simlab.core.protocols import ChecksFiles, ChecksScenario
 from simlab.society.datafiles import DataFileError
+
+M = TypeVar("M", bound=pydantic.BaseModel)
 
 # top-level keys that are the same for every task of a run: a variant or sweep point that
 # changed them would be ignored (device, replicates) or break the run folder (name, output)
@@ -30,32 +50,42 @@ def _describe(value: Any) -> str:
     return text if len(text) < 80 else text[:77] + "..."
 
 
-def _component(kind: str, spec: Any, path: str) -> dict[str, Any]:
-    """Validate one ``{type: ..., **settings}`` block; returns it with defaults filled."""
-    reg = registry.ALL[kind] if kind in registry.ALL else COMPONENTS[kind]
+def _block(kind: str, spec: Any, path: str) -> tuple[str, dict[str, Any]]:
+    """The type name (the kind's default when absent) and the other keys of one
+    ``{type: ..., **settings}`` block."""
     if spec is None:
         spec = {}
     if not isinstance(spec, dict):
         raise _KeyError(path, f"expected a mapping like {{type: name, ...}}, found {_describe(spec)}")
-    spec = dict(spec)
     type_name = spec.get("type", DEFAULT_TYPES.get(kind))
     if type_name is None:
         raise _KeyError(f"{path}.type", "expected a type name, found nothing")
+    reg = registry.ALL[kind]
     if not isinstance(type_name, str) or type_name not in reg:
         raise _KeyError(f"{path}.type", f"{choices(type_name, reg.names())}, found {_describe(type_name)}")
-    spec["type"] = type_name
-    common: dict[str, Any] = {}
-    if kind == "recommender":
-        common_keys = set(RecommenderCommon.model_fields)
-        common = {k: v for k, v in spec.items() if k in common_keys}
-        spec = {k: v for k, v in spec.items() if k not in common_keys}
-        common = _model(RecommenderCommon, {**common, "type": type_name}, path)
-        common["policy"] = _component("policy", common["policy"], f"{path}.policy")
-    settings = {k: v for k, v in spec.items() if k != "type"}
-    # a recommender block also takes the loop keys every recommender shares: list them too
-    also = sorted(RecommenderCommon.model_fields) if kind == "recommender" else []
-    validated = _model(reg.settings_model(type_name), settings, path, also)
-    return {**common, "type": type_name, **validated}
+    return type_name, {k: v for k, v in spec.items() if k != "type"}
+
+
+def _component(kind: str, spec: Any, path: str) -> Component:
+    """Validate one ``{type: ..., **settings}`` block into its registered type's ``Settings``."""
+    type_name, settings = _block(kind, spec, path)
+    return Component(type=type_name, settings=_model(registry.ALL[kind].settings_model(type_name), settings, path))
+
+
+def _recommender(spec: Any, path: str = "recommender") -> tuple[Component, LoopSettings]:
+    """The recommender block: the loop settings written in it (with its policy block), and the
+    recommender type's own settings."""
+    type_name, settings = _block("recommender", spec, path)
+    loop = {k: settings.pop(k) for k in LOOP_KEYS if k in settings}
+    policy = loop.pop("policy", {})
+    if not isinstance(policy, dict):
+        raise _KeyError(f"{path}.policy", f"expected a valid dictionary, found {_describe(policy)}")
+    loop_settings = _model(LoopSettings, loop, path)
+    loop_settings = loop_settings.model_copy(update={"policy": _component("policy", policy, f"{path}.policy")})
+    # the block also takes the loop keys: name them too when a key is unknown
+    model = registry.RECOMMENDERS.settings_model(type_name)
+    recommender = Component(type=type_name, settings=_model(model, settings, path, sorted([*LOOP_KEYS, "type"])))
+    return recommender, loop_settings
 
 
 class _KeyError(Exception):
@@ -66,9 +96,7 @@ class _KeyError(Exception):
         self.path, self.message, self.shown = path, message, shown or path
 
 
-def _model(
-    model: type[pydantic.BaseModel], data: dict[str, Any], path: str, also: list[str] | None = None
-) -> dict[str, Any]:
+def _model(model: type[M], data: dict[str, Any], path: str, also: list[str] | None = None) -> M:
     """Validate ``data`` with ``model``; ``also``: further keys the block accepts (named, with the
     model's, when a key is unknown)."""
     _refuse_bools(model, data, path)
@@ -76,8 +104,8 @@ def _model(
         validated = model.model_validate(data)
     except pydantic.ValidationError as exc:
         raise _from_pydantic(exc, path, data, model, also) from None
-    _check_numbers(validated.model_dump(), path)  # before the JSON dump turns NaN into None
-    return validated.model_dump(mode="json")
+    _check_numbers(validated.model_dump(), path)  # before a JSON dump turns NaN into None
+    return validated
 
 
 _NUMBERS = (int, float)
@@ -160,6 +188,8 @@ def _from_pydantic(
 
 def _allowed_keys(model: type[pydantic.BaseModel], parents: list[str]) -> list[str]:
     """The keys of the (nested) model that the unknown key was found in."""
+    if model is Scenario and not parents:
+        return sorted(YAML_KEYS)
     for part in parents:
         field = model.model_fields.get(part)
         nested = getattr(field, "annotation", None) if field else None
@@ -169,59 +199,40 @@ def _allowed_keys(model: type[pydantic.BaseModel], parents: list[str]) -> list[s
     return sorted(model.model_fields)
 
 
-def _validate(doc: Any, source: str | None, nodes: yaml.Node | None) -> Scenario:
+def validate_document(doc: Any, source: str | None, nodes: yaml.Node | None) -> Scenario:
+    """Validate a scenario document once: the scenario itself, then each of its variant x sweep
+    points (the scenario's :meth:`~simlab.config.schema.Scenario.task_points`).
+
+    Args:
+        doc: the document as read from YAML (or given as a dict), overrides applied.
+        source: the file it came from (or ``<dict>``), named by errors.
+        nodes: the YAML node tree of the file, for the line of an error (None: no lines).
+
+    Returns:
+        The scenario, its blocks validated into their types' ``Settings`` and its task points
+        expanded and validated.
+
+    Raises:
+        ScenarioError: the first problem found, with its file, line and key path.
+    """
+    scenario = _checked(doc, source, nodes)
     try:
-        if not isinstance(doc, dict):
-            raise _KeyError("", f"expected a mapping of scenario keys, found {_describe(doc)}")
-        doc = dict(doc)
-        _load_plugins(doc.get("plugins"), source)
-        for kind in COMPONENTS:
-            doc[kind] = _component(kind, doc.get(kind), kind)
-        interventions = doc.get("interventions") or []
-        if not isinstance(interventions, list):
-            raise _KeyError("interventions", f"expected a list, found {_describe(interventions)}")
-        doc["interventions"] = [
-            _component("intervention", spec, f"interventions.{i}") for i, spec in enumerate(interventions)
-        ]
-        _check_files(doc)
-        for kind, reg in COMPONENTS.items():
-            # a component may check settings of the others (e.g. karate_club needs 34 users);
-            # it returns a message (about its type) or (its setting, message)
-            check = getattr(reg.get(doc[kind]["type"]), "check_scenario", None)
-            message = check(doc) if check else None
-            if isinstance(message, tuple):
-                raise _KeyError(f"{kind}.{message[0]}", message[1])
-            if message:
-                raise _KeyError(f"{kind}.type", message)
-        for index, spec in enumerate(doc["interventions"]):  # the same hook for interventions
-            check = getattr(registry.INTERVENTIONS.get(spec["type"]), "check_scenario", None)
-            message = check(doc) if check else None
-            if isinstance(message, tuple):
-                raise _KeyError(f"interventions.{index}.{message[0]}", message[1])
-            if message:
-                raise _KeyError(f"interventions.{index}.type", message)
-        _refuse_bools(Scenario, doc, "")
-        scenario = Scenario.model_validate(doc)
-        _check_metrics(scenario)
         _check_grid(scenario)
-        for name, override in scenario.variants.items():
-            if not isinstance(override, dict):
-                raise _KeyError(f"variants.{name}", "expected a mapping of overrides")
-            _check_override(scenario, override, f"variants.{name}")
-        for key, values in scenario.sweep.items():
-            if not values:
-                raise _KeyError(f"sweep.{key}", "expected a non-empty list of values, found []")
-            seen: dict[str, int] = {}
-            for i, value in enumerate(values):
-                first = seen.setdefault(_canonical(value), i)
-                if first != i:
-                    raise _KeyError(
-                        f"sweep.{key}.{i}",
-                        f"expected distinct sweep values, found a repeat of entry {first} ({_describe(value)})",
-                        f"sweep.{key}[{i}]",
-                    )
-            for i, value in enumerate(values):
-                _check_override(scenario, {key: value}, f"sweep.{key}.{i}", shown_key=f"sweep.{key}[{i}]")
+        points = _expand(scenario)
+    except _KeyError as error:
+        raise _located(error, source, nodes) from None
+    except DataFileError as error:  # located in the data file, not the scenario
+        raise ScenarioError(error.detail, file=error.path, line=error.line, key=getattr(error, "key", None)) from None
+    scenario._points = points
+    for point in points:
+        point.scenario._source = source
+    return scenario
+
+
+def _checked(doc: Any, source: str | None, nodes: yaml.Node | None) -> Scenario:
+    """:func:`_scenario` with its errors as one located :class:`ScenarioError`."""
+    try:
+        scenario = _scenario(doc, source)
     except pydantic.ValidationError as exc:
         error = _from_pydantic(exc, "", doc, Scenario)
         raise _located(error, source, nodes) from None
@@ -230,6 +241,33 @@ def _validate(doc: Any, source: str | None, nodes: yaml.Node | None) -> Scenario
     except DataFileError as error:  # located in the data file, not the scenario
         raise ScenarioError(error.detail, file=error.path, line=error.line, key=getattr(error, "key", None)) from None
     scenario._source = source
+    return scenario
+
+
+def _scenario(doc: Any, source: str | None) -> Scenario:
+    """One scenario document (its variants and sweep not expanded): every block into its type's
+    settings, the top-level keys, then the cross-component checks."""
+    if not isinstance(doc, dict):
+        raise _KeyError("", f"expected a mapping of scenario keys, found {_describe(doc)}")
+    if "loop" in doc:  # a field of the model, not a YAML key: the loop settings live in `recommender`
+        raise _KeyError("loop", f"unknown key; {choices('loop', YAML_KEYS)}")
+    fields: dict[str, Any] = dict(doc)
+    _load_plugins(fields.get("plugins"), source)
+    for kind in COMPONENTS:
+        if kind == "recommender":
+            fields["recommender"], fields["loop"] = _recommender(fields.get("recommender"))
+        else:
+            fields[kind] = _component(kind, fields.get(kind), kind)
+    interventions = fields.get("interventions") or []
+    if not isinstance(interventions, list):
+        raise _KeyError("interventions", f"expected a list, found {_describe(interventions)}")
+    fields["interventions"] = [
+        _component("intervention", spec, f"interventions.{i}") for i, spec in enumerate(interventions)
+    ]
+    _refuse_bools(Scenario, fields, "")
+    scenario = Scenario.model_validate(fields)
+    _check_components(scenario)
+    _check_metrics(scenario)
     return scenario
 
 
@@ -277,12 +315,53 @@ def _check_metrics(scenario: Scenario) -> None:
         raise _KeyError("metrics.exclude", "expected at least one metric left after exclude, found none")
 
 
-def _check_override(scenario: Scenario, override: dict[str, Any], path: str, shown_key: str | None = None) -> None:
+def _expand(scenario: Scenario) -> list[TaskPoint]:
+    """Each variant x sweep point of ``scenario`` (variants in order, the sweep grid in
+    row-major order of its keys), each validated once; the scenario itself when it has neither."""
+    if not scenario.variants and not scenario.sweep:
+        return [TaskPoint("base", "base", {}, scenario)]
+    for name, changes in scenario.variants.items():
+        if not isinstance(changes, dict):
+            raise _KeyError(f"variants.{name}", "expected a mapping of overrides")
+        _check_override_keys(changes, f"variants.{name}")
+    for key, values in scenario.sweep.items():
+        if not values:
+            raise _KeyError(f"sweep.{key}", "expected a non-empty list of values, found []")
+        seen: dict[str, int] = {}
+        for i, value in enumerate(values):
+            first = seen.setdefault(_canonical(value), i)
+            if first != i:
+                raise _KeyError(
+                    f"sweep.{key}.{i}",
+                    f"expected distinct sweep values, found a repeat of entry {first} ({_describe(value)})",
+                    f"sweep.{key}[{i}]",
+                )
+            _check_override_keys({key: value}, f"sweep.{key}.{i}", shown_key=f"sweep.{key}[{i}]")
     base = scenario.to_dict()
-    base.pop("variants")
-    base.pop("sweep")
-    base.pop("sweep_baseline", None)  # it names sweep points, which an override does not have
-    for dotted, _ in _flatten(override):
+    for key in ("variants", "sweep", "sweep_baseline"):  # a task point has none of them
+        base.pop(key)
+    variants: dict[str, dict[str, Any] | None] = dict(scenario.variants) or {"base": None}
+    keys = list(scenario.sweep)
+    points = []
+    for name, override in variants.items():
+        variant_doc = base if override is None else apply_overrides(base, override)
+        for indices in itertools.product(*(range(len(scenario.sweep[k])) for k in keys)):
+            point = {k: scenario.sweep[k][i] for k, i in zip(keys, indices)}
+            label = name
+            if keys:
+                point_name = ",".join(f"{k}={v}" for k, v in point.items())
+                label = point_name if name == "base" else f"{name}|{point_name}"
+            try:
+                validated = _checked(apply_overrides(variant_doc, point), None, None)
+            except ScenarioError as exc:
+                raise _blame(exc, base, name, override, dict(zip(keys, indices)), scenario, label) from None
+            points.append(TaskPoint(label, name, point, validated))
+    return points
+
+
+def _check_override_keys(override: dict[str, Any], path: str, shown_key: str | None = None) -> None:
+    """Refuse an override (a variant or a sweep value) that changes a key no task may change."""
+    for dotted, _ in flatten(override):
         top = dotted.split(".")[0]
         if top in ("variants", "sweep", "sweep_baseline"):
             raise _KeyError(f"{path}", f"an override cannot change {top!r}")
@@ -293,16 +372,51 @@ def _check_override(scenario: Scenario, override: dict[str, Any], path: str, sho
                 "(set it at the top level)",
                 shown_key,
             )
-        if top not in Scenario.model_fields:
-            raise _KeyError(f"{path}.{dotted}", f"unknown key {top!r}; {choices(top, Scenario.model_fields)}")
+        if top not in YAML_KEYS:
+            raise _KeyError(f"{path}.{dotted}", f"unknown key {top!r}; {choices(top, YAML_KEYS)}")
+
+
+def _blame(
+    error: ScenarioError,
+    base: dict[str, Any],
+    variant: str,
+    override: dict[str, Any] | None,
+    indices: dict[str, int],
+    scenario: Scenario,
+    label: str,
+) -> Exception:
+    """The error of a task point that failed, at the override that makes it fail: the variant,
+    else a sweep value (each tried alone on the base; only here, on the way to an error), else
+    the combination."""
+    parts: list[tuple[dict[str, Any], str, str | None]] = []  # (override, its path, how to show it)
+    if override is not None:
+        parts.append((override, f"variants.{variant}", None))
+    for key, i in indices.items():
+        parts.append(({key: scenario.sweep[key][i]}, f"sweep.{key}.{i}", f"sweep.{key}[{i}]"))
+    for part, path, shown in parts:
+        alone = error if len(parts) == 1 else _error_of(apply_overrides(base, part))
+        if alone is not None:
+            return _override_error(alone, path, shown)
+    where = f"variants.{variant}" if override is not None else "sweep"
+    combined = f"{error.detail} (at {error.key} in task point {label!r}: its overrides are valid alone, not together)"
+    return _override_error(ScenarioError(combined, file=error.file, line=error.line), where, None)
+
+
+def _error_of(doc: dict[str, Any]) -> ScenarioError | None:
     try:
-        _validate(apply_overrides(base, override), None, None)
+        _checked(doc, None, None)
     except ScenarioError as exc:
-        if exc.file is not None:  # a data file's own error (file and line in that file)
-            raise DataFileKeyError(exc.file, exc.detail, exc.line, exc.key) from None
-        if shown_key is not None:  # a sweep value: name the list entry
-            raise _KeyError(path, f"{exc.detail} (sweep value for {exc.key})", shown_key) from None
-        raise _KeyError(f"{path}.{exc.key}" if exc.key else path, exc.detail) from None
+        return exc
+    return None
+
+
+def _override_error(exc: ScenarioError, path: str, shown_key: str | None) -> Exception:
+    """An override's error, at the override's key path (``shown_key``: how to print a sweep value's)."""
+    if exc.file is not None:  # a data file's own error (file and line in that file)
+        return DataFileKeyError(exc.file, exc.detail, exc.line, exc.key)
+    if shown_key is not None:  # a sweep value: name the list entry
+        return _KeyError(path, f"{exc.detail} (sweep value for {exc.key})", shown_key)
+    return _KeyError(f"{path}.{exc.key}" if exc.key else path, exc.detail)
 
 
 def _located(error: _KeyError, source: str | None, nodes: yaml.Node | None) -> ScenarioError:
@@ -337,27 +451,39 @@ def line_of(node: yaml.Node | None, dotted: str) -> int | None:
 
 
 class DataFileKeyError(DataFileError):
-    """A data file's error found while checking a variant or sweep point."""
+    """A data file's error with the scenario key that names the file."""
 
     def __init__(self, path: str, detail: str, line: int | None, key: str | None):
         super().__init__(path, detail, line)
         self.key = key
 
 
-def _check_files(doc: dict[str, Any]) -> None:
-    """Each component's ``check_files(doc)`` hook: data files (population opinions, edge
-    lists) read and checked now, at load time, not when a task starts. The hook raises
-    DataFileError; the key of the block's ``path`` is added here."""
-    for kind in COMPONENTS:
-        check = getattr(registry.ALL[kind].get(doc[kind]["type"]), "check_files", None)
-        if check is None:
+def _check_components(scenario: Scenario) -> None:
+    """The components' load-time hooks, through their Protocols: first each block's data files
+    (:class:`ChecksFiles`: read and checked now, not when a task starts), then the checks across
+    components (:class:`ChecksScenario`: e.g. karate_club needs 34 users), interventions too."""
+    doc = scenario.to_dict()  # the hooks read the YAML document (simlab.core does not know Scenario)
+    for kind, block in scenario.blocks().items():
+        component = registry.ALL[kind].get(block.type)
+        if issubclass(component, ChecksFiles):
+            try:
+                component.check_files(doc)
+            except DataFileKeyError:
+                raise
+            except DataFileError as error:  # the key of the block's path is added here
+                raise DataFileKeyError(error.path, error.detail, error.line, f"{kind}.path") from None
+    checked = [(kind, block) for kind, block in scenario.blocks().items()]
+    checked += [(f"interventions.{i}", block) for i, block in enumerate(scenario.interventions)]
+    for path, block in checked:
+        kind = "intervention" if path.startswith("interventions.") else path
+        component = registry.ALL[kind].get(block.type)
+        if not issubclass(component, ChecksScenario):
             continue
-        try:
-            check(doc)
-        except DataFileKeyError:
-            raise
-        except DataFileError as error:
-            raise DataFileKeyError(error.path, error.detail, error.line, f"{kind}.path") from None
+        message = component.check_scenario(doc)  # a message about its type, or (its setting, message)
+        if isinstance(message, tuple):
+            raise _KeyError(f"{path}.{message[0]}", message[1])
+        if message:
+            raise _KeyError(f"{path}.type", message)
 
 
 def _canonical(value: Any) -> str:

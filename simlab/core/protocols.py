@@ -6,7 +6,8 @@ N users, M items, K opinion axes, T topics, A active users this step, C candidat
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections.abc import Mapping
+from typing import Any, Protocol, runtime_checkable
 
 import networkx as nx
 import torch
@@ -203,3 +204,47 @@ __all__ = [
     "Recommender",
     "Users",
 ]
+
+
+# ---------------------------------------------------------------- load-time checks
+
+
+@runtime_checkable
+class ChecksScenario(Protocol):
+    """A component with a cross-component check at load time (e.g. karate_club needs 34 users).
+
+    A component class declares the check by implementing this Protocol (a ``staticmethod``);
+    the loader calls it once per validated scenario, through the class.
+    """
+
+    @staticmethod
+    def check_scenario(scenario: Mapping[str, Any]) -> str | tuple[str, str] | None:
+        """Check the settings of other components against this one's.
+
+        Args:
+            scenario: the validated scenario as its YAML document (every block with its defaults
+                filled in; this leaf layer does not know the ``Scenario`` model).
+
+        Returns:
+            None when the scenario is fine; else a message about the component's ``type``, or
+            ``(setting, message)`` about one of its settings.
+        """
+        ...
+
+
+@runtime_checkable
+class ChecksFiles(Protocol):
+    """A component that reads data files (population opinions, edge lists) and checks them at
+    load time, not when a task starts."""
+
+    @staticmethod
+    def check_files(scenario: Mapping[str, Any]) -> None:
+        """Read and check the component's data files against the scenario.
+
+        Args:
+            scenario: the validated scenario as its YAML document (see :class:`ChecksScenario`).
+
+        Raises:
+            simlab.society.datafiles.DataFileError: a file that does not fit (its path, line).
+        """
+        ...

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from simlab.config import CandidateSettings, Scenario
+from simlab.config import Scenario
 from simlab.core.errors import SimulationError
 from simlab.core.protocols import Feed, Intervention
 from simlab.core.rng import Streams
@@ -35,8 +35,6 @@ from simlab.registry import (
 )
 from simlab.society.network import build_graph
 
-LOOP_KEYS = ("retrain_every", "slate_size", "history_length", "log_capacity", "candidates", "policy")
-
 
 class Simulation:
     """One replicate of a scenario.
@@ -56,15 +54,14 @@ class Simulation:
         self.t = 0
         self.context: StepContext | None = None
 
-        rec = dict(scenario.recommender)
-        self.loop = {k: rec.pop(k) for k in LOOP_KEYS}
-        self.candidate_settings = CandidateSettings(**self.loop["candidates"])
+        self.loop = scenario.loop
+        self.candidate_settings = scenario.loop.candidates
         self.dtype = {"float32": torch.float32, "float64": torch.float64}[scenario.precision]
         self.population = POPULATIONS.build(scenario.population)
         self.catalog_model = CATALOGS.build(scenario.catalog)
         self.behavior = BEHAVIORS.build(scenario.behavior)
         self.dynamics = DYNAMICS.build(scenario.dynamics)
-        self.recommender = RECOMMENDERS.build(rec)
+        self.recommender = RECOMMENDERS.build(scenario.recommender)
         self.interventions: list[Intervention] = [INTERVENTIONS.build(spec) for spec in scenario.interventions]
         self.recorder = Recorder.from_settings(scenario.metrics)
 
@@ -81,7 +78,7 @@ class Simulation:
         if self.dtype != torch.float32:  # every real-valued state array in the run's precision
             self.users.to_dtype(self.dtype)
             self.catalog.to_dtype(self.dtype)
-        history = self.loop["history_length"]
+        history = self.loop.history_length
         # the platform's per-account records; logged-out users share one extra anonymous id
         logged_out = self.users.logged_out
         self.logged_out = logged_out if logged_out is not None and bool(logged_out.any()) else None
@@ -93,7 +90,7 @@ class Simulation:
         # running sum and count of the extremeness of items shown to each user
         self.exposure_sum = torch.zeros(n, dtype=self.dtype, device=self.device)
         self.exposure_count = torch.zeros(n, dtype=self.dtype, device=self.device)
-        self.log = ImpressionLog(self.loop["log_capacity"], N_DENSE, history, self.device)
+        self.log = ImpressionLog(self.loop.log_capacity, N_DENSE, history, self.device)
         self.true_probability = self._oracle()  # a measurement: metrics read it, the platform does not
         self.view = PlatformView(
             n_users=accounts,
@@ -127,14 +124,14 @@ class Simulation:
     def _stack_feed(self) -> Feed:
         """The platform's policy feed wrapped by each intervention in list order; the loop calls
         the outermost. Each intervention gets its own random stream."""
-        policy = POLICIES.build(self.loop["policy"])
+        policy = POLICIES.build(self.loop.policy)
         feed: Feed = PolicyFeed(policy, self.streams.torch("policy"))
         for index, (spec, intervention) in enumerate(zip(self.scenario.interventions, self.interventions)):
             context = InterventionContext(
                 view=self.view,
                 recommender=self.recommender,
-                slate_size=self.loop["slate_size"],
-                generator=self.streams.torch(f"intervention.{index}.{spec['type']}"),
+                slate_size=self.loop.slate_size,
+                generator=self.streams.torch(f"intervention.{index}.{spec.type}"),
                 device=self.device,
                 truth=Truth(self.users, self.catalog) if intervention.privileged else None,
             )
@@ -159,7 +156,7 @@ class Simulation:
         )
         raw_scores = self.recommender.score(seen, candidates).float()
         scores = self.feed.adjust_scores(seen, candidates, raw_scores)
-        columns = self.feed.build_slates(seen, candidates, scores, self.loop["slate_size"])
+        columns = self.feed.build_slates(seen, candidates, scores, self.loop.slate_size)
         slates = columns_to_items(candidates, columns)
 
         # 4. response
@@ -192,7 +189,7 @@ class Simulation:
         )
         opinion = self.dynamics.update(users, engaged_user, engaged_item, catalog, self.graph, g("dynamics"), **exposed)
         if not torch.isfinite(opinion).all():
-            raise SimulationError(f"step {t}: dynamics {self.scenario.dynamics['type']!r} produced non-finite opinions")
+            raise SimulationError(f"step {t}: dynamics {self.scenario.dynamics.type!r} produced non-finite opinions")
         users.opinion = opinion
         self.behavior.drift_interests(users, engaged_user, engaged_item, catalog)
         self._remember(*self._linked(engaged_user, engaged_item))
@@ -210,12 +207,12 @@ class Simulation:
         }
         self.log.append(**logged)
         self.feed.observe(logged)
-        if (t + 1) % self.loop["retrain_every"] == 0:
+        if (t + 1) % self.loop.retrain_every == 0:
             diagnostics = self.recommender.train(self.log, t, extra=self.feed.training_rows(self.log, t))
             loss = diagnostics.get("loss") if diagnostics else None
             if loss is not None and not math.isfinite(loss):
                 raise SimulationError(
-                    f"step {t}: recommender {self.scenario.recommender['type']!r} training loss is {loss}"
+                    f"step {t}: recommender {self.scenario.recommender.type!r} training loss is {loss}"
                 )
 
         # 8. metrics

@@ -125,7 +125,7 @@ def run(
         raise ScenarioError("expected an available CUDA device, found none", key="device")
     search = plugin_search_path(scenario.source) if scenario.plugins else []
     tasks = make_tasks(scenario, run_dir, resolved_device, search)
-    inputs = pinned_inputs.record([t.scenario for t in tasks], search, scenario.plugins)
+    inputs = pinned_inputs.record([t.scenario.to_dict() for t in tasks], search, scenario.plugins)
     for task in tasks:
         task.inputs = pinned_inputs.pinned(inputs)
     try:
@@ -243,9 +243,9 @@ def _interventions(tasks: list[Task]) -> list[dict[str, Any]]:
 
     found: dict[str, dict[str, Any]] = {}
     for task in tasks:
-        for spec in task.scenario.get("interventions") or []:
-            privileged = bool(getattr(INTERVENTIONS.get(spec["type"]), "privileged", False))
-            entry = found.setdefault(spec["type"], {"type": spec["type"], "privileged": privileged, "variants": []})
+        for block in task.scenario.interventions:
+            privileged = bool(getattr(INTERVENTIONS.get(block.type), "privileged", False))
+            entry = found.setdefault(block.type, {"type": block.type, "privileged": privileged, "variants": []})
             if task.label not in entry["variants"]:
                 entry["variants"].append(task.label)
     return list(found.values())

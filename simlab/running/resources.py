@@ -180,7 +180,7 @@ def _edges(scenario: Scenario, n: int) -> tuple[float, float]:
     """(directed edge entries, bytes per entry while building) of the scenario's graph."""
     from simlab.society.network import edge_list_size
 
-    net = scenario.network
+    net = scenario.network.to_dict()
     kind = net["type"]
     if kind == "erdos_renyi":
         return min(net["mean_degree"], n - 1) * n, 100
@@ -204,7 +204,8 @@ def task_parts(scenario: Scenario) -> dict[str, int]:
     """Bytes of the main allocations of one task of ``scenario`` (see the module docstring)."""
     from simlab.society.population import population_size
 
-    pop, cat, rec = scenario.population, scenario.catalog, scenario.recommender
+    doc = scenario.to_dict()  # the blocks as in the YAML (the recommender's with its loop settings)
+    pop, cat, rec = doc["population"], doc["catalog"], doc["recommender"]
     n = population_size(pop)
     k = pop.get("axes") or 1
     t = cat.get("topics", 8)

@@ -37,7 +37,6 @@ from simlab import registry
 from simlab.config import load_scenario
 from simlab.core.errors import ScenarioError
 from simlab.running import RunResult, atomic_write, make_tasks, run_tasks, task_dir
-from simlab.running import checkpoint as checkpoints
 from simlab.running import inputs as pinned_inputs
 from simlab.running.checkpoint import FILENAME as CHECKPOINT
 from simlab.running.files import TEMPORARY, locked, open_inside, refuse_links
@@ -184,7 +183,7 @@ def _resume(
             "the tasks of scenario.yaml do not match those in manifest.json (was the file edited?)",
             file=str(scenario_file),
         )
-    pinned_inputs.check_tasks([t.scenario for t in tasks], inputs, scenario_file)
+    pinned_inputs.check_tasks([t.scenario.to_dict() for t in tasks], inputs, scenario_file)
     for task in tasks:
         task.inputs = pinned_inputs.pinned(inputs)
         _check_finished(task, scenario.steps)
@@ -229,7 +228,7 @@ def _check_finished(task: Task, steps: int) -> None:
     if status is None or status.get("status") != "complete":
         return
     where = str(Path(task.run_dir) / "tasks" / task.task_id / "status.json")
-    if status.get("config_hash") != checkpoints.task_hash(task.scenario):
+    if status.get("config_hash") != task.config_hash():
         raise ScenarioError(
             "this task finished under another scenario (its config hash differs or is missing); "
             "the run folder was edited, start a new run",

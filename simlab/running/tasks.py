@@ -11,6 +11,7 @@ import io
 import json
 import math
 import os
+import pickle
 import sys
 import time
 import traceback
@@ -22,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from simlab.config import Scenario, load_scenario
+from simlab.config import Scenario
 from simlab.config.validation import plugin_search_path
 from simlab.core.errors import OutputError
 from simlab.running import checkpoint as checkpoints
@@ -39,12 +40,13 @@ Reporter = Callable[[str, str, int], None]
 
 @dataclass
 class Task:
-    """One replicate of one variant (or sweep point)."""
+    """One replicate of one variant (or sweep point); ``scenario`` is that point's scenario,
+    validated once when the run's scenario was loaded."""
 
     task_id: str
     label: str
     replicate: int
-    scenario: dict[str, Any]
+    scenario: Scenario
     device: str
     run_dir: str
     search_path: list[str] = dataclasses.field(default_factory=list)  # where plugin modules were found
@@ -53,6 +55,26 @@ class Task:
     # each data file as named in the scenario -> the absolute path pinned at the run's start
     # (simlab.running.inputs): a task reads what the run read, whatever the current folder
     inputs: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    def config_hash(self) -> str:
+        """The hash of the task's scenario document, which a checkpoint and a finished task's
+        status.json record (``--resume`` compares them)."""
+        return checkpoints.task_hash(self.scenario.to_dict())
+
+    def __reduce__(self) -> tuple[Callable[..., Task], tuple[dict[str, Any], bytes]]:
+        """Pickled for a worker process as the other fields and the scenario's own pickle, which
+        is read only once the plugin folders are on the worker's ``sys.path`` (its settings
+        models may be a plugin's classes): the validated models travel, not a document."""
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "scenario"}
+        return _unpickle_task, (fields, pickle.dumps(self.scenario))
+
+
+def _unpickle_task(fields: dict[str, Any], scenario: bytes) -> Task:
+    """A :class:`Task` in a worker process (see ``Task.__reduce__``)."""
+    for search in fields["search_path"]:  # a worker process finds the scenario's plugins too
+        if search not in sys.path:
+            sys.path.append(search)
+    return Task(scenario=pickle.loads(scenario), **fields)
 
 
 def make_tasks(scenario: Scenario, run_dir: Path, device: str, search: list[str] | None = None) -> list[Task]:
@@ -64,11 +86,20 @@ def make_tasks(scenario: Scenario, run_dir: Path, device: str, search: list[str]
     width = max(4, len(str(len(points) * scenario.replicates - 1)))
     tasks: list[Task] = []
     for point in points:
-        doc = point.scenario.to_dict()
         for replicate in range(scenario.replicates):
             task_id = f"{len(tasks):0{width}d}_{safe_name(point.label)}_r{replicate}"
             tasks.append(
-                Task(task_id, point.label, replicate, doc, device, str(run_dir), search, point.variant, point.sweep)
+                Task(
+                    task_id,
+                    point.label,
+                    replicate,
+                    point.scenario,
+                    device,
+                    str(run_dir),
+                    search,
+                    point.variant,
+                    point.sweep,
+                )
             )
     return tasks
 
@@ -147,7 +178,7 @@ def execute_task(task: Task, progress: Reporter | None = None) -> dict[str, Any]
         "task": task.task_id,
         "variant": task.label,
         "replicate": task.replicate,
-        "config_hash": checkpoints.task_hash(task.scenario),  # what --resume checks a finished task against
+        "config_hash": task.config_hash(),  # what --resume checks a finished task against
     }
     atomic_write(folder / "status.json", json.dumps({**status, "status": "running"}, indent=1))
     sim = None
@@ -156,7 +187,7 @@ def execute_task(task: Task, progress: Reporter | None = None) -> dict[str, Any]
             for search in task.search_path:  # a worker process finds the scenario's plugins too
                 if search not in sys.path:
                     sys.path.append(search)
-            scenario = load_scenario(task.scenario)
+            scenario = task.scenario
             sim, restored, notes = _restore(Simulation, scenario, task, folder)
             notes.update(_run_simulation(sim, scenario, task, folder, report, restored))
         status.update(status="complete", steps=sim.t, **notes)
@@ -226,7 +257,7 @@ def _restore(
         return sim, None, {}
     metrics_path = folder / "metrics.csv"
     try:
-        payload = checkpoints.load(path, task=task.task_id, config_hash=checkpoints.task_hash(task.scenario))
+        payload = checkpoints.load(path, task=task.task_id, config_hash=task.config_hash())
         size = os.lstat(metrics_path).st_size if metrics_path.exists() else -1
         if size < payload["metric_bytes"]:
             raise checkpoints.CheckpointError(f"{metrics_path} is shorter than its checkpoint says")
@@ -244,7 +275,7 @@ def _run_simulation(
     snapshot_every = scenario.output.snapshot_every
     checkpoint_every = scenario.output.checkpoint_every
     checkpoint_path = folder / checkpoints.FILENAME
-    config_hash = checkpoints.task_hash(task.scenario)
+    config_hash = task.config_hash()
     rows, keep = restored if restored is not None else (0, 0)
     names = sim.recorder.names
     # rows written after the checkpoint are not kept: they are recomputed, identically

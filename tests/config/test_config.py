@@ -23,9 +23,9 @@ def test_defaults_are_filled(tiny):
 
 def test_dotted_overrides_and_type_switch(tiny):
     scenario = simlab.load_scenario(tiny, {"population.size": 30, "recommender.type": "oracle"})
-    assert scenario.population["size"] == 30
-    assert scenario.recommender["type"] == "oracle"
-    assert scenario.recommender["slate_size"] == 5
+    assert scenario.population.settings.size == 30
+    assert scenario.recommender.type == "oracle"
+    assert scenario.loop.slate_size == 5
 
 
 def test_parse_set_reads_yaml_scalars():
@@ -48,7 +48,8 @@ def test_apply_overrides_nested_and_dotted_agree():
 def test_variants_and_sweep_expand_to_tasks(tiny):
     tiny["variants"] = {"pop": {}, "rand": {"recommender.type": "random"}}
     tiny["sweep"] = {"population.size": [20, 30]}
-    labels = [(label, s.population["size"], s.recommender["type"]) for label, s in simlab.load_scenario(tiny).tasks()]
+    tasks = simlab.load_scenario(tiny).tasks()
+    labels = [(label, s.population.settings.size, s.recommender.type) for label, s in tasks]
     assert labels == [
         ("pop|population.size=20", 20, "popularity"),
         ("pop|population.size=30", 30, "popularity"),

@@ -28,11 +28,11 @@ from hypothesis import strategies as st
 from simlab.cli import main
 from simlab.config import (
     COMPONENTS,
+    YAML_KEYS,
     CandidateSettings,
+    LoopSettings,
     MetricsSettings,
     OutputSettings,
-    RecommenderCommon,
-    Scenario,
 )
 from simlab.registry import POLICIES
 
@@ -49,7 +49,7 @@ BASE = {
     "output": {"snapshot_every": 0, "figures": False, "report": False, "parquet": False},
 }
 NEEDS_FILE = {("population", "file"), ("network", "edge_list")}  # valid only with a real file
-LOOP_MODELS = {"": RecommenderCommon, "candidates": CandidateSettings}
+LOOP_MODELS = {"": LoopSettings, "candidates": CandidateSettings}
 FUZZ = settings(
     max_examples=int(os.environ.get("SIMLAB_FUZZ_EXAMPLES", "40")),
     deadline=None,
@@ -114,7 +114,7 @@ def valid_documents(draw: st.DrawFn) -> dict:
     for kind in kinds:
         names = [n for n in COMPONENTS[kind].names() if (kind, n) not in NEEDS_FILE]
         type_name = draw(st.sampled_from(names))
-        block = {k: v for k, v in doc.get(kind, {}).items() if k in RecommenderCommon.model_fields}
+        block = {k: v for k, v in doc.get(kind, {}).items() if k in LoopSettings.model_fields}
         if kind != "recommender" and type_name == doc.get(kind, {}).get("type"):
             block = dict(doc[kind])
         block["type"] = type_name
@@ -149,13 +149,13 @@ def _leaf_paths(doc: Any, prefix: tuple = ()) -> list[tuple]:
 SCHEMA_PATHS = sorted(
     {p for p in _leaf_paths(BASE)}
     | {(kind, f) for kind, reg in COMPONENTS.items() for n in reg.names() for f in reg.settings_model(n).model_fields}
-    | {("recommender", f) for f in RecommenderCommon.model_fields}
+    | {("recommender", f) for f in LoopSettings.model_fields}
     | {("recommender", "candidates", f) for f in CandidateSettings.model_fields}
     | {("recommender", "policy", f) for n in POLICIES.names() for f in POLICIES.settings_model(n).model_fields}
     | {("recommender", "policy", "type")}
     | {("output", f) for f in OutputSettings.model_fields}
     | {("metrics", f) for f in MetricsSettings.model_fields}
-    | {(f,) for f in Scenario.model_fields}
+    | {(f,) for f in YAML_KEYS}
 )
 
 BAD_VALUES = st.one_of(
@@ -191,7 +191,7 @@ def invalid_documents(draw: st.DrawFn) -> dict:
         elif mutation == "unknown_type":
             _set_path(doc, (draw(st.sampled_from(sorted(COMPONENTS))), "type"), draw(st.text(max_size=10)))
         else:
-            doc[draw(st.sampled_from(sorted(Scenario.model_fields)))] = draw(BAD_VALUES)
+            doc[draw(st.sampled_from(sorted(YAML_KEYS)))] = draw(BAD_VALUES)
     return doc
 
 

@@ -238,7 +238,7 @@ def test_variants_are_paired_by_seed(tiny, tmp_path):
     assert torch.equal(sim_a.users.opinion, sim_b.users.opinion)
     assert torch.equal(sim_a.graph.src, sim_b.graph.src)
     assert sim_b.recommender.__class__.__name__ == "RandomRecommender"
-    assert sim_b.loop["slate_size"] == 5  # loop settings survive the type change
+    assert sim_b.loop.slate_size == 5  # loop settings survive the type change
 
 
 @pytest.mark.parametrize("recommender", ["random", "popularity", "chronological", "oracle", "dlrm", "als"])

@@ -79,8 +79,8 @@ def test_parts_follow_the_shapes(tiny):
     log_capacity x (68 + 8H) bytes, candidates active x C x 48."""
     scenario = simlab.load_scenario(tiny)
     parts = task_parts(scenario)
-    h = scenario.recommender["history_length"]
-    assert parts["log"] == scenario.recommender["log_capacity"] * (68 + 8 * h)
+    h = scenario.loop.history_length
+    assert parts["log"] == scenario.loop.log_capacity * (68 + 8 * h)
     assert parts["candidates"] == 48 * 20 * 48  # ceil(60 * 0.8) active users x C = 20
     bigger = task_parts(simlab.load_scenario(tiny | {"population": tiny["population"] | {"size": 120}}))
     assert bigger["users"] == 2 * parts["users"]
