@@ -7,7 +7,7 @@ import json
 import platform
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -229,7 +229,11 @@ def _manifest(
         "tasks": [
             {"task": t.task_id, "variant": t.label, "replicate": t.replicate, "status": "pending"} for t in tasks
         ],
-        "task_specs": [asdict(t) | {"scenario": None, "inputs": None} for t in tasks],
+        "task_specs": [
+            # the scenario and inputs are in scenario.yaml and inputs.json (asdict would deep-copy them)
+            {f.name: None if f.name in ("scenario", "inputs") else getattr(t, f.name) for f in fields(t)}
+            for t in tasks
+        ],
         "interventions": _interventions(tasks),
         "inputs": inputs,
     }
