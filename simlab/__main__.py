@@ -1,3 +1,5 @@
+"""``python -m simlab``: the command line (:func:`simlab.cli.main`)."""
+
 import sys
 
 from simlab.cli import main

@@ -86,7 +86,8 @@ class Registry(Generic[T]):
 
     def register(self, name: str, entry_point: str | None = None) -> Callable[[C], C]:
         """Declare type ``name``: with ``entry_point`` (``"module:Class"``, imported on first use),
-        or as a class decorator (``@INTERVENTIONS.register("my_rule")``)."""
+        or as a class decorator (``@INTERVENTIONS.register("my_rule")``).
+        """
         if entry_point is not None:
             known = self._entry_points.get(name)
             if known is not None and known != entry_point:
@@ -106,7 +107,8 @@ class Registry(Generic[T]):
 
     def unregister(self, name: str) -> None:
         """Forget type ``name`` (a plugin's, or one a test registered for a while); a built-in
-        type's declaration is forgotten too. Unknown names are ignored."""
+        type's declaration is forgotten too. Unknown names are ignored.
+        """
         self._classes.pop(name, None)
         self._entry_points.pop(name, None)
 
@@ -301,7 +303,8 @@ def load_components(plugins: Iterable[str] = (), search: Iterable[str] = ()) -> 
 
 class _ExitDuringImport(BaseException):
     """os._exit called by a plugin module while it is imported (a BaseException, so that a
-    plugin's own ``except Exception`` does not swallow it)."""
+    plugin's own ``except Exception`` does not swallow it).
+    """
 
     def __init__(self, code: object):
         super().__init__(code)
@@ -311,7 +314,8 @@ class _ExitDuringImport(BaseException):
 @contextlib.contextmanager
 def _exits_refused() -> Iterator[None]:
     """During the block, ``os._exit`` raises _ExitDuringImport instead of ending the process at once
-    (it skips every handler, so it could not be reported otherwise)."""
+    (it skips every handler, so it could not be reported otherwise).
+    """
 
     def refuse(code: int) -> None:
         raise _ExitDuringImport(code)
@@ -326,7 +330,8 @@ def _exits_refused() -> Iterator[None]:
 
 def plugin_components(module: str) -> list[tuple[str, str]]:
     """The (kind, name) types plugin ``module`` registers: those its import added, and those
-    whose class is defined in it or a submodule (for a module imported before simlab loaded it)."""
+    whose class is defined in it or a submodule (for a module imported before simlab loaded it).
+    """
     found = []
     for kind, reg in ALL.items():
         for name in reg.names():

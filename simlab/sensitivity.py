@@ -59,7 +59,8 @@ def parse_grid(specs: list[str]) -> dict[str, list[Any]]:
 
 def parse_contrast(text: str, variants: list[str]) -> tuple[str, str]:
     """``"dlrm-random"`` -> ``("dlrm", "random")``: the variant and the baseline it is compared
-    with (the split at the ``-`` where both sides name variants of the scenario)."""
+    with (the split at the ``-`` where both sides name variants of the scenario).
+    """
     for at in (i for i, char in enumerate(text) if char == "-"):
         variant, baseline = text[:at], text[at + 1 :]
         if variant in variants and baseline in variants and variant != baseline:
@@ -185,7 +186,8 @@ def table_of_run(folder: Path, variant: str, baseline: str, names: list[str] | N
 
 def markdown(table: pd.DataFrame) -> str:
     """The table as markdown: one row per cell, one column per metric with
-    'diff [95% CI] verdict'."""
+    'diff [95% CI] verdict'.
+    """
     keys = [c for c in table.columns if c not in LEAD_COLUMNS]
     metrics = list(dict.fromkeys(table["metric"]))
     first = table.iloc[0]

@@ -44,7 +44,8 @@ class Row:
 @dataclass(frozen=True)
 class Section:
     """One settings model: ``name`` is how ``simlab list --settings NAME`` selects it and
-    ``where`` is where its keys go in a scenario YAML."""
+    ``where`` is where its keys go in a scenario YAML.
+    """
 
     name: str
     where: str
@@ -54,7 +55,8 @@ class Section:
 
     def rows(self) -> list[Row]:
         """One row per key of the section's model as written in the YAML (not ``type``, nor the
-        scenario model's ``loop``: its keys are written in ``recommender``)."""
+        scenario model's ``loop``: its keys are written in ``recommender``).
+        """
         return [
             _row(key, field) for key, field in self.model.model_fields.items() if key != "type" and not field.exclude
         ]
@@ -70,7 +72,8 @@ _WHERE = {
 
 def sections(builtin: bool = False) -> list[Section]:
     """Every section: the loop settings first, then each kind's types in registry order
-    (``builtin``: only the types simlab itself defines, not those of plugins)."""
+    (``builtin``: only the types simlab itself defines, not those of plugins).
+    """
     from simlab.config import CandidateSettings, LoopSettings, MetricsSettings, OutputSettings, Scenario
 
     out = [
@@ -100,7 +103,8 @@ def sections(builtin: bool = False) -> list[Section]:
 def select(name: str | None) -> list[Section]:
     """The sections ``name`` selects: every one (None), else the section called ``name`` and every
     section under it (``network``: each network type; ``recommender``: the loop settings and each
-    recommender type). Raises ``KeyError`` naming the known names when nothing matches."""
+    recommender type). Raises ``KeyError`` naming the known names when nothing matches.
+    """
     every = sections()
     if name is None:
         return every
@@ -116,7 +120,8 @@ def select(name: str | None) -> list[Section]:
 def describe_key(key: str, scenario: dict[str, Any] | None = None) -> str:
     """The ``description=`` of the setting a dotted scenario key names (``interventions.0.weight``
     in a scenario whose first intervention is ``extremeness_penalty``: that type's ``weight``),
-    with the component types read from ``scenario`` (a scenario document); "" when unknown."""
+    with the component types read from ``scenario`` (a scenario document); "" when unknown.
+    """
     from simlab.config import COMPONENTS, DEFAULT_TYPES, CandidateSettings, LoopSettings, Scenario
 
     scenario = scenario or {}
@@ -237,7 +242,8 @@ def _row(key: str, field: Any) -> Row:
 
 def _summary(obj: Any) -> str:
     """The first paragraph of a class's docstring, on one line, reST roles and literals as
-    Markdown code (``:func:`read_edge_list``` and ````k```` -> ```read_edge_list``` and ```k```)."""
+    Markdown code (``:func:`read_edge_list``` and ````k```` -> ```read_edge_list``` and ```k```).
+    """
     doc = inspect.getdoc(obj) or ""
     text = " ".join(doc.split("\n\n")[0].split())
     text = re.sub(r":[a-z]+:`~?([^`]+)`", r"`\1`", text).replace("``", "`")
@@ -248,7 +254,8 @@ def _summary(obj: Any) -> str:
 
 def _type_name(annotation: Any) -> str:
     """``int``, ``float | None``, ``list[str] | 'all'``, ``dict[str, Any]``, ...; a Literal is the
-    type of its choices (the choices go to the range column)."""
+    type of its choices (the choices go to the range column).
+    """
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
     if origin is typing.Literal:
         kinds = dict.fromkeys(type(a).__name__ for a in args)

@@ -47,7 +47,8 @@ class Entries:
 
     def with_dense_rows(self, block: Tensor) -> Entries:
         """These entries plus a fully observed (n', d) block appended as rows n .. n + n' - 1
-        (the antidote users rate every item); differentiable with respect to ``block``."""
+        (the antidote users rate every item); differentiable with respect to ``block``.
+        """
         k, d = block.shape
         rows = torch.arange(self.n, self.n + k, device=block.device).repeat_interleave(d)
         cols = torch.arange(d, device=block.device).repeat(k)
@@ -109,7 +110,8 @@ def fit(
 
 class RowPattern:
     """Known entries as sparse CSR matrices, for ALS half steps: the 0/1 pattern W and the values X
-    (n_rows, n_cols), sharing one index structure."""
+    (n_rows, n_cols), sharing one index structure.
+    """
 
     def __init__(self, rows: Tensor, cols: Tensor, values: Tensor, n_rows: int, n_cols: int):
         if rows.numel() > 1 and bool((rows[1:] < rows[:-1]).any()):
@@ -129,7 +131,8 @@ class RowPattern:
 
     def solve(self, fixed: Tensor, reg: float) -> tuple[Tensor, Tensor, Tensor]:
         """Ridge factors of every row given the columns' ``fixed`` (n_cols, r): X (n_rows, r), and
-        the unregularised Gram matrices (n_rows, r, r) and right-hand sides (n_rows, r) of the solve."""
+        the unregularised Gram matrices (n_rows, r, r) and right-hand sides (n_rows, r) of the solve.
+        """
         r = fixed.shape[1]
         outer = (fixed.unsqueeze(2) * fixed.unsqueeze(1)).reshape(-1, r * r)
         with warnings.catch_warnings():

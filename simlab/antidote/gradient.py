@@ -78,7 +78,7 @@ def exact_gradient(
 
 
 def conjugate_gradient(matvec: Callable[[Tensor], Tensor], b: Tensor, tol: float, max_iter: int) -> Tensor:
-    """x with A x = b for symmetric positive (semi)definite A given as ``matvec``; stops at ||r|| <= tol ||b||."""
+    """X with A x = b for symmetric positive (semi)definite A given as ``matvec``; stops at ||r|| <= tol ||b||."""
     x = torch.zeros_like(b)
     r = b.clone()
     p = r.clone()

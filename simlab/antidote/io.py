@@ -49,7 +49,8 @@ def _detect(first: str, path: str) -> tuple[str, str, bool]:
 
 def read_ratings(path: str | Path, top_users: int | None = None, top_items: int | None = None) -> RatingsMatrix:
     """Read a ratings file; keep the ``top_items`` most rated items, then the ``top_users`` users
-    with most ratings among them (as the authors' MovieLens readers do); None keeps all."""
+    with most ratings among them (as the authors' MovieLens readers do); None keeps all.
+    """
     name = str(path)
     try:
         lines = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()

@@ -33,7 +33,8 @@ OBJECTIVES: tuple[str, ...] = ("polarization", "individual_unfairness", "group_u
 def mean_squared_error_by_row(pred: Tensor, target: Tensor, rows: Tensor, n: int) -> tuple[Tensor, Tensor]:
     """Per-row MSE of entries ``pred`` vs ``target`` (E,) with row ids ``rows`` (E,) in [0, n):
     the losses (n,), 0 for a row without entries, and the entry counts (n,). Differentiable with
-    respect to ``pred`` (``index_add``)."""
+    respect to ``pred`` (``index_add``).
+    """
     err = (pred - target.to(pred.dtype)) ** 2
     total = pred.new_zeros(n).index_add(0, rows, err)
     count = torch.bincount(rows, minlength=n).to(pred.dtype)

@@ -5,7 +5,6 @@ rating range so that, after ALS is refitted on [X; X~], an objective R of the re
 predictions is minimal (their Eq. 8): min_{X~ in bounds} R(X^(theta*(X, X~))).
 
 Methods:
-
 - ``gradient``: projected gradient descent (their Sec. 5, Algorithm 1 as in the authors' code,
   rastegarpanah/antidote-data-framework ``optimization.gradient_descent_LS``): at each iterate
   refit, take the gradient (the paper's approximation or the exact one, :mod:`.gradient`),
@@ -120,7 +119,8 @@ def prepare(
     device: str | torch.device = "cpu",
 ) -> Problem:
     """A :class:`Problem` from an (n, d) ratings array (NaN = missing). ``mask`` (n, d) bool marks
-    held-out ratings: hidden from the fit, used for the RMSE."""
+    held-out ratings: hidden from the fit, used for the RMSE.
+    """
     x = torch.as_tensor(np.asarray(ratings, dtype=np.float64), device=device)
     if x.dim() != 2 or x.numel() == 0:
         raise ValueError(f"ratings must be a non-empty (n, d) array, found shape {tuple(x.shape)}")
@@ -244,7 +244,8 @@ def objective_gradient(problem: Problem, objective: str, pred: Tensor) -> Tensor
 
 def heuristic(problem: Problem, objective: str, k: int, threshold: float = 1e-8) -> Tensor:
     """(k, d) the one-step heuristic: all k users rate item j max / min / mid by the sign of
-    -(b . (dR/dX^)_{:, j}), b_i = sum_l U_il (the first-order effect with Sigma_j ~ I, u~ = 1)."""
+    -(b . (dR/dX^)_{:, j}), b_i = sum_l U_il (the first-order effect with Sigma_j ~ I, u~ = 1).
+    """
     u, v = problem.fit(None)
     g = objective_gradient(problem, objective, problem.predictions(u, v))
     a = -(u.sum(1) @ g)
@@ -255,7 +256,8 @@ def heuristic(problem: Problem, objective: str, k: int, threshold: float = 1e-8)
 
 def step_grid(grad: Tensor, steps: list[float] | None) -> list[float]:
     """Line-search step sizes: ``steps``, or six decades from 100 / max|grad| down (as the
-    authors' code: 10^-(round(log10 max|g|) - 2) / 10^i, i = 0..5)."""
+    authors' code: 10^-(round(log10 max|g|) - 2) / 10^i, i = 0..5).
+    """
     if steps is not None:
         return list(steps)
     top = float(grad.abs().max())
@@ -280,7 +282,8 @@ def gradient_descent(
     progress: Callable[[dict[str, Any]], None] | None = None,
 ) -> tuple[Tensor, list[list[float]]]:
     """Projected gradient descent with line search and restarts; returns the best iterate (k, d)
-    over all restarts and each restart's objective history (``progress``: see :func:`optimize`)."""
+    over all restarts and each restart's objective history (``progress``: see :func:`optimize`).
+    """
     lo, hi = problem.bounds
     grad_fn = exact_gradient if gradient == "exact" else approx_gradient
 

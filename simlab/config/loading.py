@@ -22,7 +22,8 @@ _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 def _read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
     """Read a scenario file: a regular file of at most ``document_bytes``, UTF-8, one YAML
-    document within the node, depth and integer limits (see :mod:`simlab.core.limits`)."""
+    document within the node, depth and integer limits (see :mod:`simlab.core.limits`).
+    """
     source = str(path)
     text = _read_text(path, source)
     return parse_yaml(text, source)
@@ -75,7 +76,8 @@ def _file_kind(mode: int) -> str:
 class _BoundedLoader(yaml.SafeLoader):
     """``yaml.SafeLoader`` that refuses nesting deeper than the ``yaml_depth`` limit while
     composing (PyYAML's composer recurses once per level: without the bound a document nested
-    thousands deep ends in a RecursionError)."""
+    thousands deep ends in a RecursionError).
+    """
 
     def __init__(self, stream: str, source: str):
         super().__init__(stream)
@@ -99,7 +101,8 @@ class _BoundedLoader(yaml.SafeLoader):
 def parse_yaml(text: str, source: str) -> tuple[Any, yaml.Node | None]:
     """``yaml.safe_load(text)`` composed once, with the node graph checked before it is
     constructed: depth, expanded size (aliases counted at every use), recursive aliases,
-    integer digits and duplicate mapping keys. Returns (document, root node)."""
+    integer digits and duplicate mapping keys. Returns (document, root node).
+    """
     try:
         loader = _BoundedLoader(text, source)  # the reader checks the characters here
     except yaml.YAMLError as exc:
@@ -124,7 +127,8 @@ def parse_yaml(text: str, source: str) -> tuple[Any, yaml.Node | None]:
 def _check_nodes(root: yaml.Node, source: str) -> None:
     """Walk the composed node graph once (an aliased node is visited once: its expanded size is
     memoised), so a "billion laughs" document is refused in milliseconds, before anything
-    expands it."""
+    expands it.
+    """
     max_nodes, max_digits = limit("yaml_nodes"), limit("integer_digits")
     sizes: dict[int, int] = {}
     open_nodes: set[int] = set()
@@ -217,7 +221,8 @@ def load_scenario(source: str | Path | dict[str, Any], overrides: dict[str, Any]
 
 def locate(source: str | None, dotted: str) -> int | None:
     """The 1-based line of ``dotted`` (a key path) in the scenario file ``source`` (None when
-    ``source`` is not a readable file or the key is not found)."""
+    ``source`` is not a readable file or the key is not found).
+    """
     if not source or not Path(source).is_file():
         return None
     try:
@@ -228,4 +233,5 @@ def locate(source: str | None, dotted: str) -> int | None:
 
 
 def dump_yaml(scenario: Scenario) -> str:
+    """The scenario as the YAML document a run folder stores (``scenario.yaml``): keys in schema order."""
     return yaml.safe_dump(scenario.to_dict(), sort_keys=False, allow_unicode=True)

@@ -13,7 +13,8 @@ from simlab.core.errors import ScenarioError
 def is_block(dotted: str) -> bool:
     """Whether a dotted path names a ``{type: ..., **settings}`` block: a component
     (``recommender``), an intervention (``interventions.0``) or the policy
-    (``recommender.policy``)."""
+    (``recommender.policy``).
+    """
     keys = dotted.split(".")
     return (
         dotted in COMPONENTS
@@ -25,7 +26,8 @@ def is_block(dotted: str) -> bool:
 def _child(node: Any, key: str, dotted: str, rest: list[str]) -> Any:
     """The container under ``key`` (a list index or a mapping key), created if absent (a list
     when the next key is an index, else {}); a list index one past the end appends a new block,
-    which an override may do only by giving its ``type`` (``rest``: the keys after ``key``)."""
+    which an override may do only by giving its ``type`` (``rest``: the keys after ``key``).
+    """
     if isinstance(node, list):
         if not key.isdigit():
             raise ScenarioError(f"expected a list index, found {key!r}", key=dotted)

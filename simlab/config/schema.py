@@ -271,13 +271,15 @@ class Scenario(_Strict):
 
     def tasks(self) -> list[tuple[str, Scenario]]:
         """(label, scenario) for each variant x sweep point (see :meth:`task_points`); labels
-        name the tasks (task ids, manifest, snapshot files)."""
+        name the tasks (task ids, manifest, snapshot files).
+        """
         return [(p.label, p.scenario) for p in self.task_points()]
 
 
 class TaskPoint(NamedTuple):
     """One variant at one sweep point: metrics.csv writes ``variant`` and one column per key
-    of ``sweep`` (its values as written in the scenario)."""
+    of ``sweep`` (its values as written in the scenario).
+    """
 
     label: str
     variant: str

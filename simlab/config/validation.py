@@ -52,7 +52,8 @@ def _describe(value: Any) -> str:
 
 def _block(kind: str, spec: Any, path: str) -> tuple[str, dict[str, Any]]:
     """The type name (the kind's default when absent) and the other keys of one
-    ``{type: ..., **settings}`` block."""
+    ``{type: ..., **settings}`` block.
+    """
     if spec is None:
         spec = {}
     if not isinstance(spec, dict):
@@ -74,7 +75,8 @@ def _component(kind: str, spec: Any, path: str) -> Component:
 
 def _recommender(spec: Any, path: str = "recommender") -> tuple[Component, LoopSettings]:
     """The recommender block: the loop settings written in it (with its policy block), and the
-    recommender type's own settings."""
+    recommender type's own settings.
+    """
     type_name, settings = _block("recommender", spec, path)
     loop = {k: settings.pop(k) for k in LOOP_KEYS if k in settings}
     policy = loop.pop("policy", {})
@@ -98,7 +100,8 @@ class _KeyError(Exception):
 
 def _model(model: type[M], data: dict[str, Any], path: str, also: list[str] | None = None) -> M:
     """Validate ``data`` with ``model``; ``also``: further keys the block accepts (named, with the
-    model's, when a key is unknown)."""
+    model's, when a key is unknown).
+    """
     _refuse_bools(model, data, path)
     try:
         validated = model.model_validate(data)
@@ -123,7 +126,8 @@ def _is_numeric(annotation: Any) -> bool:
 
 def _refuse_bools(model: type[pydantic.BaseModel], data: Any, path: str) -> None:
     """Refuse ``true``/``false`` where a number is expected (pydantic's lax mode reads True as 1:
-    ``size: true`` would be one user), in nested settings models too."""
+    ``size: true`` would be one user), in nested settings models too.
+    """
     if not isinstance(data, dict):
         return
     for name, field in model.model_fields.items():
@@ -139,7 +143,8 @@ def _refuse_bools(model: type[pydantic.BaseModel], data: Any, path: str) -> None
 
 def _check_numbers(value: Any, path: str) -> None:
     """Every float finite and within float32 (the run's tensors: 1e308 would become inf), every
-    integer within int64 (a tensor size or index), in a validated block."""
+    integer within int64 (a tensor size or index), in a validated block.
+    """
     if isinstance(value, dict):
         for key, item in value.items():
             _check_numbers(item, f"{path}.{key}" if path else str(key))
@@ -246,7 +251,8 @@ def _checked(doc: Any, source: str | None, nodes: yaml.Node | None) -> Scenario:
 
 def _scenario(doc: Any, source: str | None) -> Scenario:
     """One scenario document (its variants and sweep not expanded): every block into its type's
-    settings, the top-level keys, then the cross-component checks."""
+    settings, the top-level keys, then the cross-component checks.
+    """
     if not isinstance(doc, dict):
         raise _KeyError("", f"expected a mapping of scenario keys, found {_describe(doc)}")
     if "loop" in doc:  # a field of the model, not a YAML key: the loop settings live in `recommender`
@@ -273,7 +279,8 @@ def _scenario(doc: Any, source: str | None) -> Scenario:
 
 def plugin_search_path(source: str | None) -> list[str]:
     """Folders searched for plugin modules besides ``sys.path``: the current folder and, for a
-    scenario file, its folder."""
+    scenario file, its folder.
+    """
     folders = [str(Path.cwd())]
     if source and Path(source).is_file():
         folders.append(str(Path(source).resolve().parent))
@@ -283,7 +290,8 @@ def plugin_search_path(source: str | None) -> list[str]:
 def _load_plugins(plugins: Any, source: str | None) -> None:
     """Import the scenario's plugin modules (they register components) before validating the
     blocks that may name their types. Modules are looked up on ``sys.path`` and, for a scenario
-    file, in its folder and the current folder."""
+    file, in its folder and the current folder.
+    """
     if plugins is None:
         plugins = []
     if not isinstance(plugins, list) or not all(isinstance(p, str) and p for p in plugins):
@@ -317,7 +325,8 @@ def _check_metrics(scenario: Scenario) -> None:
 
 def _expand(scenario: Scenario) -> list[TaskPoint]:
     """Each variant x sweep point of ``scenario`` (variants in order, the sweep grid in
-    row-major order of its keys), each validated once; the scenario itself when it has neither."""
+    row-major order of its keys), each validated once; the scenario itself when it has neither.
+    """
     if not scenario.variants and not scenario.sweep:
         return [TaskPoint("base", "base", {}, scenario)]
     for name, changes in scenario.variants.items():
@@ -387,7 +396,8 @@ def _blame(
 ) -> Exception:
     """The error of a task point that failed, at the override that makes it fail: the variant,
     else a sweep value (each tried alone on the base; only here, on the way to an error), else
-    the combination."""
+    the combination.
+    """
     parts: list[tuple[dict[str, Any], str, str | None]] = []  # (override, its path, how to show it)
     if override is not None:
         parts.append((override, f"variants.{variant}", None))
@@ -461,7 +471,8 @@ class DataFileKeyError(DataFileError):
 def _check_components(scenario: Scenario) -> None:
     """The components' load-time hooks, through their Protocols: first each block's data files
     (:class:`ChecksFiles`: read and checked now, not when a task starts), then the checks across
-    components (:class:`ChecksScenario`: e.g. karate_club needs 34 users), interventions too."""
+    components (:class:`ChecksScenario`: e.g. karate_club needs 34 users), interventions too.
+    """
     doc = scenario.to_dict()  # the hooks read the YAML document (simlab.core does not know Scenario)
     for kind, block in scenario.blocks().items():
         component = registry.ALL[kind].get(block.type)

@@ -25,8 +25,9 @@ class ScenarioError(Exception):
 
 
 def choices(found: object, allowed: Iterable[str]) -> str:
-    """ "did you mean 'slate_size'? expected one of [...]" for an unknown name ``found``: the
-    closest of ``allowed`` (difflib), then every allowed name."""
+    """The hint "did you mean 'slate_size'? expected one of [...]" for an unknown name ``found``: the
+    closest of ``allowed`` (difflib), then every allowed name.
+    """
     allowed = sorted(allowed)
     close = difflib.get_close_matches(str(found), allowed, n=1, cutoff=0.6)
     hint = f"did you mean {close[0]!r}? " if close else ""
@@ -59,7 +60,8 @@ class SimulationError(RuntimeError):
 
 class RunInterrupted(KeyboardInterrupt):
     """Ctrl-C during a run: carries the run folder, so the command line can say how to finish it
-    (``simlab run --resume RUN_DIR``), and whether tasks kept checkpoints to resume from."""
+    (``simlab run --resume RUN_DIR``), and whether tasks kept checkpoints to resume from.
+    """
 
     def __init__(self, run_dir: str | Path, checkpoints: bool):
         super().__init__(str(run_dir))

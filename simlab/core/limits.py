@@ -30,6 +30,7 @@ DEFAULTS: dict[str, int] = {
 
 
 def env_name(name: str) -> str:
+    """The environment variable that overrides limit ``name`` (``SIMLAB_MAX_<NAME>``)."""
     return f"SIMLAB_MAX_{name.upper()}"
 
 

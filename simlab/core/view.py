@@ -1,6 +1,7 @@
 """What the platform observes: :class:`PlatformView` (ids, observable item features, outcomes
 and the graph) and the dense features built from it. Recommenders, candidate sources and
-interventions read only this; true opinions, stances, appetites and interests are not in it."""
+interventions read only this; true opinions, stances, appetites and interests are not in it.
+"""
 
 from __future__ import annotations
 
@@ -56,7 +57,8 @@ class PlatformView:
 
     def platform_users(self, users: Tensor) -> Tensor:
         """(B,) user ids -> (B,) the ids the platform knows them by: a logged-out user's becomes
-        the anonymous id. Returns ``users`` itself when everybody is logged in."""
+        the anonymous id. Returns ``users`` itself when everybody is logged in.
+        """
         if self.logged_out is None:
             return users
         return torch.where(self.logged_out[users], self.n_users - 1, users)
@@ -65,7 +67,8 @@ class PlatformView:
         """Wipe the platform's records of ``users`` (B,) ids, as when users clear their watch
         history: the history bag is emptied, the counters are zeroed, and ``forgotten_at``
         stamps the step. The recommender's learned parameters and the impression log (its
-        training window) are left as they are: they forget only as the model retrains."""
+        training window) are left as they are: they forget only as the model retrains.
+        """
         self.history[users] = -1
         self.user_impressions[users] = 0
         self.user_engagements[users] = 0

@@ -18,13 +18,15 @@ def smoothed(p: Tensor, q: Tensor, alpha: float) -> Tensor:
 
 def calibration_kl(p: Tensor, q: Tensor, alpha: float = 0.01) -> Tensor:
     """C_KL(p, q) = sum_g p(g) log(p(g) / q~(g)) over the last axis (Steck 2018, eq. 4-5), with
-    q~ the smoothed slate distribution; terms with p(g) = 0 are 0. (..., T) -> (...)."""
+    q~ the smoothed slate distribution; terms with p(g) = 0 are 0. (..., T) -> (...).
+    """
     return (torch.xlogy(p, p) - torch.xlogy(p, smoothed(p, q, alpha))).sum(dim=-1)
 
 
 def history_topics(history: Tensor, item_topic: Tensor, topics: int) -> Tensor:
     """(A, H) last engaged item ids (-1 = empty) -> (A, T) the topic distribution p(g|u) of
-    that history (each item has one topic, p(g|i) one-hot); rows without history are 0."""
+    that history (each item has one topic, p(g|i) one-hot); rows without history are 0.
+    """
     valid = history >= 0
     topic = torch.where(valid, item_topic[history.clamp(min=0)], 0)
     counts = torch.zeros(history.shape[0], topics, device=history.device)
@@ -72,7 +74,8 @@ class Calibrated(GreedySlate):
     def gain(self, state: dict[str, Any], relevance: Tensor, position: int) -> Tensor:
         """The objective of S + {j} for every pool entry j, less the relevance of S (the same for
         every j of a row). Adding j changes q only in j's topic, so the cross-entropy
-        sum_g p log q~ is updated in that one term (no (A, P, T) tensor)."""
+        sum_g p log q~ is updated in that one term (no (A, P, T) tensor).
+        """
         p, counts, lam, alpha = state["p"], state["counts"], self.settings.lam, self.settings.alpha
         n = position + 1  # slate size once j is added
         without = torch.xlogy(p, smoothed(p, counts / n, alpha))  # (A, T) terms if j's topic is not g

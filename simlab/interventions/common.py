@@ -1,6 +1,7 @@
 """Shared pieces of the mitigations: score normalisation per row, the greedy slate builder that
 MMR, calibration and the diversity cap specialise, and slot filling for injection and the
-chronological mix. Shapes: A active users, C candidates, P pool, k slate, T topics."""
+chronological mix. Shapes: A active users, C candidates, P pool, k slate, T topics.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ NEG_INF = float("-inf")
 
 
 class StrictSettings(pydantic.BaseModel):
+    """Settings that refuse unknown keys (an intervention's ``Settings`` derives from it)."""
+
     model_config = pydantic.ConfigDict(extra="forbid")
 
 
@@ -26,7 +29,8 @@ def minmax_rows(scores: Tensor) -> Tensor:
     """(A, C) -> (A, C): each row's finite scores mapped linearly onto [0, 1] (min -> 0,
     max -> 1); a row whose finite scores are all equal maps them to 0; non-finite entries
     (masked candidates) become -inf. Puts model logits, popularity counts and intercepts on one
-    comparable scale before they are mixed with similarities or other terms."""
+    comparable scale before they are mixed with similarities or other terms.
+    """
     finite = torch.isfinite(scores)
     low = torch.where(finite, scores, float("inf")).amin(dim=1, keepdim=True)
     high = torch.where(finite, scores, NEG_INF).amax(dim=1, keepdim=True)
@@ -45,6 +49,7 @@ def row_range(scores: Tensor) -> Tensor:
 
 
 def pool_setting(default: int = 20) -> Any:
+    """The ``pool`` field: how many of the top-scored candidates a re-ranker considers."""
     return pydantic.Field(
         default,
         ge=1,

@@ -15,7 +15,7 @@ class DiversityCap(GreedySlate):
     """A hard per-slate cap on one source of sameness: slot r takes the inner feed's
     best-ranked pool entry whose creator (or topic) already fills fewer than ``cap`` slots, i.e.
 
-        S_r = S_{r-1} + argmin_{j in R \\ S, n_S(key_j) < cap} rank_j,
+        S_r = S_{r-1} + argmin_{j in R - S, n_S(key_j) < cap} rank_j,
 
     a hard constraint of the kind feed-ranking rules state as "at most c posts from one author
     in a row of the feed" (a rule, not a published objective; compare the soft, similarity-based

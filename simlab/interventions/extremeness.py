@@ -16,7 +16,8 @@ from simlab.interventions.common import StrictSettings, row_range
 def roc_auc(scores: Tensor, labels: Tensor) -> float:
     """Area under the ROC curve of ``scores`` (B,) for binary ``labels`` (B,): the
     Mann–Whitney probability that a positive outranks a negative, ties counted 1/2. NaN when
-    one class is empty."""
+    one class is empty.
+    """
     y = labels.bool().cpu().numpy()
     n_pos, n_neg = int(y.sum()), int((~y).sum())
     if n_pos == 0 or n_neg == 0:
@@ -84,7 +85,8 @@ class ExtremenessPenalty(Intervention):
 
     def classify(self) -> Tensor:
         """(M,) classified extremeness of every live item; new items are classified once, in
-        order of arrival, so the draws are the same however the steps are split."""
+        order of arrival, so the draws are the same however the steps are split.
+        """
         catalog = self.truth.catalog
         seen = self.classified.shape[0]
         if catalog.size > seen:
@@ -113,7 +115,8 @@ def penalised(scores: Tensor, classified: Tensor, settings: Any) -> Tensor:
     """Scores (A, C) lowered by classified extremeness ``classified`` (A, C) of the candidates:
     subtract ``weight * range_i * c_j``, or (``mode: downrank``) ``weight * range_i *
     [c_j > threshold]`` (the rule of :class:`ExtremenessPenalty`; ``settings`` has ``weight``,
-    ``mode`` and ``threshold``)."""
+    ``mode`` and ``threshold``).
+    """
     c = classified
     if settings.mode == "downrank":
         c = (c > settings.threshold).float()

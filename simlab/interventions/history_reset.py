@@ -38,7 +38,8 @@ class HistoryReset(Intervention):
 
     def setup(self, context: InterventionContext) -> None:
         """Draw the cohort once, from the intervention's own stream: round(share * N) of the
-        users with an account (a logged-out user has no records to wipe)."""
+        users with an account (a logged-out user has no records to wipe).
+        """
         self.view: PlatformView = context.view
         logged_out = context.view.logged_out
         accounts = torch.arange(context.view.n_users - (logged_out is not None), device=context.device)

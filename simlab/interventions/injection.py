@@ -1,5 +1,6 @@
 """``random_injection`` and ``chronological_mix``: a share of each slate's slots given to items
-the engagement model did not choose (random or fresh items, or the newest items)."""
+the engagement model did not choose (random or fresh items, or the newest items).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from simlab.interventions.common import ShareSettings, SlotFill, minmax_rows
 
 
 def share_setting(default: float, what: str) -> Any:
+    """A share-of-the-slate field in [0, 1], described as the share of slots ``what``."""
     return pydantic.Field(
         default, ge=0, le=1, description=f"share of each slate's slots {what} (m = round(share * slate size))"
     )

@@ -24,13 +24,15 @@ FEATURES = ("creator", "topic", "audience")
 def shrunk_mean(total: Tensor, count: Tensor, prior: float, strength: float) -> Tensor:
     """(total + strength * prior) / (count + strength), elementwise: a group's mean label shrunk
     toward the overall mean (empirical-Bayes target encoding; a group with no labels gets
-    ``prior``)."""
+    ``prior``).
+    """
     return (total + strength * prior) / (count + strength)
 
 
 def ridge(features: Tensor, target: Tensor, penalty: float) -> Tensor:
     """Ridge regression weights (F,) of ``target`` (B,) on ``features`` (B, F) (the first column
-    the intercept, not penalised)."""
+    the intercept, not penalised).
+    """
     eye = torch.eye(features.shape[1], dtype=features.dtype, device=features.device)
     eye[0, 0] = 0.0
     gram = features.T @ features + penalty * eye
@@ -180,7 +182,8 @@ class LabelledExtremeness(Intervention):
 
     def observe(self, rows: dict[str, Tensor]) -> None:
         """Update users' affinities and items' audience scores from this step's engagements,
-        then refit every ``refit_every`` steps."""
+        then refit every ``refit_every`` steps.
+        """
         self.inner.observe(rows)
         self.grow()
         engaged = rows["label"] > 0

@@ -14,7 +14,7 @@ from simlab.interventions.common import GreedySlate, PoolSettings
 class MMR(GreedySlate):
     """Maximal marginal relevance (Carbonell & Goldstein 1998, eq. 1): slot r takes
 
-        argmax_{j in R \\ S}  lam * rel_j - (1 - lam) * max_{i in S} sim(j, i),
+        argmax_{j in R - S}  lam * rel_j - (1 - lam) * max_{i in S} sim(j, i),
 
     over the pool R (the inner feed's best ``pool`` candidates) given the already chosen S (for
     the first slot the similarity term is 0). ``rel`` is the score min-max normalised over the

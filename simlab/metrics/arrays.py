@@ -1,5 +1,6 @@
 """Array handling shared by the measures: inputs as tensors of the computing dtype, NaN for
-undefined values, and the float twin of every ``*_t`` measure (:mod:`simlab.metrics.measures`)."""
+undefined values, and the float twin of every ``*_t`` measure (:mod:`simlab.metrics.measures`).
+"""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ def device_of(*arrays: object) -> torch.device:
 
 
 def as_tensor(a: ArrayLike, device: torch.device | None = None) -> Tensor:
+    """``a`` as a tensor (no copy when it already is one), moved to ``device`` if given."""
     t = a if isinstance(a, Tensor) else torch.as_tensor(np.asarray(a))
     return t if device is None else t.to(device)
 
@@ -48,6 +50,7 @@ def as_columns(x: Tensor) -> Tensor:
 
 
 def nan(device: torch.device) -> Tensor:
+    """A scalar NaN in the metrics' compute dtype on ``device`` (a metric with nothing to measure)."""
     return torch.tensor(math.nan, dtype=compute_dtype(device), device=device)
 
 

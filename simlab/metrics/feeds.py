@@ -1,7 +1,8 @@
 """Measures of what feeds do, as pure functions of arrays: the recommender's predictions
 (R_pol, unfairness), slates and catalog (diversity, entropy, coverage, Gini, homogenization,
 miscalibration, reach), exposure and engagement (CTR, AUC, log loss) (conventions:
-:mod:`simlab.metrics.measures`)."""
+:mod:`simlab.metrics.measures`).
+"""
 
 from __future__ import annotations
 

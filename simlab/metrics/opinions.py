@@ -1,6 +1,7 @@
 """Opinion measures as pure functions of arrays: mean, variance, Esteban-Ray polarization,
 bimodality, the Musco et al. polarization and disagreement, extremity and extreme shares
-(conventions: :mod:`simlab.metrics.measures`)."""
+(conventions: :mod:`simlab.metrics.measures`).
+"""
 
 from __future__ import annotations
 

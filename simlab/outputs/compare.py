@@ -58,7 +58,8 @@ COLUMNS = [
 def with_point_labels(metrics: pd.DataFrame) -> pd.DataFrame:
     """Sweep points as variants: a metrics.csv that records the swept keys in their own columns
     gets the variant ``variant|key=value,...`` (just ``key=value,...`` for the scenario's
-    ``base``), the labels of the scenario's tasks, and loses those columns."""
+    ``base``), the labels of the scenario's tasks, and loses those columns.
+    """
     keys = sweep_columns(metrics.columns)
     if not keys:
         return metrics
@@ -85,6 +86,7 @@ def final_rows(metrics: pd.DataFrame) -> pd.DataFrame:
 
 
 def variants_of(metrics: pd.DataFrame) -> list[str]:
+    """The variants of a metrics table, in the order they first appear."""
     return [str(v) for v in dict.fromkeys(metrics["variant"])]
 
 
@@ -186,7 +188,8 @@ def notes(table: pd.DataFrame) -> list[str]:
 
 def to_markdown(table: pd.DataFrame) -> str:
     """A markdown table: one row per variant, one column per metric, cells 'diff [95% CI]'
-    with * where the interval excludes 0."""
+    with * where the interval excludes 0.
+    """
     if table.empty:
         return "(nothing to compare)\n"
     metrics = list(dict.fromkeys(table["metric"]))
@@ -233,7 +236,8 @@ _POINT = re.compile(r"^(?P<key>[^=|,]+)=(?P<value>[^,|]+)$")
 
 def sweep_values(variants: list[str]) -> tuple[str, dict[str, float]] | None:
     """(key, {variant: value}) when the variant labels are points of a sweep over one numeric
-    key (``key=value`` or ``name|key=value``, as :meth:`Scenario.tasks` labels them), else None."""
+    key (``key=value`` or ``name|key=value``, as :meth:`Scenario.tasks` labels them), else None.
+    """
     keys, values = set(), {}
     for variant in variants:
         match = _POINT.match(variant.split("|")[-1])
@@ -249,7 +253,8 @@ def sweep_values(variants: list[str]) -> tuple[str, dict[str, float]] | None:
 
 def applies(metrics: pd.DataFrame, folder: Path) -> pd.DataFrame:
     """``metrics`` of the run in ``folder`` with NaN where a metric does not apply to a variant
-    (:func:`simlab.results.applicable.mask`, read from the folder's scenario.yaml)."""
+    (:func:`simlab.results.applicable.mask`, read from the folder's scenario.yaml).
+    """
     import yaml
 
     from simlab.results.applicable import mask
@@ -261,7 +266,8 @@ def applies(metrics: pd.DataFrame, folder: Path) -> pd.DataFrame:
 
 def in_scenario_order(metrics: pd.DataFrame, folder: Path) -> pd.DataFrame:
     """Rows sorted by the order of the variants in the run's scenario.yaml (metrics.csv lists
-    tasks in another order), so that "the first variant" is the scenario's first."""
+    tasks in another order), so that "the first variant" is the scenario's first.
+    """
     from simlab.config import load_scenario
 
     if not (folder / "scenario.yaml").exists():
@@ -291,7 +297,8 @@ def load_targets(
     first with ``steps``, ``replicates`` and ``overrides``; ``out`` is then its run folder), and
     the run folders. With several targets, variant labels get the folder (or scenario) name
     as a prefix, ``name:variant``. Run folders are truncated to ``steps`` and to replicates
-    0..``replicates``-1 instead."""
+    0..``replicates``-1 instead.
+    """
     from simlab import running as runner
 
     frames, folders = [], []

@@ -2,7 +2,8 @@
 or a metrics frame; never the live simulation): the engagement/outcome trade-off, a forest plot
 of the paired differences, and a dose-response plot of a swept strength. Drawn at print size on
 the page geometry of :mod:`simlab.outputs.pages` (7.2 in wide, 8 pt text, at most 12 panels a
-page), every axis in words with its unit, intervals cut at each metric's range."""
+page), every axis in words with its unit, intervals cut at each metric's range.
+"""
 
 from __future__ import annotations
 
@@ -40,7 +41,8 @@ def _clipped(table: pd.DataFrame) -> bool:
 
 def pareto_front(cost: np.ndarray, gain: np.ndarray) -> np.ndarray:
     """Bool mask of the points no other point dominates (at least as much ``cost`` value, i.e.
-    a higher engagement difference, and at least as much ``gain``, better in one)."""
+    a higher engagement difference, and at least as much ``gain``, better in one).
+    """
     keep = np.ones(len(cost), dtype=bool)
     for i in range(len(cost)):
         better = (cost >= cost[i]) & (gain >= gain[i]) & ((cost > cost[i]) | (gain > gain[i]))
@@ -51,7 +53,8 @@ def pareto_front(cost: np.ndarray, gain: np.ndarray) -> np.ndarray:
 def place_labels(ax: Axes, xs: np.ndarray, ys: np.ndarray, texts: list[str], colours: list[Any]) -> None:
     """Label each point (data coordinates) next to it, trying eight offsets in turn and taking the
     first whose box overlaps no label placed before and no other point (the measured text extent,
-    not an estimate), so that labels of nearby points do not collide."""
+    not an estimate), so that labels of nearby points do not collide.
+    """
     figure = ax.figure
     renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]
     offsets = [(6, 5), (6, -11), (-6, 5), (-6, -11), (0, 10), (0, -15), (12, 0), (-12, 0)]
@@ -94,7 +97,8 @@ def plot_tradeoff(
     """One panel per outcome: x = the paired difference in ``cost`` (engagement lost is to the
     left), y = the reduction in the outcome (baseline - variant, so up is better), one point
     per variant with 95% CI whiskers both ways, labelled where the label collides with nothing;
-    the Pareto-efficient points are joined."""
+    the Pareto-efficient points are joined.
+    """
     outcomes = tuple(o for o in outcomes if o in set(table["metric"]))
     x = _rows(table, cost)
     baseline = str(table["baseline"].iloc[0])
@@ -139,7 +143,8 @@ def plot_tradeoff(
 def plot_forest(table: pd.DataFrame, out: Path, columns: int = 3, filename: str = "compare_forest.png") -> Path:
     """One panel per metric: each variant's paired difference to the baseline with its 95%
     interval; filled markers where the interval excludes 0 (:func:`simlab.outputs.metric_figures.draw_forest_panels`).
-    More than 12 metrics go on several pages (``compare_forest_2.png``, ...); returns the first."""
+    More than 12 metrics go on several pages (``compare_forest_2.png``, ...); returns the first.
+    """
     metrics = list(dict.fromkeys(table["metric"]))
     variants = list(dict.fromkeys(table["variant"]))
     forest = table.rename(columns={"variant": "point", "ci_low": "low", "ci_high": "high"})
@@ -169,7 +174,8 @@ def plot_dose_response(
     """Final-step mean of each metric (95% interval over replicates, cut at its range) against
     the swept value, one panel per metric, the x axis named in words from the setting's
     description (read from ``scenario``, the run's scenario document); None when the variants
-    are not a sweep of one numeric key."""
+    are not a sweep of one numeric key.
+    """
     sweep = sweep_values(variants_of(metrics))
     if sweep is None:
         return None

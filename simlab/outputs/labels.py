@@ -139,12 +139,14 @@ NOTES: dict[str, str] = {
 
 
 def family_of(name: str) -> str:
+    """The family (figure group) metric ``name`` belongs to; unknown names go to the last, "other"."""
     return next((family for family, names in FAMILIES.items() if name in names), OTHER)
 
 
 def grouped(names: Sequence[str]) -> dict[str, list[str]]:
     """``names`` by family, families and their metrics in the order of :data:`FAMILIES`, metrics
-    of no listed family last under "other" (in their given order); empty families dropped."""
+    of no listed family last under "other" (in their given order); empty families dropped.
+    """
     out = {family: [n for n in listed if n in names] for family, listed in FAMILIES.items()}
     out[OTHER] = [n for n in names if family_of(n) == OTHER]
     return {family: members for family, members in out.items() if members}

@@ -68,7 +68,8 @@ def draw_metric_curves(
 ) -> dict[str, Figure]:
     """One panel per metric (default: every non-empty metric column): per variant (and sweep
     point) the mean over replicates with its 95% t-band per step, cut at the metric's range.
-    More than :data:`MAX_PANELS` metrics go on several pages (``metrics_2.png``, ...)."""
+    More than :data:`MAX_PANELS` metrics go on several pages (``metrics_2.png``, ...).
+    """
     keys = sweep_columns(metrics.columns)
     if names is None:
         names = [c for c in metric_columns(metrics.columns) if metrics[c].notna().any()]
@@ -123,7 +124,8 @@ def draw_paired_differences(run_dir: str | Path | Run) -> dict[str, Figure]:
     minus replicate r of the baseline, same seed), mean and 95% t-band over the pairs; a band that
     leaves the zero line is a difference the replicates support. Drawn for the headline metrics
     (:data:`HEADLINE`, one page) that the run has; every metric's final step is in the forest
-    plots."""
+    plots.
+    """
     run = load_run(run_dir)
     pairs = run.compared()
     names = [n for n in HEADLINE if n in run.names]
@@ -153,7 +155,8 @@ def draw_paired_differences(run_dir: str | Path | Run) -> dict[str, Figure]:
 def forest_table(run: Run, names: Sequence[str] | None = None) -> pd.DataFrame:
     """The forest plots' numbers: per compared point and metric, the final-step paired
     difference to its baseline (:func:`interval`, cut at the difference's range); columns point,
-    baseline, metric, diff, low, high, pairs, clipped, excludes_zero."""
+    baseline, metric, diff, low, high, pairs, clipped, excludes_zero.
+    """
     last = final_rows(run.metrics)
     names = list(run.names if names is None else names)
     finals = {p.key: select_point(last, p.key).set_index("replicate")[names] for p in run.points}
@@ -192,7 +195,8 @@ def draw_forest_panels(
     ``rows`` (``table``'s ``point`` column) with its difference and 95% interval; filled markers
     where the interval excludes 0 (:func:`simlab.results.intervals.excludes_zero`), open ones
     elsewhere, no marker where the metric does not apply. ``table`` has the columns of
-    :func:`forest_table`."""
+    :func:`forest_table`.
+    """
     label_room = max(text_width(r, FONT["tick"]) for r in rows) + 0.12
     panel_h = 0.2 * len(rows) + 0.25
     sheet = page(len(names), title, note, first_left=label_room, left=0.14, panel_h=panel_h)
@@ -224,7 +228,8 @@ def draw_forest_panels(
 def draw_forest(run_dir: str | Path | Run, family: str | None = None) -> dict[str, Figure]:
     """forest_<family>.png: the final-step paired difference of each point to its baseline with
     its 95% interval, one panel per metric, one page per family (at most 12 panels); filled
-    markers: the interval excludes 0."""
+    markers: the interval excludes 0.
+    """
     run = load_run(run_dir)
     pairs = run.compared()
     if not pairs:

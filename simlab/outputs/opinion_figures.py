@@ -38,7 +38,8 @@ def draw_opinion_distributions(run_dir: str | Path | Run, bins: int = 40, over_t
     density histogram; with ``over_time``, opinion_over_time.png: the same at every snapshot, one
     small multiple per step (at most 12: evenly spaced snapshots, the first and last included;
     :func:`plot_run` leaves it out, as opinion_heatmap.png shows every snapshot). Replicates are
-    pooled (said in the title)."""
+    pooled (said in the title).
+    """
     run = load_run(run_dir)
     if not len(run.snapshots):
         return {}
@@ -75,7 +76,8 @@ def draw_opinion_distributions(run_dir: str | Path | Run, bins: int = 40, over_t
 def draw_initial_vs_final(run_dir: str | Path | Run, replicate: int = 0) -> dict[str, Figure]:
     """opinion_initial_final.png: each user's initial (first snapshot) against final opinion
     (axis 0), one panel per point (at most 12), for one replicate (said in the title); points
-    above the diagonal moved up, the dashed lines mark the centre."""
+    above the diagonal moved up, the dashed lines mark the centre.
+    """
     run = load_run(run_dir)
     if not len(run.snapshots):
         return {}
@@ -104,7 +106,8 @@ def draw_exposure_vs_opinion(run_dir: str | Path | Run, bins: int = 20) -> dict[
     """exposure_vs_opinion.png: each user's mean exposure extremeness over the run (the final
     snapshot's running mean of e_j shown to the user) against their final opinion, one panel per
     point (at most 12): replicate 0 as dots, the binned mean over all replicates with its 95%
-    t-interval across replicates (cut at [0, 1]) as the line and band."""
+    t-interval across replicates (cut at [0, 1]) as the line and band.
+    """
     run = load_run(run_dir)
     if not len(run.snapshots):
         return {}
@@ -144,7 +147,8 @@ def draw_opinion_heatmaps(run_dir: str | Path | Run, bins: int = 40) -> dict[str
     """opinion_heatmap.png: the opinion distribution (axis 0, share of users per bin) at every
     snapshot, one panel per point in scenario order (at most 12), each snapshot a column centred
     on its step, one colour scale and colorbar for all panels; replicates pooled (said in the
-    title)."""
+    title).
+    """
     run = load_run(run_dir)
     if not len(run.snapshots):
         return {}

@@ -108,7 +108,8 @@ def page(
     inches high; the title (wrapped), a note line and a legend of (label, colour) entries above
     the panels. ``first_left`` (inches) is the room left of the first column (row labels of a
     forest plot), ``left`` that of the others; ``reserve`` inches are kept free at the right edge
-    (a colorbar)."""
+    (a colorbar).
+    """
     columns = max(1, min(columns, n))
     rows = max(1, math.ceil(n / columns))
     usable = width - 2 * MARGIN
@@ -165,7 +166,8 @@ def page(
 
 def style(ax: Axes, title: str, ylabel: str, xlabel: str = "step", yticks: bool = True) -> None:
     """Title and axis labels in words at print size, few short ticks (see :func:`tidy_axis`); a
-    title wider than its panel is wrapped onto two lines (:func:`fit_title`)."""
+    title wider than its panel is wrapped onto two lines (:func:`fit_title`).
+    """
     ax.set_title(fit_title(ax, title), fontsize=FONT["title"], pad=3)
     ax.tick_params(labelsize=FONT["tick"], length=2.5, pad=1.5)
     ax.grid(alpha=0.25, lw=0.5)
@@ -184,7 +186,8 @@ _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 def tidy_axis(ax: Axes, which: str, label: str) -> None:
     """At most 5 ticks on the axis's current limits, labelled with the fewest decimals that tell
     them apart; values below 0.01 or from 10,000 are shown as multiples of a power of ten that
-    the axis label states (``Δ variance (×10⁻³)``), so tick labels stay short and never collide."""
+    the axis label states (``Δ variance (×10⁻³)``), so tick labels stay short and never collide.
+    """
     axis = ax.xaxis if which == "x" else ax.yaxis
     low, high = (float(v) for v in sorted(axis.get_view_interval()))
     if not (math.isfinite(low) and math.isfinite(high)) or high <= low:
@@ -209,7 +212,8 @@ def tidy_axis(ax: Axes, which: str, label: str) -> None:
 
 def fit_title(ax: Axes, title: str) -> str:
     """``title`` wrapped onto two lines when it is wider than its panel (with a little of the
-    space between panels), so that it stays inside the page and clear of its neighbours."""
+    space between panels), so that it stays inside the page and clear of its neighbours.
+    """
     figure = ax.figure
     assert isinstance(figure, Figure)
     width = float(ax.get_position().width * figure.get_figwidth())
@@ -220,7 +224,8 @@ def fit_title(ax: Axes, title: str) -> str:
 
 def fit_label(ax: Axes, which: str, label: str) -> str:
     """``label`` wrapped onto two lines when it is longer than the panel's side (so that it stays
-    inside the page and clear of its neighbours)."""
+    inside the page and clear of its neighbours).
+    """
     figure = ax.figure
     assert isinstance(figure, Figure)
     width, height = ax.get_position().size * figure.get_size_inches()

@@ -1,6 +1,7 @@
 """Figures of the phenomenon scripts in analysis/ that are not metric curves: a trade-off curve
 (one metric against another across sweep points) and a grid of categories (a phase diagram).
-Only simlab/outputs imports matplotlib."""
+Only simlab/outputs imports matplotlib.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ def plot_tradeoff(
     title: str,
 ) -> Path:
     """One point per sweep value at (x mean, y mean) with 95% interval bars on both axes, joined
-    in sweep order and annotated with ``labels``; ``x`` and ``y`` hold (mean, low, high)."""
+    in sweep order and annotated with ``labels``; ``x`` and ``y`` hold (mean, low, high).
+    """
     xs, ys = np.array(x, dtype=float), np.array(y, dtype=float)
     fig, ax = plt.subplots(figsize=(6.4, 4.8))
     ax.errorbar(
@@ -62,7 +64,8 @@ def plot_category_grid(
 ) -> Path:
     """A heatmap of categories: ``grid[b][a]`` names the category of cell (x_values[a],
     y_values[b]), coloured by its index in ``categories``; ``notes`` (same shape) are printed in
-    the cells."""
+    the cells.
+    """
     index = np.array([[categories.index(c) for c in row] for row in grid], dtype=float)
     palette = plt.get_cmap("Set2")
     colours = [palette(i) for i in range(len(categories))]

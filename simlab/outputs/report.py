@@ -85,7 +85,8 @@ def definitions(names: list[str]) -> dict[str, str]:
 def _summary_tables(summary: pd.DataFrame) -> str:
     """One table per metric family: a row per metric, per point the final mean [CI] and, for
     points with a baseline other than themselves, the paired difference [CI] (highlighted when
-    the interval excludes 0 with positive width); † marks an interval cut at the metric's range."""
+    the interval excludes 0 with positive width); † marks an interval cut at the metric's range.
+    """
     keys = summary_sweep_columns(summary.columns)
     summary = summary.copy()
     summary["_point"] = [
@@ -223,7 +224,8 @@ _SUMMARY_COLUMNS = ["variant", "metric", "replicates", "final_mean", "ci_low", "
 
 def _read_summary(path: Path) -> pd.DataFrame:
     """summary.csv (empty when missing); a damaged one is one line (ScenarioError), not a
-    traceback: ``simlab run --resume`` or a new run writes it again."""
+    traceback: ``simlab run --resume`` or a new run writes it again.
+    """
     if not path.exists() or path.stat().st_size <= 1:
         return pd.DataFrame()
     damaged = "not a simlab summary table ({}); run `simlab run --resume` on the folder to write it again"

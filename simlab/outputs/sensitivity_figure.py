@@ -1,7 +1,8 @@
 """The robustness figure of ``simlab sensitivity``: one row per cell of the assumption grid, one
 panel per metric, the paired effect with its 95% interval, coloured by verdict (holds: the
 interval is above 0; reverses: below 0; vanishes: it contains 0). Reads the table of
-:func:`simlab.sensitivity.sensitivity_table` (a run folder's sensitivity.csv)."""
+:func:`simlab.sensitivity.sensitivity_table` (a run folder's sensitivity.csv).
+"""
 
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ FIGURE = "sensitivity.png"
 
 def cell_labels(table: pd.DataFrame) -> list[str]:
     """One label per cell, ``key=value`` joined by commas, with each key's last dotted part
-    (``behavior.b_ext`` -> ``b_ext``), in the table's order."""
+    (``behavior.b_ext`` -> ``b_ext``), in the table's order.
+    """
     keys = [c for c in table.columns if c not in LEAD_COLUMNS]
     cells = table.drop_duplicates(keys)[keys]
     return [", ".join(f"{k.split('.')[-1]}={v}" for k, v in zip(keys, row)) for row in cells.itertuples(index=False)]
@@ -75,7 +77,8 @@ def draw_sensitivity(table: pd.DataFrame, title: str | None = None) -> Figure:
 
 def plot_sensitivity(folder: Path, out: Path | None = None, title: str | None = None) -> list[Path]:
     """Draw the run folder's sensitivity.csv as ``out``/sensitivity.png (default: the folder's
-    figures/); returns the paths written."""
+    figures/); returns the paths written.
+    """
     table = pd.read_csv(folder / "sensitivity.csv")
     figure = draw_sensitivity(table, title)
     try:

@@ -34,7 +34,8 @@ def _axis_values(values: list[Any]) -> tuple[np.ndarray, list[str] | None]:
 def swept_key_label(key: str, scenario: dict[str, Any] | None = None, limit: int = 40) -> str:
     """A swept key in words: its setting's description from the settings reference (its first
     clause when longer than ``limit`` characters), then the key itself (``penalty strength
-    (interventions.0.weight)``); the key alone when unknown."""
+    (interventions.0.weight)``); the key alone when unknown.
+    """
     from simlab.settings_reference import describe_key
 
     words = describe_key(key, scenario or {})
@@ -48,7 +49,8 @@ def draw_sweep(run_dir: str | Path | Run, family: str | None = None) -> dict[str
     """sweep_<i>_<key>_<family>.png for each swept key: each metric's final value (mean and 95%
     t-interval over replicates) against the swept value, one line per variant and value of the
     other swept keys; phase_<variant>_<family>.png when two keys are swept: the final mean of
-    each metric on the 2-D grid (a phase diagram)."""
+    each metric on the 2-D grid (a phase diagram).
+    """
     run = load_run(run_dir)
     keys = list(run.sweep)
     if not keys or not len(run.metrics):

@@ -50,7 +50,8 @@ def _cell(row: pd.Series, diff: bool) -> str:
 def summary_text(summary: pd.DataFrame, names: list[str] | None = None) -> str:
     """The terminal table of ``summary`` (summary.csv's rows, n/a already applied): one row per
     headline metric, per variant (sweep point) its mean [95% CI] and, below, Δ [95% CI] to its
-    baseline; at most :data:`PER_BLOCK` variants side by side."""
+    baseline; at most :data:`PER_BLOCK` variants side by side.
+    """
     if not len(summary):
         return "(no metrics)\n"
     keys = summary_sweep_columns(summary.columns)

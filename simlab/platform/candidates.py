@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 
 def _uniform(low: Tensor | int, high: Tensor | int, shape: tuple[int, ...], g: torch.Generator, device) -> Tensor:
     """Integers uniform in [low, high) elementwise (low/high broadcastable tensors or ints;
-    an empty range yields low)."""
+    an empty range yields low).
+    """
     if isinstance(low, int) and isinstance(high, int):
         return torch.randint(low, max(high, low + 1), shape, generator=g, device=device)
     span = torch.as_tensor(high - low).clamp(min=1)
@@ -35,10 +36,12 @@ def _uniform(low: Tensor | int, high: Tensor | int, shape: tuple[int, ...], g: t
 
 
 def sample_random(view: PlatformView, users: Tensor, n: int, g: torch.Generator, **_: Any) -> Tensor:
+    """(A, n) item ids drawn uniformly from the whole catalog for each of the (A,) ``users``."""
     return _uniform(0, view.n_items, (users.shape[0], n), g, view.device)
 
 
 def sample_recent(view: PlatformView, users: Tensor, n: int, g: torch.Generator, window: int = 200, **_: Any) -> Tensor:
+    """(A, n) item ids drawn uniformly from the newest ``window`` items."""
     # items are appended in creation order, so the newest are the highest ids
     return _uniform(max(view.n_items - window, 0), view.n_items, (users.shape[0], n), g, view.device)
 
@@ -53,13 +56,15 @@ def sample_popular(
 
 def _history_pick(view: PlatformView, owners: Tensor, g: torch.Generator) -> tuple[Tensor, Tensor]:
     """One random history slot of each entry of ``owners`` (user ids, any shape): the items
-    found there (same shape) and whether the slot was filled."""
+    found there (same shape) and whether the slot was filled.
+    """
     slot = _uniform(0, view.history.shape[1], tuple(owners.shape), g, view.device)
     picked = view.history[owners, slot]  # gathers only the picked entries
     return picked, picked >= 0
 
 
 def sample_social(view: PlatformView, users: Tensor, n: int, g: torch.Generator, **_: Any) -> Tensor:
+    """(A, n) items the users' graph neighbours engaged with (random items where there are none)."""
     graph = view.graph
     fallback = sample_random(view, users, n, g)
     if graph.src.numel() == 0:
@@ -88,6 +93,7 @@ def sample_history(
     pool: int = 32,
     **_: Any,
 ) -> Tensor:
+    """(A, n) items similar to each user's engagement history (nearest by the recommender's item embeddings)."""
     fallback = sample_random(view, users, n, g)
     anchor, valid = _history_pick(view, users[:, None].expand(-1, n), g)
     anchor = anchor.clamp(min=0)
@@ -140,7 +146,8 @@ def generate(
     recommender: Recommender | None = None,
 ) -> Tensor:
     """(A,) users -> candidates (A, C) item ids (a row may repeat an item; the engine drops
-    repeats from the slate)."""
+    repeats from the slate).
+    """
     parts = [
         SAMPLERS[name](
             view,

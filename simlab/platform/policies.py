@@ -1,6 +1,7 @@
 """Ranking policies (registry ``policy``, chosen by ``recommender.policy.type``): turn candidate
 scores (A, C) into (A, k) column indices, slate position 0 first. A new policy is one class with
-``Settings`` and ``select``; masked candidates carry score -inf and come last."""
+``Settings`` and ``select``; masked candidates carry score -inf and come last.
+"""
 
 from __future__ import annotations
 
@@ -28,8 +29,9 @@ def top_k(scores: Tensor, k: int) -> Tensor:
 
 
 def gumbel_top_k(logits: Tensor, k: int, g: torch.Generator) -> Tensor:
-    """k draws without replacement from softmax(logits) per row (Plackett–Luce), via the
-    Gumbel-top-k trick (Kool, van Hoof & Welling 2019)."""
+    """K draws without replacement from softmax(logits) per row (Plackett–Luce), via the
+    Gumbel-top-k trick (Kool, van Hoof & Welling 2019).
+    """
     u = torch.rand(logits.shape, generator=g, device=logits.device).clamp_(1e-20, 1.0)
     return torch.topk(logits - torch.log(-torch.log(u)), min(k, logits.shape[1]), dim=1).indices
 
@@ -52,7 +54,8 @@ class TopK:
 
 class EpsilonGreedy:
     """With probability epsilon a user's whole slate is a uniformly random k of the valid
-    candidates, else top-k."""
+    candidates, else top-k.
+    """
 
     class Settings(_Settings):
         epsilon: float = pydantic.Field(0.1, ge=0, le=1, description="probability that a slate is random")

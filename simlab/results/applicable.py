@@ -41,7 +41,8 @@ COHORT_SUFFIXES = {"_logged_in": "_logged_out", "_logged_out": "_logged_out", "_
 
 def recommender_types(scenario: Mapping[str, Any], found: list[tuple[Any, ...]], keys: list[str]) -> dict:
     """Point (variant, *swept values) -> the recommender type it ran (None where unknown), from
-    a run's resolved scenario document (its variants' and sweep's overrides applied)."""
+    a run's resolved scenario document (its variants' and sweep's overrides applied).
+    """
     from simlab.config.overrides import apply_overrides
 
     base = {k: v for k, v in scenario.items() if k not in ("variants", "sweep", "sweep_baseline")}
@@ -98,7 +99,8 @@ def mask(metrics: pd.DataFrame, scenario: Mapping[str, Any] | None = None) -> pd
 
 def mask_summary(summary: pd.DataFrame, absent: dict[tuple, set[str]]) -> pd.DataFrame:
     """summary.csv rows (variant, swept keys, metric, ...) with every number NaN where the metric
-    does not apply to the row's point, or to its baseline's (``absent`` from :func:`not_applicable`)."""
+    does not apply to the row's point, or to its baseline's (``absent`` from :func:`not_applicable`).
+    """
     if not absent or not len(summary):
         return summary
     keys = summary.columns[summary.columns.get_loc("variant") + 1 : summary.columns.get_loc("metric")]

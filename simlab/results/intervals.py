@@ -44,7 +44,8 @@ UNBOUNDED = (-math.inf, math.inf)
 class Interval:
     """A mean over ``n`` finite values with its 95% t-interval [low, high], cut at the range the
     values can take (``clipped``: the t-interval reached past it). low and high are NaN with
-    fewer than two values."""
+    fewer than two values.
+    """
 
     mean: float
     low: float
@@ -64,7 +65,8 @@ class Interval:
 
 def has_width(low: float, high: float) -> bool:
     """Both ends finite and high - low more than :data:`ZERO_WIDTH` of the larger |end|: a
-    difference that is the same in every pair (up to rounding) has no width."""
+    difference that is the same in every pair (up to rounding) has no width.
+    """
     if not (math.isfinite(low) and math.isfinite(high)):
         return False
     return bool(high - low > ZERO_WIDTH * max(abs(low), abs(high)))
@@ -72,7 +74,8 @@ def has_width(low: float, high: float) -> bool:
 
 def excludes_zero(low: float, high: float) -> bool:
     """The significance rule: a finite interval of positive width (:func:`has_width`) that does
-    not contain 0 (a zero-width or undefined interval never counts)."""
+    not contain 0 (a zero-width or undefined interval never counts).
+    """
     return has_width(low, high) and (low > 0 or high < 0)
 
 
@@ -91,7 +94,8 @@ def difference_bounds(bounds: tuple[float, float]) -> tuple[float, float]:
 
 def interval(values: np.ndarray, bounds: tuple[float, float] = UNBOUNDED) -> Interval:
     """Mean and 95% t-interval of ``values`` (n,), NaN entries dropped, cut at ``bounds`` (see
-    the module docstring); the interval is NaN with fewer than two finite values."""
+    the module docstring); the interval is NaN with fewer than two finite values.
+    """
     values = np.asarray(values, dtype=float)
     values = values[np.isfinite(values)]
     if values.size == 0:
@@ -107,7 +111,8 @@ def interval(values: np.ndarray, bounds: tuple[float, float] = UNBOUNDED) -> Int
 
 def mean_ci(values: np.ndarray, bounds: tuple[float, float] = UNBOUNDED) -> tuple[float, float, float]:
     """(mean, low, high) of :func:`interval`: the 95% t-interval, cut at ``bounds``; the interval
-    is NaN with fewer than two finite values. ``values`` is (n,), NaN entries dropped."""
+    is NaN with fewer than two finite values. ``values`` is (n,), NaN entries dropped.
+    """
     found = interval(values, bounds)
     return found.mean, found.low, found.high
 
@@ -119,7 +124,8 @@ def few_note(n: int) -> str:
 
 def step_intervals(values: pd.Series, bounds: tuple[float, float] = UNBOUNDED) -> pd.DataFrame:
     """:func:`interval` of each step's values at once. ``values`` indexed by step (one entry per
-    replicate); returns a frame indexed by step with columns mean, low, high, clipped."""
+    replicate); returns a frame indexed by step with columns mean, low, high, clipped.
+    """
     groups = values.astype(float).groupby(level=0)
     n, mean, sd = groups.count(), groups.mean(), groups.std(ddof=1)
     counts = n.to_numpy(dtype=float)
@@ -137,21 +143,24 @@ def step_intervals(values: pd.Series, bounds: tuple[float, float] = UNBOUNDED) -
 
 def paired(frame: pd.DataFrame, point: tuple[Any, ...], baseline: tuple[Any, ...], name: str) -> pd.Series:
     """Per replicate (index), ``name`` at ``point`` minus at ``baseline`` in rows of one step or of
-    final values; replicates missing on either side dropped."""
+    final values; replicates missing on either side dropped.
+    """
     own, base = (select_point(frame, p).set_index("replicate")[name] for p in (point, baseline))
     return own.sub(base).dropna()
 
 
 def curves(metrics: pd.DataFrame, name: str, point: tuple[Any, ...]) -> pd.DataFrame:
     """Per step: mean and 95% interval over replicates of ``name`` at ``point``, cut at the
-    metric's range. (S, 4) frame indexed by step with columns mean, low, high, clipped."""
+    metric's range. (S, 4) frame indexed by step with columns mean, low, high, clipped.
+    """
     frame = select_point(metrics, point)
     return step_intervals(frame.set_index("step")[name], metric_bounds(name))
 
 
 def paired_curves(metrics: pd.DataFrame, name: str, point: tuple[Any, ...], baseline: tuple[Any, ...]) -> pd.DataFrame:
     """Per step: mean and 95% interval over replicates of the paired difference ``point`` minus
-    ``baseline`` (replicate r minus replicate r at the same step), cut at the difference's range."""
+    ``baseline`` (replicate r minus replicate r at the same step), cut at the difference's range.
+    """
     own = select_point(metrics, point).set_index(["step", "replicate"])[name]
     base = select_point(metrics, baseline).set_index(["step", "replicate"])[name]
     diff = own.sub(base).dropna()

@@ -50,7 +50,8 @@ class Point:
 class Run:
     """What the figures read from a run folder: metrics (NaN where a metric does not apply to a
     point), the points in scenario order, each point's baseline, and the snapshot index (arrays
-    are loaded only when a figure needs them)."""
+    are loaded only when a figure needs them).
+    """
 
     path: Path
     metrics: pd.DataFrame

@@ -21,7 +21,8 @@ ID_COLUMNS = ["variant", "replicate", "step"]
 
 def sweep_columns(columns: Iterable[str]) -> list[str]:
     """The swept-key columns among a metrics table's columns: those naming a scenario key (its
-    first dotted part is a top-level scenario key), in order."""
+    first dotted part is a top-level scenario key), in order.
+    """
     from simlab.config.schema import Scenario
 
     return [c for c in columns if c not in ID_COLUMNS and str(c).split(".")[0] in Scenario.model_fields]
@@ -67,7 +68,8 @@ def point_label(variant: Any, sweep: Mapping[str, Any]) -> str:
 
 def points(frame: pd.DataFrame) -> list[tuple[Any, ...]]:
     """The distinct (variant, *swept values) of a metrics table, in the order of the table (the
-    scenario's order: variants as listed, then the sweep grid)."""
+    scenario's order: variants as listed, then the sweep grid).
+    """
     keys = point_columns(frame.columns)
     return list(dict.fromkeys(frame[keys].itertuples(index=False, name=None)))
 

@@ -127,7 +127,8 @@ def _execute_pool(tasks: list[Task], display: _Display, finished: Callable, work
 
 def _ray_task(task: Task, token: str, queue: Any) -> dict[str, Any]:
     """A task on a Ray worker. If the worker does not see the driver's run folder (no shared
-    file system), the task runs in a node-local folder and returns its files to the driver."""
+    file system), the task runs in a node-local folder and returns its files to the driver.
+    """
     shared = False
     with contextlib.suppress(OSError):
         shared = (Path(task.run_dir) / TOKEN_FILE).read_text() == token
@@ -163,7 +164,8 @@ def _collect_files(task: Task) -> dict[str, bytes]:
 
 def _execute_ray(tasks: list[Task], display: _Display, finished: Callable, address: str | None, workers: int) -> None:
     """Fan tasks out over a Ray cluster (``address`` None starts a local one, with ``workers``
-    CPUs when workers > 1); a task asks for one CPU, and one GPU when its device is cuda."""
+    CPUs when workers > 1); a task asks for one CPU, and one GPU when its device is cuda.
+    """
     try:
         import ray
         from ray.util.queue import Queue

@@ -39,6 +39,7 @@ class CheckpointError(RuntimeError):
 
 
 def task_hash(scenario: dict[str, Any]) -> str:
+    """16 hex digits of the SHA-256 of a scenario document (what ``--resume`` compares)."""
     return hashlib.sha256(json.dumps(scenario, sort_keys=True).encode()).hexdigest()[:16]
 
 

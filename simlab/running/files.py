@@ -102,7 +102,8 @@ def _reason(exc: OSError) -> str:
 def atomic_write(path: Path, data: str | bytes | memoryview) -> None:
     """Write ``path`` whole or not at all (see :func:`atomic_file`): a reader never sees half a
     file, a crash or a full disk loses nothing, and an existing link at ``path`` is replaced,
-    never written through."""
+    never written through.
+    """
     with atomic_file(path) as handle:
         handle.write(data.encode() if isinstance(data, str) else data)
 
@@ -146,7 +147,8 @@ def open_stream(root: Path, relative: str, keep: int = 0) -> IO[bytes]:
 
 def save_figure(fig: Any, path: Path, **options: Any) -> None:
     """``fig.savefig`` to ``path`` through :func:`atomic_write`: the image is drawn in memory first,
-    so a full disk leaves the previous figure (or none), never a truncated one."""
+    so a full disk leaves the previous figure (or none), never a truncated one.
+    """
     buffer = io.BytesIO()
     fig.savefig(buffer, format=Path(path).suffix.lstrip(".") or "png", **options)
     atomic_write(path, buffer.getbuffer())
@@ -160,7 +162,8 @@ def _discard(path: str) -> None:
 def ensure_folder(root: Path, *parts: str) -> Path:
     """``root/parts...``, each level made if missing; a level below ``root`` (the run folder, the
     user's choice) that is a link or a file is refused (ScenarioError), so that nothing is written
-    through a link planted in a run folder."""
+    through a link planted in a run folder.
+    """
     folder = Path(root)
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -221,7 +224,8 @@ def open_inside(root: Path, relative: str | Path) -> IO[bytes]:
 
 def refuse_links(run_dir: Path) -> None:
     """Refuse (ScenarioError naming it) a run folder with a symbolic link anywhere inside: simlab
-    would neither write nor read through it, and its presence means the folder was tampered with."""
+    would neither write nor read through it, and its presence means the folder was tampered with.
+    """
     pending = [Path(run_dir)]
     while pending:
         folder = pending.pop()
@@ -274,4 +278,5 @@ def locked(run_dir: Path) -> Iterator[None]:
 
 
 def safe_name(label: str) -> str:
+    """``label`` with every character outside ``[A-Za-z0-9_.-]`` runs replaced by ``_`` (a file name)."""
     return re.sub(r"[^A-Za-z0-9_.\-]+", "_", label)

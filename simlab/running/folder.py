@@ -30,7 +30,8 @@ from simlab.running.tasks import Task, make_tasks, task_threads
 class RunResult:
     """What :func:`run` returns: the run folder, its summary and manifest, and its merged
     metrics (``.metrics``, read from metrics.csv on first access so that a run never needs all
-    of its rows in memory unless asked for)."""
+    of its rows in memory unless asked for).
+    """
 
     def __init__(
         self,
@@ -59,6 +60,7 @@ class RunResult:
 
 
 def default_run_dir(scenario: Scenario) -> Path:
+    """``<output.dir>/<name>/<timestamp>/``, the run folder when ``--out`` is not given."""
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
     return Path(scenario.output.dir) / scenario.name / stamp
 
@@ -183,7 +185,8 @@ def run_tasks(
 
 def check_address(address: str, timeout: float = 5.0) -> None:
     """Refuse a Ray cluster address that does not accept a TCP connection within ``timeout``
-    seconds (ray.init would otherwise retry for minutes). "auto" and "local" are Ray's own."""
+    seconds (ray.init would otherwise retry for minutes). "auto" and "local" are Ray's own.
+    """
     import socket
 
     if address in ("auto", "local"):
@@ -242,7 +245,8 @@ def _manifest(
 def _interventions(tasks: list[Task]) -> list[dict[str, Any]]:
     """Each intervention type the run's tasks use, in order of first use: whether it is
     ``privileged`` (reads the true state: an upper bound, not a deployable mitigation) and the
-    task labels (variants, sweep points) that use it."""
+    task labels (variants, sweep points) that use it.
+    """
     from simlab.registry import INTERVENTIONS
 
     found: dict[str, dict[str, Any]] = {}

@@ -57,7 +57,8 @@ def _hashed(path: str, key: str) -> tuple[str, int]:
 
 def record(task_docs: list[dict[str, Any]], plugin_path: list[str], plugins: list[str]) -> dict[str, Any]:
     """The inputs record of a run starting now (see the module docstring); ``task_docs`` are the
-    resolved scenarios of its tasks."""
+    resolved scenarios of its tasks.
+    """
     files: dict[str, dict[str, Any]] = {}
     for doc in task_docs:
         for key, given in data_files(doc):
@@ -78,7 +79,8 @@ def pinned(inputs: dict[str, Any]) -> dict[str, str]:
 
 def check(inputs: dict[str, Any]) -> None:
     """Refuse (ScenarioError naming the file) a recorded data file that is missing or whose
-    content changed since the run started: resuming on other data would mix two runs."""
+    content changed since the run started: resuming on other data would mix two runs.
+    """
     for entry in inputs["files"]:
         key = entry["keys"][0] if entry["keys"] else None
         if not Path(entry["path"]).is_file():
@@ -101,7 +103,8 @@ def check(inputs: dict[str, Any]) -> None:
 
 def check_tasks(task_docs: list[dict[str, Any]], inputs: dict[str, Any], scenario_file: Path) -> None:
     """Refuse tasks that read a data file the run did not record at its start (scenario.yaml
-    was edited)."""
+    was edited).
+    """
     recorded = pinned(inputs)
     for doc in task_docs:
         for key, given in data_files(doc):

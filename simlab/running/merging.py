@@ -94,7 +94,8 @@ def _write_parquet(run_dir: Path, streams: list[str], columns: list[str]) -> Non
 
 def _sweep_types(run_dir: Path, streams: list[str], keys: list[str]) -> dict[str, object]:
     """Arrow types of the swept-key columns from their values (constant within a task file, so
-    its first row says): int64 if every value is an integer, float64 if a number, else text."""
+    its first row says): int64 if every value is an integer, float64 if a number, else text.
+    """
     import pyarrow as pa
 
     values: dict[str, list[str]] = {k: [] for k in keys}

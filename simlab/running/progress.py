@@ -14,7 +14,8 @@ from simlab.running.tasks import Task
 
 class _QueueReporter:
     """Worker side: forwards progress events to the parent through a queue, step counts
-    batched to at most one message per ``interval`` seconds."""
+    batched to at most one message per ``interval`` seconds.
+    """
 
     def __init__(self, queue: Any, interval: float = 0.1):
         self.queue, self.interval = queue, interval

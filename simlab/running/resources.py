@@ -70,7 +70,8 @@ _UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 @dataclass
 class Estimate:
     """Peak bytes of the largest task (``task_bytes``, base process included), the number of
-    tasks, and the parts of the largest task by name."""
+    tasks, and the parts of the largest task by name.
+    """
 
     task_bytes: int
     tasks: int
@@ -83,6 +84,7 @@ class Estimate:
 
 
 def format_size(n: float) -> str:
+    """``n`` bytes in binary units (``"512 B"``, ``"1.5 GiB"``)."""
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if abs(n) < 1024 or unit == "TiB":
             return f"{n:.0f} {unit}" if unit in ("B", "KiB") else f"{n:.1f} {unit}"
@@ -100,7 +102,8 @@ def parse_size(text: str) -> int:
 
 def usable_cores() -> int:
     """CPU cores this process may run on (its affinity mask, which containers and ``taskset``
-    narrow), else the machine's count; at least 1."""
+    narrow), else the machine's count; at least 1.
+    """
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):  # no affinity call on this platform
@@ -112,7 +115,8 @@ MEMORY_VARIABLE = "SIMLAB_MAX_MEMORY"
 
 def available_memory(proc: Path = Path("/proc"), cgroups: Path = Path("/sys/fs/cgroup")) -> int | None:
     """Bytes this process may still allocate: the smaller of MemAvailable (/proc/meminfo) and
-    what its memory cgroup leaves; None when neither is known (not Linux)."""
+    what its memory cgroup leaves; None when neither is known (not Linux).
+    """
     found = [n for n in (_mem_available(proc), cgroup_memory_left(proc, cgroups)) if n is not None]
     return min(found) if found else None
 
@@ -131,7 +135,8 @@ def _mem_available(proc: Path) -> int | None:
 def cgroup_memory_left(proc: Path = Path("/proc"), cgroups: Path = Path("/sys/fs/cgroup")) -> int | None:
     """Memory left under the tightest memory limit of this process's cgroup and its ancestors
     (cgroup v2 ``memory.max``, v1 ``memory.limit_in_bytes``), less what the group uses apart
-    from reclaimable file cache; None without a limit."""
+    from reclaimable file cache; None without a limit.
+    """
     try:
         lines = (proc / "self" / "cgroup").read_text(encoding="ascii").splitlines()
     except (OSError, UnicodeDecodeError):
@@ -250,7 +255,8 @@ _OPTIMISER_STATES = {"sgd": 0, "adagrad": 1, "adam": 2}
 def _dlrm_parts(rec: dict, rows: int, capacity: int, active: int) -> dict[str, int]:
     """The DLRM's parameters (embedding tables and MLPs, with gradients, optimiser state and three
     temporary copies), one scoring chunk's and one training batch's activations (see the module
-    docstring); ``rows`` is the embedding rows of all tables."""
+    docstring); ``rows`` is the embedding rows of all tables.
+    """
     from simlab.core.view import N_ITEM_DENSE, N_USER_DENSE
 
     dim, bottom, top = rec["embedding_dim"], list(rec["bottom_mlp"]), list(rec["top_mlp"])
@@ -273,7 +279,8 @@ def _dlrm_parts(rec: dict, rows: int, capacity: int, active: int) -> dict[str, i
 
 def estimate(scenario: Scenario) -> Estimate:
     """The estimate for the largest task of the scenario (variants and sweep points may differ
-    in size) and the number of tasks."""
+    in size) and the number of tasks.
+    """
     points = scenario.tasks()
     best: dict[str, int] = {}
     for _, point in points:
@@ -285,7 +292,8 @@ def estimate(scenario: Scenario) -> Estimate:
 
 def memory_budget(max_memory: int | None = None) -> tuple[int | None, str]:
     """(bytes a task may use, where that number comes from): ``--max-memory``, else the
-    environment variable SIMLAB_MAX_MEMORY, else :func:`available_memory`."""
+    environment variable SIMLAB_MAX_MEMORY, else :func:`available_memory`.
+    """
     if max_memory is not None:
         return max_memory, "--max-memory"
     raw = os.environ.get(MEMORY_VARIABLE, "").strip()
@@ -299,7 +307,8 @@ def memory_budget(max_memory: int | None = None) -> tuple[int | None, str]:
 
 def default_workers() -> int:
     """Workers when none are asked for: $SIMLAB_WORKERS if set (an integer >= 1), else
-    :func:`usable_cores`."""
+    :func:`usable_cores`.
+    """
     text = os.environ.get("SIMLAB_WORKERS", "").strip()
     if text:
         if not text.isdigit() or int(text) < 1:
@@ -313,7 +322,8 @@ def plan(
 ) -> tuple[int, str | None]:
     """(workers to use, a note when they were capped). ``workers`` None: :func:`default_workers`,
     capped without a note unless memory is what caps them. Raises ScenarioError when one task does
-    not fit in the memory budget (:func:`memory_budget`)."""
+    not fit in the memory budget (:func:`memory_budget`).
+    """
     asked = workers is not None
     workers = default_workers() if workers is None else workers
     found = estimate(scenario)

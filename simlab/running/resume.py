@@ -49,11 +49,15 @@ class _Record(pydantic.BaseModel):
 
 
 class TaskRecord(_Record):
+    """One task's entry in the manifest's task list."""
+
     task: str
     status: Literal["pending", "running", "complete", "failed"]
 
 
 class DataFileRecord(_Record):
+    """A data file the run pinned: as named, its absolute path, SHA-256, size and the keys naming it."""
+
     given: str
     path: str
     sha256: str = pydantic.Field(pattern=r"^[0-9a-f]{64}$")
@@ -62,12 +66,16 @@ class DataFileRecord(_Record):
 
 
 class PluginRecord(_Record):
+    """A plugin module the run imported, with its file and SHA-256 (None for a built-in module)."""
+
     module: str
     file: str | None
     sha256: str | None
 
 
 class Inputs(_Record):
+    """The run's pinned inputs (``inputs.json``): data files, the plugin search path and plugins."""
+
     files: list[DataFileRecord]
     plugin_path: list[str]
     plugins: list[PluginRecord]
@@ -100,7 +108,8 @@ def _expected(error: Any) -> str:
 
 def read_manifest(run_dir: Path) -> dict[str, Any]:
     """manifest.json of a run folder, checked against :class:`Manifest`; a damaged one is one
-    line naming the key (ScenarioError), never a traceback later."""
+    line naming the key (ScenarioError), never a traceback later.
+    """
     path = run_dir / "manifest.json"
     try:
         with open_inside(run_dir, "manifest.json") as handle:
@@ -136,7 +145,8 @@ def resume(
     max_memory: int | str | None = None,
 ) -> RunResult:
     """Finish the run in folder ``path``; returns the same result as :func:`simlab.running.run`
-    (with the same memory estimate and worker cap before any work)."""
+    (with the same memory estimate and worker cap before any work).
+    """
     run_dir = Path(path)
     if not run_dir.is_dir():
         raise ScenarioError("expected a run folder, found none", file=str(run_dir))
@@ -223,7 +233,8 @@ def _resume(
 def _check_finished(task: Task, steps: int) -> None:
     """A task whose status.json says "complete" is kept as it is, so it must be what this run
     would compute: the same task scenario (its hash), all ``steps`` steps, and a metrics.csv that
-    is a plain file of the folder. Anything else is a folder that was edited: refused."""
+    is a plain file of the folder. Anything else is a folder that was edited: refused.
+    """
     status = read_status(task)
     if status is None or status.get("status") != "complete":
         return
@@ -247,7 +258,8 @@ def _check_finished(task: Task, steps: int) -> None:
 
 def remove_temporary_files(run_dir: Path) -> int:
     """Delete the temporary files a killed run left in its folder; returns how many. Folders that
-    are links are not entered (the caller refused them already)."""
+    are links are not entered (the caller refused them already).
+    """
     removed = 0
     folders = [run_dir, run_dir / "snapshots", run_dir / "figures"]
     if (run_dir / "tasks").is_dir() and not (run_dir / "tasks").is_symlink():

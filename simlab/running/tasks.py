@@ -1,5 +1,6 @@
 """One task: a replicate of one variant (or sweep point), run to completion with streamed
-metrics, checkpoints and snapshots; a task that finds its checkpoint continues from it."""
+metrics, checkpoints and snapshots; a task that finds its checkpoint continues from it.
+"""
 
 from __future__ import annotations
 
@@ -41,7 +42,8 @@ Reporter = Callable[[str, str, int], None]
 @dataclass
 class Task:
     """One replicate of one variant (or sweep point); ``scenario`` is that point's scenario,
-    validated once when the run's scenario was loaded."""
+    validated once when the run's scenario was loaded.
+    """
 
     task_id: str
     label: str
@@ -58,13 +60,15 @@ class Task:
 
     def config_hash(self) -> str:
         """The hash of the task's scenario document, which a checkpoint and a finished task's
-        status.json record (``--resume`` compares them)."""
+        status.json record (``--resume`` compares them).
+        """
         return checkpoints.task_hash(self.scenario.to_dict())
 
     def __reduce__(self) -> tuple[Callable[..., Task], tuple[dict[str, Any], bytes]]:
         """Pickled for a worker process as the other fields and the scenario's own pickle, which
         is read only once the plugin folders are on the worker's ``sys.path`` (its settings
-        models may be a plugin's classes): the validated models travel, not a document."""
+        models may be a plugin's classes): the validated models travel, not a document.
+        """
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "scenario"}
         return _unpickle_task, (fields, pickle.dumps(self.scenario))
 
@@ -79,7 +83,8 @@ def _unpickle_task(fields: dict[str, Any], scenario: bytes) -> Task:
 
 def make_tasks(scenario: Scenario, run_dir: Path, device: str, search: list[str] | None = None) -> list[Task]:
     """The run's tasks, in order; ``search``: the folders where plugin modules are looked up (default: the
-    current folder and the scenario file's folder)."""
+    current folder and the scenario file's folder).
+    """
     points = scenario.task_points()
     if search is None:
         search = plugin_search_path(scenario.source) if scenario.plugins else []
@@ -106,7 +111,8 @@ def make_tasks(scenario: Scenario, run_dir: Path, device: str, search: list[str]
 
 def sweep_text(value: Any) -> str:
     """A swept value as metrics.csv writes it: as written in the YAML (true/false for booleans,
-    JSON for lists and mappings, numbers in their shortest exact form)."""
+    JSON for lists and mappings, numbers in their shortest exact form).
+    """
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (list, dict)):
@@ -115,12 +121,14 @@ def sweep_text(value: Any) -> str:
 
 
 def task_dir(task: Task) -> Path:
+    """The task's folder, ``<run>/tasks/<task id>/``."""
     return Path(task.run_dir) / "tasks" / task.task_id
 
 
 def read_status(task: Task) -> dict[str, Any] | None:
     """The task's status.json, or None when there is none or it is not usable (damaged, a link):
-    the task is then run again and the file replaced."""
+    the task is then run again and the file replaced.
+    """
     from simlab.core.errors import ScenarioError
 
     try:
@@ -135,7 +143,7 @@ def read_status(task: Task) -> dict[str, Any] | None:
 
 
 def task_threads() -> int:
-    """torch intra-op threads per task (env SIMLAB_TASK_THREADS, default 1).
+    """Torch intra-op threads per task (env SIMLAB_TASK_THREADS, default 1).
 
     One thread per task keeps CPU results independent of the backend and of the number of
     workers (a parallel reduction's order depends on the thread count); raise it only when
@@ -236,7 +244,8 @@ def _describe_error(exc: BaseException, sim: Any) -> str:
 
 def _format_row(task: Task, step: int, row: dict[str, float], names: list[str]) -> list[Any]:
     """One metrics.csv row: variant, replicate, step, the swept values, then the metrics
-    (floats as repr, which round-trips exactly; NaN as an empty cell)."""
+    (floats as repr, which round-trips exactly; NaN as an empty cell).
+    """
     values = []
     for name in names:
         value = float(row[name])
@@ -250,7 +259,8 @@ def _restore(
 ) -> tuple[Any, tuple[int, int] | None, dict[str, Any]]:
     """A Simulation for the task: from its checkpoint when there is a usable one (returning
     the metric rows and bytes to keep), else fresh. A checkpoint that cannot be used (another
-    scenario, unreadable) is ignored and noted: starting over gives the same numbers, later."""
+    scenario, unreadable) is ignored and noted: starting over gives the same numbers, later.
+    """
     sim = simulation(scenario, task.replicate, task.device)
     path = folder / checkpoints.FILENAME
     if not path.exists():

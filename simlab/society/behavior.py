@@ -97,7 +97,8 @@ class EngagementModel:
 
     def appetite_term(self, users: Users, user: Tensor, stance: Tensor) -> Tensor:
         """The logit's extremeness term for (I,) pairs with item stances ``stance`` (I, K):
-        b_ext*a_i*e_j, restricted or re-weighted by side as ``appetite_side`` sets."""
+        b_ext*a_i*e_j, restricted or re-weighted by side as ``appetite_side`` sets.
+        """
         s = self.settings
         extremeness, axis = stance.abs().max(dim=1)
         if s.appetite_side == "any":  # (in this order: the default's numbers stay bit-identical)

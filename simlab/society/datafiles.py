@@ -43,7 +43,8 @@ _PINNED: dict[str, str] = {}
 def pinned_paths(paths: Mapping[str, str]) -> Iterator[None]:
     """Within the block, a data file named ``given`` in a scenario is read from ``paths[given]``
     (the absolute path a run recorded at its start): a resumed run, or a worker started in another
-    folder, reads exactly the files the run started with."""
+    folder, reads exactly the files the run started with.
+    """
     saved = dict(_PINNED)
     _PINNED.update(paths)
     try:
@@ -55,13 +56,15 @@ def pinned_paths(paths: Mapping[str, str]) -> Iterator[None]:
 
 def data_path(path: str | Path) -> Path:
     """The file a scenario's data path names: its pinned path inside :func:`pinned_paths`, else the
-    path itself (a relative path is relative to the current folder)."""
+    path itself (a relative path is relative to the current folder).
+    """
     return Path(_PINNED.get(str(path), path))
 
 
 class DataFileError(ValueError):
     """A data file that cannot be used: ``path``, 1-based ``line`` (None: the whole file) and
-    ``detail``, a message that never quotes the file's content."""
+    ``detail``, a message that never quotes the file's content.
+    """
 
     def __init__(self, path: str | Path, detail: str, line: int | None = None):
         self.path, self.line, self.detail = str(path), line, detail
@@ -70,8 +73,8 @@ class DataFileError(ValueError):
 
 def check_regular_file(path: str | Path, what: str) -> int:
     """The size in bytes of ``path``, after checking that it is a regular file within the
-    ``data_file_bytes`` limit (a FIFO or a device is refused without opening it for reading)."""
-
+    ``data_file_bytes`` limit (a FIFO or a device is refused without opening it for reading).
+    """
     try:
         info = os.stat(path)
     except FileNotFoundError:
@@ -102,8 +105,8 @@ def open_data_file(path: str | Path, what: str) -> IO[bytes]:
 def data_lines(path: str | Path, what: str) -> Iterator[tuple[int, str]]:
     """(1-based line number, text without comment and surrounding blanks) of each line that
     holds data; ``#`` starts a comment and a UTF-8 byte-order mark at the start is dropped.
-    Reads at most the ``data_file_bytes`` limit."""
-
+    Reads at most the ``data_file_bytes`` limit.
+    """
     check_regular_file(path, what)
     budget = limit("data_file_bytes")
     with open_data_file(path, what) as handle:
@@ -144,12 +147,14 @@ def content_hash(path: str | Path, what: str) -> tuple[str, int]:
 
 
 def split_fields(text: str, comma: bool) -> list[str]:
+    """The fields of one line: split at commas (stripped) or at whitespace."""
     return [f.strip() for f in text.split(",")] if comma else text.split()
 
 
 def parse_number(text: str) -> float | None:
     """The value of a number token (``0.5``, ``-1e-3``, ``nan``, ``inf``), or None for anything
-    else: Python's ``float`` would also take ``1_0`` and non-ASCII digits, which are refused."""
+    else: Python's ``float`` would also take ``1_0`` and non-ASCII digits, which are refused.
+    """
     if _DECIMAL.fullmatch(text) or _NON_FINITE.fullmatch(text):
         return float(text)
     return None
@@ -161,13 +166,15 @@ def parse_integer(text: str) -> int | None:
 
 
 def is_number(text: str) -> bool:
+    """Whether ``text`` parses as a finite number (see ``parse_number``)."""
     return parse_number(text) is not None
 
 
 def is_header(fields: list[str]) -> bool:
     """Whether a first line is a header: every field a column name (a letter or _ first), so that
     damaged number (``0.5x``) is refused as data instead of being skipped as a header (``nan`` and
-    ``inf`` are numbers, refused as such)."""
+    ``inf`` are numbers, refused as such).
+    """
     return bool(fields) and all(_NAME.fullmatch(f) and not is_number(f) for f in fields)
 
 

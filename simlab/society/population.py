@@ -156,7 +156,8 @@ class PopulationBase(abc.ABC):
     @staticmethod
     def check_scenario(scenario: dict) -> str | None:
         """The oracle ranks by each user's true engagement probability, which a platform that
-        cannot tell logged-out users apart does not have: the two do not combine."""
+        cannot tell logged-out users apart does not have: the two do not combine.
+        """
         if scenario["population"].get("logged_out", 0) > 0 and scenario["recommender"]["type"] == "oracle":
             return "expected logged_out: 0 with the oracle recommender (it needs to know who each user is)"
         return None
@@ -225,7 +226,8 @@ class NormalPopulation(PopulationBase):
 
 class BimodalPopulation(PopulationBase):
     """Each user picks a camp sign c_i = +-1 with probability 1/2 (shared by all K axes);
-    x_ik ~ N(c_i * center, std^2), clipped to [-1, 1]."""
+    x_ik ~ N(c_i * center, std^2), clipped to [-1, 1].
+    """
 
     class Settings(PopulationSettings):
         center: float = Field(0.5, ge=0.0, le=1.0, description="the two camps' opinions are centred at +-center")
@@ -282,7 +284,8 @@ def load_opinions(path: str | Path) -> np.ndarray:
 
 def _read_npy(path: Path) -> np.ndarray:
     """A numeric .npy array, its header checked before any data is read (a header may promise
-    more data than the file holds, or an object array that would need unpickling)."""
+    more data than the file holds, or an object array that would need unpickling).
+    """
     with open_data_file(path, "population file") as handle:
         try:
             version = np.lib.format.read_magic(handle)
@@ -314,7 +317,8 @@ def _read_npy(path: Path) -> np.ndarray:
 
 def _read_table(path: Path) -> np.ndarray:
     """Rows of numbers; a first line of column names is a header (it sets the width). Values go
-    into one flat float64 buffer (8 bytes each), never a Python object per value."""
+    into one flat float64 buffer (8 bytes each), never a Python object per value.
+    """
     values = array.array("d")
     width, comma, first = 0, False, True
     for number, text in data_lines(path, "population file"):

@@ -78,7 +78,8 @@ def _mlp(sizes: Sequence[int], last_relu: bool, generator: torch.Generator, devi
 
 def _mlp_inplace(mlp: nn.Module, x: Tensor) -> Tensor:
     """``mlp(x)`` for a Sequential (or a slice of one) with in-place ReLUs (inference only:
-    saves a pass over each activation)."""
+    saves a pass over each activation).
+    """
     for layer in mlp.children():
         x = x.relu_() if isinstance(layer, nn.ReLU) else layer(x)
     return x
@@ -86,7 +87,8 @@ def _mlp_inplace(mlp: nn.Module, x: Tensor) -> Tensor:
 
 def first_of_groups(groups: Tensor) -> tuple[Tensor, Tensor]:
     """(B,) group ids -> (first (G,) the lowest row of each of the G distinct groups, inverse (B,)
-    each row's group index), so that ``x[first][inverse]`` equals ``x`` when rows of a group agree."""
+    each row's group index), so that ``x[first][inverse]`` equals ``x`` when rows of a group agree.
+    """
     distinct, inverse = torch.unique(groups, return_inverse=True)
     rows = torch.arange(groups.shape[0], device=groups.device)
     first = torch.full_like(distinct, groups.shape[0])
@@ -191,7 +193,8 @@ class SparseArch(nn.Module):
     def differentiable_twice(self) -> Iterator[None]:
         """Within this context the history bag is pooled by gather + sum, which (unlike
         embedding_bag) PyTorch can differentiate twice (for the unrolled training step), also
-        with sparse gradients or without grad mode."""
+        with sparse gradients or without grad mode.
+        """
         old, self.twice_differentiable = self.twice_differentiable, True
         try:
             yield
@@ -200,7 +203,8 @@ class SparseArch(nn.Module):
 
     def forward(self, sparse: dict[str, Tensor]) -> Tensor:
         """{feature: (B,) or (B, H)} -> (B, S, d) in SPARSE_FEATURES order; an optional
-        ``history_group`` (B,) entry groups rows that share one history bag (see :meth:`lookup`)."""
+        ``history_group`` (B,) entry groups rows that share one history bag (see :meth:`lookup`).
+        """
         groups = sparse.get("history_group")
         return torch.stack([self.lookup(f, sparse[f], groups if f == "history" else None) for f in SPARSE_FEATURES], 1)
 
@@ -315,7 +319,8 @@ class InteractionArch(nn.Module):
 
 class OverArch(nn.Module):
     """Top MLP (B, top_in) -> one logit (B,). The reference ends in a sigmoid; we return the logit
-    and apply the sigmoid in the loss (BCE with logits) and in ``predict``, which is stabler."""
+    and apply the sigmoid in the loss (BCE with logits) and in ``predict``, which is stabler.
+    """
 
     def __init__(self, n_in: int, layers: Sequence[int], generator: torch.Generator, device: torch.device):
         super().__init__()
@@ -359,7 +364,8 @@ class PositionArch(nn.Module):
 
     def grow(self, positions: int) -> None:
         """Room for ``positions`` positions; new entries start like the first ones. The parameter
-        object changes, so the optimizer must be rebuilt (``Trainer.regrow``)."""
+        object changes, so the optimizer must be rebuilt (``Trainer.regrow``).
+        """
         old = self.logit.detach()
         if positions > old.shape[0]:
             self.logit = nn.Parameter(torch.cat([old, old.new_full((positions - old.shape[0],), 2.0)]))

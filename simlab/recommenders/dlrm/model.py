@@ -1,5 +1,6 @@
 """The DLRM model of Naumov et al. 2019 (arXiv:1906.00091): the four stages of
-:mod:`simlab.recommenders.dlrm.arches` composed, and its factored scoring entry point."""
+:mod:`simlab.recommenders.dlrm.arches` composed, and its factored scoring entry point.
+"""
 
 from __future__ import annotations
 
@@ -91,7 +92,8 @@ class DLRM(nn.Module):
         pairs_per_chunk: int | None = None,
     ) -> Tensor:
         """(A, C) logits equal to ``forward`` on every (user, candidate) pair, computed by
-        :func:`simlab.recommenders.dlrm.scorer.factored_logits` (see there for the shapes)."""
+        :func:`simlab.recommenders.dlrm.scorer.factored_logits` (see there for the shapes).
+        """
         from simlab.recommenders.dlrm.scorer import factored_logits
 
         return factored_logits(self, user_dense, user_sparse, item_dense, item_sparse, candidates, pairs_per_chunk)

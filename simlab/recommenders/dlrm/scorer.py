@@ -143,7 +143,8 @@ def _cross_pairs(model: DLRM, cand: Tensor, tu: Tensor, aug_u: Tensor, aug_i: Te
     """Per-pair part when only cross terms remain: (a, C) candidates -> (a, C) logits.
 
     One gather of the candidates' augmented item rows, one batched matmul per user with its
-    augmented vectors (:func:`_cross_tables`), then the top MLP."""
+    augmented vectors (:func:`_cross_tables`), then the top MLP.
+    """
     a, c = cand.shape
     n_i, width = aug_i.shape[1], aug_i.shape[2]
     rows = aug_i.view(aug_i.shape[0], -1).index_select(0, cand.reshape(-1)).view(a, c * n_i, width)
@@ -172,7 +173,8 @@ def _pairs(
     (None when x is user-side and sits in ``eu``); ``item_pack`` (M', [n_i d] + n_ii) holds
     per item (dot only) its n_i item-side vectors of width d (``item_shape``) and its
     item-only top-input columns. Memory-bound, hence one gather per pair on flat ids and
-    in-place add/ReLU."""
+    in-place add/ReLU.
+    """
     inter = model.inter_arch
     a, C = cand.shape
     flat = cand.reshape(-1)

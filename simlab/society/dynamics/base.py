@@ -26,6 +26,8 @@ __all__ = [
 
 
 class DynamicsSettings(BaseModel):
+    """Settings every dynamics model shares (unknown keys are refused)."""
+
     model_config = ConfigDict(extra="forbid")
 
 
@@ -41,7 +43,8 @@ class ExposureSettings(DynamicsSettings):
 
 class DynamicsBase:
     """A dynamics component: ``cls(settings)``; subclasses define ``update`` (see
-    :class:`simlab.core.protocols.Dynamics`), returning the next opinions (N, K)."""
+    :class:`simlab.core.protocols.Dynamics`), returning the next opinions (N, K).
+    """
 
     Settings: type[DynamicsSettings] = DynamicsSettings
     # a model that also reads this step's impressions (engaged or not) declares it: the loop

@@ -40,7 +40,7 @@ def _check_dense(n: int, advice: str) -> None:
 def _item_pull(
     x: Tensor, eps: Tensor, engaged_user: Tensor, engaged_item: Tensor, catalog: Catalog | None, strict: bool
 ) -> Tensor:
-    """mean over user i's engaged items within eps_i of (y_j - x_i), (N, K); 0 without any."""
+    """Mean over user i's engaged items within eps_i of (y_j - x_i), (N, K); 0 without any."""
     n = x.shape[0]
     if engaged_user.numel() == 0:
         return torch.zeros_like(x)
