@@ -40,6 +40,7 @@ from torch.func import functional_call
 
 from simlab.antidote import n_antidote, optimize
 from simlab.antidote.objectives import mean_squared_error_by_row
+from simlab.core.rows import Rows
 from simlab.core.state import ImpressionLog
 from simlab.interventions.base import Intervention, InterventionContext, concat_rows
 from simlab.metrics import measures as m
@@ -111,7 +112,7 @@ class Antidote(Intervention):
 
     # ------------------------------------------------------------------ the hook
 
-    def training_rows(self, log: ImpressionLog, step: int) -> dict[str, Tensor] | None:
+    def training_rows(self, log: ImpressionLog, step: int) -> Rows | None:
         if self.retrains % self.settings.every == 0:
             self.reoptimise(log, step)
         self.retrains += 1
@@ -124,7 +125,7 @@ class Antidote(Intervention):
         else:
             self._optimise_dlrm(log, step)
 
-    def rows(self, log: ImpressionLog, step: int) -> dict[str, Tensor] | None:
+    def rows(self, log: ImpressionLog, step: int) -> Rows | None:
         """The synthetic users' rows with the log's columns: each rates each of ``self.items``."""
         k, d = self.values.shape
         if d == 0:
@@ -132,15 +133,15 @@ class Antidote(Intervention):
         user = self.ids.repeat_interleave(d)
         item = self.items.repeat(k)
         n = user.numel()
-        return {
-            "user": user,
-            "item": item,
-            "position": torch.zeros(n, dtype=torch.long, device=self.device),
-            "label": self.values.reshape(-1).float(),
-            "dense": self._dense(item),
-            "history": torch.full((n, log.history.shape[1]), -1, dtype=torch.long, device=self.device),
-            "step": torch.full((n,), step, dtype=torch.long, device=self.device),
-        }
+        return Rows(
+            user=user,
+            item=item,
+            position=torch.zeros(n, dtype=torch.long, device=self.device),
+            label=self.values.reshape(-1).float(),
+            dense=self._dense(item),
+            history=torch.full((n, log.history.shape[1]), -1, dtype=torch.long, device=self.device),
+            step=torch.full((n,), step, dtype=torch.long, device=self.device),
+        )
 
     def _dense(self, items: Tensor) -> Tensor:
         """(B, 8) dense features of synthetic impressions: the mean real user's counters and the items' own."""
@@ -155,9 +156,9 @@ class Antidote(Intervention):
         assert isinstance(rec, ALSRecommender)
         s = rec.settings
         rows = window_rows(log, step, s.window, s.window_unit)
-        if rows["user"].numel() == 0:
+        if len(rows) == 0:
             return
-        u, i, r = observed_entries(rows["user"], rows["item"], rows["label"].double(), max(self.view.n_items, 1))
+        u, i, r = observed_entries(rows.user, rows.item, rows.label.double(), max(self.view.n_items, 1))
         users, ui = torch.unique(u, return_inverse=True)
         items, ii = torch.unique(i, return_inverse=True)
         matrix = torch.full((users.numel(), items.numel()), math.nan, dtype=torch.float64, device=self.device)
