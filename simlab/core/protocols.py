@@ -153,10 +153,9 @@ class AntidoteTarget(Protocol):
     and the DLRM; the antidote intervention checks for it, never for a concrete class.
 
     Shapes: R rows; predictions are the model's raw ones (ALS: the unclipped rating; the DLRM:
-    the engagement probability), at the top slate position.
+    the engagement probability), at the top slate position. Methods only, so that a class can
+    be checked before it is built (``issubclass``: the scenario's load-time check).
     """
-
-    n_real_users: int
 
     def add_synthetic_users(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """Reserve n synthetic user ids (their rows drawn from ``generator``); returns (n,) ids."""

@@ -49,7 +49,8 @@ class Truth:
 @dataclass
 class InterventionContext:
     """What an intervention is given at setup: the platform's view and model, never the truth
-    (``truth`` is None unless the intervention is privileged)."""
+    (``truth`` is None unless the intervention is privileged); ``probe`` the replicate's probe
+    set ((Q,) user and (P,) item ids, the one the ``rpol`` metric measures on)."""
 
     view: PlatformView
     recommender: Recommender
@@ -57,6 +58,7 @@ class InterventionContext:
     generator: torch.Generator
     device: torch.device
     truth: Truth | None = None
+    probe: tuple[Tensor, Tensor] | None = None
 
 
 class Intervention:

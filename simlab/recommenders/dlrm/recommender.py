@@ -382,8 +382,8 @@ class DLRMRecommender:
         chunks = order.split(self.settings.batch_size)[:max_steps]
         batches = [{k: v.index_select(0, idx) for k, v in batch.items()} for idx in chunks]
         model, trainer = self.model, self.trainer
-        params = {name: p.detach().requires_grad_(True) for name, p in model.named_parameters()}
-        with self._dense_gradients():
+        params = {name: p.detach().clone().requires_grad_(True) for name, p in model.named_parameters()}
+        with self._dense_gradients(), torch.enable_grad():  # the steps need gradients, even under no_grad
             new = functional_adagrad_steps(model, params, trainer.accumulators(), trainer.learning_rates(), batches)
 
         def predict(rows: Rows) -> Tensor:
