@@ -166,7 +166,9 @@ def main() -> None:
     sections += ["## Paired differences to the same feed without antidote, final step", ""]
     sections += [to_markdown(part) for part in final.values()]
     sections += ["## Paired differences, each replicate's mean over the recorded steps", ""]
-    sections += [to_markdown(part) for part in averaged.values()]
+    sections += [
+        to_markdown(part).replace(" at step 0 (", " averaged over the recorded steps (") for part in averaged.values()
+    ]
     text = "\n".join(sections)
     (out / "antidote_closed_loop.md").write_text(text + "\n")
     for feed, part in final.items():  # one figure per feed: their rpol scales differ 100-fold
