@@ -180,3 +180,12 @@ def test_resume_is_exact(tiny, kind):
     rows_b = [second.step() for _ in range(2)]
     pd.testing.assert_frame_equal(pd.DataFrame(rows_a), pd.DataFrame(rows_b))  # NaN == NaN here
     torch.testing.assert_close(first.interventions[0].values, second.interventions[0].values)
+
+
+def test_retrains_that_keep_the_labels_still_measure_the_effect(tiny):
+    """every: 2 re-optimises at every other retrain; the retrains between keep the labels and still
+    record R_pol with / without them."""
+    sim, rows = _run(_scenario(tiny, "als", {"budget": 0.05, "iterations": 1, "every": 2}), 3)
+    antidote = sim.interventions[0]
+    assert sorted(antidote.effects) == [0, 1, 2] and antidote.retrains == 3
+    assert all(math.isfinite(r["antidote_effect"]) for r in rows)
