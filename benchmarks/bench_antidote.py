@@ -12,7 +12,7 @@ tensors make it impractical at 3,000 x 2,000).
 Part 2, closed loop. The flagship's society and DLRM feed at 10,000 users
 (``benchmarks/bench_mitigations.py``'s scenario) with and without the ``antidote`` intervention
 (1% budget = 100 synthetic users, re-optimised at every retrain, 5 gradient iterations, the
-default probe of 200 users x 50 items). Retrain cycles (2 steps, one retrain) are timed after a
+the rpol metric's probe of 200 users x 100 items; each candidate judged on a trial retrain). Retrain cycles (2 steps, one retrain) are timed after a
 warm-up, the two configurations interleaved cycle by cycle so that load from other processes
 hits both alike; the median cycle is reported, and the difference is the per-retrain overhead.
 

@@ -404,7 +404,8 @@ def _cmd_antidote(args: argparse.Namespace) -> int:
     outcome = run_antidote(
         args.ratings_file, args.out, budget=budget, objective=args.objective, method=args.method,
         gradient=args.gradient, rank=args.rank, reg=args.reg, seed=args.seed, top_users=args.top_users,
-        top_items=args.top_items, curve=args.curve, restarts=args.restarts, max_iter=args.max_iter, report=report,
+        top_items=args.top_items, curve=args.curve, restarts=args.restarts, max_iter=args.max_iter,
+        report=None if args.quiet else report,
     )  # fmt: skip
     table = outcome.table.rename(columns={"change_pct": "change (%)"})
     with pd.option_context("display.float_format", "{:.4g}".format, "display.max_colwidth", 60):

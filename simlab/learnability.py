@@ -29,6 +29,7 @@ import torch
 from torch import Tensor
 
 from simlab.config import Scenario, load_scenario
+from simlab.core.rows import Rows
 from simlab.core.state import ImpressionLog
 from simlab.loop.simulation import Simulation
 from simlab.metrics.learning import auc_within_t, learned_share_t
@@ -108,24 +109,23 @@ def _offline(sim: Simulation, truth: Tensor, holdout: float, seed: int) -> tuple
     of the scenario's recommender fitted offline on the others (AUC NaN for feeds that do not
     train)."""
     log = sim.log.rows()
-    if log["user"].numel() != truth.numel():  # the log dropped rows: not the whole run
+    if len(log) != truth.numel():  # the log dropped rows: not the whole run
         raise ValueError("the impression log is smaller than the run; raise recommender.log_capacity")
     test = torch.rand(truth.shape, generator=torch.Generator().manual_seed(seed)) < holdout
-    ceiling = float(auc_within_t(log["label"][test], truth[test], log["position"][test]))
+    ceiling = float(auc_within_t(log.label[test], truth[test], log.position[test]))
     spec = sim.scenario.recommender.to_dict()
     if spec["type"] not in ("als", "dlrm"):
         return ceiling, math.nan
-    train_rows = {k: v[~test] for k, v in log.items()}
-    test_rows = {k: v[test] for k, v in log.items()}
+    train_rows, test_rows = log.select(~test), log.select(test)
     scores = offline_scores(spec, sim, train_rows, test_rows, seed=seed)
-    return ceiling, float(auc_within_t(test_rows["label"], scores, test_rows["position"]))
+    return ceiling, float(auc_within_t(test_rows.label, scores, test_rows.position))
 
 
 def offline_scores(
     spec: dict[str, Any],
     sim: Simulation,
-    train: dict[str, Tensor],
-    test: dict[str, Tensor],
+    train: Rows,
+    test: Rows,
     max_epochs: int = 30,
     patience: int = 2,
     seed: int = 0,
@@ -142,13 +142,13 @@ def offline_scores(
         rec.settings = rec.settings.model_copy(update={"n_iters": 1})
         previous = math.inf
         for _ in range(1000):
-            objective = rec.fit(train["user"], train["item"], train["label"], train["position"])[-1]
+            objective = rec.fit(train.user, train.item, train.label, train.position)[-1]
             if abs(previous - objective) <= 1e-6 * abs(objective):
                 break
             previous = objective
-        return rec.predict_raw(test["user"], test["item"])
+        return rec.predict_raw(test.user, test.item)
     assert isinstance(rec, DLRMRecommender)
-    batch = rec.training_batch(_as_log(train), step=int(train["step"].max()) + 1)
+    batch = rec.training_batch(_as_log(train), step=int(train.step.max()) + 1)
     batch.pop("history_group", None)
     held = torch.rand(batch["label"].shape[0], generator=generator) < 0.1
     fit = {k: v[~held] for k, v in batch.items()}
@@ -165,16 +165,16 @@ def offline_scores(
             if waited >= patience:
                 break
     rec.model.load_state_dict(best)
-    test_batch = rec.training_batch(_as_log(test), step=int(test["step"].max()) + 1)
+    test_batch = rec.training_batch(_as_log(test), step=int(test.step.max()) + 1)
     test_batch.pop("history_group", None)
     with torch.no_grad():
         return rec.model(*split_batch(test_batch))
 
 
-def _as_log(rows: dict[str, Tensor]) -> ImpressionLog:
-    n = rows["user"].shape[0]
-    log = ImpressionLog(max(n, 1), rows["dense"].shape[1], rows["history"].shape[1], rows["user"].device)
-    log.append(**rows)
+def _as_log(rows: Rows) -> ImpressionLog:
+    n = len(rows)
+    log = ImpressionLog(max(n, 1), rows.dense.shape[1], rows.history.shape[1], rows.user.device)
+    log.append(**rows.columns())
     return log
 
 

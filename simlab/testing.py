@@ -42,6 +42,7 @@ import torch
 from torch import Tensor
 
 from simlab.core import protocols
+from simlab.core.rows import Rows
 from simlab.registry import ALL, load_components
 
 __all__ = ["EXAMPLES", "KINDS", "TINY", "check_all", "check_component", "check_plugins"]
@@ -511,9 +512,9 @@ def _probe_recommender(sim: Any, _: Any) -> None:
     _require(len(set(synthetic.tolist())) == 3 and int(synthetic.min()) >= real, "synthetic ids must be new ids >= N")
     # training accepts extra rows (the log's columns) for the synthetic users
     rows = sim.log.rows()
-    take = torch.arange(min(30, rows["user"].shape[0]))
-    extra = {name: column[take].clone() for name, column in rows.items()}
-    extra["user"] = synthetic[take % 3]
+    take = torch.arange(min(30, len(rows)))
+    extra = rows.select(take)
+    extra = extra.replace(user=synthetic[take % 3])
     diagnostics = rec.train(sim.log, sim.t, extra=extra)
     _require(isinstance(diagnostics, dict), "train must return a dict of diagnostics")
     _require(all(isinstance(v, int | float) for v in diagnostics.values()), "train diagnostics must be numbers")
@@ -554,19 +555,17 @@ def _probe_intervention(sim: Any, _: Any) -> None:
     rows = feed.training_rows(sim.log, sim.t)
     if rows is None:
         return
-    logged = sim.log.rows()
-    _require(
-        set(rows) == set(logged), f"training_rows must have the log's columns {sorted(logged)}, found {sorted(rows)}"
-    )
-    n = rows["user"].shape[0]
-    for name, column in rows.items():
+    _require(isinstance(rows, Rows), f"training_rows must return simlab.core.rows.Rows or None, found {type(rows)}")
+    logged = sim.log.rows().columns()
+    n = len(rows)
+    for name, column in rows.columns().items():
         like = logged[name]
         _require(column.dtype == like.dtype, f"training_rows[{name!r}] must be {like.dtype}, found {column.dtype}")
         shape = (n, *like.shape[1:])
         _require(tuple(column.shape) == shape, f"training_rows[{name!r}] must have shape {shape}")
     if n:
-        _require(int(rows["user"].min()) >= 0, "training_rows users must be ids >= 0")
-        item = rows["item"]
+        _require(int(rows.user.min()) >= 0, "training_rows users must be ids >= 0")
+        item = rows.item
         _require(bool(((item >= 0) & (item < sim.catalog.size)).all()), "training_rows items must be existing ids")
 
 

@@ -6,13 +6,15 @@ N users, M items, K opinion axes, T topics, A active users this step, C candidat
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from typing import Any, Protocol, runtime_checkable
 
 import networkx as nx
 import torch
 from torch import Tensor
 
+from simlab.core.rows import Rows
 from simlab.core.state import Catalog, Edges, Engagements, Graph, ImpressionLog, Users
 from simlab.core.view import N_DENSE, N_ITEM_DENSE, N_USER_DENSE, PlatformView
 
@@ -106,8 +108,9 @@ class Recommender(Protocol):
       progressive-validation predictions from the scores (saving a forward pass);
     - ``item_embeddings()``: (M, d) item vectors, or None for a model without them (used by the
       history candidate source and by similarity-based re-rankers);
-    - ``add_synthetic_users(n)``: reserve n user ids past the real ones for rows that
-      interventions add to training (antidote data); returns their (n,) ids.
+    - ``add_synthetic_users(n, generator)``: reserve n user ids past the real ones for rows that
+      interventions add to training (antidote data), any rows for them drawn from ``generator``
+      (the caller's stream; default the recommender's own); returns their (n,) ids.
     """
 
     scores_are_logits: bool
@@ -128,18 +131,59 @@ class Recommender(Protocol):
         (ALS: the raw rating u.v, on which R_pol is defined); ``predict`` for the others."""
         ...
 
-    def train(self, log: ImpressionLog, step: int, extra: dict[str, Tensor] | None = None) -> dict[str, float]:
-        """Retrain on the log (plus ``extra`` synthetic rows, e.g. antidote data, with the log's
-        columns); returns diagnostics such as the loss."""
+    def train(self, log: ImpressionLog, step: int, extra: Rows | None = None) -> dict[str, float]:
+        """Retrain on the log (plus ``extra`` synthetic rows, e.g. antidote data); returns
+        diagnostics such as the loss."""
         ...
 
     def item_embeddings(self) -> Tensor | None: ...
 
-    def add_synthetic_users(self, n: int) -> Tensor: ...
+    def add_synthetic_users(self, n: int, generator: torch.Generator | None = None) -> Tensor: ...
 
     def state_dict(self) -> dict[str, Any]: ...
 
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
+
+
+@runtime_checkable
+class AntidoteTarget(Protocol):
+    """The capability antidote data needs from a recommender (Rastegarpanah, Gummadi & Crovella,
+    WSDM 2019; issue 25): to judge candidate synthetic rows on the retrain the loop actually runs,
+    and to differentiate that retrain with respect to their labels. Implemented beside the ALS
+    and the DLRM; the antidote intervention checks for it, never for a concrete class.
+
+    Shapes: R rows; predictions are the model's raw ones (ALS: the unclipped rating; the DLRM:
+    the engagement probability), at the top slate position. Methods only, so that a class can
+    be checked before it is built (``issubclass``: the scenario's load-time check).
+    """
+
+    def add_synthetic_users(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """Reserve n synthetic user ids (their rows drawn from ``generator``); returns (n,) ids."""
+        ...
+
+    def training_window(self, log: ImpressionLog, step: int) -> Rows:
+        """The logged rows a retrain at ``step`` trains on (before extra rows)."""
+        ...
+
+    def predict_rows(self, rows: Rows) -> Tensor:
+        """(R,) the current model's raw predictions of ``rows`` (from their logged features)."""
+        ...
+
+    def trial_retrain(
+        self, log: ImpressionLog, step: int, extra: Rows | None, horizon: int = 1
+    ) -> AbstractContextManager[None]:
+        """A context in which the recommender is as after ``horizon`` retrains
+        ``train(log, step, extra)``, the first exactly the loop's (same random state); restored
+        on exit."""
+        ...
+
+    def unrolled(
+        self, log: ImpressionLog, step: int, extra: Rows, horizon: int = 1, max_steps: int | None = None
+    ) -> Callable[[Rows], Tensor]:
+        """A predictor rows -> (R,) raw predictions after a differentiable stand-in for that
+        retrain (the real optimiser unrolled, truncated to ``max_steps`` steps where it is
+        costly), differentiable with respect to ``extra.label``."""
+        ...
 
 
 class Feed(Protocol):
@@ -154,8 +198,8 @@ class Feed(Protocol):
         """(A,), (A, C), (A, C), k -> (A, k) column indices into ``candidates`` (-1 = empty)."""
         ...
 
-    def training_rows(self, log: ImpressionLog, step: int) -> dict[str, Tensor] | None:
-        """Rows (the log's columns) to append to this retrain's training data, or None."""
+    def training_rows(self, log: ImpressionLog, step: int) -> Rows | None:
+        """Rows to append to this retrain's training data, or None."""
         ...
 
     def observe(self, rows: dict[str, Tensor]) -> None:
@@ -186,6 +230,7 @@ __all__ = [
     "N_DENSE",
     "N_ITEM_DENSE",
     "N_USER_DENSE",
+    "AntidoteTarget",
     "Behavior",
     "CandidateSource",
     "Catalog",
@@ -202,6 +247,7 @@ __all__ = [
     "Policy",
     "Population",
     "Recommender",
+    "Rows",
     "Users",
 ]
 

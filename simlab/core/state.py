@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from simlab.core.rows import Rows
+
 
 def _tensor_fields(obj) -> dict[str, Tensor]:
     return {f.name: getattr(obj, f.name) for f in fields(obj) if isinstance(getattr(obj, f.name), Tensor)}
@@ -273,15 +275,22 @@ class ImpressionLog:
         while len(self._step_starts) > 1 and self._step_starts[1][1] <= oldest:
             self._step_starts.pop(0)
 
-    def rows(self, since_step: int | None = None) -> dict[str, Tensor]:
+    def rows(self, since_step: int | None = None) -> Rows:
         """Stored rows in write order: all, or only those logged at step >= since_step (found
-        from the per-step start positions, so only those rows are gathered)."""
+        from the per-step start positions, so only those rows are gathered).
+
+        Args:
+            since_step: the first step whose rows are wanted (None: every stored row).
+
+        Returns:
+            The rows, oldest first.
+        """
         start = self.cursor - len(self)
         if since_step is not None:
             later = [cursor for step, cursor in self._step_starts if step >= since_step]
             start = max(start, later[0]) if later else self.cursor
         order = (start + torch.arange(self.cursor - start, device=self.user.device)) % self.capacity
-        return {name: getattr(self, name)[order] for name in self.columns}
+        return Rows(**{name: getattr(self, name)[order] for name in self.columns})
 
     def state_dict(self) -> dict[str, Tensor]:
         """Every column up to its filled rows (an early checkpoint does not carry the whole

@@ -1,30 +1,42 @@
 """The ``antidote`` intervention: antidote data (Rastegarpanah, Gummadi & Crovella, WSDM 2019) in
-the closed loop, for the ``als`` and ``dlrm`` recommenders.
+the closed loop, optimised against the training the loop actually runs (issue 25).
 
-At setup it reserves n' = budget * N synthetic user ids (``recommender.add_synthetic_users``). At
-every retrain it hands the synthetic users' rows to training (:meth:`training_rows`, the
-training-data hook); every ``every`` retrains it first re-optimises them against the current
-platform data and model:
+At setup it reserves n' = budget * N synthetic user ids (``add_synthetic_users``, their rows
+drawn from this intervention's own random stream, so that a variant with antidote and its
+baseline draw the same numbers until the first antidote rows reach training). At every retrain
+it hands the synthetic users' rows to training (:meth:`training_rows`); every ``every``
+retrains it first re-optimises them. Each synthetic user rates every item of the retrain's
+window (D items) with a label y in [0, 1].
 
-- ``als``: the offline method (:func:`simlab.antidote.optimize`) on the platform's observed
-  engagements (the recommender's training window, averaged per (user, item) pair, the users and
-  items present in it), with the recommender's rank and lambda, bounds [0, 1], warm-started from
-  the previous antidote ratings; the synthetic users rate every item of the window.
-- ``dlrm`` (new): the synthetic users are extra user-embedding rows with synthetic impressions of
-  a fixed probe set of real items (dense features: the mean real user's counters and the items'
-  own; empty history bags). Their relaxed labels y in [0, 1] are optimised by differentiating
-  the objective through one unrolled SGD training step on the synthetic impressions
-  (:func:`simlab.recommenders.dlrm.trainer.functional_sgd_step`, torch.func), with a line search
-  over step sizes and projection onto [0, 1]; the heuristic sets y from the sign of one gradient
-  at y = 1/2 (1 where raising the label lowers the objective, else 0). One SGD step stands in for
-  the recommender's real update (Adagrad over many mini-batches): the direction, not the magnitude.
-  The objective is measured on a fixed probe set of Q real users, never on true opinions:
-  ``polarization`` is R_pol of the predicted engagement on the probe users x probe items grid;
-  ``individual_unfairness`` is R_indv, the variance over probe users of each one's squared error
-  of predicted engagement on their own logged impressions in the training window (the paper's
-  per-user MSE over known ratings, with engagements as the ratings).
+The recommender is reached only through the :class:`~simlab.core.protocols.AntidoteTarget`
+capability (implemented beside the ALS and the DLRM):
 
-Shapes: n' synthetic users, P probe items (their impressions), Q probe users.
+- **judged on the deployed procedure**: a candidate Y (n', D) is scored by the retrain the loop
+  would run now with those rows (``trial_retrain``: the same window, sweeps or optimiser state,
+  learning rates, mini-batch shuffle and random state), then restored. The candidates are **no
+  antidote**, the neutral start, the previous antidote (warm start) and every trial of the
+  search; the best on the objective wins, so the result is never worse than adding nothing on
+  the deployed model (measured on the probe).
+- **differentiated through that procedure**: the gradient dR/dY is taken through ``unrolled``:
+  the ALS's own warm-started sweeps (``n_iters`` per retrain; exact), the DLRM's Adagrad with its
+  accumulators and learning rates over the retrain's real mini-batches (the first ``unroll``).
+- **neutral start**: y_kj = the mean engagement with item j in the window (what an average user
+  does: no opinion about who likes what).
+- **steps scaled to the label range**: trial steps move the largest coordinate by 0.5, 0.2 and
+  0.05 of the range [0, 1], projected back onto it.
+- ``horizon`` > 1 (beyond the paper): candidates are judged on R after ``horizon`` retrains in
+  a row on the current log (the loop's next retrains before new data arrive; the ALS's gradient
+  unrolls all their sweeps, the DLRM's only the first retrain's mini-batches).
+
+Objectives, on the probe that the ``rpol`` metric uses (one probe: Q users x P items, drawn
+once per replicate from the ``probe`` stream): ``polarization`` is R_pol of the predictions on
+the grid (their Eq. 3); ``individual_unfairness`` is R_indv, the variance over probe users of
+each one's mean squared error on their own logged impressions in the window (their Eq. 6, with
+engagements as the ratings). Either way the intervention records the **antidote effect** of
+each retrain, R_pol(with the rows) / R_pol(without, same random state) - 1, read by the
+``antidote_effect`` metric.
+
+Shapes: n' synthetic users, D items they rate, Q probe users, P probe items.
 """
 
 from __future__ import annotations
@@ -32,26 +44,24 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-import numpy as np
 import pydantic
 import torch
 from torch import Tensor
-from torch.func import functional_call
 
-from simlab.antidote import n_antidote, optimize
+from simlab.antidote import n_antidote
 from simlab.antidote.objectives import mean_squared_error_by_row
+from simlab.core.protocols import AntidoteTarget
+from simlab.core.rows import Rows
 from simlab.core.state import ImpressionLog
 from simlab.interventions.base import Intervention, InterventionContext, concat_rows
 from simlab.metrics import measures as m
-from simlab.recommenders.als import ALSRecommender, observed_entries
-from simlab.recommenders.dlrm.recommender import DLRMRecommender
-from simlab.recommenders.dlrm.trainer import functional_sgd_step, split_batch, window_rows
+from simlab.registry import RECOMMENDERS
 
-SUPPORTED = ("als", "dlrm")
+STEP_FRACTIONS = (0.5, 0.2, 0.05)  # trial steps: largest label move as a share of the range [0, 1]
 
 
 class Antidote(Intervention):
-    """Synthetic users whose data is optimised so that the retrained model is less polarised."""
+    """Synthetic users whose labels are optimised so that the retrained model is less polarised."""
 
     class Settings(pydantic.BaseModel):
         model_config = pydantic.ConfigDict(extra="forbid")
@@ -60,87 +70,66 @@ class Antidote(Intervention):
             "polarization", description="what to lower"
         )
         method: Literal["gradient", "heuristic"] = pydantic.Field(
-            "gradient", description="projected gradient or one-step heuristic"
-        )
-        gradient: Literal["approx", "exact"] = pydantic.Field(
-            "approx", description="als: the paper's approximate gradient or the exact one through the ALS fixed point"
+            "gradient", description="projected gradient with line search, or the one-step sign heuristic"
         )
         every: int = pydantic.Field(1, ge=1, le=100_000, description="re-optimise every this many retrains")
-        iterations: int = pydantic.Field(5, ge=1, le=1000, description="gradient iterations per re-optimisation")
-        probe_users: int = pydantic.Field(
-            200, ge=2, le=100_000, description="dlrm: real users the objective is measured on"
+        iterations: int = pydantic.Field(3, ge=1, le=1000, description="gradient iterations per re-optimisation")
+        horizon: int = pydantic.Field(
+            1, ge=1, le=100, description="judge the antidote on R after this many retrains in a row (1: the paper's)"
         )
-        probe_items: int = pydantic.Field(
-            50, ge=2, le=100_000, description="dlrm: real items of the probe and of the synthetic impressions"
-        )
-        lr: float | None = pydantic.Field(
-            None, gt=0, le=1e3, description="dlrm: unrolled step's learning rate (default: the recommender's)"
+        unroll: int = pydantic.Field(
+            8, ge=1, le=100_000, description="dlrm: mini-batches of the retrain unrolled for the gradient"
         )
 
     settings: Settings
 
     @staticmethod
     def check_scenario(scenario: dict) -> str | None:
-        """Load-time check: a supported recommender."""
+        """Load-time check: the recommender declares the antidote capability."""
         kind = scenario["recommender"].get("type")
-        if kind not in SUPPORTED:
-            return f"expected recommender.type als or dlrm for the antidote intervention, found {kind}"
+        if kind not in RECOMMENDERS:
+            return None  # the recommender's own check reports an unknown type
+        if not issubclass(RECOMMENDERS.get(kind), AntidoteTarget):
+            return f"expected a recommender with the antidote capability (als, dlrm) for the antidote intervention, found {kind}"
         return None
 
     def setup(self, context: InterventionContext) -> None:
         rec = context.recommender
-        if not isinstance(rec, ALSRecommender | DLRMRecommender):
-            raise ValueError(f"antidote needs an als or dlrm recommender, found {type(rec).__name__}")
-        self.recommender = rec
+        if not isinstance(rec, AntidoteTarget):
+            raise ValueError(f"antidote needs a recommender with the antidote capability, found {type(rec).__name__}")
+        if context.probe is None:
+            raise ValueError("antidote needs the run's probe set (InterventionContext.probe)")
+        self.recommender: AntidoteTarget = rec
         self.view = context.view
-        self.generator = context.generator
         self.device = context.device
-        self.ids = rec.add_synthetic_users(n_antidote(self.settings.budget, self.view.n_users))
+        self.ids = rec.add_synthetic_users(n_antidote(self.settings.budget, self.view.n_users), context.generator)
+        self.probe_users, self.probe_items = (p.to(self.device) for p in context.probe)
         self.retrains = 0
         self.items = torch.zeros(0, dtype=torch.long, device=self.device)  # (D,) items the synthetic users rate
-        self.values = torch.zeros(self.ids.numel(), 0, dtype=torch.float64, device=self.device)  # (n', D)
+        self.values = torch.zeros(self.ids.numel(), 0, device=self.device)  # (n', D) their labels
+        self.effects: dict[int, float] = {}  # retrain step -> R_pol with / without the rows - 1
         self.history_objective: list[float] = []
-        if isinstance(rec, DLRMRecommender):
-            g, view = self.generator, self.view
-            self.probe_users = torch.randperm(view.n_users, generator=g, device=g.device)[: self.settings.probe_users]
-            self.items = torch.randperm(view.n_items, generator=g, device=g.device)[: self.settings.probe_items]
-            self.probe_users, self.items = self.probe_users.to(self.device), self.items.to(self.device)
-            self.values = torch.full(
-                (self.ids.numel(), self.items.numel()), 0.5, dtype=torch.float64, device=self.device
-            )
 
     # ------------------------------------------------------------------ the hook
 
-    def training_rows(self, log: ImpressionLog, step: int) -> dict[str, Tensor] | None:
+    def training_rows(self, log: ImpressionLog, step: int) -> Rows | None:
         if self.retrains % self.settings.every == 0:
             self.reoptimise(log, step)
-        self.retrains += 1
-        return concat_rows(self.inner.training_rows(log, step), self.rows(log, step))
-
-    def reoptimise(self, log: ImpressionLog, step: int) -> None:
-        """Re-optimise the synthetic users' data against the current model and platform data."""
-        if isinstance(self.recommender, ALSRecommender):
-            self._optimise_als(log, step)
         else:
-            self._optimise_dlrm(log, step)
+            self.measure_effect(log, step)
+        self.retrains += 1
+        return concat_rows(self.inner.training_rows(log, step), self.rows(step))
 
-    def rows(self, log: ImpressionLog, step: int) -> dict[str, Tensor] | None:
-        """The synthetic users' rows with the log's columns: each rates each of ``self.items``."""
-        k, d = self.values.shape
+    def rows(self, step: int, values: Tensor | None = None) -> Rows | None:
+        """The synthetic users' rows: each rates each of ``self.items`` with ``values`` (n', D),
+        default the current antidote; None when there is none."""
+        values = self.values if values is None else values
+        k, d = values.shape
         if d == 0:
             return None
         user = self.ids.repeat_interleave(d)
         item = self.items.repeat(k)
-        n = user.numel()
-        return {
-            "user": user,
-            "item": item,
-            "position": torch.zeros(n, dtype=torch.long, device=self.device),
-            "label": self.values.reshape(-1).float(),
-            "dense": self._dense(item),
-            "history": torch.full((n, log.history.shape[1]), -1, dtype=torch.long, device=self.device),
-            "step": torch.full((n,), step, dtype=torch.long, device=self.device),
-        }
+        return Rows.synthetic(user, item, values.reshape(-1), step, self.view.history.shape[1], dense=self._dense(item))
 
     def _dense(self, items: Tensor) -> Tensor:
         """(B, 8) dense features of synthetic impressions: the mean real user's counters and the items' own."""
@@ -148,160 +137,152 @@ class Antidote(Intervention):
         user = view.user_dense(torch.arange(view.n_users, device=self.device)).mean(0, keepdim=True)
         return torch.cat([user.expand(items.numel(), -1), view.item_dense(items)], dim=1).float()
 
-    # ------------------------------------------------------------------ ALS: the offline method
+    # ------------------------------------------------------------------ the objective on the probe
 
-    def _optimise_als(self, log: ImpressionLog, step: int) -> None:
-        rec = self.recommender
-        assert isinstance(rec, ALSRecommender)
-        s = rec.settings
-        rows = window_rows(log, step, s.window, s.window_unit)
-        if rows["user"].numel() == 0:
-            return
-        u, i, r = observed_entries(rows["user"], rows["item"], rows["label"].double(), max(self.view.n_items, 1))
-        users, ui = torch.unique(u, return_inverse=True)
-        items, ii = torch.unique(i, return_inverse=True)
-        matrix = torch.full((users.numel(), items.numel()), math.nan, dtype=torch.float64, device=self.device)
-        matrix[ui, ii] = r
-        init = None
-        if self.values.shape[1]:  # warm start: previous ratings where the item was rated, else 1/2
-            init = torch.full((self.ids.numel(), items.numel()), 0.5, dtype=torch.float64, device=self.device)
-            pos = torch.searchsorted(items, self.items).clamp(max=items.numel() - 1)
-            hit = items[pos] == self.items
-            init[:, pos[hit]] = self.values[:, hit]
-        seed = int(torch.randint(0, 2**31 - 1, (1,), generator=self.generator, device=self.generator.device))
-        result = optimize(
-            matrix.cpu().numpy(), budget=self.ids.numel(), objective=self.settings.objective,
-            method=self.settings.method, rank=s.rank, reg=s.reg, bounds=(0.0, 1.0), seed=seed,
-            gradient=self.settings.gradient, max_iter=self.settings.iterations, restarts=1,
-            init=None if init is None else init.cpu().numpy(), tol=1e-6, max_sweeps=300,
-        )  # fmt: skip
-        self.items = items
-        self.values = torch.as_tensor(result.antidote, device=self.device)
-        self.history_objective.append(result.after[self.settings.objective])
-
-    # ------------------------------------------------------------------ DLRM: through an unrolled step
-
-    def _probe_batch(self) -> tuple[Tensor, dict[str, Tensor]]:
-        """Model inputs of the probe grid, Q users x P items (row-major)."""
+    def probe_grid(self, step: int) -> Rows:
+        """The probe grid, Q users x P items row-major, with the features the platform has now."""
         view = self.view
-        q, p = self.probe_users.numel(), self.items.numel()
-        users, items = self.probe_users.repeat_interleave(p), self.items.repeat(q)
-        sparse = {
-            "user": users,
-            "item": items,
-            "topic": view.items.topic[items],
-            "creator": view.items.creator[items],
-            "history": view.history[users],
-        }
-        return view.dense(users, items).float(), sparse
+        q, p = self.probe_users.numel(), self.probe_items.numel()
+        users = view.platform_users(self.probe_users).repeat_interleave(p)
+        items = self.probe_items.repeat(q)
+        return Rows(
+            user=users,
+            item=items,
+            position=torch.zeros_like(users),
+            label=torch.zeros(users.numel(), device=self.device),
+            step=torch.full_like(users, step),
+            dense=view.dense(users, items).float(),
+            history=view.history[users],
+        )
 
-    def _synthetic_batch(self, labels: Tensor) -> dict[str, Tensor]:
-        k, d = self.values.shape
-        user, item = self.ids.repeat_interleave(d), self.items.repeat(k)
-        view = self.view
-        return {
-            "user": user,
-            "item": item,
-            "topic": view.items.topic[item],
-            "creator": view.items.creator[item],
-            "history": torch.full((user.numel(), view.history.shape[1]), -1, dtype=torch.long, device=self.device),
-            "dense": self._dense(item),
-            "label": labels.reshape(-1),
-        }
-
-    def probe_impressions(self, log: ImpressionLog, step: int) -> dict[str, Tensor]:
-        """The probe users' logged impressions in the recommender's training window, as a model
-        batch (B rows): the known engagements individual unfairness is measured on."""
-        rec = self.recommender
-        assert isinstance(rec, DLRMRecommender)
-        batch = rec.training_batch(log, step)
-        keep = torch.isin(batch["user"], self.probe_users)
-        return {k: v[keep] for k, v in batch.items() if k != "history_group"}  # the grouping spans dropped rows
-
-    def probe_objective(self, labels: Tensor, impressions: dict[str, Tensor] | None = None) -> Tensor:
-        """The objective on the probe after one SGD step on the synthetic impressions with ``labels``
-        (n', P); differentiable with respect to ``labels``. ``individual_unfairness`` needs the probe
-        users' ``impressions`` (:meth:`probe_impressions`)."""
-        rec = self.recommender
-        assert isinstance(rec, DLRMRecommender)
-        model = rec.model
-        lr = self.settings.lr or rec.settings.lr
-        params = {name: p.detach().requires_grad_(True) for name, p in model.named_parameters()}
-        new = functional_sgd_step(model, params, self._synthetic_batch(labels.float()), lr)
+    def measures(self, predict: Any, grid: Rows, impressions: Rows | None) -> tuple[Tensor, Tensor]:
+        """(objective, R_pol) of a predictor rows -> (R,) raw predictions: R_pol on the probe grid
+        and, for ``individual_unfairness``, R_indv on the probe users' ``impressions``."""
+        rpol = m.rpol_t(predict(grid).double().reshape(self.probe_users.numel(), -1))
         if self.settings.objective == "polarization":
-            with model.sparse_arch.differentiable_twice():
-                predicted = torch.sigmoid(functional_call(model, new, self._probe_batch()))
-            return m.rpol_t(predicted.reshape(self.probe_users.numel(), -1))
-        if impressions is None:
-            raise ValueError("individual_unfairness is measured on the probe users' impressions; pass them")
-        with model.sparse_arch.differentiable_twice():
-            predicted = torch.sigmoid(functional_call(model, new, split_batch(impressions)))
-        users, row = torch.unique(impressions["user"], return_inverse=True)
-        losses, _ = mean_squared_error_by_row(predicted, impressions["label"], row, users.numel())
-        return m.unfairness_individual_t(losses)
+            return rpol, rpol
+        assert impressions is not None
+        predicted = predict(impressions).double()
+        users, row = torch.unique(impressions.user, return_inverse=True)
+        losses, _ = mean_squared_error_by_row(predicted, impressions.label, row, users.numel())
+        return m.unfairness_individual_t(losses), rpol
 
-    def _gradient(self, labels: Tensor, impressions: dict[str, Tensor] | None) -> tuple[float, Tensor]:
-        y = labels.detach().clone().requires_grad_(True)
-        value = self.probe_objective(y, impressions)
-        (g,) = torch.autograd.grad(value, y)
-        return float(value.detach()), g
+    def judge(self, log: ImpressionLog, step: int, values: Tensor | None, probe: tuple) -> tuple[float, float]:
+        """(objective, R_pol) on the probe after the deployed retrain with ``values`` (None: no antidote)."""
+        rows = None if values is None else self.rows(step, values)
+        with self.recommender.trial_retrain(log, step, rows, self.settings.horizon), torch.no_grad():
+            objective, rpol = self.measures(self.recommender.predict_rows, *probe)
+        return float(objective), float(rpol)
 
-    def _optimise_dlrm(self, log: ImpressionLog, step: int) -> None:
-        rec = self.recommender
-        assert isinstance(rec, DLRMRecommender)
-        rec.sync_catalog()
-        impressions = None
-        if self.settings.objective == "individual_unfairness":
-            impressions = self.probe_impressions(log, step)
-            if torch.unique(impressions["user"]).numel() < 2:  # no variance to lower yet
-                return
-        bags = rec.model.sparse_arch.embedding_bags
-        sparse = {name: bag.sparse for name, bag in bags.items()}
-        rec.model.sparse_arch.set_sparse_grad(False)  # dense table gradients: differentiable twice
-        try:
-            if self.settings.method == "heuristic":
-                _, g = self._gradient(torch.full_like(self.values, 0.5), impressions)
-                if bool(torch.isfinite(g).all()):
-                    self.values = (g < 0).to(self.values.dtype)
-                return
-            y = self.values.float()
-            value, g = self._gradient(y, impressions)
-            if not math.isfinite(value):  # e.g. a saturated model: keep the current data, never hand on NaN
-                return
+    def gradient(self, log: ImpressionLog, step: int, values: Tensor, probe: tuple) -> Tensor:
+        """(n', D) d objective / d labels through the unrolled retrain."""
+        y = values.detach().clone().requires_grad_(True)
+        rows = self.rows(step, y)
+        assert rows is not None
+        s = self.settings
+        with torch.enable_grad():
+            predict = self.recommender.unrolled(log, step, rows, s.horizon, s.unroll)
+            objective, _ = self.measures(predict, *probe)
+            (g,) = torch.autograd.grad(objective, y)
+        return g
+
+    # ------------------------------------------------------------------ the search
+
+    def reoptimise(self, log: ImpressionLog, step: int) -> None:
+        """Re-optimise the synthetic users' labels against the deployed retrain (module docstring)."""
+        window = self.recommender.training_window(log, step)
+        if len(window) == 0:
+            self.items = torch.zeros(0, dtype=torch.long, device=self.device)
+            self.values = torch.zeros(self.ids.numel(), 0, device=self.device)
+            return
+        items, inverse = torch.unique(window.item, return_inverse=True)
+        engaged = torch.zeros(items.numel(), device=self.device).index_add(0, inverse, window.label.float())
+        shown = torch.bincount(inverse, minlength=items.numel()).float()
+        neutral = (engaged / shown).expand(self.ids.numel(), -1).clone()  # (n', D)
+        previous = self._previous_on(items, neutral)
+        self.items = items
+        impressions = self._probe_impressions(window)
+        probe = (self.probe_grid(step), impressions)
+        if impressions is not None and torch.unique(impressions.user).numel() < 2:
+            self.values = torch.zeros(self.ids.numel(), 0, device=self.device)  # no variance to lower yet
+            self.effects[step] = 0.0
+            return
+        none_objective, none_rpol = self.judge(log, step, None, probe)
+        judged: list[tuple[float, float, Tensor | None]] = [(none_objective, none_rpol, None)]
+
+        def consider(values: Tensor) -> tuple[float, float, Tensor]:
+            objective, rpol = self.judge(log, step, values, probe)
+            entry = (objective, rpol, values)
+            if math.isfinite(objective):
+                judged.append(entry)
+            return entry
+
+        start = min([consider(neutral)] + ([consider(previous)] if previous is not None else []), key=lambda e: e[0])
+        current_value, current = start[0], start[2]
+        if self.settings.method == "heuristic":  # the paper's sign heuristic, from the neutral point
+            g = self.gradient(log, step, neutral, probe)
+            if bool(torch.isfinite(g).all()):
+                consider((g < 0).to(neutral.dtype))
+        else:
             for _ in range(self.settings.iterations):
+                g = self.gradient(log, step, current, probe)
                 top = float(g.abs().max())
                 if top == 0 or not math.isfinite(top):
                     break
-                trials = []
-                for alpha in (1.0 / top) * np.array([1.0, 0.3, 0.1, 0.03]):
-                    y_try = (y - float(alpha) * g).clamp(0, 1)
-                    with torch.enable_grad():
-                        trial = float(self.probe_objective(y_try, impressions).detach())
-                    if math.isfinite(trial):
-                        trials.append((trial, y_try))
-                if not trials:
+                trials = [consider((current - (fraction / top) * g).clamp(0, 1)) for fraction in STEP_FRACTIONS]
+                best = min(trials, key=lambda e: e[0] if math.isfinite(e[0]) else math.inf)
+                if not best[0] < current_value:
                     break
-                best, y_best = min(trials, key=lambda t: t[0])
-                if best >= value:
-                    break
-                y, value = y_best, best
-                _, g = self._gradient(y, impressions)
-            self.values = y.double()
-            self.history_objective.append(value)
-        finally:
-            for name, bag in bags.items():
-                bag.sparse = sparse[name]
+                current_value, current = best[0], best[2]
+        objective, rpol, values = min(judged, key=lambda e: e[0])
+        self.values = torch.zeros(self.ids.numel(), 0, device=self.device) if values is None else values
+        if values is None:
+            self.items = torch.zeros(0, dtype=torch.long, device=self.device)
+        self.history_objective.append(objective)
+        self.effects[step] = rpol / none_rpol - 1 if none_rpol > 0 else math.nan
+
+    def measure_effect(self, log: ImpressionLog, step: int) -> None:
+        """The antidote effect of a retrain that keeps the current labels (``every`` > 1)."""
+        window = self.recommender.training_window(log, step)
+        probe = (self.probe_grid(step), self._probe_impressions(window))
+        _, without = self.judge(log, step, None, probe)
+        _, with_ = self.judge(log, step, None if self.values.shape[1] == 0 else self.values, probe)
+        self.effects[step] = with_ / without - 1 if without > 0 else math.nan
+
+    def _probe_impressions(self, window: Rows) -> Rows | None:
+        """The probe users' logged impressions in the window (individual unfairness only)."""
+        if self.settings.objective != "individual_unfairness":
+            return None
+        return window.select(torch.isin(window.user, self.view.platform_users(self.probe_users)))
+
+    def _previous_on(self, items: Tensor, neutral: Tensor) -> Tensor | None:
+        """The previous antidote labels on the new ``items`` (neutral where an item is new), or None."""
+        if self.values.shape[1] == 0:
+            return None
+        out = neutral.clone()
+        pos = torch.searchsorted(items, self.items).clamp(max=items.numel() - 1)
+        hit = items[pos] == self.items
+        out[:, pos[hit]] = self.values[:, hit].to(out.dtype)
+        return out
+
+    def effect_between(self, after: int, until: int) -> float:
+        """The antidote effect of the latest retrain at a step in (after, until]; NaN if none."""
+        steps = [s for s in self.effects if after < s <= until]
+        return self.effects[max(steps)] if steps else math.nan
 
     # ------------------------------------------------------------------ state
 
     def state_dict(self) -> dict[str, Any]:
-        state: dict[str, Any] = {"retrains": self.retrains, "ids": self.ids, "items": self.items, "values": self.values}
-        if isinstance(self.recommender, DLRMRecommender):
-            state["probe_users"] = self.probe_users
-        return state
+        effects = torch.tensor(sorted(self.effects.items()), dtype=torch.float64).reshape(-1, 2)
+        return {
+            "retrains": self.retrains,
+            "ids": self.ids,
+            "items": self.items,
+            "values": self.values,
+            "effects": effects,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.retrains = int(state["retrains"])
         self.ids, self.items, self.values = state["ids"], state["items"], state["values"]
-        if "probe_users" in state:
-            self.probe_users = state["probe_users"]
+        self.effects = {int(s): float(e) for s, e in state["effects"].tolist()}

@@ -9,9 +9,9 @@ wraps that, and the loop calls the outermost. Hooks (A active users, C candidate
 - ``adjust_scores(users (A,), candidates (A, C), scores (A, C)) -> (A, C)``;
 - ``build_slates(users, candidates, scores, k) -> (A, k)`` column indices into ``candidates``
   (-1 = empty slot), so a greedy re-ranker (MMR, calibration) is one method;
-- ``training_rows(log, step) -> rows | None``: rows with the log's columns (at least user,
-  item, label; dense and history for the DLRM) appended to what the recommender trains on at
-  this retrain, for synthetic users (antidote data);
+- ``training_rows(log, step) -> Rows | None``: rows (:class:`~simlab.core.rows.Rows`, the
+  log's columns) appended to what the recommender trains on at this retrain, for synthetic
+  users (antidote data);
 - ``observe(rows)``: this step's impressions as logged (user, item, position, label, step,
   dense, history), for interventions that learn.
 
@@ -32,6 +32,7 @@ import torch
 from torch import Tensor
 
 from simlab.core.protocols import Feed, Recommender
+from simlab.core.rows import Rows
 from simlab.core.state import Catalog, ImpressionLog, Users
 from simlab.core.view import PlatformView
 from simlab.registry import EmptySettings
@@ -48,7 +49,8 @@ class Truth:
 @dataclass
 class InterventionContext:
     """What an intervention is given at setup: the platform's view and model, never the truth
-    (``truth`` is None unless the intervention is privileged)."""
+    (``truth`` is None unless the intervention is privileged); ``probe`` the replicate's probe
+    set ((Q,) user and (P,) item ids, the one the ``rpol`` metric measures on)."""
 
     view: PlatformView
     recommender: Recommender
@@ -56,6 +58,7 @@ class InterventionContext:
     generator: torch.Generator
     device: torch.device
     truth: Truth | None = None
+    probe: tuple[Tensor, Tensor] | None = None
 
 
 class Intervention:
@@ -97,7 +100,7 @@ class Intervention:
     def build_slates(self, users: Tensor, candidates: Tensor, scores: Tensor, k: int) -> Tensor:
         return self.inner.build_slates(users, candidates, scores, k)
 
-    def training_rows(self, log: ImpressionLog, step: int) -> dict[str, Tensor] | None:
+    def training_rows(self, log: ImpressionLog, step: int) -> Rows | None:
         return self.inner.training_rows(log, step)
 
     def observe(self, rows: dict[str, Tensor]) -> None:
@@ -112,11 +115,14 @@ class Intervention:
         return None
 
 
-def concat_rows(first: dict[str, Tensor] | None, second: dict[str, Tensor] | None) -> dict[str, Tensor] | None:
-    """Training rows of two interventions, one after the other (None = no rows)."""
-    if first is None or second is None:
-        return first if second is None else second
-    missing = set(first) ^ set(second)
-    if missing:
-        raise ValueError(f"training rows of stacked interventions disagree on columns {sorted(missing)}")
-    return {name: torch.cat([first[name], second[name]]) for name in first}
+def concat_rows(first: Rows | None, second: Rows | None) -> Rows | None:
+    """Training rows of two interventions, one after the other.
+
+    Args:
+        first: the inner feed's rows (None: none).
+        second: this intervention's rows (None: none).
+
+    Returns:
+        Both, or whichever exists, or None.
+    """
+    return Rows.concat(first, second)

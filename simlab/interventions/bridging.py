@@ -8,6 +8,7 @@ import pydantic
 import torch
 from torch import Tensor
 
+from simlab.core.rows import Rows
 from simlab.core.state import ImpressionLog
 from simlab.interventions.base import Intervention, InterventionContext
 from simlab.interventions.common import StrictSettings, minmax_rows
@@ -153,14 +154,14 @@ class Bridging(Intervention):
                 )
         return out
 
-    def training_rows(self, log: ImpressionLog, step: int) -> dict[str, Tensor] | None:
+    def training_rows(self, log: ImpressionLog, step: int) -> Rows | None:
         self.retrains += 1
         if (self.retrains - 1) % self.settings.refit_every == 0:
             rows = log.rows(since_step=step - self.settings.window + 1)
             s = self.settings
             params = self._grown(self.params, self.view.n_users, self.view.n_items)
             self.params = fit_bridging(
-                rows["user"], rows["item"], rows["label"].float(), params, s.reg_intercept, s.reg_factor, s.iterations
+                rows.user, rows.item, rows.label.float(), params, s.reg_intercept, s.reg_factor, s.iterations
             )
         return self.inner.training_rows(log, step)
 

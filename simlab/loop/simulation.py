@@ -20,6 +20,7 @@ from simlab.core.rng import Streams
 from simlab.core.state import Engagements, ImpressionLog
 from simlab.core.view import N_DENSE, PlatformView
 from simlab.interventions.base import InterventionContext, Truth
+from simlab.metrics.columns import Probe, probe_set
 from simlab.metrics.recorder import Recorder, StepContext
 from simlab.platform import candidates as candidate_generation
 from simlab.platform.slates import PolicyFeed, columns_to_items
@@ -134,10 +135,16 @@ class Simulation:
                 generator=self.streams.torch(f"intervention.{index}.{spec.type}"),
                 device=self.device,
                 truth=Truth(self.users, self.catalog) if intervention.privileged else None,
+                probe=self._probe(),
             )
             intervention.wrap(feed, context)
             feed = intervention
         return feed
+
+    def _probe(self) -> tuple[Tensor, Tensor]:
+        """The replicate's probe set with the ``rpol`` metric's size (the same one it measures on)."""
+        size = Probe(**self.scenario.metrics.params.get("rpol", {}))
+        return probe_set(self.streams, self.users.n, self.catalog.size, size, self.device)
 
     def step(self) -> dict[str, float] | None:
         """Advance one step; returns this step's metrics (None on steps not recorded)."""
@@ -234,6 +241,7 @@ class Simulation:
                 shown_scores=shown_scores,
                 candidates=candidates,
                 true_probability=self.true_probability,
+                interventions=tuple(self.interventions),
             )
             if t == 0:
                 self.recorder.setup(ctx)

@@ -14,6 +14,7 @@ import pydantic
 import torch
 from torch import Tensor
 
+from simlab.core.rng import Streams
 from simlab.metrics import learning
 from simlab.metrics import measures as m
 from simlab.metrics.arrays import nan
@@ -346,6 +347,28 @@ def _logloss(ctx: StepContext, s: Any) -> Tensor:
 # ----------------------------------------------------------------------- the probe set
 
 
+def probe_set(
+    streams: Streams, n_users: int, n_items: int, settings: Probe, device: torch.device
+) -> tuple[Tensor, Tensor]:
+    """The replicate's probe set, drawn from the ``probe`` stream (a fresh generator each call,
+    so every caller gets the same set: the probe metrics and the antidote intervention).
+
+    Args:
+        streams: the replicate's random streams.
+        n_users: N real users.
+        n_items: the initial catalog's size.
+        settings: the probe's size.
+        device: where the ids go.
+
+    Returns:
+        (Q,) probe user ids and (P,) probe item ids, long.
+    """
+    rng = streams.numpy("probe")
+    q, p = min(settings.probe_users, n_users), min(settings.probe_items, n_items)
+    users = torch.as_tensor(rng.choice(n_users, q, replace=False), device=device)
+    return users, torch.as_tensor(rng.choice(n_items, p, replace=False), device=device)
+
+
 class _ProbeMetric:
     """Base of metrics measured on a fixed probe set: probe_users x probe_items sampled once
     per replicate (items from the initial catalog), scored by the recommender's own predict()."""
@@ -360,11 +383,8 @@ class _ProbeMetric:
     def setup(self, ctx: StepContext) -> None:
         # a fresh generator from the named stream: every probe metric of a replicate draws the
         # same probe set, so the prediction is computed once per step and shared
-        rng = ctx.streams.numpy("probe")
-        s, device = self.settings, ctx.users.opinion.device
-        n_users, n_items = min(s.probe_users, ctx.users.n), min(s.probe_items, ctx.catalog.size)
-        self.users = torch.as_tensor(rng.choice(ctx.users.n, n_users, replace=False), device=device)
-        self.items = torch.as_tensor(rng.choice(ctx.catalog.size, n_items, replace=False), device=device)
+        device = ctx.users.opinion.device
+        self.users, self.items = probe_set(ctx.streams, ctx.users.n, ctx.catalog.size, self.settings, device)
 
     def predictions(self, ctx: StepContext) -> tuple[Tensor, Tensor]:
         """(U, I) predicted and true engagement probabilities (top slate position)."""

@@ -8,7 +8,7 @@ and extreme reach (Haroon et al. 2023). Registered in ``METRICS`` like the gener
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import pydantic
@@ -344,3 +344,44 @@ class ExtremeReach:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.last_extreme, self.last_shown = state["last_extreme"], state["last_shown"]
+
+
+# ----------------------------------------------------------------------- antidote data (issue 25)
+
+
+@runtime_checkable
+class ReportsAntidoteEffect(Protocol):
+    """An intervention that measures the counterfactual effect of its training rows."""
+
+    def effect_between(self, after: int, until: int) -> float:
+        """The effect of the latest retrain at a step in (after, until]; NaN if none."""
+        ...
+
+
+@METRICS.register("antidote_effect")
+class AntidoteEffect:
+    """The instantaneous, counterfactual effect of antidote data (Rastegarpanah, Gummadi & Crovella,
+    WSDM 2019; issue 25): R_pol on the probe of the model retrained with the antidote rows,
+    divided by R_pol of the model retrained on the same log without them (the same random
+    state), minus 1, for the latest retrain since the previous recorded row. NaN on rows with no
+    retrain since the previous one, and in runs without antidote. An opt-in column (``metrics.include``
+    must name it)."""
+
+    Settings = _Settings
+    opt_in = True
+
+    def __init__(self, settings: _Settings):
+        self.settings = settings
+        self.previous = -1  # the step of the previous recorded row
+
+    def compute(self, ctx: StepContext) -> float:
+        reporters = [i for i in ctx.interventions if isinstance(i, ReportsAntidoteEffect)]
+        value = reporters[0].effect_between(self.previous, ctx.step) if reporters else float("nan")
+        self.previous = ctx.step
+        return value
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"previous": self.previous}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.previous = int(state["previous"])

@@ -46,6 +46,7 @@ class StepContext:
     shown_scores: Tensor | None = None
     candidates: Tensor | None = None
     true_probability: Callable[[Tensor, Tensor], Tensor] | None = None  # (B,), (B,) -> true p at the top position
+    interventions: tuple[Any, ...] = ()  # the run's interventions (a metric of one reads what it reports)
     cache: dict[str, Tensor] = field(default_factory=dict)
 
     def cached(self, key: str, compute: Any) -> Any:
@@ -89,7 +90,10 @@ class Recorder:
 
     @classmethod
     def from_settings(cls, settings: Any) -> Recorder:
-        names = METRICS.names() if settings.include == "all" else list(settings.include)
+        # "all" leaves out the opt-in columns (``opt_in = True``: a single experiment's, recorded
+        # only where a scenario names them, so that no other scenario's table changes)
+        everything = [n for n in METRICS.names() if not getattr(METRICS.get(n), "opt_in", False)]
+        names = everything if settings.include == "all" else list(settings.include)
         names = [n for n in names if n not in set(settings.exclude)]
         return cls(names, settings.params)
 

@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 
 from simlab.core.protocols import Policy
+from simlab.core.rows import Rows
 from simlab.core.state import ImpressionLog
 from simlab.platform.candidates import first_occurrence
 
@@ -58,7 +59,7 @@ class PolicyFeed:
         filled = torch.gather(keep, 1, order)
         return torch.where(filled, torch.gather(ranked, 1, order), -1)
 
-    def training_rows(self, log: ImpressionLog, step: int) -> dict[str, Tensor] | None:
+    def training_rows(self, log: ImpressionLog, step: int) -> Rows | None:
         return None
 
     def observe(self, rows: dict[str, Tensor]) -> None:

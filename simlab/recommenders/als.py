@@ -15,15 +15,19 @@ M items, r rank, E observed entries, A active users, C candidates.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+import contextlib
+from collections.abc import Callable
+from typing import Any, Literal, NamedTuple
 
 import pydantic
 import torch
 from torch import Tensor
 
 from simlab.core.protocols import PlatformView
+from simlab.core.rows import Rows
 from simlab.core.state import ImpressionLog
 from simlab.recommenders.dlrm.trainer import GROWTH, window_rows
+from simlab.recommenders.replay import trial_retrain
 
 
 def als_solve(
@@ -60,6 +64,24 @@ def observed_entries(users: Tensor, items: Tensor, labels: Tensor, n_items: int)
     total = labels.new_zeros(uniq.shape[0]).index_add(0, inverse, labels)
     count = labels.new_zeros(uniq.shape[0]).index_add(0, inverse, torch.ones_like(labels))
     return uniq // n_items, uniq % n_items, total / count
+
+
+class Factors(NamedTuple):
+    """An ALS model's parameters: U (N, r), V (M, r), user biases b (N,), item biases c (M,),
+    position offsets o (P,)."""
+
+    U: Tensor
+    V: Tensor
+    b: Tensor
+    c: Tensor
+    o: Tensor
+
+
+def _padded(offsets: Tensor, n: int) -> Tensor:
+    """``offsets`` extended with zeros to at least n entries."""
+    if offsets.numel() >= n:
+        return offsets
+    return torch.cat([offsets, offsets.new_zeros(n - offsets.numel())])
 
 
 class ALSRecommender:
@@ -110,8 +132,8 @@ class ALSRecommender:
         self._user_bias = self._item_bias = torch.zeros(0)
         self._offset = torch.zeros(1)  # o_p per slate position p (one entry without position_debias)
 
-    def _init(self, n: int) -> Tensor:
-        g = self.generator
+    def _init(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        g = generator or self.generator
         x = torch.randn(n, self.settings.rank, generator=g, device=g.device) * self.settings.init_scale
         return x.to(self.view.device)
 
@@ -137,10 +159,20 @@ class ALSRecommender:
             self._item_bias = torch.cat([self._item_bias, self._item_bias.new_zeros(grown)])
         self.n_items = m
 
-    def add_synthetic_users(self, n: int) -> Tensor:
-        """Append n user rows (e.g. antidote users); returns their ids (n,)."""
+    def add_synthetic_users(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """Append n user rows (e.g. antidote users).
+
+        Args:
+            n: how many.
+            generator: the stream their initial factors are drawn from (default: the
+                recommender's own; an intervention passes its own, so that the real users'
+                draws stay those of a run without it).
+
+        Returns:
+            Their ids, (n,) long.
+        """
         ids = torch.arange(self.n_users, self.n_users + n, device=self.view.device)
-        self._U = torch.cat([self._U, self._init(n)])
+        self._U = torch.cat([self._U, self._init(n, generator)])
         self._user_bias = torch.cat([self._user_bias, self._user_bias.new_zeros(n)])
         self.n_users += n
         return ids
@@ -203,15 +235,48 @@ class ALSRecommender:
         user's (u_i, b_i) and every item's (v_j, c_j) ridge problem with the other side fixed.
         ``positions`` (E,) slate positions (None, or ``position_debias: false``: one offset).
         """
+        m = self.n_items
+        positions = self._fit_positions(users, positions)
+        self._offset = _padded(self._offset, int(positions.max()) + 1 if positions.numel() else 1)
+        start = Factors(self.U, self.V, self.user_bias, self.item_bias, self._offset)
+        fitted, history = self._sweeps(start, users, items, ratings.float(), positions, self.settings.n_iters)
+        self._U, self._user_bias, self._offset = fitted.U, fitted.b, fitted.o
+        self._V = torch.cat([fitted.V, self._V[m:]])
+        self._item_bias = torch.cat([fitted.c, self._item_bias[m:]])
+        return history
+
+    def _fit_positions(self, users: Tensor, positions: Tensor | None) -> Tensor:
+        """The slate positions a fit uses: zeros without ``position_debias`` (one offset)."""
+        if positions is None or not self.settings.position_debias or positions.numel() == 0:
+            return torch.zeros_like(users)
+        return positions
+
+    def _sweeps(
+        self,
+        start: Factors,
+        users: Tensor,
+        items: Tensor,
+        y: Tensor,
+        positions: Tensor,
+        sweeps: int,
+        track: bool = True,
+    ) -> tuple[Factors, list[float]]:
+        """``sweeps`` ALS sweeps from ``start`` on (E,) observations, out of place (so that the
+        result is differentiable with respect to the ratings ``y``: antidote data unrolls them).
+
+        Args:
+            start: the factors before the first sweep (offsets already cover every position).
+            users, items, positions: (E,) long.
+            y: (E,) float ratings.
+            sweeps: how many sweeps.
+            track: record the objective after each half step (a float: breaks no graph).
+
+        Returns:
+            The factors after the last sweep and the tracked objectives.
+        """
         s = self.settings
         reg, m, n = s.reg, self.n_items, self.n_users
-        y = ratings.float()
-        if positions is None or not s.position_debias or positions.numel() == 0:
-            positions = torch.zeros_like(users)
-        n_positions = int(positions.max()) + 1 if positions.numel() else 1
-        if self._offset.numel() < n_positions:
-            self._offset = torch.cat([self._offset, self._offset.new_zeros(n_positions - self._offset.numel())])
-        U, V, b, c, o = self.U, self.V, self.user_bias, self.item_bias, self._offset
+        U, V, b, c, o = start.U, start.V, start.b, start.c, start.o
         rows_per_position = torch.bincount(positions, minlength=o.numel()).clamp(min=1).to(y.dtype)
 
         def solve(fixed: Tensor, fixed_bias: Tensor, row: Tensor, col: Tensor, size: int) -> tuple[Tensor, Tensor]:
@@ -228,34 +293,29 @@ class ALSRecommender:
             return float(error.pow(2).sum() + reg * penalty)
 
         history = []
-        for _ in range(s.n_iters):
+        for _ in range(sweeps):
             residual = y - b[users] - c[items] - (U[users] * V[items]).sum(1)
             o = o.new_zeros(o.numel()).index_add(0, positions, residual) / rows_per_position
             U, b = solve(V, c, users, items, n)
-            history.append(objective())
+            if track:
+                history.append(objective())
             V, c = solve(U, b, items, users, m)
-            history.append(objective())
-        self._U, self._user_bias, self._offset = U, b, o
-        self._V = torch.cat([V, self._V[m:]])
-        self._item_bias = torch.cat([c, self._item_bias[m:]])
-        return history
+            if track:
+                history.append(objective())
+        return Factors(U, V, b, c, o), history
 
-    def train(self, log: ImpressionLog, step: int, extra: dict[str, Tensor] | None = None) -> dict[str, float]:
-        """Refit on the window (plus optional ``extra`` rows: user, item, label, and position if known).
+    def training_window(self, log: ImpressionLog, step: int) -> Rows:
+        """The logged rows a retrain at ``step`` trains on (before any extra rows)."""
+        return window_rows(log, step, self.settings.window, self.settings.window_unit)
+
+    def train(self, log: ImpressionLog, step: int, extra: Rows | None = None) -> dict[str, float]:
+        """Refit on the window (plus optional ``extra`` rows, e.g. synthetic users').
 
         Returns {"loss": objective / observations, "objective", "rmse"} after the last sweep."""
         self._sync()
-        s = self.settings
-        rows = window_rows(log, step, s.window, s.window_unit)
-        users, items, labels, positions = rows["user"], rows["item"], rows["label"].float(), rows["position"]
-        if extra is not None:
-            users = torch.cat([users, extra["user"]])
-            items = torch.cat([items, extra["item"]])
-            labels = torch.cat([labels, extra["label"].float()])
-            extra_positions = extra.get("position")
-            if extra_positions is None:
-                extra_positions = torch.zeros_like(extra["user"])
-            positions = torch.cat([positions, extra_positions])
+        rows = Rows.concat(self.training_window(log, step), extra)
+        assert rows is not None
+        users, items, labels, positions = rows.user, rows.item, rows.label.float(), rows.position
         if users.numel() == 0:
             return {}
         history = self.fit(users, items, labels, positions)
@@ -265,6 +325,53 @@ class ALSRecommender:
             "objective": history[-1],
             "rmse": float(rmse.pow(2).mean().sqrt()),
         }
+
+    # ------------------------------------------------------------------ antidote capability
+
+    def predict_rows(self, rows: Rows) -> Tensor:
+        """(R,) raw predicted ratings of ``rows`` at the top position (``predict_raw``)."""
+        return self.predict_raw(rows.user, rows.item)
+
+    def trial_retrain(
+        self, log: ImpressionLog, step: int, extra: Rows | None, horizon: int = 1
+    ) -> contextlib.AbstractContextManager[None]:
+        """The retrain the loop would run now, on trial (:func:`simlab.recommenders.replay.trial_retrain`)."""
+        self._sync()
+        return trial_retrain(self, log, step, extra, horizon)
+
+    def unrolled(
+        self, log: ImpressionLog, step: int, extra: Rows, horizon: int = 1, max_steps: int | None = None
+    ) -> Callable[[Rows], Tensor]:
+        """A differentiable stand-in for ``horizon`` retrains ``train(log, step, extra)``: the very
+        sweeps the loop runs (``n_iters`` per retrain, warm-started from the current factors),
+        out of place, so the factors are functions of ``extra.label``.
+
+        Args:
+            log: the impression log.
+            step: the retrain's step.
+            extra: the synthetic rows; ``extra.label`` may require grad.
+            horizon: retrains in a row (``n_iters * horizon`` sweeps).
+            max_steps: unused (every sweep is unrolled; they are cheap).
+
+        Returns:
+            predict(rows) -> (R,) raw predicted ratings at the top position, differentiable with
+            respect to ``extra.label``.
+        """
+        del max_steps
+        self._sync()
+        rows = Rows.concat(self.training_window(log, step), extra)
+        assert rows is not None
+        positions = self._fit_positions(rows.user, rows.position)
+        offsets = _padded(self._offset, int(positions.max()) + 1 if positions.numel() else 1)
+        start = Factors(self.U, self.V, self.user_bias, self.item_bias, offsets)
+        sweeps = self.settings.n_iters * horizon
+        fitted, _ = self._sweeps(start, rows.user, rows.item, rows.label.float(), positions, sweeps, track=False)
+
+        def predict(query: Rows) -> Tensor:
+            u, i = query.user, query.item
+            return fitted.o[0] + fitted.b[u] + fitted.c[i] + (fitted.U[u] * fitted.V[i]).sum(1)
+
+        return predict
 
     def _positions(self, positions: Tensor) -> Tensor:
         """The offset index of each position (0 everywhere without ``position_debias``)."""

@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 
 from simlab.core.protocols import PlatformView
+from simlab.core.rows import Rows
 from simlab.core.state import ImpressionLog
 
 
@@ -33,7 +34,7 @@ class _Stateless:
     def setup(self, view: PlatformView, generator: torch.Generator) -> None:
         self.view, self.generator = view, generator
 
-    def train(self, log: ImpressionLog, step: int, extra: dict[str, Tensor] | None = None) -> dict[str, float]:
+    def train(self, log: ImpressionLog, step: int, extra: Rows | None = None) -> dict[str, float]:
         """Nothing to learn: the log and any ``extra`` rows are ignored."""
         return {}
 
@@ -44,8 +45,8 @@ class _Stateless:
         """Predictions are already the model's own numbers: ``predict``."""
         return self.predict(users, items)  # type: ignore[attr-defined]
 
-    def add_synthetic_users(self, n: int) -> Tensor:
-        """Ids past the real users (rows for them are ignored: nothing is trained)."""
+    def add_synthetic_users(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """Ids past the real users (rows for them are ignored: nothing is trained, nothing drawn)."""
         assert self.view is not None
         return torch.arange(self.view.n_users, self.view.n_users + n, device=self.view.device)
 

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import simlab
+from simlab.core.rows import Rows
 from simlab.interventions import Intervention, InterventionContext
 from simlab.loop.simulation import Simulation
 from simlab.registry import INTERVENTIONS
@@ -45,15 +46,15 @@ class _Rows(Intervention):
 
     def training_rows(self, log, step):
         n = 50
-        return {
-            "user": self.synthetic.repeat(n),
-            "item": torch.zeros(n, dtype=torch.long),
-            "position": torch.zeros(n, dtype=torch.long),
-            "label": torch.ones(n),
-            "step": torch.full((n,), step),
-            "dense": torch.zeros(n, 8),
-            "history": torch.full((n, log.history.shape[1]), -1),
-        }
+        return Rows(
+            user=self.synthetic.repeat(n),
+            item=torch.zeros(n, dtype=torch.long),
+            position=torch.zeros(n, dtype=torch.long),
+            label=torch.ones(n),
+            step=torch.full((n,), step),
+            dense=torch.zeros(n, 8),
+            history=torch.full((n, log.history.shape[1]), -1),
+        )
 
     def observe(self, rows):
         self.observed += int(rows["user"].numel())

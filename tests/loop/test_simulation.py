@@ -154,13 +154,13 @@ def test_impression_log_is_bounded_and_keeps_the_newest():
             history=torch.full((3, 3), -1),
         )
     assert len(log) == 5 and log.cursor == 9
-    assert log.rows()["user"].tolist() == [11, 12, 20, 21, 22]
-    assert log.rows(since_step=2)["user"].tolist() == [20, 21, 22]
-    assert log.rows(since_step=1)["user"].tolist() == [11, 12, 20, 21, 22]  # step 1 partly overwritten
-    assert log.rows(since_step=3)["user"].tolist() == []
+    assert log.rows().user.tolist() == [11, 12, 20, 21, 22]
+    assert log.rows(since_step=2).user.tolist() == [20, 21, 22]
+    assert log.rows(since_step=1).user.tolist() == [11, 12, 20, 21, 22]  # step 1 partly overwritten
+    assert log.rows(since_step=3).user.tolist() == []
     restored = ImpressionLog(capacity=5, n_dense=2, history=3, device=torch.device("cpu"))
     restored.load_state_dict(log.state_dict())
-    assert restored.rows(since_step=2)["user"].tolist() == [20, 21, 22]
+    assert restored.rows(since_step=2).user.tolist() == [20, 21, 22]
 
 
 def test_history_keeps_the_last_h_engagements_newest_last(tiny):
@@ -212,8 +212,8 @@ def test_counters_match_impressions(tiny):
     for _ in range(3):
         sim.step()
     rows = sim.log.rows()
-    assert int(sim.user_impressions.sum()) == len(rows["user"]) == int(sim.catalog.impressions.sum())
-    assert int(sim.user_engagements.sum()) == int(rows["label"].sum()) == int(sim.catalog.engagements.sum())
+    assert int(sim.user_impressions.sum()) == len(rows.user) == int(sim.catalog.impressions.sum())
+    assert int(sim.user_engagements.sum()) == int(rows.label.sum()) == int(sim.catalog.engagements.sum())
 
 
 def _metrics(doc, tmp_path, name):

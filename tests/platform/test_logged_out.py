@@ -60,9 +60,9 @@ def test_the_platform_sees_one_anonymous_id_with_empty_records(tiny):
     assert int(view.user_impressions[silent].sum()) == int(view.user_engagements[silent].sum()) == 0
     # logged-in users are recorded as before: their counters count exactly their logged rows
     log = sim.log.rows()
-    logged_in = log["user"] != n
+    logged_in = log.user != n
     assert int(view.user_impressions.sum()) == int(logged_in.sum())
-    assert int(view.user_engagements.sum()) == int(log["label"][logged_in].sum())
+    assert int(view.user_engagements.sum()) == int(log.label[logged_in].sum())
     assert bool(view.history[torch.nonzero(~out).squeeze(1)].ge(0).any())
 
 
@@ -72,13 +72,13 @@ def test_the_log_records_what_the_platform_saw(tiny):
     for _ in range(6):
         sim.step()
     log = sim.log.rows()
-    anonymous = log["user"] == n
+    anonymous = log.user == n
     assert bool(anonymous.any())
-    assert int(log["user"].max()) == n and not bool(torch.isin(log["user"], torch.nonzero(sim.users.logged_out)).any())
-    assert bool((log["history"][anonymous] == -1).all())
+    assert int(log.user.max()) == n and not bool(torch.isin(log.user, torch.nonzero(sim.users.logged_out)).any())
+    assert bool((log.history[anonymous] == -1).all())
     # zero counters: log1p(0), log1p(0) and the smoothed CTR (0 + 1) / (0 + 2)
     expected = torch.tensor([0.0, 0.0, 0.5])
-    assert torch.allclose(log["dense"][anonymous][:, :3], expected.expand(int(anonymous.sum()), 3))
+    assert torch.allclose(log.dense[anonymous][:, :3], expected.expand(int(anonymous.sum()), 3))
 
 
 @pytest.mark.parametrize("recommender", ["als", "popularity", "random"])

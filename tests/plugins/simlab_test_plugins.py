@@ -19,6 +19,7 @@ import pydantic
 import torch
 from torch import Tensor
 
+from simlab.core.rows import Rows
 from simlab.core.state import ImpressionLog
 from simlab.core.view import N_DENSE
 from simlab.interventions import Intervention, InterventionContext, concat_rows
@@ -71,7 +72,7 @@ class SyntheticFans(Intervention):
         self.view = context.view
         self.ids = context.recommender.add_synthetic_users(self.settings.users)
 
-    def training_rows(self, log: ImpressionLog, step: int) -> dict[str, Tensor] | None:
+    def training_rows(self, log: ImpressionLog, step: int) -> Rows | None:
         per_user = min(self.settings.per_user, self.view.n_items // 2)
         shown = self.view.items.impressions[: self.view.n_items]
         order = torch.argsort(shown, stable=True)  # least shown first, ties by id
@@ -79,15 +80,15 @@ class SyntheticFans(Intervention):
         labels = torch.cat([torch.ones(per_user), torch.zeros(per_user)]).to(shown.device)
         user = self.ids.repeat_interleave(2 * per_user)
         n, device = user.shape[0], user.device
-        mine = {
-            "user": user,
-            "item": items.repeat(self.ids.shape[0]),
-            "position": torch.zeros(n, dtype=torch.long, device=device),
-            "label": labels.repeat(self.ids.shape[0]),
-            "step": torch.full((n,), step, dtype=torch.long, device=device),
-            "dense": torch.zeros(n, N_DENSE, device=device),
-            "history": torch.full((n, log.history.shape[1]), -1, dtype=torch.long, device=device),
-        }
+        mine = Rows(
+            user=user,
+            item=items.repeat(self.ids.shape[0]),
+            position=torch.zeros(n, dtype=torch.long, device=device),
+            label=labels.repeat(self.ids.shape[0]),
+            step=torch.full((n,), step, dtype=torch.long, device=device),
+            dense=torch.zeros(n, N_DENSE, device=device),
+            history=torch.full((n, log.history.shape[1]), -1, dtype=torch.long, device=device),
+        )
         return concat_rows(self.inner.training_rows(log, step), mine)
 
 

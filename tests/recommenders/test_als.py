@@ -8,6 +8,7 @@ import itertools
 import torch
 
 from simlab.core.protocols import PlatformView
+from simlab.core.rows import Rows
 from simlab.core.state import Catalog, Graph, ImpressionLog, ObservedItems
 from simlab.recommenders.als import ALSRecommender, als_objective, als_solve, observed_entries
 from simlab.registry import RECOMMENDERS
@@ -140,7 +141,7 @@ def test_train_on_log_grow_catalog_synthetic_users_and_checkpoint() -> None:
     # synthetic users with extra rows
     ids = rec.add_synthetic_users(2)
     assert ids.tolist() == [20, 21] and rec.U.shape == (22, 2)
-    extra = {"user": ids.repeat(5), "item": torch.arange(10), "label": torch.ones(10)}
+    extra = Rows.synthetic(ids.repeat(5), torch.arange(10), torch.ones(10), step=1, history=3, n_dense=8)
     rec.train(log_of(R, 2000), step=1, extra=extra)
     assert rec.predict_matrix(ids, torch.arange(10)).mean() > 0.3
     # checkpoint round trip

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 
 from simlab.core.protocols import N_DENSE, N_ITEM_DENSE, N_USER_DENSE, PlatformView
+from simlab.core.rows import Rows
 from simlab.core.state import Catalog, Graph, ImpressionLog
 from simlab.recommenders.dlrm import DLRM, SPARSE_FEATURES, InteractionArch
 from simlab.recommenders.dlrm.arches import interaction_width
@@ -339,7 +340,7 @@ def test_dlrm_learns_hidden_factor_engagement(dense_features: str) -> None:
     assert out["samples"] == 12_000
     test_log, _ = synthetic_log(view, 4000, seed=1)
     rows = test_log.rows()
-    score = auc(rec.predict(rows["user"], rows["item"]), rows["label"])
+    score = auc(rec.predict(rows.user, rows.item), rows.label)
     assert score >= 0.7, score
 
 
@@ -434,13 +435,8 @@ def test_synthetic_users_train_on_extra_rows() -> None:
     assert rec.model.sparse_arch.capacity("user") >= 24
     before = rec.model.sparse_arch.weight("user")[20:24].detach().clone()
     items = torch.arange(8) % 30
-    extra = {
-        "user": ids.repeat(2),
-        "item": items,
-        "label": torch.linspace(0, 1, 8),
-        "dense": torch.zeros(8, N_DENSE),
-        "history": torch.full((8, 2), -1),  # shorter bags are padded
-    }
+    # shorter bags are padded
+    extra = Rows.synthetic(ids.repeat(2), items, torch.linspace(0, 1, 8), step=1, history=2, n_dense=N_DENSE)
     out = rec.train(log, step=1, extra=extra)
     assert out["samples"] == 1008
     assert not torch.equal(rec.model.sparse_arch.weight("user")[20:24].detach(), before)
@@ -510,16 +506,16 @@ def test_training_batch_groups_bags_by_user_and_step() -> None:
     batch = rec.training_batch(log, step=2)
     groups = batch["history_group"]
     # one group per (step, user) pair, and its rows agree on the bag
-    pairs = {(int(s), int(u)) for s, u in zip(log.rows()["step"], log.rows()["user"])}
+    pairs = {(int(s), int(u)) for s, u in zip(log.rows().step, log.rows().user)}
     assert groups.unique().numel() == len(pairs)
     for g in groups.unique()[:10]:
         rows = batch["history"][groups == g]
         assert (rows == rows[0]).all()
     # a log whose bags differ within one (step, user) pair is trained without grouping
     rows = log.rows()
-    rows["history"][1] = torch.where(rows["history"][1] >= 0, (rows["history"][1] + 1) % 30, 0)
+    rows.history[1] = torch.where(rows.history[1] >= 0, (rows.history[1] + 1) % 30, 0)
     broken = ImpressionLog(3000, N_DENSE, H, torch.device("cpu"))
-    broken.append(**rows)
+    broken.append(**rows.columns())
     assert "history_group" not in rec.training_batch(broken, step=2)
 
 
@@ -581,4 +577,4 @@ def test_sparse_grad_auto_follows_table_size() -> None:
     before = rec.model.sparse_arch.weight("item").detach().clone()
     assert math.isfinite(rec.train(log, step=1)["loss"])
     changed = (rec.model.sparse_arch.weight("item").detach() != before).any(dim=1)
-    assert changed.sum() <= log.rows()["item"].unique().numel()  # only looked-up rows move
+    assert changed.sum() <= log.rows().item.unique().numel()  # only looked-up rows move

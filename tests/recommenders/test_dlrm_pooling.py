@@ -100,7 +100,7 @@ def test_recommender_settings_reach_the_model_and_it_learns_with_sum_pooling() -
     log, _ = synthetic_log(view, 12_000)
     rec.train(log, step=30)
     rows = synthetic_log(view, 4000, seed=1)[0].rows()
-    assert auc(rec.predict(rows["user"], rows["item"]), rows["label"]) >= 0.7
+    assert auc(rec.predict(rows.user, rows.item), rows.label) >= 0.7
     with pytest.raises(pydantic.ValidationError):
         DLRMRecommender.Settings(pooling="max")
     with pytest.raises(pydantic.ValidationError):

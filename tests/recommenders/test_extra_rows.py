@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import simlab
+from simlab.core.rows import Rows
 from simlab.core.view import N_DENSE
 from simlab.loop.simulation import Simulation
 
@@ -25,20 +26,20 @@ def _stepped(tiny: dict, recommender: dict, steps: int = 3) -> Simulation:
     return sim
 
 
-def _rows(users: torch.Tensor, items: torch.Tensor, step: int, history: int, repeats: int) -> dict[str, torch.Tensor]:
+def _rows(users: torch.Tensor, items: torch.Tensor, step: int, history: int, repeats: int) -> Rows:
     """Rows with the log's columns: every user engages with every item, ``repeats`` times."""
     user = users.repeat_interleave(items.numel()).repeat(repeats)
     item = items.repeat(users.numel()).repeat(repeats)
     n = user.numel()
-    return {
-        "user": user,
-        "item": item,
-        "position": torch.zeros(n, dtype=torch.long),
-        "label": torch.ones(n),
-        "step": torch.full((n,), step, dtype=torch.long),
-        "dense": torch.zeros(n, N_DENSE),
-        "history": torch.full((n, history), -1, dtype=torch.long),
-    }
+    return Rows(
+        user=user,
+        item=item,
+        position=torch.zeros(n, dtype=torch.long),
+        label=torch.ones(n),
+        step=torch.full((n,), step, dtype=torch.long),
+        dense=torch.zeros(n, N_DENSE),
+        history=torch.full((n, history), -1, dtype=torch.long),
+    )
 
 
 def _synthetic_engagement(sim: Simulation, users: torch.Tensor, items: torch.Tensor) -> float:
@@ -48,17 +49,17 @@ def _synthetic_engagement(sim: Simulation, users: torch.Tensor, items: torch.Ten
     rec = sim.recommender
     rows = _rows(users, items, sim.t, sim.log.history.shape[1], repeats=1)
     if not hasattr(rec, "model"):
-        return float(rec.predict(rows["user"], rows["item"]).mean())
+        return float(rec.predict(rows.user, rows.item).mean())
     catalog = sim.view.items
     sparse = {
-        "user": rows["user"],
-        "item": rows["item"],
-        "topic": catalog.topic[rows["item"]],
-        "creator": catalog.creator[rows["item"]],
-        "history": rows["history"],
+        "user": rows.user,
+        "item": rows.item,
+        "topic": catalog.topic[rows.item],
+        "creator": catalog.creator[rows.item],
+        "history": rows.history,
     }
     with torch.no_grad():
-        return float(torch.sigmoid(rec.model(rows["dense"], sparse)).mean())
+        return float(torch.sigmoid(rec.model(rows.dense, sparse)).mean())
 
 
 TRAINED = [

@@ -8,17 +8,27 @@ Shapes: N users, M items, A active users, C candidates, B batch, d embedding dim
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 import pydantic
 import torch
 from torch import Tensor
+from torch.func import functional_call
 
 from simlab.core.protocols import N_ITEM_DENSE, N_USER_DENSE, PlatformView
+from simlab.core.rows import Rows
 from simlab.core.state import ImpressionLog
 from simlab.recommenders.dlrm.arches import first_of_groups
 from simlab.recommenders.dlrm.model import DLRM
-from simlab.recommenders.dlrm.trainer import GROWTH, Trainer, pad_history, window_rows
+from simlab.recommenders.dlrm.trainer import (
+    GROWTH,
+    Trainer,
+    functional_adagrad_steps,
+    split_batch,
+    window_rows,
+)
+from simlab.recommenders.replay import trial_retrain
 
 AUTO_SPARSE_ROWS = 1 << 15  # sparse_grad "auto": tables this large train faster with sparse gradients
 POSITIONS = 16  # the position tower's first capacity; it grows for longer slates
@@ -157,11 +167,11 @@ class DLRMRecommender:
         self.trainer = Trainer(self.model, s.optimizer, s.lr, s.batch_size, sparse, {"position_arch.": s.position_lr})
         self._items_seen = view.n_items
 
-    def _ensure_rows(self, table: str, needed: int) -> None:
+    def _ensure_rows(self, table: str, needed: int, generator: torch.Generator | None = None) -> None:
         sa = self.model.sparse_arch
         if table not in sa.embedding_bags or needed <= sa.capacity(table):
             return
-        sa.grow(table, max(needed, int(sa.capacity(table) * GROWTH)), self.generator)
+        sa.grow(table, max(needed, int(sa.capacity(table) * GROWTH)), generator or self.generator)
         self.trainer.regrow()
 
     def sync_catalog(self) -> None:
@@ -177,12 +187,24 @@ class DLRMRecommender:
         self._ensure_rows("topic", _max_id(view.items.topic[new]) + 1)
         self._items_seen = m
 
-    def add_synthetic_users(self, n: int) -> Tensor:
-        """Append n user rows (e.g. antidote users) and return their ids (n,). Their impressions
-        reach training only through ``train(..., extra=...)``; they are never scored."""
+    def add_synthetic_users(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """Append n user rows (e.g. antidote users) and return their ids (n,).
+
+        Their impressions reach training only through ``train(..., extra=...)``; they are never
+        scored.
+
+        Args:
+            n: how many.
+            generator: the stream their embedding rows are drawn from (default: the
+                recommender's own; an intervention passes its own, so that the real users'
+                training draws stay those of a run without it).
+
+        Returns:
+            The new ids, (n,) long.
+        """
         ids = torch.arange(self.n_users, self.n_users + n, device=self.view.device)
         self.n_users += n
-        self._ensure_rows("user", self.n_users)
+        self._ensure_rows("user", self.n_users, generator)
         return ids
 
     # ------------------------------------------------------------------ inference
@@ -233,25 +255,31 @@ class DLRMRecommender:
         return self.model.item_embeddings(self.view.n_items)
 
     # ------------------------------------------------------------------ training
-    def training_batch(
-        self, log: ImpressionLog, step: int, extra: dict[str, Tensor] | None = None
-    ) -> dict[str, Tensor]:
-        """The window's rows (plus ``extra`` rows with user, item, label, dense, history, and
-        position if known: else the top one) as a batch."""
+    def training_window(self, log: ImpressionLog, step: int) -> Rows:
+        """The logged rows a retrain at ``step`` trains on (before any extra rows)."""
         s = self.settings
-        rows = window_rows(log, step, s.window, s.window_unit, self._retrains)
-        parts = [rows] if extra is None else [rows, extra]
-        length = max(p["history"].shape[1] for p in parts)
+        return window_rows(log, step, s.window, s.window_unit, self._retrains)
+
+    def batch_of(self, rows: Rows) -> dict[str, Tensor]:
+        """The model batch of ``rows`` (see :mod:`simlab.recommenders.dlrm.trainer`): their logged
+        features, the items' topic and creator, and the history groups when the rows share bags.
+
+        Args:
+            rows: R rows.
+
+        Returns:
+            The batch over the R rows.
+        """
         batch = {
-            "user": torch.cat([p["user"] for p in parts]),
-            "item": torch.cat([p["item"] for p in parts]),
-            "label": torch.cat([p["label"].float() for p in parts]),
-            "dense": torch.cat([p["dense"].float() for p in parts]),
-            "history": torch.cat([pad_history(p["history"], length) for p in parts]),
-            "position": torch.cat([p.get("position", torch.zeros_like(p["user"])) for p in parts]),
+            "user": rows.user,
+            "item": rows.item,
+            "label": rows.label.float(),
+            "dense": rows.dense.float(),
+            "history": rows.history,
+            "position": rows.position,
         }
         # a user's impressions of one step were logged with one history bag: pool it once
-        groups = torch.cat([_history_groups(p) for p in parts])
+        groups = rows.step * (1 << 32) + rows.user
         first, inverse = first_of_groups(groups)
         if torch.equal(batch["history"].index_select(0, first).index_select(0, inverse), batch["history"]):
             batch["history_group"] = groups  # (a hand-built log that breaks this just trains ungrouped)
@@ -260,20 +288,110 @@ class DLRMRecommender:
         batch["creator"] = self.view.items.creator[batch["item"]]
         return batch
 
-    def train(self, log: ImpressionLog, step: int, extra: dict[str, Tensor] | None = None) -> dict[str, float]:
+    def training_batch(self, log: ImpressionLog, step: int, extra: Rows | None = None) -> dict[str, Tensor]:
+        """The batch of a retrain at ``step``: the window's rows, then the ``extra`` rows."""
+        rows = Rows.concat(self.training_window(log, step), extra)
+        assert rows is not None
+        return self.batch_of(rows)
+
+    def train(self, log: ImpressionLog, step: int, extra: Rows | None = None) -> dict[str, float]:
         """``epochs`` passes over the window (and optional synthetic rows); returns {"loss", "samples"}."""
+        batch = self._prepare(log, step, extra)
+        self._retrains = [*(r for r in self._retrains if r < step), step][-(self.settings.window + 1) :]
+        return self.trainer.fit(batch, self.settings.epochs, self.generator)
+
+    def _prepare(self, log: ImpressionLog, step: int, extra: Rows | None) -> dict[str, Tensor]:
+        """The batch of a retrain at ``step``, after growing the tables it touches."""
         self.sync_catalog()
         batch = self.training_batch(log, step, extra)
-        self._retrains = [*(r for r in self._retrains if r < step), step][-(self.settings.window + 1) :]
-        if extra is not None and extra["user"].numel():
-            self._ensure_rows("user", int(extra["user"].max()) + 1)
+        if extra is not None and len(extra):
+            self._ensure_rows("user", int(extra.user.max()) + 1)
         position_arch = self.model.position_arch
         if position_arch is not None and batch["position"].numel():
             needed = int(batch["position"].max()) + 1
             if needed > position_arch.capacity:
                 position_arch.grow(max(needed, int(position_arch.capacity * GROWTH)))
                 self.trainer.regrow()
-        return self.trainer.fit(batch, self.settings.epochs, self.generator)
+        return batch
+
+    # ------------------------------------------------------------------ antidote capability
+    def predict_rows(self, rows: Rows) -> Tensor:
+        """(R,) engagement probability of ``rows`` from the features logged with them (top position).
+
+        Args:
+            rows: R rows (labels are not read).
+
+        Returns:
+            (R,) probabilities.
+        """
+        self.sync_catalog()
+        with torch.no_grad():
+            return torch.sigmoid(self.model(*split_batch(self.batch_of(rows))).float())
+
+    @contextlib.contextmanager
+    def _dense_gradients(self) -> Iterator[None]:
+        """Dense embedding gradients within the context (PyTorch differentiates sparse ones only once)."""
+        bags = self.model.sparse_arch.embedding_bags
+        sparse = {name: bag.sparse for name, bag in bags.items()}
+        self.model.sparse_arch.set_sparse_grad(False)
+        try:
+            yield
+        finally:
+            for name, bag in bags.items():
+                bag.sparse = sparse[name]
+
+    def trial_retrain(
+        self, log: ImpressionLog, step: int, extra: Rows | None, horizon: int = 1
+    ) -> contextlib.AbstractContextManager[None]:
+        """The retrain the loop would run now, on trial (:func:`simlab.recommenders.replay.trial_retrain`)."""
+        self.sync_catalog()
+        return trial_retrain(self, log, step, extra, horizon)
+
+    def unrolled(
+        self, log: ImpressionLog, step: int, extra: Rows, horizon: int = 1, max_steps: int | None = 8
+    ) -> Callable[[Rows], Tensor]:
+        """A differentiable stand-in for ``train(log, step, extra)``: the real optimiser unrolled.
+
+        The retrain's own mini-batches (the window and ``extra`` shuffled with a copy of the
+        generator's state, so in the order the real retrain will see them) are stepped through
+        with the trainer's optimiser, learning rates and Adagrad accumulators
+        (:func:`~simlab.recommenders.dlrm.trainer.functional_adagrad_steps`; Adam is unrolled as
+        SGD), keeping the graph from ``extra.label`` to the parameters. Only the first
+        ``max_steps`` mini-batches are unrolled (the rest of the pass, and later retrains of
+        the ``horizon``, follow the same direction at a cost that grows with every step).
+
+        Args:
+            log: the impression log.
+            step: the retrain's step.
+            extra: the synthetic rows; ``extra.label`` may require grad.
+            horizon: unused beyond the first retrain (see above).
+            max_steps: how many mini-batches to unroll (None: the whole first pass).
+
+        Returns:
+            predict(rows) -> (R,) engagement probabilities of the unrolled model, differentiable
+            with respect to ``extra.label``.
+        """
+        del horizon
+        self.sync_catalog()
+        self._ensure_rows("user", int(extra.user.max()) + 1 if len(extra) else 0)
+        batch = self.training_batch(log, step, extra)
+        n = batch["label"].shape[0]
+        shuffle = torch.Generator(device=self.generator.device)
+        shuffle.set_state(self.generator.get_state())
+        order = torch.randperm(n, generator=shuffle, device=shuffle.device).to(batch["label"].device)
+        chunks = order.split(self.settings.batch_size)[:max_steps]
+        batches = [{k: v.index_select(0, idx) for k, v in batch.items()} for idx in chunks]
+        model, trainer = self.model, self.trainer
+        params = {name: p.detach().clone().requires_grad_(True) for name, p in model.named_parameters()}
+        with self._dense_gradients(), torch.enable_grad():  # the steps need gradients, even under no_grad
+            new = functional_adagrad_steps(model, params, trainer.accumulators(), trainer.learning_rates(), batches)
+
+        def predict(rows: Rows) -> Tensor:
+            dense, features = split_batch(self.batch_of(rows))
+            with self._dense_gradients(), model.sparse_arch.differentiable_twice():
+                return torch.sigmoid(functional_call(model, new, (dense.float(), features)))
+
+        return predict
 
     # ------------------------------------------------------------------ checkpoint
     def state_dict(self) -> dict[str, Any]:
@@ -305,14 +423,6 @@ class DLRMRecommender:
         self.n_users, self.n_real_users = int(state["n_users"]), int(state["n_real_users"])
         self._items_seen = int(state["items_seen"])
         self._retrains = [int(x) for x in state["retrains"].tolist()]
-
-
-def _history_groups(rows: dict[str, Tensor]) -> Tensor:
-    """(B,) group ids, equal for rows that share a history bag: the same user in the same step.
-    Rows without a ``step`` column (synthetic rows) each form their own group (negative ids)."""
-    if "step" in rows:
-        return rows["step"] * (1 << 32) + rows["user"]
-    return -1 - torch.arange(rows["user"].shape[0], device=rows["user"].device)
 
 
 def _max_id(ids: Tensor) -> int:

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call
 
+from simlab.core.rows import Rows
 from simlab.core.state import ImpressionLog
 from simlab.recommenders.dlrm.arches import SPARSE_FEATURES
 from simlab.recommenders.dlrm.model import DLRM
@@ -31,32 +32,34 @@ OPTIMIZERS = ("adagrad", "sgd", "adam")
 GROWTH = 2.0  # geometric growth of tables that follow the catalog: amortised O(1) copies per new row
 
 
-def window_rows(
-    log: ImpressionLog, step: int, window: int, unit: str, retrains: Sequence[int] = ()
-) -> dict[str, Tensor]:
-    """The training window: the newest ``window`` impressions (unit ``impressions``), those of the
-    last ``window`` steps (``steps``), or those logged after the ``window``-th most recent retrain
-    before ``step`` (``retrains``: the steps of the latest retrains, oldest first; every row until
-    there were that many; a retrain at ``step`` itself is not counted, so the batch of a retrain
-    can be rebuilt after it ran). ``retrains`` with window 1 trains on each impression once:
-    online training, the regime in which click models do not overfit their sparse ids (Zhang et
-    al., CIKM 2022, "Towards understanding the overfitting phenomenon of deep click-through rate
-    models")."""
+def window_rows(log: ImpressionLog, step: int, window: int, unit: str, retrains: Sequence[int] = ()) -> Rows:
+    """The training window of a retrain at ``step``.
+
+    The newest ``window`` impressions (unit ``impressions``), those of the last ``window`` steps
+    (``steps``), or those logged after the ``window``-th most recent retrain before ``step``
+    (``retrains``: the steps of the latest retrains, oldest first; every row until there were
+    that many; a retrain at ``step`` itself is not counted, so the batch of a retrain can be
+    rebuilt after it ran). ``retrains`` with window 1 trains on each impression once: online
+    training, the regime in which click models do not overfit their sparse ids (Zhang et al.,
+    CIKM 2022, "Towards understanding the overfitting phenomenon of deep click-through rate
+    models").
+
+    Args:
+        log: the impression log.
+        step: the step of the retrain.
+        window: the window's length in ``unit``.
+        unit: ``impressions``, ``steps`` or ``retrains``.
+        retrains: the steps of the latest retrains (unit ``retrains`` only).
+
+    Returns:
+        The window's rows, oldest first.
+    """
     if unit == "retrains":
         earlier = [r for r in retrains if r < step]
         return log.rows(since_step=earlier[-window] + 1 if len(earlier) >= window else None)
     if unit == "steps":
         return log.rows(since_step=step - window + 1)
-    rows = log.rows()
-    return {k: v[-window:] for k, v in rows.items()}
-
-
-def pad_history(h: Tensor, length: int) -> Tensor:
-    """(B, H) -> (B, length) padding with -1 on the left (oldest side)."""
-    if h.shape[1] >= length:
-        return h
-    pad = torch.full((h.shape[0], length - h.shape[1]), -1, dtype=h.dtype, device=h.device)
-    return torch.cat([pad, h], dim=1)
+    return log.rows().tail(window)
 
 
 def split_batch(batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
@@ -150,6 +153,24 @@ class Trainer:
             groups.setdefault(lr, []).append(p)
         self.optimizer = make_optimizer(self.name, [{"params": ps, "lr": lr} for lr, ps in groups.items()], self.lr)
 
+    def learning_rates(self) -> dict[str, float]:
+        """Parameter name -> its learning rate (its parameter group's)."""
+        return {
+            name: next((v for prefix, v in self.lr_of.items() if name.startswith(prefix)), self.lr)
+            for name in self.params
+        }
+
+    def accumulators(self) -> dict[str, Tensor] | None:
+        """Adagrad's accumulated squared gradients by parameter name (zeros for a parameter not yet
+        stepped), detached copies; None for the other optimisers (which are unrolled as SGD)."""
+        if self.name != "adagrad":
+            return None
+        out = {}
+        for name, p in self.params.items():
+            state = self.optimizer.state.get(p, {})
+            out[name] = state["sum"].detach().clone() if "sum" in state else torch.zeros_like(p.detach())
+        return out
+
     def regrow(self) -> None:
         """Rebuild the optimizer after parameters were replaced by larger ones (table growth)."""
         old = {name: self.optimizer.state.get(p, {}) for name, p in self.params.items()}
@@ -199,10 +220,25 @@ def _pad_rows(value: Any, param: Tensor) -> Any:
 
 
 def functional_loss(model: DLRM, params: dict[str, Tensor], batch: dict[str, Tensor]) -> Tensor:
-    """BCE of ``model`` evaluated with ``params`` (a dict name -> tensor) instead of its own."""
+    """The training loss of :func:`batch_loss` evaluated with ``params`` instead of the model's own.
+
+    Args:
+        model: the DLRM (its structure; its parameters are not read).
+        params: name -> tensor for every parameter of ``model``.
+        batch: a training batch (see the module docstring).
+
+    Returns:
+        The scalar loss, differentiable with respect to ``params`` and the batch's labels.
+    """
     dense, sparse = split_batch(batch)
     with model.sparse_arch.differentiable_twice():
         logits = functional_call(model, params, (dense, sparse))
+    position_arch = model.position_arch
+    if position_arch is not None and "position" in batch:
+        prefix = "position_arch."
+        tower = {k[len(prefix) :]: v for k, v in params.items() if k.startswith(prefix)}
+        log_examined = functional_call(position_arch, tower, (batch["position"],))
+        return position_aware_bce(logits, log_examined, batch["label"], batch.get("weight"))
     return bce_loss(logits, batch["label"], batch.get("weight"))
 
 
@@ -215,12 +251,59 @@ def functional_sgd_step(
     the batch (e.g. soft labels of synthetic users with ``requires_grad``). Use dense embedding
     gradients (``model.sparse_arch.set_sparse_grad(False)``) if second derivatives are needed
     with respect to the embedding tables themselves.
+
+    Args:
+        model: the DLRM.
+        params: name -> tensor, the parameters before the step.
+        batch: the step's batch.
+        lr: the learning rate.
+
+    Returns:
+        The parameters after the step.
     """
-    loss = functional_loss(model, params, batch)
+    return functional_adagrad_steps(model, params, None, dict.fromkeys(params, lr), [batch])
+
+
+def functional_adagrad_steps(
+    model: DLRM,
+    params: dict[str, Tensor],
+    sums: dict[str, Tensor] | None,
+    lrs: dict[str, float],
+    batches: Sequence[dict[str, Tensor]],
+    eps: float = 1e-10,
+) -> dict[str, Tensor]:
+    """Optimiser steps on ``batches`` in order, differentiable (``create_graph``): the unrolled update.
+
+    Adagrad (Duchi, Hazan & Singer 2011, as ``torch.optim.Adagrad`` with no decay):
+    s <- s + g^2, p <- p - lr g / (sqrt(s) + eps), from the accumulators ``sums``; plain SGD,
+    p <- p - lr g, when ``sums`` is None.
+
+    Args:
+        model: the DLRM.
+        params: name -> tensor, the parameters before the first step.
+        sums: name -> Adagrad's accumulated squared gradients (same shapes), or None for SGD.
+        lrs: name -> the parameter's learning rate (its parameter group's).
+        batches: the mini-batches, in the order the optimiser sees them.
+        eps: Adagrad's epsilon.
+
+    Returns:
+        The parameters after the last step, differentiable with respect to ``params`` and to
+        anything the batches were computed from (e.g. synthetic users' soft labels).
+    """
+    params, sums = dict(params), None if sums is None else dict(sums)
     names = [n for n, p in params.items() if p.requires_grad]
-    grads = torch.autograd.grad(loss, [params[n] for n in names], create_graph=True, allow_unused=True)
-    new = dict(params)
-    for name, g in zip(names, grads):
-        if g is not None:
-            new[name] = params[name] - lr * g
-    return new
+    for batch in batches:
+        loss = functional_loss(model, params, batch)
+        grads = torch.autograd.grad(loss, [params[n] for n in names], create_graph=True, allow_unused=True)
+        for name, g in zip(names, grads):
+            if g is None:
+                continue
+            if sums is None:
+                params[name] = params[name] - lrs[name] * g
+                continue
+            total = sums[name] + g * g
+            sums[name] = total
+            # sqrt'(0) is infinite: a tiny floor keeps the derivative finite where a row has
+            # neither history nor gradient (its update is 0 either way)
+            params[name] = params[name] - lrs[name] * g / ((total + 1e-30).sqrt() + eps)
+    return params
