@@ -296,7 +296,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 def _cmd_redraw(args: argparse.Namespace) -> int:
     """``simlab plot`` / ``simlab report``: the run folder locked (one writer at a time) and free
-    of links before anything is written."""
+    of links before anything is written.
+    """
     from simlab.running.files import locked, refuse_links
 
     run_dir = _run_dir(args.run_dir)
@@ -319,7 +320,8 @@ def _check_records(run_dir: Path) -> None:
     """The run folder's manifest.json and scenario.yaml, which the figures and the report read,
     are a JSON object and a YAML mapping whose keys read there have the right kind (a damaged one
     is one line naming the file and the key, not a traceback). Each is read without following a
-    link and within the scenario loader's limits (the YAML through its parser)."""
+    link and within the scenario loader's limits (the YAML through its parser).
+    """
     import json
 
     from simlab.config.loading import parse_yaml

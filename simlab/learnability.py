@@ -50,7 +50,8 @@ class Learnability:
     ceiling / online_auc / online_share: means over the second half of the run of the
     ``auc_ceiling``, ``auc_within_position`` and ``learned_share`` columns; offline_*: the same
     measures on a random ``holdout`` share of the run's impressions, of a model fitted offline to
-    convergence on the others (NaN for feeds that do not train)."""
+    convergence on the others (NaN for feeds that do not train).
+    """
 
     recommender: str
     ceiling: float
@@ -68,7 +69,8 @@ def measure(
     """Run ``scenario``'s recommender on a random feed for ``steps`` steps (metrics every step, no
     interventions, the log kept whole) and measure its online and offline learned share (see the
     module docstring). A run whose estimated peak memory exceeds ``max_memory`` (bytes; default
-    SIMLAB_MAX_MEMORY or the available memory) is refused first (ScenarioError)."""
+    SIMLAB_MAX_MEMORY or the available memory) is refused first (ScenarioError).
+    """
     doc = scenario.model_dump()
     doc.pop("variants", None)
     doc.pop("sweep", None)
@@ -107,7 +109,8 @@ def measure(
 def _offline(sim: Simulation, truth: Tensor, holdout: float, seed: int) -> tuple[float, float]:
     """(ceiling, AUC) within positions on a random ``holdout`` share of the logged impressions,
     of the scenario's recommender fitted offline on the others (AUC NaN for feeds that do not
-    train)."""
+    train).
+    """
     log = sim.log.rows()
     if len(log) != truth.numel():  # the log dropped rows: not the whole run
         raise ValueError("the impression log is smaller than the run; raise recommender.log_capacity")
@@ -134,7 +137,8 @@ def offline_scores(
     logged ``train`` rows and return its scores (T,) of the ``test`` rows, from the features
     logged with each impression. ALS: sweeps until the objective changes by less than 1e-6
     (relative); the DLRM: passes until the BCE on a held-out tenth of ``train`` has not improved
-    for ``patience`` passes (the best pass is kept), since more passes only overfit."""
+    for ``patience`` passes (the best pass is kept), since more passes only overfit.
+    """
     generator = torch.Generator().manual_seed(seed)
     rec = RECOMMENDERS.build(copy.deepcopy(spec))
     rec.setup(sim.view, generator)
@@ -180,7 +184,8 @@ def _as_log(rows: Rows) -> ImpressionLog:
 
 def to_markdown(reports: list[Learnability]) -> str:
     """A Markdown table of reports: per recommender, the mean over its replicates (and their
-    range when there are several) of the ceiling and the online and offline learned shares."""
+    range when there are several) of the ceiling and the online and offline learned shares.
+    """
     rows = [
         "| recommender | replicates | steps | ceiling (AUC) | online AUC | online learned share | offline learned share |",
         "| --- | --- | --- | --- | --- | --- | --- |",

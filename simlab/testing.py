@@ -170,7 +170,8 @@ def check_plugins(scenario: Any) -> None:
     """:func:`check_component` on every type the scenario's ``plugins`` modules register, once per
     process and class (``simlab validate`` and ``simlab run`` call this before any work). A type
     that fails is refused with one line: a :class:`simlab.core.errors.ScenarioError` at the scenario's
-    ``plugins.<i>`` naming the module, the type and the failed check."""
+    ``plugins.<i>`` naming the module, the type and the failed check.
+    """
     from simlab.config.loading import locate
     from simlab.core.errors import ScenarioError
     from simlab.registry import plugin_components
@@ -235,7 +236,8 @@ def _block(kind: str, doc: dict[str, Any]) -> dict[str, Any]:
 
 def _check_defaults(kind: str, name: str, doc: dict[str, Any]) -> None:
     """Settings() build with no arguments (or from the example block), forbid unknown keys, and
-    the built component has every member of its kind's Protocol."""
+    the built component has every member of its kind's Protocol.
+    """
     model = ALL[kind].settings_model(name)
     _require(issubclass(model, pydantic.BaseModel), f"Settings must be a pydantic model, found {model!r}")
     _require(

@@ -52,7 +52,8 @@ Report = Callable[[str], None]
 class AntidoteOutcome:
     """What :func:`run_antidote` returns: the before/after ``table`` (measure, unit, before,
     after, change_pct), whether the antidote ``helped`` (lowered the objective), the number of
-    antidote ``users`` and the ``curve`` (None unless asked)."""
+    antidote ``users`` and the ``curve`` (None unless asked).
+    """
 
     table: pd.DataFrame
     helped: bool
@@ -62,7 +63,8 @@ class AntidoteOutcome:
 
 def distinct_budgets(budgets: tuple[float, ...], n: int) -> list[tuple[float, int]]:
     """(budget, antidote users) for each budget that gives a number of users no smaller budget
-    gave (on 60 users, 0.5%, 1% and 2% are all one user: run once)."""
+    gave (on 60 users, 0.5%, 1% and 2% are all one user: run once).
+    """
     seen: dict[int, float] = {}
     for budget in sorted(budgets):
         seen.setdefault(n_antidote(budget, n), budget)
@@ -71,7 +73,8 @@ def distinct_budgets(budgets: tuple[float, ...], n: int) -> list[tuple[float, in
 
 class _Bar:
     """A progress bar (tqdm, on stderr) over the iterates of one optimisation: one tick per
-    iterate, the objective beside it. Silent without a ``report`` (``--quiet``)."""
+    iterate, the objective beside it. Silent without a ``report`` (``--quiet``).
+    """
 
     def __init__(self, report: Report | None, label: str):
         self.report, self.label = report, label
@@ -123,7 +126,8 @@ def run_antidote(
     """Read, optimise, write (see the module docstring); ``report`` receives one line per event
     (each iterate of each optimisation, each point of the curve). torch runs with
     ``SIMLAB_TASK_THREADS`` threads (default 1), as simulation tasks do: the ALS solves are small,
-    and more threads only spin against each other (on a busy 2-core machine, 10x the CPU time)."""
+    and more threads only spin against each other (on a busy 2-core machine, 10x the CPU time).
+    """
     before = torch.get_num_threads()
     torch.set_num_threads(task_threads())
     try:

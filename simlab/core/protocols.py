@@ -20,20 +20,28 @@ from simlab.core.view import N_DENSE, N_ITEM_DENSE, N_USER_DENSE, PlatformView
 
 
 class Population(Protocol):
+    """Draws the society's users: opinions, traits, interests and tastes (the ``population`` kind)."""
+
     def sample(self, topics: int, generator: torch.Generator, device: torch.device, taste_dims: int = 0) -> Users:
         """Draw the N users (N and K come from the component's settings ``size`` and ``axes``;
-        T ``topics`` and D ``taste_dims`` from the catalog)."""
+        T ``topics`` and D ``taste_dims`` from the catalog).
+        """
         ...
 
 
 class Network(Protocol):
+    """Builds the social graph over the users (the ``network`` kind)."""
+
     def build(self, users: Users, seed: int) -> nx.Graph | Edges:
         """A networkx graph or an edge array (simlab.core.state.Edges, for graphs too big for
-        networkx) on nodes 0..N-1; may use opinions for homophily."""
+        networkx) on nodes 0..N-1; may use opinions for homophily.
+        """
         ...
 
 
 class CatalogModel(Protocol):
+    """Creates the initial items and each step's new ones (the ``catalog`` kind)."""
+
     @property
     def topics(self) -> int:
         """T, the number of topics (the population draws interests over them)."""
@@ -52,7 +60,8 @@ class CatalogModel(Protocol):
         self, catalog: Catalog, engaged_item: Tensor, step: int, generator: torch.Generator
     ) -> dict[str, Tensor]:
         """Columns of the items that arrive this step (stance, topic, creator, quality, created);
-        ``engaged_item`` (E,) lets creators react to what earned engagement."""
+        ``engaged_item`` (E,) lets creators react to what earned engagement.
+        """
         ...
 
     def state_dict(self) -> dict[str, Any]:
@@ -63,6 +72,8 @@ class CatalogModel(Protocol):
 
 
 class Behavior(Protocol):
+    """The users' response: true engagement probabilities and interest drift (the ``behavior`` kind)."""
+
     def probability(self, users: Users, user: Tensor, catalog: Catalog, item: Tensor, position: Tensor) -> Tensor:
         """True engagement probability p_ij for (I,) impressions."""
         ...
@@ -71,6 +82,8 @@ class Behavior(Protocol):
 
 
 class Dynamics(Protocol):
+    """The opinion update after each step's engagements (the ``dynamics`` kind)."""
+
     def update(
         self,
         users: Users,
@@ -85,6 +98,8 @@ class Dynamics(Protocol):
 
 
 class CandidateSource(Protocol):
+    """One source of a feed's candidates (recent, popular, random, social, history)."""
+
     def sample(self, view: PlatformView, users: Tensor, n: int, generator: torch.Generator, recommender: Any) -> Tensor:
         """(A,) active users -> (A, n) item ids drawn by this source."""
         ...
@@ -128,12 +143,14 @@ class Recommender(Protocol):
 
     def predict_raw(self, users: Tensor, items: Tensor) -> Tensor:
         """(B,), (B,) -> (B,) the model's own prediction before any clipping into a probability
-        (ALS: the raw rating u.v, on which R_pol is defined); ``predict`` for the others."""
+        (ALS: the raw rating u.v, on which R_pol is defined); ``predict`` for the others.
+        """
         ...
 
     def train(self, log: ImpressionLog, step: int, extra: Rows | None = None) -> dict[str, float]:
         """Retrain on the log (plus ``extra`` synthetic rows, e.g. antidote data); returns
-        diagnostics such as the loss."""
+        diagnostics such as the loss.
+        """
         ...
 
     def item_embeddings(self) -> Tensor | None: ...
@@ -174,7 +191,8 @@ class AntidoteTarget(Protocol):
     ) -> AbstractContextManager[None]:
         """A context in which the recommender is as after ``horizon`` retrains
         ``train(log, step, extra)``, the first exactly the loop's (same random state); restored
-        on exit."""
+        on exit.
+        """
         ...
 
     def unrolled(
@@ -182,13 +200,15 @@ class AntidoteTarget(Protocol):
     ) -> Callable[[Rows], Tensor]:
         """A predictor rows -> (R,) raw predictions after a differentiable stand-in for that
         retrain (the real optimiser unrolled, truncated to ``max_steps`` steps where it is
-        costly), differentiable with respect to ``extra.label``."""
+        costly), differentiable with respect to ``extra.label``.
+        """
         ...
 
 
 class Feed(Protocol):
     """The platform's ranking stage as the loop calls it (docs/design.md §4.3). The innermost feed is
-    :class:`simlab.platform.slates.PolicyFeed`; interventions wrap it (A users, C candidates)."""
+    :class:`simlab.platform.slates.PolicyFeed`; interventions wrap it (A users, C candidates).
+    """
 
     def adjust_scores(self, users: Tensor, candidates: Tensor, scores: Tensor) -> Tensor:
         """(A,), (A, C), (A, C) -> adjusted (A, C) scores."""
@@ -209,7 +229,8 @@ class Feed(Protocol):
 
 class Intervention(Feed, Protocol):
     """A mitigation: a :class:`Feed` wrapped around another (see simlab.interventions.base).
-    ``privileged`` declares that it reads the true state (recorded in the manifest)."""
+    ``privileged`` declares that it reads the true state (recorded in the manifest).
+    """
 
     privileged: bool
 
@@ -221,6 +242,8 @@ class Intervention(Feed, Protocol):
 
 
 class Metric(Protocol):
+    """A metric column computed from a step's context (the ``metric`` kind)."""
+
     def compute(self, ctx: Any) -> Tensor | float:
         """A scalar from the step context (see simlab.metrics.recorder.StepContext)."""
         ...
@@ -281,7 +304,8 @@ class ChecksScenario(Protocol):
 @runtime_checkable
 class ChecksFiles(Protocol):
     """A component that reads data files (population opinions, edge lists) and checks them at
-    load time, not when a task starts."""
+    load time, not when a task starts.
+    """
 
     @staticmethod
     def check_files(scenario: Mapping[str, Any]) -> None:

@@ -90,7 +90,8 @@ class Rows:
         """Rows of synthetic users, who have no slate (position 0) and no engagement history.
 
         Args:
-            user, item: (R,) long ids.
+            user: (R,) long user ids.
+            item: (R,) long item ids.
             label: (R,) engagement labels in [0, 1] (kept as given: a soft label may carry a
                 gradient).
             step: the step they are added at.

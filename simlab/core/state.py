@@ -104,7 +104,8 @@ class Catalog:
 
     def observed(self) -> ObservedItems:
         """The observable columns (sharing storage with this catalog) for the platform's view;
-        taken again after the catalog grows, since growing reallocates the columns."""
+        taken again after the catalog grows, since growing reallocates the columns.
+        """
         return ObservedItems(self.topic, self.creator, self.created, self.impressions, self.engagements, self.size)
 
     def live(self, name: str) -> Tensor:
@@ -137,7 +138,8 @@ class Catalog:
 
     def state_dict(self) -> dict[str, Tensor]:
         """The live rows of every column, and the capacity (growth then happens at the same
-        steps after a restore)."""
+        steps after a restore).
+        """
         return {**{k: v[: self.size] for k, v in _tensor_fields(self).items()}, "capacity": torch.tensor(self.capacity)}
 
     def load_state_dict(self, state: dict[str, Tensor]) -> None:
@@ -294,7 +296,8 @@ class ImpressionLog:
 
     def state_dict(self) -> dict[str, Tensor]:
         """Every column up to its filled rows (an early checkpoint does not carry the whole
-        preallocated buffer), the cursor and the per-step start positions."""
+        preallocated buffer), the cursor and the per-step start positions.
+        """
         filled = len(self)
         out = {name: getattr(self, name)[:filled] for name in self.columns}
         out["cursor"] = torch.tensor(self.cursor)

@@ -122,7 +122,8 @@ class Antidote(Intervention):
 
     def rows(self, step: int, values: Tensor | None = None) -> Rows | None:
         """The synthetic users' rows: each rates each of ``self.items`` with ``values`` (n', D),
-        default the current antidote; None when there is none."""
+        default the current antidote; None when there is none.
+        """
         values = self.values if values is None else values
         k, d = values.shape
         if d == 0:
@@ -157,7 +158,8 @@ class Antidote(Intervention):
 
     def measures(self, predict: Any, grid: Rows, impressions: Rows | None) -> tuple[Tensor, Tensor]:
         """(objective, R_pol) of a predictor rows -> (R,) raw predictions: R_pol on the probe grid
-        and, for ``individual_unfairness``, R_indv on the probe users' ``impressions``."""
+        and, for ``individual_unfairness``, R_indv on the probe users' ``impressions``.
+        """
         rpol = m.rpol_t(predict(grid).double().reshape(self.probe_users.numel(), -1))
         if self.settings.objective == "polarization":
             return rpol, rpol

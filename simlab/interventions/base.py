@@ -50,7 +50,8 @@ class Truth:
 class InterventionContext:
     """What an intervention is given at setup: the platform's view and model, never the truth
     (``truth`` is None unless the intervention is privileged); ``probe`` the replicate's probe
-    set ((Q,) user and (P,) item ids, the one the ``rpol`` metric measures on)."""
+    set ((Q,) user and (P,) item ids, the one the ``rpol`` metric measures on).
+    """
 
     view: PlatformView
     recommender: Recommender

@@ -20,7 +20,8 @@ def bridging_loss(
     user: Tensor, item: Tensor, rating: Tensor, params: dict[str, Tensor], reg_intercept: float, reg_factor: float
 ) -> float:
     """The regularised squared error of Wojcik et al. (2022, eq. 1) on (E,) observations:
-    sum (r - mu - i_u - i_j - f_u f_j)^2 + reg_intercept (|i_u|^2 + |i_j|^2) + reg_factor (|f_u|^2 + |f_j|^2)."""
+    sum (r - mu - i_u - i_j - f_u f_j)^2 + reg_intercept (|i_u|^2 + |i_j|^2) + reg_factor (|f_u|^2 + |f_j|^2).
+    """
     residual = rating - predict(user, item, params)
     intercepts = params["user_intercept"].square().sum() + params["item_intercept"].square().sum()
     factors = params["user_factor"].square().sum() + params["item_factor"].square().sum()
@@ -141,7 +142,8 @@ class Bridging(Intervention):
 
     def _grown(self, params: dict[str, Tensor], n_users: int, n_items: int) -> dict[str, Tensor]:
         """Parameters covering n_users and n_items; new rows start at intercept 0 and a small
-        random factor (a zero factor would be a fixed point of the alternating updates)."""
+        random factor (a zero factor would be a fixed point of the alternating updates).
+        """
         out = dict(params) or {"mu": torch.zeros((), device=self.device)}
         for side, n in (("user", n_users), ("item", n_items)):
             have = out.get(f"{side}_intercept", torch.zeros(0, device=self.device))

@@ -114,7 +114,8 @@ class Simulation:
     def _oracle(self):
         """True p_ij at the top slate position, for the oracle only. A closure over the parts,
         not a bound method: the view must not hold the Simulation (a reference cycle would keep
-        a finished task's memory until the next garbage collection)."""
+        a finished task's memory until the next garbage collection).
+        """
         behavior, users, catalog = self.behavior, self.users, self.catalog
 
         def true_probability(user: Tensor, item: Tensor) -> Tensor:
@@ -124,7 +125,8 @@ class Simulation:
 
     def _stack_feed(self) -> Feed:
         """The platform's policy feed wrapped by each intervention in list order; the loop calls
-        the outermost. Each intervention gets its own random stream."""
+        the outermost. Each intervention gets its own random stream.
+        """
         policy = POLICIES.build(self.loop.policy)
         feed: Feed = PolicyFeed(policy, self.streams.torch("policy"))
         for index, (spec, intervention) in enumerate(zip(self.scenario.interventions, self.interventions)):
@@ -267,7 +269,8 @@ class Simulation:
 
     def _linked(self, user: Tensor, *columns: Tensor) -> tuple[Tensor, ...]:
         """The rows (user (E,) and its aligned ``columns``) the platform can link to an account:
-        logged-out users' rows are dropped, so their history and counters stay empty."""
+        logged-out users' rows are dropped, so their history and counters stay empty.
+        """
         if self.logged_out is None:
             return (user, *columns)
         keep = ~self.logged_out[user]
@@ -334,7 +337,8 @@ class Simulation:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict` into a Simulation freshly built from the same scenario and
-        replicate; stepping on gives the same numbers as the run that was saved."""
+        replicate; stepping on gives the same numbers as the run that was saved.
+        """
         self.t = int(state["t"])
         self.users.load_state_dict(state["users"])
         self.catalog.load_state_dict(state["catalog"])

@@ -28,25 +28,35 @@ class _Settings(pydantic.BaseModel):
 
 
 class Threshold(_Settings):
+    """Settings of the extreme-share metrics."""
+
     threshold: float = pydantic.Field(0.8, ge=0, le=1, description="counts as extreme above this |x| or e_j")
 
 
 class EstebanRay(_Settings):
+    """Settings of the Esteban-Ray polarization index (Esteban & Ray 1994)."""
+
     alpha: float = pydantic.Field(1.0, ge=0, le=1.6, description="polarization sensitivity (Esteban & Ray: <= 1.6)")
     bins: int = pydantic.Field(20, ge=2, le=10_000, description="equal-width opinion bins on [-1, 1]")
 
 
 class Diversity(_Settings):
+    """Settings of the slate-diversity metrics."""
+
     feature: Literal["stance", "topic"] = pydantic.Field(
         "stance", description="item features compared: stances, or one-hot topics"
     )
 
 
 class Drift(_Settings):
+    """Settings of the exposure-drift metric."""
+
     delta: float = pydantic.Field(0.1, ge=0, le=2, description="counts a user whose exposure rose by more than this")
 
 
 class Probe(_Settings):
+    """Settings of the metrics computed on a fixed probe set of users and items."""
+
     probe_users: int = pydantic.Field(200, ge=2, le=100_000, description="users in the probe set (fixed per replicate)")
     probe_items: int = pydantic.Field(100, ge=2, le=100_000, description="items in the probe set (fixed per replicate)")
 
@@ -178,6 +188,8 @@ def _slate_diversity(ctx: StepContext, s: Diversity) -> Tensor:
 
 
 class UserSample(_Settings):
+    """Settings of the metrics estimated on a fixed sample of users."""
+
     sample_users: int = pydantic.Field(
         20_000, ge=0, le=100_000_000, description="estimate on this many users fixed per replicate (0 = all)"
     )
@@ -186,7 +198,8 @@ class UserSample(_Settings):
 class _SampledHistoryMetric:
     """Base of metrics over users' last-H engaged items. With N > sample_users they are estimated
     on a random sample of users drawn once per replicate (reading all N x H history entries
-    every step would cost more than the step itself at 1e6 users)."""
+    every step would cost more than the step itself at 1e6 users).
+    """
 
     Settings = UserSample
 
@@ -214,7 +227,8 @@ class _SampledHistoryMetric:
 @METRICS.register("topic_entropy")
 class TopicEntropy(_SampledHistoryMetric):
     """Mean over users of the Shannon entropy (nats) of the topics among their last H engaged
-    items (users with none left out): low values mean topical filter bubbles."""
+    items (users with none left out): low values mean topical filter bubbles.
+    """
 
     def compute(self, ctx: StepContext) -> Tensor:
         items = self.rows(ctx, self.users)
@@ -240,7 +254,8 @@ class Homogenization(_SampledHistoryMetric):
     engaged items (the platform's history bag) with those of the user nearest in innate opinion
     (pairs fixed at step 0), after Chaney et al. (2018). It forgets: once a user has engaged more
     than H times it departs from the cumulative form ``homogenization_cumulative`` (all items
-    consumed so far, as T-RECS's InteractionSimilarity); the name is kept for compatibility."""
+    consumed so far, as T-RECS's InteractionSimilarity); the name is kept for compatibility.
+    """
 
     def setup(self, ctx: StepContext) -> None:
         super().setup(ctx)
@@ -280,7 +295,8 @@ def _engagement(ctx: StepContext, s: Any) -> Tensor:
 def _auc_pooled(ctx: StepContext, s: Any) -> Tensor:
     """Progressive-validation AUC of the model's predictions on this step's impressions (made
     before it trained on them), pooled over slate positions: a ranked feed's scores follow the
-    position, which alone predicts engagement, so compare auc_within_position."""
+    position, which alone predicts engagement, so compare auc_within_position.
+    """
     assert ctx.predictions is not None  # the loop always records them
     return m.auc_t(ctx.impressions.label, ctx.predictions)
 
@@ -304,14 +320,16 @@ def _auc_within_value(ctx: StepContext) -> Tensor:
 @metric("auc_within_position")
 def _auc_within_position(ctx: StepContext, s: Any) -> Tensor:
     """Progressive-validation AUC of the feed's own ranking scores for what it showed, computed
-    within each slate position and averaged (position alone scores 1/2)."""
+    within each slate position and averaged (position alone scores 1/2).
+    """
     return _auc_within_value(ctx)
 
 
 @metric("auc_ceiling")
 def _auc_ceiling(ctx: StepContext, s: Any) -> Tensor:
     """auc_within_position of the true engagement probabilities of the same impressions: the
-    Bayes ceiling of what a learner could reach (a measurement; the platform never sees it)."""
+    Bayes ceiling of what a learner could reach (a measurement; the platform never sees it).
+    """
     return _auc_ceiling_value(ctx)
 
 
@@ -324,7 +342,8 @@ def _learned_share(ctx: StepContext, s: Any) -> Tensor:
 @metric("ndcg")
 def _ndcg(ctx: StepContext, s: Any) -> Tensor:
     """NDCG@k of the shown slates under the true engagement probabilities (top position), relative
-    to the best k of the same candidates (the oracle's slate): 1 for the oracle."""
+    to the best k of the same candidates (the oracle's slate): 1 for the oracle.
+    """
     oracle, candidates = ctx.true_probability, ctx.candidates
     if oracle is None or candidates is None or ctx.active.numel() == 0:
         return nan(ctx.users.opinion.device)
@@ -371,7 +390,8 @@ def probe_set(
 
 class _ProbeMetric:
     """Base of metrics measured on a fixed probe set: probe_users x probe_items sampled once
-    per replicate (items from the initial catalog), scored by the recommender's own predict()."""
+    per replicate (items from the initial catalog), scored by the recommender's own predict().
+    """
 
     Settings = Probe
 
@@ -421,7 +441,8 @@ class _ProbeMetric:
 class Rpol(_ProbeMetric):
     """R_pol (Rastegarpanah et al. 2019): mean over probe items of the variance over probe users
     of the recommender's raw predictions (``predict_raw``: ALS's unclipped ratings, as the paper
-    defines it; the engagement probability of models that predict one)."""
+    defines it; the engagement probability of models that predict one).
+    """
 
     def compute(self, ctx: StepContext) -> Tensor:
         if ctx.recommender.scores_are_logits:  # the scores' sigmoid is the (unclipped) prediction
@@ -437,7 +458,8 @@ class Personalisation(_ProbeMetric):
     """Share of the variance of the recommender's predicted engagement on the probe set
     (probe users x probe items) that is user-by-item rather than a user or an item main effect
     (:func:`simlab.metrics.learning.interaction_share`): 0 for a popularity feed, NaN for one
-    that predicts a constant. Compare personalisation_ceiling."""
+    that predicts a constant. Compare personalisation_ceiling.
+    """
 
     def compute(self, ctx: StepContext) -> Tensor:
         return learning.interaction_share_t(self.predictions(ctx)[0])
@@ -446,7 +468,8 @@ class Personalisation(_ProbeMetric):
 @METRICS.register("personalisation_ceiling")
 class PersonalisationCeiling(_ProbeMetric):
     """personalisation of the true engagement probabilities on the same probe set: how much of
-    engagement depends on who meets what (a measurement; the platform never sees it)."""
+    engagement depends on who meets what (a measurement; the platform never sees it).
+    """
 
     def compute(self, ctx: StepContext) -> Tensor:
         return learning.interaction_share_t(self.predictions(ctx)[1])
@@ -455,7 +478,8 @@ class PersonalisationCeiling(_ProbeMetric):
 @METRICS.register("unfairness_individual")
 class UnfairnessIndividual(_ProbeMetric):
     """Variance over probe users of the per-user squared error of predicted vs true engagement
-    probability (Rastegarpanah et al. 2019, individual unfairness)."""
+    probability (Rastegarpanah et al. 2019, individual unfairness).
+    """
 
     def compute(self, ctx: StepContext) -> Tensor:
         return m.unfairness_individual_t(self.loss_per_user(ctx))
@@ -464,7 +488,8 @@ class UnfairnessIndividual(_ProbeMetric):
 @METRICS.register("unfairness_group")
 class UnfairnessGroup(_ProbeMetric):
     """Variance over user groups g_i of the mean per-user loss on the probe set
-    (Rastegarpanah et al. 2019, group unfairness)."""
+    (Rastegarpanah et al. 2019, group unfairness).
+    """
 
     def compute(self, ctx: StepContext) -> Tensor:
         assert self.users is not None

@@ -29,20 +29,24 @@ class _Settings(pydantic.BaseModel):
 
 
 class Supply(_Settings):
+    """Settings of the supply-side metrics (items created in a recent window)."""
+
     window: int = pydantic.Field(10, ge=1, le=1_000_000, description="W: items created in the last W steps")
 
 
 @metric("supply_extremeness", Supply)
 def _supply_extremeness(ctx: StepContext, s: Supply) -> Tensor:
     """Mean extremeness e_j of the items created in the last W steps, created in
-    [t - W + 1, t] (the initial catalog counts as created at step 0): what creators supply now."""
+    [t - W + 1, t] (the initial catalog counts as created at step 0): what creators supply now.
+    """
     recent = ctx.catalog.live("created") > ctx.step - s.window
     return m.exposure_extremeness_t(ctx.catalog.extremeness[recent])
 
 
 def _cohort_mean(ctx: StepContext, values: Tensor, member: Tensor | None, engaged: bool) -> Tensor:
     """Mean of per-impression ``values`` (I,) over the impressions (or only the engagements) of
-    users in the cohort ``member`` (N,) bool; NaN when the cohort saw nothing (or is None)."""
+    users in the cohort ``member`` (N,) bool; NaN when the cohort saw nothing (or is None).
+    """
     if member is None:
         return torch.tensor(float("nan"), device=values.device)
     keep = member[ctx.impressions.user]
@@ -63,7 +67,8 @@ def _logged_out(ctx: StepContext, out: bool) -> Tensor | None:
 def _cohort_metric(what: str, feature: str, cohort: str) -> None:
     """Register ``{what}_{feature}_{cohort}``: the mean quality q_j (for a source's reliability)
     or extremeness e_j of the items shown to (``exposure``) or engaged with by (``consumption``)
-    the logged-out or logged-in users (Spinelli & Crovella 2020)."""
+    the logged-out or logged-in users (Spinelli & Crovella 2020).
+    """
     engaged, out = what == "consumption", cohort == "logged_out"
 
     def compute(ctx: StepContext, s: Any) -> Tensor:
@@ -84,7 +89,8 @@ for _what in ("exposure", "consumption"):
 
 def _reset(ctx: StepContext, wiped: bool) -> Tensor | None:
     """(N,) bool: users whose platform records were wiped (``PlatformView.forget``) or never
-    wiped; None when that cohort is empty."""
+    wiped; None when that cohort is empty.
+    """
     stamps = ctx.view.forgotten_at
     n = ctx.users.n
     forgotten = torch.zeros(n, dtype=torch.bool, device=ctx.users.opinion.device) if stamps is None else stamps[:n] >= 0
@@ -113,7 +119,8 @@ def _exposure_extremeness_kept(ctx: StepContext, s: Any) -> Tensor:
 @metric("exposure_distance_reset")
 def _exposure_distance_reset(ctx: StepContext, s: Any) -> Tensor:
     """Mean opinion distance d_ij of the items shown to users whose history was wiped: how
-    closely their feed still matches them (NaN before any reset)."""
+    closely their feed still matches them (NaN before any reset).
+    """
     return _cohort_mean(ctx, _shown_distance(ctx), _reset(ctx, True), engaged=False)
 
 
@@ -130,7 +137,8 @@ def _exposure_distance_kept(ctx: StepContext, s: Any) -> Tensor:
 class _ConsumedSets:
     """Base of the cumulative homogenization forms: the distinct (item, user) consumption keys so
     far of the tracked users (all users, or ``sample_users`` drawn once per replicate), grown each
-    recorded step from its engagements (with ``metrics.every`` > 1 only recorded steps count)."""
+    recorded step from its engagements (with ``metrics.every`` > 1 only recorded steps count).
+    """
 
     Settings = UserSample
 
@@ -177,7 +185,8 @@ class HomogenizationCumulative(_ConsumedSets):
     |S_i ∪ S_p(i)| of all items consumed so far by i and by p(i), the user nearest in innate opinion
     (pairs fixed at step 0), i.e. T-RECS's InteractionSimilarity over these pairs and the
     pairing of Chaney, Stewart & Engelhardt (2018) by true preference. With sample_users < N the
-    mean is over the sampled users (their partners' consumption is tracked too)."""
+    mean is over the sampled users (their partners' consumption is tracked too).
+    """
 
     def setup(self, ctx: StepContext) -> None:
         super().setup(ctx)
@@ -220,6 +229,8 @@ class HomogenizationCumulative(_ConsumedSets):
 
 
 class ChaneySample(_Settings):
+    """Settings of the homogenization metric (Chaney et al. 2018) on a user sample."""
+
     sample_users: int = pydantic.Field(
         1000, ge=0, le=20_000, description="users compared, fixed per replicate (0 = all; O(S^2) memory)"
     )
@@ -232,7 +243,8 @@ class HomogenizationChaney(_ConsumedSets):
     the most similar (sampled) user by consumption (see
     :func:`simlab.metrics.measures.nearest_consumer_jaccard_t`). Chaney et al. report it minus
     the same under the ideal recommender: ``analysis/homogenization.py`` subtracts the oracle
-    variant of the same replicate."""
+    variant of the same replicate.
+    """
 
     Settings = ChaneySample  # type: ignore[assignment]
 
@@ -260,7 +272,8 @@ def _group_impressions(ctx: StepContext, group: int) -> Tensor:
 
 def _group_metrics(group: int) -> None:
     """Register exposure_gini_group{g}, coverage_group{g} and miscalibration_group{g}: the same
-    three columns in every scenario (NaN where the group has no users or impressions)."""
+    three columns in every scenario (NaN where the group has no users or impressions).
+    """
 
     @metric(f"exposure_gini_group{group}")
     def _gini(ctx: StepContext, s: Any) -> Tensor:
@@ -306,6 +319,8 @@ for _g in (0, 1):
 
 
 class Reach(_Settings):
+    """Settings of the reach-versus-share metrics."""
+
     threshold: float = pydantic.Field(0.8, ge=0, le=1, description="an item is extreme when e_j > this")
     window: int = pydantic.Field(10, ge=1, le=1_000_000, description="W, the window in (recorded) steps")
 
@@ -318,7 +333,8 @@ class ExtremeReach:
     """Share of users shown at least one extreme item (e_j > threshold) within the last W steps,
     among users shown anything in those steps: the reach that Haroon et al. (PNAS 2023) report
     beside the share of recommendations (``extreme_exposure_share``). Needs every step recorded
-    (metrics.every = 1) to see every impression."""
+    (metrics.every = 1) to see every impression.
+    """
 
     Settings = Reach
 
@@ -365,7 +381,8 @@ class AntidoteEffect:
     divided by R_pol of the model retrained on the same log without them (the same random
     state), minus 1, for the latest retrain since the previous recorded row. NaN on rows with no
     retrain since the previous one, and in runs without antidote. An opt-in column (``metrics.include``
-    must name it)."""
+    must name it).
+    """
 
     Settings = _Settings
     opt_in = True

@@ -18,7 +18,8 @@ from simlab.platform.candidates import first_occurrence
 
 def mask_repeats(candidates: Tensor, scores: Tensor) -> Tensor:
     """(A, C) scores with -inf wherever an item already appears earlier in its row, so a
-    greedy slate builder never picks the same item twice."""
+    greedy slate builder never picks the same item twice.
+    """
     return torch.where(first_occurrence(candidates), scores, float("-inf"))
 
 

@@ -52,7 +52,7 @@ def als_solve(
 
 
 def als_objective(U: Tensor, V: Tensor, users: Tensor, items: Tensor, ratings: Tensor, reg: float) -> Tensor:
-    """sum over entries of (r - u.v)^2 + reg (||U||^2 + ||V||^2), a scalar."""
+    """Sum over entries of (r - u.v)^2 + reg (||U||^2 + ||V||^2), a scalar."""
     err = ratings - (U[users] * V[items]).sum(1)
     return (err**2).sum() + reg * (U.pow(2).sum() + V.pow(2).sum())
 
@@ -68,7 +68,8 @@ def observed_entries(users: Tensor, items: Tensor, labels: Tensor, n_items: int)
 
 class Factors(NamedTuple):
     """An ALS model's parameters: U (N, r), V (M, r), user biases b (N,), item biases c (M,),
-    position offsets o (P,)."""
+    position offsets o (P,).
+    """
 
     U: Tensor
     V: Tensor
@@ -151,7 +152,8 @@ class ALSRecommender:
         """Grow V and c (geometrically) to cover the catalog; learned rows are kept. New items start
         at zero: a cold item is predicted from the biases alone until it has observations (random
         rows would rank it by noise; the initial catalog's rows are random to break the symmetry of
-        the first solve)."""
+        the first solve).
+        """
         m = self.view.n_items
         if m > self._V.shape[0]:
             grown = max(m, int(self._V.shape[0] * GROWTH)) - self._V.shape[0]
@@ -221,7 +223,8 @@ class ALSRecommender:
 
     def predict(self, users: Tensor, items: Tensor) -> Tensor:
         """(B,), (B,) -> (B,) predicted rating clipped to [1e-3, 1 - 1e-3] as an engagement probability
-        (ratings are not calibrated probabilities; the clip bounds the logloss of a confident miss)."""
+        (ratings are not calibrated probabilities; the clip bounds the logloss of a confident miss).
+        """
         return self.predict_raw(users, items).clamp(1e-3, 1 - 1e-3)
 
     def item_embeddings(self) -> Tensor:
@@ -266,7 +269,9 @@ class ALSRecommender:
 
         Args:
             start: the factors before the first sweep (offsets already cover every position).
-            users, items, positions: (E,) long.
+            users: (E,) long user ids.
+            items: (E,) long item ids.
+            positions: (E,) long slate positions.
             y: (E,) float ratings.
             sweeps: how many sweeps.
             track: record the objective after each half step (a float: breaks no graph).
@@ -311,7 +316,8 @@ class ALSRecommender:
     def train(self, log: ImpressionLog, step: int, extra: Rows | None = None) -> dict[str, float]:
         """Refit on the window (plus optional ``extra`` rows, e.g. synthetic users').
 
-        Returns {"loss": objective / observations, "objective", "rmse"} after the last sweep."""
+        Returns {"loss": objective / observations, "objective", "rmse"} after the last sweep.
+        """
         self._sync()
         rows = Rows.concat(self.training_window(log, step), extra)
         assert rows is not None

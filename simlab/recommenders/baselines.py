@@ -60,7 +60,8 @@ class _Stateless:
 def _item_scores(recommender: _Stateless, values: Tensor) -> Tensor:
     """(M,) per-item scores: ``values`` plus a random tie-break below 1e-3, drawn once per call
     for the whole catalog (equal values are ordered at random, not by id, and the same item
-    always gets the same score within a step)."""
+    always gets the same score within a step).
+    """
     view = recommender.view
     assert view is not None
     n = view.n_items
@@ -117,7 +118,8 @@ class ChronologicalRecommender(_Stateless):
 
 class OracleRecommender(_Stateless):
     """Ranks by the true engagement probability at the top position (an upper bound on
-    what an engagement optimiser can reach). Privileged: the loop hands it the truth."""
+    what an engagement optimiser can reach). Privileged: the loop hands it the truth.
+    """
 
     privileged = True
 

@@ -1,5 +1,6 @@
 """Replaying a retrain on trial: what antidote data needs to judge candidate rows on the training
-the loop actually runs (issue 25)."""
+the loop actually runs (issue 25).
+"""
 
 from __future__ import annotations
 

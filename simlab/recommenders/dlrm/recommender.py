@@ -134,7 +134,8 @@ class DLRMRecommender:
     # ------------------------------------------------------------------ setup and growth
     def setup(self, view: PlatformView, generator: torch.Generator) -> None:
         """Build the model on ``view.device``. The view is kept and read live: the engine must keep
-        it current (same object, or assign ``recommender.view``) as steps advance."""
+        it current (same object, or assign ``recommender.view``) as steps advance.
+        """
         s = self.settings
         self.view, self.generator = view, generator
         self.n_users = self.n_real_users = view.n_users

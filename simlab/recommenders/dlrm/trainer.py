@@ -75,7 +75,8 @@ def bce_loss(logits: Tensor, labels: Tensor, weight: Tensor | None = None) -> Te
 
 def log1mexp(a: Tensor) -> Tensor:
     """log(1 - exp(a)) for a < 0, accurate at both ends (Maechler 2012, "Accurately computing
-    log(1 - exp(-|a|))"); ``a`` is kept below -1e-7 so that neither branch of the select is infinite."""
+    log(1 - exp(-|a|))"); ``a`` is kept below -1e-7 so that neither branch of the select is infinite.
+    """
     a = a.clamp(max=-1e-7)
     return torch.where(a > -math.log(2), torch.log(-torch.expm1(a)), torch.log1p(-torch.exp(a)))
 
@@ -94,7 +95,8 @@ def position_aware_bce(logits: Tensor, log_examined: Tensor, labels: Tensor, wei
 
 def batch_loss(model: nn.Module, batch: dict[str, Tensor]) -> Tensor:
     """The training loss of a batch: BCE on engagement, through PAL's position tower when the
-    model has one and the batch has positions."""
+    model has one and the batch has positions.
+    """
     dense, sparse = split_batch(batch)
     logits = model(dense, sparse)
     position_arch = model.position_arch if isinstance(model, DLRM) else None
@@ -105,7 +107,8 @@ def batch_loss(model: nn.Module, batch: dict[str, Tensor]) -> Tensor:
 
 def make_optimizer(name: str, params: Any, lr: float) -> torch.optim.Optimizer:
     """Adagrad (the DLRM default), SGD or Adam; Adagrad and SGD accept sparse embedding gradients.
-    ``params``: parameters, or parameter groups (dicts with their own ``lr``)."""
+    ``params``: parameters, or parameter groups (dicts with their own ``lr``).
+    """
     if name == "adagrad":
         return torch.optim.Adagrad(params, lr=lr)
     if name == "sgd":
@@ -162,7 +165,8 @@ class Trainer:
 
     def accumulators(self) -> dict[str, Tensor] | None:
         """Adagrad's accumulated squared gradients by parameter name (zeros for a parameter not yet
-        stepped), detached copies; None for the other optimisers (which are unrolled as SGD)."""
+        stepped), detached copies; None for the other optimisers (which are unrolled as SGD).
+        """
         if self.name != "adagrad":
             return None
         out = {}
@@ -245,7 +249,7 @@ def functional_loss(model: DLRM, params: dict[str, Tensor], batch: dict[str, Ten
 def functional_sgd_step(
     model: DLRM, params: dict[str, Tensor], batch: dict[str, Tensor], lr: float
 ) -> dict[str, Tensor]:
-    """params - lr * grad(loss(params, batch)), built with ``create_graph`` so it stays differentiable.
+    """Params - lr * grad(loss(params, batch)), built with ``create_graph`` so it stays differentiable.
 
     Gradients flow from anything computed from the returned parameters back to ``params`` and to
     the batch (e.g. soft labels of synthetic users with ``requires_grad``). Use dense embedding
