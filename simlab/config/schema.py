@@ -18,6 +18,7 @@ COMPONENTS: dict[str, registry.Registry[Any]] = {
     "behavior": registry.BEHAVIORS,
     "dynamics": registry.DYNAMICS,
     "recommender": registry.RECOMMENDERS,
+    "people": registry.PEOPLE,
 }
 DEFAULT_TYPES = {
     "population": "uniform",
@@ -27,6 +28,7 @@ DEFAULT_TYPES = {
     "dynamics": "assimilation",
     "recommender": "popularity",
     "policy": "top_k",
+    "people": "none",
 }
 
 
@@ -186,6 +188,10 @@ class Scenario(_Strict):
     )
     # written in the YAML's recommender block (see LoopSettings); not a YAML key of its own
     loop: LoopSettings = pydantic.Field(default_factory=LoopSettings, exclude=True)
+    people: Component = pydantic.Field(
+        default_factory=lambda: default_component("people"),
+        description="{type: name, ...}: a `people` type (link recommender) and the users' rewiring settings",
+    )
     interventions: list[Component] = pydantic.Field(
         [], description="`intervention` blocks; the first wraps the policy feed, the next wraps that"
     )
@@ -228,6 +234,7 @@ class Scenario(_Strict):
             "behavior": self.behavior,
             "dynamics": self.dynamics,
             "recommender": self.recommender,
+            "people": self.people,
         }
 
     def config_hash(self) -> str:

@@ -46,6 +46,7 @@ class StepContext:
     shown_scores: Tensor | None = None
     candidates: Tensor | None = None
     true_probability: Callable[[Tensor, Tensor], Tensor] | None = None  # (B,), (B,) -> true p at the top position
+    rewired_edges: int = 0  # links the people block added or removed so far
     cache: dict[str, Tensor] = field(default_factory=dict)
 
     def cached(self, key: str, compute: Any) -> Any:
@@ -55,8 +56,10 @@ class StepContext:
         return self.cache[key]
 
 
-def metric(name: str, settings: type[pydantic.BaseModel] = EmptySettings):
+def metric(name: str, settings: type[pydantic.BaseModel] = EmptySettings, opt_in: bool = False):
     """Register a stateless function ``f(ctx, settings) -> Tensor`` as metric ``name``.
+
+    An ``opt_in`` metric is recorded only when a scenario names it in ``metrics.include``.
 
     Metrics that keep state across steps (a probe set, step-0 values) are classes with
     ``setup(ctx)``, ``compute(ctx)``, ``state_dict()`` and ``load_state_dict()`` registered
@@ -72,6 +75,7 @@ def metric(name: str, settings: type[pydantic.BaseModel] = EmptySettings):
                 "__init__": lambda self, s: setattr(self, "settings", s),
                 "compute": lambda self, ctx: fn(ctx, self.settings),
                 "__doc__": fn.__doc__,
+                "opt_in": opt_in,
             },
         )
         METRICS.register(name)(cls)
@@ -89,7 +93,12 @@ class Recorder:
 
     @classmethod
     def from_settings(cls, settings: Any) -> Recorder:
-        names = METRICS.names() if settings.include == "all" else list(settings.include)
+        # "all" leaves out the opt-in columns (a class with ``opt_in = True``), so that adding one
+        # does not change the metrics.csv of scenarios that record "all"
+        if settings.include == "all":
+            names = [n for n in METRICS.names() if not getattr(METRICS.get(n), "opt_in", False)]
+        else:
+            names = list(settings.include)
         names = [n for n in names if n not in set(settings.exclude)]
         return cls(names, settings.params)
 
