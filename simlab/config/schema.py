@@ -219,6 +219,10 @@ class Scenario(_Strict):
         recommender = doc["recommender"]
         loop = self.loop.model_dump(mode="json")
         doc["recommender"] = {"type": recommender["type"], **loop, **recommender}
+        # a default people block (a fixed graph) is left out, so that the document and its hash
+        # stay those of the scenarios written before the block existed (their runs still resume)
+        if doc.get("people") == default_component("people").to_dict():
+            del doc["people"]
         return doc
 
     def to_dict(self) -> dict[str, Any]:
