@@ -22,6 +22,7 @@ from simlab.core.view import N_DENSE, PlatformView
 from simlab.interventions.base import InterventionContext, Truth
 from simlab.metrics.recorder import Recorder, StepContext
 from simlab.platform import candidates as candidate_generation
+from simlab.platform.people import PeopleSettings
 from simlab.platform.slates import PolicyFeed, columns_to_items
 from simlab.registry import (
     BEHAVIORS,
@@ -67,6 +68,10 @@ class Simulation:
         self.interventions: list[Intervention] = [INTERVENTIONS.build(spec) for spec in scenario.interventions]
         self.recorder = Recorder.from_settings(scenario.metrics)
         self.people = PEOPLE.build(scenario.people)
+        people_settings = scenario.people.settings
+        if not isinstance(people_settings, PeopleSettings):  # the users' side reads these
+            raise TypeError(f"people type {scenario.people.type!r}: its Settings must subclass PeopleSettings")
+        self.people_settings = people_settings
         self.rewired_edges = 0  # links added plus removed so far (the rewired_edges column)
 
         g = self.streams.torch
@@ -199,7 +204,7 @@ class Simulation:
         self._remember(*self._linked(engaged_user, engaged_item))
         # 5b. the graph rewires: the platform suggests links, users follow and unfollow (skipped,
         # drawing nothing, when the people block cannot change the graph: the default)
-        people = self.scenario.people.settings
+        people = self.people_settings
         if rewires(self.people, people) and (t + 1) % people.every == 0:
             self.rewired_edges += rewire_step(
                 self.graph, users, self.view, self.people, people, g("people"), g("people.users")
@@ -337,7 +342,7 @@ class Simulation:
             # a rewired graph is state too (absent when the graph cannot change)
             **(
                 {"graph": {"src": self.graph.src, "dst": self.graph.dst, "weight": self.graph.weight}}
-                if rewires(self.people, self.scenario.people.settings)
+                if rewires(self.people, self.people_settings)
                 else {}
             ),
             "rewired_edges": self.rewired_edges,
