@@ -219,10 +219,6 @@ class Scenario(_Strict):
         recommender = doc["recommender"]
         loop = self.loop.model_dump(mode="json")
         doc["recommender"] = {"type": recommender["type"], **loop, **recommender}
-        # a default people block (a fixed graph) is left out, so that the document and its hash
-        # stay those of the scenarios written before the block existed (their runs still resume)
-        if doc.get("people") == default_component("people").to_dict():
-            del doc["people"]
         return doc
 
     def to_dict(self) -> dict[str, Any]:
@@ -241,8 +237,19 @@ class Scenario(_Strict):
             "people": self.people,
         }
 
+    def hash_document(self) -> dict[str, Any]:
+        """The document the run hashes (:meth:`config_hash`, each task's hash): :meth:`to_dict`
+        without a default ``people`` block (a fixed graph), so that the hashes stay those of
+        scenarios written before the block existed and their runs still resume.
+        """
+        doc = self.to_dict()
+        if doc.get("people") == default_component("people").to_dict():
+            del doc["people"]
+        return doc
+
     def config_hash(self) -> str:
-        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+        """A short hash of :meth:`hash_document` (what ``--resume`` compares)."""
+        return hashlib.sha256(json.dumps(self.hash_document(), sort_keys=True).encode()).hexdigest()[:16]
 
     @property
     def source(self) -> str | None:
