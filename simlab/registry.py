@@ -1,7 +1,8 @@
 """Registries map the ``type:`` names used in scenario YAML to component classes.
 
 One registry per pluggable kind: population, network, catalog, behavior, dynamics, recommender,
-policy (inside the ``recommender`` block), intervention and metric. Registration is declared,
+policy (inside the ``recommender`` block), intervention, people (the link recommender) and
+metric. Registration is declared,
 as Gymnasium's ``register(id, entry_point="module:Class")``: each built-in type maps to a
 ``"module:Class"`` string below, and its module is imported only when the type is first used.
 More types come from
@@ -39,6 +40,7 @@ if TYPE_CHECKING:  # the kinds are typed by their Protocols
         Intervention,
         Metric,
         Network,
+        PeopleRecommender,
         Policy,
         Population,
         Recommender,
@@ -238,8 +240,20 @@ INTERVENTIONS: Registry[Intervention] = Registry(
         "random_injection": "simlab.interventions.injection:RandomInjection",
     },
 )
+PEOPLE: Registry[PeopleRecommender] = Registry(
+    "people",
+    {
+        "adamic_adar": "simlab.platform.people:AdamicAdar",
+        "common_neighbours": "simlab.platform.people:CommonNeighbours",
+        "engagement_similarity": "simlab.platform.people:EngagementSimilarity",
+        "none": "simlab.platform.people:NoPeopleRecommender",
+        "random": "simlab.platform.people:RandomPeople",
+    },
+)
 # metric columns are many small functions: their modules register them where they are defined
-METRICS: Registry[Metric] = Registry("metric", modules=("simlab.metrics.columns", "simlab.metrics.experiments"))
+METRICS: Registry[Metric] = Registry(
+    "metric", modules=("simlab.metrics.columns", "simlab.metrics.experiments", "simlab.metrics.opinion_formation")
+)
 
 ALL: dict[str, Registry[Any]] = {
     r.kind: r
@@ -252,6 +266,7 @@ ALL: dict[str, Registry[Any]] = {
         RECOMMENDERS,
         POLICIES,
         INTERVENTIONS,
+        PEOPLE,
         METRICS,
     )
 }

@@ -18,6 +18,7 @@ COMPONENTS: dict[str, registry.Registry[Any]] = {
     "behavior": registry.BEHAVIORS,
     "dynamics": registry.DYNAMICS,
     "recommender": registry.RECOMMENDERS,
+    "people": registry.PEOPLE,
 }
 DEFAULT_TYPES = {
     "population": "uniform",
@@ -27,6 +28,7 @@ DEFAULT_TYPES = {
     "dynamics": "assimilation",
     "recommender": "popularity",
     "policy": "top_k",
+    "people": "none",
 }
 
 
@@ -186,6 +188,10 @@ class Scenario(_Strict):
     )
     # written in the YAML's recommender block (see LoopSettings); not a YAML key of its own
     loop: LoopSettings = pydantic.Field(default_factory=LoopSettings, exclude=True)
+    people: Component = pydantic.Field(
+        default_factory=lambda: default_component("people"),
+        description="{type: name, ...}: a `people` type (link recommender) and the users' rewiring settings",
+    )
     interventions: list[Component] = pydantic.Field(
         [], description="`intervention` blocks; the first wraps the policy feed, the next wraps that"
     )
@@ -228,10 +234,22 @@ class Scenario(_Strict):
             "behavior": self.behavior,
             "dynamics": self.dynamics,
             "recommender": self.recommender,
+            "people": self.people,
         }
 
+    def hash_document(self) -> dict[str, Any]:
+        """The document the run hashes (:meth:`config_hash`, each task's hash): :meth:`to_dict`
+        without a default ``people`` block (a fixed graph), so that the hashes stay those of
+        scenarios written before the block existed and their runs still resume.
+        """
+        doc = self.to_dict()
+        if doc.get("people") == default_component("people").to_dict():
+            del doc["people"]
+        return doc
+
     def config_hash(self) -> str:
-        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+        """A short hash of :meth:`hash_document` (what ``--resume`` compares)."""
+        return hashlib.sha256(json.dumps(self.hash_document(), sort_keys=True).encode()).hexdigest()[:16]
 
     @property
     def source(self) -> str | None:

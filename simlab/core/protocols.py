@@ -241,6 +241,16 @@ class Intervention(Feed, Protocol):
     def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
 
+class PeopleRecommender(Protocol):
+    """The platform's link ("who to follow") recommender: it sees the graph, the platform's
+    records and ids, never opinions. The users' answer (accepting, unfollowing) is not its part.
+    """
+
+    def recommend(self, users: Tensor, graph: Graph, view: PlatformView, generator: torch.Generator) -> Tensor:
+        """(S,) user ids -> (S,) the user id recommended to each to follow, -1 where none."""
+        ...
+
+
 class Metric(Protocol):
     """A metric column computed from a step's context (the ``metric`` kind)."""
 
@@ -266,6 +276,7 @@ __all__ = [
     "Intervention",
     "Metric",
     "Network",
+    "PeopleRecommender",
     "PlatformView",
     "Policy",
     "Population",

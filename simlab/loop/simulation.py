@@ -23,6 +23,7 @@ from simlab.interventions.base import InterventionContext, Truth
 from simlab.metrics.columns import Probe, probe_set
 from simlab.metrics.recorder import Recorder, StepContext
 from simlab.platform import candidates as candidate_generation
+from simlab.platform.people import PeopleSettings
 from simlab.platform.slates import PolicyFeed, columns_to_items
 from simlab.registry import (
     BEHAVIORS,
@@ -30,11 +31,13 @@ from simlab.registry import (
     DYNAMICS,
     INTERVENTIONS,
     NETWORKS,
+    PEOPLE,
     POLICIES,
     POPULATIONS,
     RECOMMENDERS,
 )
 from simlab.society.network import build_graph
+from simlab.society.rewiring import replace_edges, rewire_step, rewires
 
 
 class Simulation:
@@ -65,6 +68,12 @@ class Simulation:
         self.recommender = RECOMMENDERS.build(scenario.recommender)
         self.interventions: list[Intervention] = [INTERVENTIONS.build(spec) for spec in scenario.interventions]
         self.recorder = Recorder.from_settings(scenario.metrics)
+        self.people = PEOPLE.build(scenario.people)
+        people_settings = scenario.people.settings
+        if not isinstance(people_settings, PeopleSettings):  # the users' side reads these
+            raise TypeError(f"people type {scenario.people.type!r}: its Settings must subclass PeopleSettings")
+        self.people_settings = people_settings
+        self.rewired_edges = 0  # links added plus removed so far (the rewired_edges column)
 
         g = self.streams.torch
         self.users = self.population.sample(
@@ -202,6 +211,13 @@ class Simulation:
         users.opinion = opinion
         self.behavior.drift_interests(users, engaged_user, engaged_item, catalog)
         self._remember(*self._linked(engaged_user, engaged_item))
+        # 5b. the graph rewires: the platform suggests links, users follow and unfollow (skipped,
+        # drawing nothing, when the people block cannot change the graph: the default)
+        people = self.people_settings
+        if rewires(self.people, people) and (t + 1) % people.every == 0:
+            self.rewired_edges += rewire_step(
+                self.graph, users, self.view, self.people, people, g("people"), g("people.users")
+            )
 
         # 6-7. log (what the platform saw), let interventions observe, retrain (with any
         # intervention rows)
@@ -244,6 +260,7 @@ class Simulation:
                 candidates=candidates,
                 true_probability=self.true_probability,
                 interventions=tuple(self.interventions),
+                rewired_edges=self.rewired_edges,
             )
             if t == 0:
                 self.recorder.setup(ctx)
@@ -333,6 +350,13 @@ class Simulation:
             "recorder": self.recorder.state_dict(),
             "streams": self.streams.state_dict(),
             "interventions": [i.state_dict() for i in self.interventions],
+            # a rewired graph is state too (absent when the graph cannot change)
+            **(
+                {"graph": {"src": self.graph.src, "dst": self.graph.dst, "weight": self.graph.weight}}
+                if rewires(self.people, self.people_settings)
+                else {}
+            ),
+            "rewired_edges": self.rewired_edges,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -354,6 +378,10 @@ class Simulation:
         self.streams.load_state_dict(state["streams"])  # generator states stay CPU byte tensors
         for intervention, saved in zip(self.interventions, state["interventions"]):
             intervention.load_state_dict(_to_device(saved, self.device))
+        if "graph" in state:
+            edges = _to_device(state["graph"], self.device)
+            replace_edges(self.graph, edges["src"], edges["dst"], edges["weight"])
+        self.rewired_edges = int(state.get("rewired_edges", 0))
 
 
 def _to_device(value: Any, device: torch.device) -> Any:

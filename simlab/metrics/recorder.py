@@ -47,6 +47,7 @@ class StepContext:
     candidates: Tensor | None = None
     true_probability: Callable[[Tensor, Tensor], Tensor] | None = None  # (B,), (B,) -> true p at the top position
     interventions: tuple[Any, ...] = ()  # the run's interventions (a metric of one reads what it reports)
+    rewired_edges: int = 0  # links the people block added or removed so far
     cache: dict[str, Tensor] = field(default_factory=dict)
 
     def cached(self, key: str, compute: Any) -> Any:
@@ -56,8 +57,10 @@ class StepContext:
         return self.cache[key]
 
 
-def metric(name: str, settings: type[pydantic.BaseModel] = EmptySettings):
+def metric(name: str, settings: type[pydantic.BaseModel] = EmptySettings, opt_in: bool = False):
     """Register a stateless function ``f(ctx, settings) -> Tensor`` as metric ``name``.
+
+    An ``opt_in`` metric is recorded only when a scenario names it in ``metrics.include``.
 
     Metrics that keep state across steps (a probe set, step-0 values) are classes with
     ``setup(ctx)``, ``compute(ctx)``, ``state_dict()`` and ``load_state_dict()`` registered
@@ -73,6 +76,7 @@ def metric(name: str, settings: type[pydantic.BaseModel] = EmptySettings):
                 "__init__": lambda self, s: setattr(self, "settings", s),
                 "compute": lambda self, ctx: fn(ctx, self.settings),
                 "__doc__": fn.__doc__,
+                "opt_in": opt_in,
             },
         )
         METRICS.register(name)(cls)

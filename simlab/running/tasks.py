@@ -62,7 +62,7 @@ class Task:
         """The hash of the task's scenario document, which a checkpoint and a finished task's
         status.json record (``--resume`` compares them).
         """
-        return checkpoints.task_hash(self.scenario.to_dict())
+        return checkpoints.task_hash(self.scenario.hash_document())
 
     def __reduce__(self) -> tuple[Callable[..., Task], tuple[dict[str, Any], bytes]]:
         """Pickled for a worker process as the other fields and the scenario's own pickle, which
