@@ -508,6 +508,14 @@ _SHARE, _NONNEGATIVE = (0.0, 1.0), (0.0, float("inf"))
 # the step's few impressions, so it is left unbounded.
 BOUNDS: dict[str, tuple[float, float]] = {
     "opinion_mean": (-1.0, 1.0),
+    "echo_chamber": (-1.0, 1.0),
+    "assortativity": (-1.0, 1.0),
+    "intensity": _SHARE,
+    "rewired_edges": _NONNEGATIVE,
+    # 1 - (a ratio of entropies or participation ratios): at most 1, below 0 when diversity grows
+    "simplification": (-float("inf"), 1.0),
+    "axis_simplification": (-float("inf"), 1.0),
+    "antidote_effect": (-1.0, float("inf")),  # a ratio of two variances, minus 1
     "extremity": _SHARE,
     "exposure_distance_kept": (0.0, 2.0),
     "exposure_distance_reset": (0.0, 2.0),

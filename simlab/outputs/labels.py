@@ -38,7 +38,7 @@ FAMILIES: dict[str, list[str]] = {
         "homogenization_cumulative",
         "homogenization_chaney",
     ],
-    "engagement and model quality": ["ctr", "engagement", "ndcg", "auc_pooled", "logloss", "rpol"],
+    "engagement and model quality": ["ctr", "engagement", "ndcg", "auc_pooled", "logloss", "rpol", "antidote_effect"],
     "learning": ["auc_within_position", "auc_ceiling", "learned_share", "personalisation", "personalisation_ceiling"],
     "fairness": [
         "unfairness_individual",
@@ -49,6 +49,14 @@ FAMILIES: dict[str, list[str]] = {
         "coverage_group1",
         "miscalibration_group0",
         "miscalibration_group1",
+    ],
+    "opinion formation": [
+        "intensity",
+        "simplification",
+        "axis_simplification",
+        "echo_chamber",
+        "assortativity",
+        "rewired_edges",
     ],
     "cohorts": [
         *(
@@ -68,6 +76,13 @@ OTHER = "other"
 # metric -> (title, axis label with unit); opinions live in [-1, 1], item extremeness e_j and
 # quality q_j in [0, 1]
 LABELS: dict[str, tuple[str, str]] = {
+    "antidote_effect": ("Antidote's effect on R_pol at the retrain", "R_pol with / without antidote - 1"),
+    "intensity": ("Opinion intensity", "mean |x| (0 to 1)"),
+    "simplification": ("Simplification (entropy lost)", "1 - H_t / H_0"),
+    "axis_simplification": ("Axis simplification", "1 - PR_t / PR_0 (participation ratio)"),
+    "echo_chamber": ("Echo chamber (neighbourhood correlation)", "Pearson r (-1 to 1)"),
+    "assortativity": ("Opinion assortativity of the graph", "Pearson r over edges (-1 to 1)"),
+    "rewired_edges": ("Rewired links (cumulative)", "links added + removed"),
     "opinion_mean": ("Mean opinion", "opinion (-1 to 1)"),
     "opinion_variance": ("Opinion variance", "variance (opinion units²)"),
     "polarization_er": ("Esteban-Ray polarization", "ER index (≥ 0)"),
