@@ -261,14 +261,19 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _checked_run_options(args: argparse.Namespace) -> list[str] | None:
+    """Check ``--workers`` and ``--replicates`` (exit 2 on a bad value); the ``--metrics`` names, or None."""
+    _check_workers(args.workers)
+    if args.replicates is not None and args.replicates < 1:
+        raise ScenarioError(f"expected --replicates >= 1, found {args.replicates}", file="--replicates")
+    return [n.strip() for n in args.metrics.split(",") if n.strip()] if args.metrics else None
+
+
 def _cmd_compare(args: argparse.Namespace) -> int:
     from simlab.config import parse_set
     from simlab.outputs import compare
 
-    _check_workers(args.workers)
-    if args.replicates is not None and args.replicates < 1:
-        raise ScenarioError(f"expected --replicates >= 1, found {args.replicates}", file="--replicates")
-    names = [n.strip() for n in args.metrics.split(",") if n.strip()] if args.metrics else None
+    names = _checked_run_options(args)
     metrics, folders = compare.load_targets(
         args.targets,
         out=args.out,
@@ -474,10 +479,7 @@ def _cmd_sensitivity(args: argparse.Namespace) -> int:
     from simlab import sensitivity
     from simlab.config import parse_set
 
-    _check_workers(args.workers)
-    if args.replicates is not None and args.replicates < 1:
-        raise ScenarioError(f"expected --replicates >= 1, found {args.replicates}", file="--replicates")
-    names = [n.strip() for n in args.metrics.split(",") if n.strip()] if args.metrics else None
+    names = _checked_run_options(args)
     table, folder = sensitivity.run_sensitivity(
         args.scenario,
         sensitivity.parse_grid(args.grid),
