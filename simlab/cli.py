@@ -78,7 +78,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Runs VARIANT and BASELINE of the scenario in every cell of the grid (the grid becomes the "
         "scenario's sweep; the other variants are dropped; paired seeds throughout) and writes sensitivity.csv, "
         "sensitivity.md and figures/sensitivity.png into the run folder: in each cell, the paired difference "
-        "VARIANT - BASELINE at the final step with its 95%% t-interval, marked holds (interval above 0), "
+        "VARIANT - BASELINE at the final step with its 95% t-interval, marked holds (interval above 0), "
         "vanishes (contains 0) or reverses (below 0). Assumption keys: docs/assumptions.md. Example: "
         "simlab sensitivity scenarios/dlrm_engagement.yaml --grid behavior.appetite_shape=linear,constant "
         "--grid behavior.b_ext=0,1,2.5 --grid behavior.b_align=1,2.5 --contrast dlrm-random",

@@ -6,6 +6,7 @@ interval is above 0; reverses: below 0; vanishes: it contains 0). Reads the tabl
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import matplotlib
@@ -16,6 +17,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.ticker import MaxNLocator
 
 from simlab.outputs.labels import title_of
 from simlab.outputs.plotting import FONT, PAGE_WIDTH, save
@@ -59,8 +61,9 @@ def draw_sensitivity(table: pd.DataFrame, title: str | None = None) -> Figure:
                 ax.plot([row["ci_low"], row["ci_high"]], [yi, yi], color=colour, lw=1.4, solid_capstyle="butt")
             ax.plot([row["diff"]], [yi], "o", color=colour, ms=3.5)
         ax.axvline(0.0, color="black", lw=0.7)
-        ax.set_title(title_of(metric), fontsize=FONT["title"], pad=3)
-        ax.set_xlabel("paired difference (95% CI)", fontsize=FONT["label"])
+        # wrapped, so that long metric names do not run into the next panel's title
+        ax.set_title(textwrap.fill(title_of(metric), 18), fontsize=FONT["title"], pad=3)
+        ax.xaxis.set_major_locator(MaxNLocator(2))
         ax.tick_params(labelsize=FONT["tick"], length=2.5, pad=1.5)
         ax.grid(axis="x", alpha=0.25, lw=0.5)
         ax.set_ylim(-0.6, n - 0.4)
@@ -69,9 +72,10 @@ def draw_sensitivity(table: pd.DataFrame, title: str | None = None) -> Figure:
     pairs = int(table["pairs"].max())
     heading = title or f"{first['variant']} minus {first['baseline']} ({pairs} paired replicates per cell)"
     handles = [Line2D([], [], color=c, marker="o", ms=3.5, lw=1.4, label=v) for v, c in VERDICT_COLOURS.items()]
+    figure.supxlabel("paired difference, mean and 95% t-interval", fontsize=FONT["label"], y=0.35 / height)
     figure.legend(handles=handles, loc="lower center", ncol=3, fontsize=FONT["legend"], frameon=False)
     figure.suptitle(heading, x=0.01, ha="left", fontsize=FONT["heading"])
-    figure.tight_layout(rect=(0, 0.25 / height, 1, 1 - 0.3 / height))
+    figure.tight_layout(rect=(0, 0.45 / height, 1, 1 - 0.3 / height))
     return figure
 
 

@@ -1,0 +1,76 @@
+"""Closed-loop opinion formation with people and item recommenders (Spinelli & Crovella, WebSci
+2017; issue 26): figure and table.
+
+    python analysis/people_recommender.py RUN_DIR --out DIR
+
+The run is ``scenarios/people_recommender.yaml``: one society, four variants (``neither``,
+``link_based``, ``ratings_based``, ``both``), paired seeds. Draws the opinion-formation metrics
+over time (intensity, simplification, echo chamber, assortativity, rewired edges, mean and 95%
+t-interval over replicates) and, from the snapshots, divergence (the 1-Wasserstein distance
+between each variant's final opinions and those of ``neither`` in the same replicate;
+:func:`simlab.metrics.opinion_formation.divergence_from_snapshots`). The table has each metric at
+the final step per variant and the paired difference to ``neither``. Writes
+DIR/people_recommender.png and DIR/people_recommender.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+from _phenomena import fmt, read, with_note
+
+from simlab.metrics.opinion_formation import divergence_from_snapshots
+from simlab.outputs.metric_figures import plot_metric_curves
+
+SCENARIO = "scenarios/people_recommender.yaml"
+BASELINE = "neither"
+NAMES = ["intensity", "simplification", "echo_chamber", "assortativity", "rewired_edges", "opinion_variance"]
+
+
+def divergence_table(run_dir: Path) -> pd.DataFrame:
+    """Final-step divergence from ``neither`` per variant and replicate (empty without snapshots)."""
+    rows = pd.DataFrame(divergence_from_snapshots(run_dir, BASELINE))
+    if rows.empty:
+        return rows
+    return rows[rows["step"] == rows["step"].max()].set_index(["variant", "replicate"])["divergence"]
+
+
+def table(metrics: pd.DataFrame, divergence: pd.Series | pd.DataFrame) -> str:
+    final = metrics[metrics["step"] == metrics["step"].max()].set_index(["variant", "replicate"])
+    variants = [v for v in final.index.get_level_values("variant").unique() if v != BASELINE]
+    lines = [
+        "| metric | " + BASELINE + " | " + " | ".join(f"{v} - {BASELINE} (paired)" for v in variants) + " |",
+        "| --- " * (2 + len(variants)) + "|",
+    ]
+    base = final.loc[BASELINE]
+    for name in NAMES:
+        cells = [fmt(base[name], metric=name)]
+        for variant in variants:
+            cells.append(fmt(final.loc[variant, name] - base[name], signed=True, metric=name))
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    if len(divergence):
+        cells = ["0 (itself)"] + [fmt(divergence.loc[v], bounds=(0.0, 2.0)) for v in variants]
+        lines.append("| divergence from neither | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("--out", type=Path, default=None, help="where the figure and table go (default RUN_DIR)")
+    args = parser.parse_args()
+    out = args.out or args.run_dir
+    out.mkdir(parents=True, exist_ok=True)
+    metrics = read(args.run_dir)
+    plot_metric_curves(
+        metrics, out, names=NAMES, filename="people_recommender.png", title="People and item recommenders"
+    )
+    text = with_note(table(metrics, divergence_table(args.run_dir)), args.run_dir)
+    (out / "people_recommender.md").write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
