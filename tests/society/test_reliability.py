@@ -133,7 +133,7 @@ def _scenario(**overrides):
 
 
 def test_b_rel_without_catalog_reliability_is_refused():
-    with pytest.raises(ScenarioError, match="expected catalog.reliability: true with b_rel != 0"):
+    with pytest.raises(ScenarioError, match=r"expected catalog\.reliability: true with b_rel != 0"):
         simlab.load_scenario(_scenario(**{"behavior.type": "default", "behavior.b_rel": 1.0}))
     simlab.load_scenario(_scenario(**{"behavior.type": "default", "behavior.b_rel": 1.0, "catalog.reliability": True}))
 
