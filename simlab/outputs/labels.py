@@ -28,8 +28,6 @@ FAMILIES: dict[str, list[str]] = {
         "exposure_drift_share",
         "extreme_reach",
         "supply_extremeness",
-        "exposure_unreliable",
-        "consumption_unreliable",
     ],
     "diversity": [
         "slate_diversity",
@@ -67,15 +65,15 @@ FAMILIES: dict[str, list[str]] = {
             for what in ("exposure", "consumption")
             for feature in ("extremeness", "quality")
         ),
-        *(
-            f"{what}_unreliable_{cohort}"
-            for cohort in ("logged_out", "logged_in")
-            for what in ("exposure", "consumption")
-        ),
         "exposure_extremeness_reset",
         "exposure_extremeness_kept",
         "exposure_distance_reset",
         "exposure_distance_kept",
+    ],
+    "reliability": [
+        f"{what}_unreliable{cohort}"
+        for cohort in ("", "_logged_out", "_logged_in")
+        for what in ("exposure", "consumption")
     ],
 }
 OTHER = "other"

@@ -152,8 +152,8 @@ class PopulationBase(abc.ABC):
         taste = _normal((n, taste_dims), generator, device) if taste_dims > 0 else None
         reliability_value = None
         if s.reliability_value_spread > 0:  # drawn last, and only when asked
-            spread = s.reliability_value_spread
-            reliability_value = (1 + spread * _normal((n,), generator, device)).clamp_(min=0.0)
+            value_spread = s.reliability_value_spread
+            reliability_value = (1 + value_spread * _normal((n,), generator, device)).clamp_(min=0.0)
         return Users(
             opinion=opinion,
             innate=opinion.clone(),
