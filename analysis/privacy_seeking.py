@@ -1,13 +1,15 @@
-"""Phenomenon 9, privacy-seeking users and reliable content (Spinelli & Crovella, UMAP 2020
-adjunct): figure and table.
+"""Phenomenon 9, privacy-seeking users led away from reliable information (Spinelli & Crovella,
+UMAP 2020 adjunct): figure and table.
 
     python analysis/privacy_seeking.py RUN_DIR --out DIR
 
-For each feed: the quality q_j (standing for a source's reliability) and extremeness e_j of what
-the logged-out and the logged-in users are shown and engage with, averaged over the last 10
-steps, and the paired gap logged-out - logged-in (both cohorts live in the same replicate).
-Writes DIR/privacy_seeking.png (the four exposure/consumption curves per cohort) and
-DIR/privacy_seeking.md.
+Items have a reliability r_j (catalog ``reliability``), users value it unequally, and 30% of the
+users are logged out (one anonymous id, no history). For each variant: the reliability gap, the
+share of unreliable items (r_j below the metric's threshold) shown to (and engaged with by) the
+logged-out users minus that of the logged-in users of the same replicate, over time (mean and
+95% t-interval over the paired replicates) and at the final step. Writes DIR/privacy_seeking.png
+(the exposure gap over time, one line per variant with its band) and DIR/privacy_seeking.md
+(the table at the final step).
 """
 
 from __future__ import annotations
@@ -15,26 +17,36 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import pandas as pd
-from _phenomena import fmt, read, tail_mean, with_note
+import matplotlib
 
-from simlab.outputs.metric_figures import plot_metric_curves
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import pandas as pd
+from _phenomena import ci, fmt, read, with_note
 
 SCENARIO = "scenarios/privacy_seeking.yaml"
-WINDOW = 10
-MEASURES = ["exposure_quality", "consumption_quality", "exposure_extremeness", "consumption_extremeness"]
+MEASURES = {"exposure_unreliable": "unreliable share shown", "consumption_unreliable": "unreliable share engaged"}
+
+
+def gaps(metrics: pd.DataFrame, measure: str) -> pd.DataFrame:
+    """Per variant, replicate and step: the ``measure`` of the logged-out cohort minus that of
+    the logged-in cohort (columns variant, replicate, step, gap)."""
+    out = metrics[["variant", "replicate", "step"]].copy()
+    out["gap"] = metrics[f"{measure}_logged_out"] - metrics[f"{measure}_logged_in"]
+    return out
 
 
 def table(metrics: pd.DataFrame) -> str:
+    """Markdown table at the final step: each cohort's share and the paired gap, per variant."""
+    final = metrics[metrics["step"] == metrics["step"].max()]
     lines = [
-        "| feed | measure | logged out | logged in | logged out - logged in (paired) |",
+        "| variant | measure | logged out | logged in | logged out - logged in (paired) |",
         "| --- | --- | --- | --- | --- |",
     ]
-    for variant in metrics["variant"].unique():
-        v = metrics[metrics["variant"] == variant]
+    for variant in final["variant"].unique():
+        v = final[final["variant"] == variant].set_index("replicate")
         for measure in MEASURES:
-            out = tail_mean(v, f"{measure}_logged_out", WINDOW, []).set_index("replicate").iloc[:, 0]
-            inn = tail_mean(v, f"{measure}_logged_in", WINDOW, []).set_index("replicate").iloc[:, 0]
+            out, inn = v[f"{measure}_logged_out"], v[f"{measure}_logged_in"]
             cells = [
                 fmt(out, metric=f"{measure}_logged_out"),
                 fmt(inn, metric=f"{measure}_logged_in"),
@@ -44,6 +56,28 @@ def table(metrics: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def figure(metrics: pd.DataFrame, path: Path) -> None:
+    """The gap over time per variant (mean over replicates, 95% t-band), one panel per measure."""
+    fig, axes = plt.subplots(1, len(MEASURES), figsize=(6 * len(MEASURES), 4), sharey=True)
+    for ax, (measure, words) in zip(axes, MEASURES.items()):
+        data = gaps(metrics, measure)
+        for variant, v in data.groupby("variant", sort=False):
+            rows = [(step, *ci(s["gap"].dropna())) for step, s in v.groupby("step") if s["gap"].notna().any()]
+            if not rows:
+                continue
+            steps, mean, low, high = zip(*rows)
+            ax.plot(steps, mean, label=str(variant))
+            ax.fill_between(steps, low, high, alpha=0.2)
+        ax.axhline(0, color="grey", linewidth=0.8)
+        ax.set_title(f"Logged-out minus logged-in: {words}")
+        ax.set_xlabel("step")
+        ax.set_ylabel("difference of shares")
+    axes[0].legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", type=Path)
@@ -51,10 +85,7 @@ def main() -> None:
     args = parser.parse_args()
     out = args.out or args.run_dir
     metrics = read(args.run_dir)
-    names = [f"{m}_{c}" for m in MEASURES for c in ("logged_out", "logged_in")]
-    plot_metric_curves(
-        metrics, out, columns=2, names=names, filename="privacy_seeking.png", title="Logged-out vs logged-in users"
-    )
+    figure(metrics, out / "privacy_seeking.png")
     text = with_note(table(metrics), args.run_dir)
     (out / "privacy_seeking.md").write_text(text + "\n")
     print(text)

@@ -37,7 +37,8 @@ class Users:
     interests (N, T) rows on the simplex; activity (N,) p_i; group (N,) long;
     logged_out (N,) bool, users the platform cannot identify (None: everybody is logged in);
     taste (N, D) latent taste vectors u_i, matched against the items' attributes (None: the world
-    has no latent tastes, D = 0).
+    has no latent tastes, D = 0); reliability_value (N,) w_i >= 0, how much the user values an
+    item's reliability (None: every user values it alike, w_i = 1).
     """
 
     opinion: Tensor
@@ -50,6 +51,7 @@ class Users:
     group: Tensor
     logged_out: Tensor | None = None
     taste: Tensor | None = None
+    reliability_value: Tensor | None = None
 
     @property
     def n(self) -> int:
@@ -80,7 +82,9 @@ class Catalog:
     stance (M, K) y_j; topic (M,) tau_j; creator (M,) c_j; quality (M,) q_j; created (M,) the
     step the item appeared; impressions and engagements (M,) counts observed by the platform;
     attributes (M, D) latent attribute vectors v_j matched against the users' tastes (None: the
-    world has no latent tastes). Use :meth:`live` for the live rows.
+    world has no latent tastes); reliability (M,) r_j in (0, 1), which users may value and the
+    platform does not observe (None: the world has no reliability). Use :meth:`live` for the
+    live rows.
     """
 
     stance: Tensor
@@ -92,6 +96,7 @@ class Catalog:
     engagements: Tensor
     size: int
     attributes: Tensor | None = None
+    reliability: Tensor | None = None
 
     @property
     def capacity(self) -> int:

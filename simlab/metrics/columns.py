@@ -528,6 +528,7 @@ BOUNDS: dict[str, tuple[float, float]] = {
             "exposure_extremeness_kept", "exposure_extremeness_reset",
             *(f"{w}_{f}_{c}" for w in ("exposure", "consumption") for f in ("quality", "extremeness")
               for c in ("logged_out", "logged_in")),
+            *(f"{w}_unreliable{c}" for w in ("exposure", "consumption") for c in ("", "_logged_out", "_logged_in")),
             *(f"{name}_group{g}" for name in ("exposure_gini", "coverage") for g in (0, 1)),
         ],
         _SHARE,

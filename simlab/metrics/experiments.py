@@ -87,6 +87,47 @@ for _what in ("exposure", "consumption"):
             _cohort_metric(_what, _feature, _cohort)
 
 
+class Unreliable(_Settings):
+    """Settings of the unreliable-share metrics."""
+
+    threshold: float = pydantic.Field(0.3, ge=0, le=1, description="an item is unreliable when r_j < this")
+
+
+def _unreliable_metric(what: str, cohort: str | None) -> None:
+    """Register ``{what}_unreliable[_{cohort}]``: the share of the impressions shown to
+    (``exposure``) or engaged with by (``consumption``) the logged-out or logged-in users (or
+    everybody, ``cohort`` None) whose item has reliability r_j below ``threshold`` (Spinelli &
+    Crovella, UMAP 2020 adjunct). NaN when the catalog has no reliability or the cohort saw
+    nothing. Opt-in: recorded only where a scenario names it, so that no other table changes.
+    """
+    engaged = what == "consumption"
+
+    def compute(ctx: StepContext, s: Unreliable) -> Tensor:
+        reliability = ctx.catalog.reliability
+        if reliability is None:
+            return torch.tensor(float("nan"), device=ctx.users.opinion.device)
+        i = ctx.impressions
+        unreliable = (reliability[i.item] < s.threshold).to(reliability.dtype)
+        if cohort is None:
+            everybody = torch.ones(ctx.users.n, dtype=torch.bool, device=unreliable.device)
+            return _cohort_mean(ctx, unreliable, everybody, engaged)
+        return _cohort_mean(ctx, unreliable, _logged_out(ctx, cohort == "logged_out"), engaged)
+
+    verb = "engaged with by" if engaged else "shown to"
+    who = "all" if cohort is None else cohort.replace("_", "-")
+    compute.__doc__ = (
+        f"Share of the impressions {verb} {who} users whose item's reliability r_j is below the threshold "
+        "(NaN without catalog reliability or when the cohort saw nothing)."
+    )
+    name = f"{what}_unreliable" + ("" if cohort is None else f"_{cohort}")
+    metric(name, Unreliable, opt_in=True)(compute)
+
+
+for _what in ("exposure", "consumption"):
+    for _unreliable_cohort in (None, "logged_out", "logged_in"):
+        _unreliable_metric(_what, _unreliable_cohort)
+
+
 def _reset(ctx: StepContext, wiped: bool) -> Tensor | None:
     """(N,) bool: users whose platform records were wiped (``PlatformView.forget``) or never
     wiped; None when that cohort is empty.

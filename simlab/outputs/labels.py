@@ -70,11 +70,16 @@ FAMILIES: dict[str, list[str]] = {
         "exposure_distance_reset",
         "exposure_distance_kept",
     ],
+    "reliability": [
+        f"{what}_unreliable{cohort}"
+        for cohort in ("", "_logged_out", "_logged_in")
+        for what in ("exposure", "consumption")
+    ],
 }
 OTHER = "other"
 
-# metric -> (title, axis label with unit); opinions live in [-1, 1], item extremeness e_j and
-# quality q_j in [0, 1]
+# metric -> (title, axis label with unit); opinions live in [-1, 1], item extremeness e_j,
+# quality q_j and reliability r_j in [0, 1]
 LABELS: dict[str, tuple[str, str]] = {
     "antidote_effect": ("Antidote's effect on R_pol at the retrain", "R_pol with / without antidote - 1"),
     "intensity": ("Opinion intensity", "mean |x| (0 to 1)"),
@@ -97,6 +102,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "exposure_drift_share": ("Exposure drift since step 0", "share of users (0 to 1)"),
     "extreme_reach": ("Reach of extreme items", "share of users reached (0 to 1)"),
     "supply_extremeness": ("Extremeness of new items", "mean e_j created (0 to 1)"),
+    "exposure_unreliable": ("Unreliable exposure", "share of impressions with r_j < threshold (0 to 1)"),
+    "consumption_unreliable": ("Unreliable consumption", "share of engagements with r_j < threshold (0 to 1)"),
     "slate_diversity": ("Slate diversity", "mean pairwise stance distance"),
     "topic_entropy": ("Topic entropy of consumption", "entropy (nats)"),
     "coverage": ("Catalog coverage", "share of items shown (0 to 1)"),
@@ -135,6 +142,12 @@ for _cohort, _who in _COHORTS.items():
             f"mean q_j {'shown' if _what == 'exposure' else 'engaged'} (0 to 1)",
         )
     LABELS[f"exposure_distance_{_cohort}"] = (f"Distance of items shown to {_who}", "mean |x_i - y_j| (0 to 2)")
+    if _cohort.startswith("logged"):
+        for _what, _verb in (("exposure", "shown to"), ("consumption", "engaged by")):
+            LABELS[f"{_what}_unreliable_{_cohort}"] = (
+                f"Unreliable items {_verb} {_who}",
+                f"share of {'impressions' if _what == 'exposure' else 'engagements'} with r_j < threshold (0 to 1)",
+            )
 for _g in (0, 1):
     LABELS[f"exposure_gini_group{_g}"] = (f"Exposure inequality, group {_g}", "Gini of impressions (0 to 1)")
     LABELS[f"coverage_group{_g}"] = (f"Catalog coverage, group {_g}", "share of items shown (0 to 1)")

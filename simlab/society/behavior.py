@@ -26,6 +26,13 @@ class EngagementModel:
     variance each, so the last term has standard deviation b_taste): the user-by-item preference
     of T-RECS, RecSim and Chaney et al. (RecSys 2018), absent when the catalog has D = 0.
 
+    Reliability (off by default, ``b_rel`` = 0): the term b_rel * w_i * (r_j - 1/2) is added,
+    r_j in (0, 1) the item's reliability (a catalog with ``reliability: true``) and w_i >= 0 how
+    much user i values it (population ``reliability_value_spread``; 1 for all without it), so
+    users who value reliability engage less with unreliable items and the others do not mind
+    (Spinelli & Crovella, UMAP 2020 adjunct: a personal history reveals the preference, an
+    anonymous one cannot).
+
     Switchable assumptions (docs/assumptions.md; the defaults are the model above):
 
     - ``appetite_side``: ``any`` (above); ``same_side``: the appetite term applies only to items
@@ -81,9 +88,44 @@ class EngagementModel:
         interest_drift: float = pydantic.Field(
             0.05, ge=0, le=1, description="g, rate at which interests move toward the step's consumed topics"
         )
+        b_rel: float = pydantic.Field(
+            0.0, description="weight of reliability, b_rel * w_i * (r_j - 1/2) (needs catalog reliability; 0 = off)"
+        )
 
     def __init__(self, settings: Settings):
         self.settings = settings
+
+    @staticmethod
+    def check_scenario(scenario: dict) -> tuple[str, str] | None:
+        """Load-time check: a reliability weight needs items that have a reliability.
+
+        Args:
+            scenario: the validated scenario document.
+
+        Returns:
+            None, or ("b_rel", message) when b_rel != 0 and the catalog draws no reliability.
+        """
+        if scenario["behavior"].get("b_rel", 0) and not scenario["catalog"].get("reliability", False):
+            return "b_rel", "expected catalog.reliability: true with b_rel != 0 (users value a reliability items lack)"
+        return None
+
+    def reliability_term(self, users: Users, user: Tensor, catalog: Catalog, item: Tensor) -> Tensor:
+        """b_rel * w_i * (r_j - 1/2) for (I,) user/item pairs (w_i = 1 without per-user values).
+
+        Args:
+            users: the users (``reliability_value`` (N,) w_i, or None).
+            user: (I,) user ids.
+            catalog: the catalog; its ``reliability`` (M,) r_j must exist.
+            item: (I,) item ids.
+
+        Returns:
+            (I,) the logit term.
+        """
+        assert catalog.reliability is not None, "b_rel != 0 needs a catalog with reliability"
+        term = self.settings.b_rel * (catalog.reliability[item] - 0.5)
+        if users.reliability_value is not None:
+            term = term * users.reliability_value[user]
+        return term
 
     def appetite(self, users: Users, user: Tensor) -> Tensor:
         """The extremity appetite a_i of (I,) users, in the form ``appetite_shape`` sets."""
@@ -129,6 +171,8 @@ class EngagementModel:
         if s.b_taste and users.taste is not None and catalog.attributes is not None and users.taste.shape[1]:
             match = (users.taste[user] * catalog.attributes[item]).sum(dim=1) / math.sqrt(users.taste.shape[1])
             logit = logit + s.b_taste * match
+        if s.b_rel:
+            logit = logit + self.reliability_term(users, user, catalog, item)
         return logit
 
     def probability(self, users: Users, user: Tensor, catalog: Catalog, item: Tensor, position: Tensor) -> Tensor:

@@ -28,6 +28,13 @@ class CreatorCatalog:
     Users hold taste vectors u_i ~ N(0, I_D) (the population draws them) and the engagement model
     scores u_i . v_j / sqrt(D): the user-by-item preference of T-RECS (user profiles and item
     attributes), RecSim (interest vectors) and Chaney, Stewart & Engelhardt (RecSys 2018).
+
+    Reliability (``reliability: true``; off by default): each item has r_j in (0, 1), drawn by a
+    Gaussian copula from its mass appeal and its extremeness (see :func:`reliability_of`), so
+    that with the default negative correlations the items that attract engagement everywhere
+    (high q_j) and the extreme ones are the less reliable: "one of the easiest ways [to attract
+    engagement] is to present false claims" (the lecture, after Spinelli & Crovella, UMAP 2020
+    adjunct). The platform does not observe r_j.
     """
 
     class Settings(pydantic.BaseModel):
@@ -51,6 +58,25 @@ class CreatorCatalog:
         attribute_spread: float = pydantic.Field(
             0.25, ge=0, description="std of an item's attributes around its creator's profile w_c (before rescaling)"
         )
+        reliability: bool = pydantic.Field(
+            False, description="give items a reliability r_j in (0, 1), correlated with appeal and extremeness"
+        )
+        reliability_appeal: float = pydantic.Field(
+            -0.6, ge=-1, le=1, description="rho_q, latent correlation of reliability r_j with appeal q_j"
+        )
+        reliability_extremeness: float = pydantic.Field(
+            -0.4, ge=-1, le=1, description="rho_e, latent correlation of reliability r_j with extremeness e_j"
+        )
+
+        @pydantic.model_validator(mode="after")
+        def _check_correlations(self) -> CreatorCatalog.Settings:
+            total = self.reliability_appeal**2 + self.reliability_extremeness**2
+            if total > 1:
+                raise ValueError(
+                    "expected reliability_appeal^2 + reliability_extremeness^2 <= 1 (the two latent correlations "
+                    f"of the copula), found {total:.3f}"
+                )
+            return self
 
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -83,6 +109,7 @@ class CreatorCatalog:
             engagements=torch.zeros(capacity, dtype=torch.long, device=device),
             size=0,
             attributes=torch.zeros(capacity, s.taste_dims, device=device) if s.taste_dims else None,
+            reliability=torch.zeros(capacity, device=device) if s.reliability else None,
         )
         catalog.append(**self._draw(s.size, 0, generator))
         return catalog
@@ -105,6 +132,12 @@ class CreatorCatalog:
             spread = s.attribute_spread
             noise = torch.randn(n, s.taste_dims, generator=generator, device=device)
             columns["attributes"] = (self.creator_attributes[creator] + spread * noise) / math.sqrt(1 + spread**2)
+        if s.reliability:  # drawn last, and only when asked: a world without it draws what it drew before
+            noise = torch.randn(n, generator=generator, device=device)
+            extremeness = stance.abs().amax(dim=1)
+            columns["reliability"] = reliability_of(
+                quality, extremeness, noise, s.reliability_appeal, s.reliability_extremeness
+            )
         return columns
 
     def new_items(
@@ -143,3 +176,39 @@ class CreatorCatalog:
         self.creator_topic = state["creator_topic"].clone()
         if "creator_attributes" in state:
             self.creator_attributes = state["creator_attributes"].clone()
+
+
+# e_j is clamped to [EDGE, 1 - EDGE] before Phi^-1: the items clipped at the stance bound
+# (e_j = 1, a few percent of them) would otherwise have an infinite latent score; q_j ~ U[0, 1)
+# only needs a guard against the rare exact 0, which keeps z_q standard normal
+EDGE = 0.01
+QUALITY_EDGE = 1e-7
+
+
+def reliability_of(quality: Tensor, extremeness: Tensor, noise: Tensor, appeal: float, extreme: float) -> Tensor:
+    """Item reliability by a Gaussian copula over appeal and extremeness.
+
+    r_j = Phi(rho_q z_q + rho_e z_e + sqrt(1 - rho_q^2 - rho_e^2) eps_j), with z_q = Phi^-1(q_j)
+    (q_j ~ U[0, 1], the appeal every user rewards alike), z_e = Phi^-1(e_j) (e_j = max_k |y_jk|,
+    which draws users with an extremity appetite, clamped to [EDGE, 1 - EDGE]), and
+    eps_j ~ N(0, 1). When e_j is uniform (one opinion axis, little clipping) z_q and z_e are
+    standard normal and independent, so the latent score is standard normal, r_j is uniform on
+    (0, 1) and rho_q, rho_e are its correlations with z_q and z_e; otherwise rho_q and rho_e are
+    its regression slopes on them. Negative values make clickbait (high q_j) and extreme items
+    less reliable (the lecture after Spinelli & Crovella, UMAP 2020 adjunct: "one of the easiest
+    ways [to attract engagement] is to present false claims").
+
+    Args:
+        quality: (n,) q_j in [0, 1].
+        extremeness: (n,) e_j in [0, 1].
+        noise: (n,) eps_j ~ N(0, 1).
+        appeal: rho_q.
+        extreme: rho_e; rho_q^2 + rho_e^2 <= 1.
+
+    Returns:
+        (n,) r_j in (0, 1).
+    """
+    z_quality = torch.special.ndtri(quality.clamp(QUALITY_EDGE, 1 - QUALITY_EDGE))
+    z_extreme = torch.special.ndtri(extremeness.clamp(EDGE, 1 - EDGE))
+    rest = math.sqrt(max(0.0, 1 - appeal**2 - extreme**2))
+    return torch.special.ndtr(appeal * z_quality + extreme * z_extreme + rest * noise)

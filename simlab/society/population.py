@@ -67,6 +67,12 @@ class PopulationSettings(BaseModel):
     ``logged_out``: round(share * N) users, drawn uniformly, browse without an account
     (Spinelli & Crovella 2020): the platform sees them under one shared anonymous id, with an
     empty history and zero counters (:meth:`simlab.core.view.PlatformView.platform_users`).
+
+    ``reliability_value_spread`` s > 0: users differ in how much they value an item's
+    reliability r_j (a catalog with ``reliability: true``), w_i = max(0, 1 + s * N(0, 1)), so
+    some users care about it far more than the average and some not at all, and a personal
+    history reveals which (the behaviour's ``b_rel`` term). 0 (the default): w_i = 1 for all,
+    and nothing is drawn.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -88,6 +94,9 @@ class PopulationSettings(BaseModel):
     logged_out: float = Field(
         0.0, ge=0.0, le=1.0, description="share of users the platform cannot identify (see class docstring)"
     )
+    reliability_value_spread: float = Field(
+        0.0, ge=0.0, description="s: users value reliability w_i = max(0, 1 + s*N(0, 1)) (0 = w_i = 1 for all)"
+    )
 
 
 class PopulationBase(abc.ABC):
@@ -108,7 +117,8 @@ class PopulationBase(abc.ABC):
 
         Returns :class:`simlab.core.state.Users` with float32 fields on ``device``:
         opinion/innate (N, K), susceptibility/anchoring/confidence/activity (N,),
-        interests (N, T), group (N,) long, logged_out (N,) bool, taste (N, D) ~ N(0, I_D) or None.
+        interests (N, T), group (N,) long, logged_out (N,) bool, taste (N, D) ~ N(0, I_D) or None,
+        reliability_value (N,) w_i or None (see :class:`PopulationSettings`).
         """
         if topics < 1:
             raise ValueError(f"topics must be >= 1, got {topics}")
@@ -140,6 +150,10 @@ class PopulationBase(abc.ABC):
             logged_out[order[: round(s.logged_out * n)]] = True
         # drawn last too: a world without tastes (D = 0) draws exactly what it drew before
         taste = _normal((n, taste_dims), generator, device) if taste_dims > 0 else None
+        reliability_value = None
+        if s.reliability_value_spread > 0:  # drawn last, and only when asked
+            value_spread = s.reliability_value_spread
+            reliability_value = (1 + value_spread * _normal((n,), generator, device)).clamp_(min=0.0)
         return Users(
             opinion=opinion,
             innate=opinion.clone(),
@@ -151,6 +165,7 @@ class PopulationBase(abc.ABC):
             group=group,
             logged_out=logged_out,
             taste=taste,
+            reliability_value=reliability_value,
         )
 
     @staticmethod

@@ -14,7 +14,16 @@ def cohort_gap(phenomenon, recommender: str) -> float:
     (mean opinion distance to the live items minus that to the shown items), logged-in minus
     logged-out users, over ten steps (relative to the catalog, so that the cohorts' own opinion
     distributions, which differ by chance, cancel out)."""
-    doc = phenomenon.small("privacy_seeking", {"population.size": 300, "catalog.size": 400, "steps": 20})
+    # the world this test was written for: the DLRM with its user-id table, no reliability term
+    # (the scenario's reliability world has its own test, test_privacy_reliability.py)
+    world = {
+        "recommender.user_id": True,
+        "behavior.b_q": 1.5,
+        "behavior.b_rel": 0.0,
+        "catalog.reliability": False,
+        "population.reliability_value_spread": 0.0,
+    }
+    doc = phenomenon.small("privacy_seeking", {"population.size": 300, "catalog.size": 400, "steps": 20, **world})
     doc["recommender"]["type"] = recommender
     if recommender != "dlrm":
         doc["recommender"] = {"type": recommender, "candidates": {"size": 100, "social": 0.0, "history": 0.0}}

@@ -59,7 +59,12 @@ def make_view(n_users: int, n_items: int, seed: int = 0, capacity: int | None = 
 
 
 def make_model(
-    interaction: str = "dot", self_interaction: bool = False, shared: bool = False, seed: int = 0, dense_features="all"
+    interaction: str = "dot",
+    self_interaction: bool = False,
+    shared: bool = False,
+    seed: int = 0,
+    dense_features="all",
+    user_id: bool = True,
 ) -> DLRM:
     rows = {"user": 11, "item": 13, "topic": 4, "creator": 7, "history": 13}
     return DLRM(
@@ -74,6 +79,7 @@ def make_model(
         share_history=shared,
         init_scale=0.5,
         dense_features=dense_features,
+        user_id=user_id,
         generator=torch.Generator().manual_seed(seed),
     )
 
@@ -107,7 +113,7 @@ def naive_forward(model: DLRM, batch: dict[str, Tensor]) -> Tensor:
         for layer in bottom:
             x = torch.relu(layer.weight @ x + layer.bias)
         vectors = [x]
-        for f in SPARSE_FEATURES:
+        for f in model.sparse_features:
             table = sa.weight(f)
             if f == "history":
                 ids = [int(i) for i in batch["history"][b] if i >= 0]
@@ -156,10 +162,11 @@ ARCHITECTURES = pytest.mark.parametrize(
 
 
 @ARCHITECTURES
+@pytest.mark.parametrize("user_id", [True, False])
 def test_forward_matches_naive_reference(
-    interaction: str, self_interaction: bool, shared: bool, dense_features: str
+    interaction: str, self_interaction: bool, shared: bool, dense_features: str, user_id: bool
 ) -> None:
-    model = make_model(interaction, self_interaction, shared, dense_features=dense_features)
+    model = make_model(interaction, self_interaction, shared, dense_features=dense_features, user_id=user_id)
     batch = random_batch(9)
     dense = batch["dense"]
     sparse = {f: batch[f] for f in SPARSE_FEATURES}
@@ -193,10 +200,11 @@ def test_interaction_widths() -> None:
 
 
 @ARCHITECTURES
+@pytest.mark.parametrize("user_id", [True, False])
 def test_factored_scoring_equals_plain_forward(
-    interaction: str, self_interaction: bool, shared: bool, dense_features: str
+    interaction: str, self_interaction: bool, shared: bool, dense_features: str, user_id: bool
 ) -> None:
-    model = make_model(interaction, self_interaction, shared, dense_features=dense_features)
+    model = make_model(interaction, self_interaction, shared, dense_features=dense_features, user_id=user_id)
     g = torch.Generator().manual_seed(5)
     a, c, m = 6, 7, 13
     users = torch.randint(0, 11, (a,), generator=g)

@@ -7,7 +7,14 @@
 - :mod:`~simlab.recommenders.dlrm.recommender`: the ``dlrm`` recommender type of the loop.
 """
 
-from simlab.recommenders.dlrm.arches import SPARSE_FEATURES, DenseArch, InteractionArch, OverArch, SparseArch
+from simlab.recommenders.dlrm.arches import (
+    HISTORY_FEATURES,
+    SPARSE_FEATURES,
+    DenseArch,
+    InteractionArch,
+    OverArch,
+    SparseArch,
+)
 from simlab.recommenders.dlrm.model import DLRM
 
-__all__ = ["DLRM", "SPARSE_FEATURES", "DenseArch", "InteractionArch", "OverArch", "SparseArch"]
+__all__ = ["DLRM", "HISTORY_FEATURES", "SPARSE_FEATURES", "DenseArch", "InteractionArch", "OverArch", "SparseArch"]

@@ -14,7 +14,11 @@ d embedding dim, F = S + 1 interacting vectors. The loss and the trainer live in
 
 Sparse features, in the order they interact: ``user`` (user id), ``item`` (item id),
 ``topic``, ``creator`` and ``history`` (the user's last H engaged items, a multi-hot bag, mean
-pooled by default or summed as in the reference; -1 entries are padding and excluded). By
+pooled by default or summed as in the reference; -1 entries are padding and excluded). A model
+without a user-id table (``HISTORY_FEATURES``, the DLRM's ``user_id: false``) knows a user only by
+the history bag and the dense counters, as YouTube's candidate model does (Covington, Adams &
+Sargin, RecSys 2016). Each model declares its features (``SparseArch.features``); every stage
+reads the model's own list. By
 default the history bag has its own table (``history_table="own"``), as in the reference where
 every sparse feature has one;
 ``"shared"`` pools the item table's rows instead (fewer parameters, history and candidate
@@ -33,7 +37,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-SPARSE_FEATURES = ("user", "item", "topic", "creator", "history")
+SPARSE_FEATURES = ("user", "item", "topic", "creator", "history")  # with a user-id table (the default)
+HISTORY_FEATURES = ("item", "topic", "creator", "history")  # without one: users known by their history
 USER_SIDE = ("user", "history")  # known once per active user
 ITEM_SIDE = ("item", "topic", "creator")  # known once per candidate item
 
@@ -108,6 +113,10 @@ class SparseArch(nn.Module):
     (PyTorch implements no double backward for embedding_bag; the unrolled training step of
     antidote data needs one).
 
+    ``features``: the sparse features the model reads, in interaction order (a sub-sequence of
+    :data:`SPARSE_FEATURES` with ``history`` last); one table each (the history bag's may be
+    the item table), created in that order.
+
     Initialisation: ``init="scale"`` (default: every row ~ U(-init_scale, init_scale)) or
     ``init="reference"``, the reference's (facebookresearch/dlrm ``create_emb``)
     U(-sqrt(1/rows), sqrt(1/rows)) with rows the table's initial capacity; rows added when a table
@@ -124,8 +133,11 @@ class SparseArch(nn.Module):
         init_scale: float = 0.05,
         pooling: str = "mean",
         init: str = "scale",
+        features: Sequence[str] = SPARSE_FEATURES,
     ):
         super().__init__()
+        if tuple(f for f in SPARSE_FEATURES if f in features) != tuple(features) or "history" not in features:
+            raise ValueError(f"features must be a sub-sequence of {SPARSE_FEATURES} with history, not {features}")
         if pooling not in ("mean", "sum"):
             raise ValueError(f"pooling must be 'mean' or 'sum', not {pooling!r}")
         if init not in ("scale", "reference"):
@@ -135,7 +147,8 @@ class SparseArch(nn.Module):
         self.pooling = pooling
         self.share_history = share_history
         self.twice_differentiable = False
-        names = ("user", "item", "topic", "creator") + (() if share_history else ("history",))
+        self.features = tuple(features)
+        names = tuple(f for f in self.features if f != "history" or not share_history)
         self.embedding_bags = nn.ModuleDict()
         # per-table bound of U(-bound, bound), fixed at creation so grown rows match the first ones
         self.init_bound = {n: init_scale if init == "scale" else math.sqrt(1 / max(rows[n], 1)) for n in names}
@@ -143,6 +156,16 @@ class SparseArch(nn.Module):
             n = rows[name]
             weight = _uniform((n, dim), self.init_bound[name], generator, device)
             self.embedding_bags[name] = nn.EmbeddingBag(n, dim, mode=pooling, _weight=weight, device=device)
+
+    @property
+    def user_side(self) -> tuple[str, ...]:
+        """The features known once per user (of :data:`USER_SIDE`, those this model reads)."""
+        return tuple(f for f in USER_SIDE if f in self.features)
+
+    @property
+    def item_side(self) -> tuple[str, ...]:
+        """The features known once per candidate item."""
+        return tuple(f for f in ITEM_SIDE if f in self.features)
 
     def table_of(self, feature: str) -> str:
         return "item" if feature == "history" and self.share_history else feature
@@ -202,11 +225,12 @@ class SparseArch(nn.Module):
             self.twice_differentiable = old
 
     def forward(self, sparse: dict[str, Tensor]) -> Tensor:
-        """{feature: (B,) or (B, H)} -> (B, S, d) in SPARSE_FEATURES order; an optional
-        ``history_group`` (B,) entry groups rows that share one history bag (see :meth:`lookup`).
+        """{feature: (B,) or (B, H)} -> (B, S, d) in the order of :attr:`features` (other keys are
+        not read); an optional ``history_group`` (B,) entry groups rows that share one history
+        bag (see :meth:`lookup`).
         """
         groups = sparse.get("history_group")
-        return torch.stack([self.lookup(f, sparse[f], groups if f == "history" else None) for f in SPARSE_FEATURES], 1)
+        return torch.stack([self.lookup(f, sparse[f], groups if f == "history" else None) for f in self.features], 1)
 
     def set_sparse_grad(self, sparse: bool) -> None:
         for table in self.embedding_bags:

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from simlab.recommenders.dlrm.arches import (
+    HISTORY_FEATURES,
     SPARSE_FEATURES,
     DenseArch,
     InteractionArch,
@@ -31,6 +32,11 @@ class DLRM(nn.Module):
     ``positions`` > 0 adds PAL's position tower (:class:`PositionArch`, Guo et al. 2019) as
     ``position_arch``: trained with the model (the loss reads it), never used by ``forward``,
     which is the reference DLRM's and predicts engagement at the top position.
+
+    ``user_id`` False drops the user-id table: a user is then only the history bag and the dense
+    counters (:data:`~simlab.recommenders.dlrm.arches.HISTORY_FEATURES`, F = 5), as in YouTube's
+    candidate model (Covington, Adams & Sargin, RecSys 2016), so two users with the same
+    history and counters get the same scores and wiping a history changes them.
     """
 
     def __init__(
@@ -49,6 +55,7 @@ class DLRM(nn.Module):
         pooling: str = "mean",
         init: str = "scale",
         positions: int = 0,
+        user_id: bool = True,
         *,
         generator: torch.Generator,
         device: torch.device | str = "cpu",
@@ -64,10 +71,13 @@ class DLRM(nn.Module):
         self.n_user_dense = n_user_dense
         self.dense_features = dense_features
         n_bottom_in = n_user_dense + (n_item_dense if dense_features == "all" else 0)
-        self.sparse_arch = SparseArch(rows, embedding_dim, generator, device, share_history, init_scale, pooling, init)
+        features = SPARSE_FEATURES if user_id else HISTORY_FEATURES
+        self.sparse_arch = SparseArch(
+            rows, embedding_dim, generator, device, share_history, init_scale, pooling, init, features
+        )
         self.dense_arch = DenseArch(n_bottom_in, bottom_mlp, generator, device)
         self.inter_arch = InteractionArch(
-            interaction, len(SPARSE_FEATURES), embedding_dim, self_interaction, dense_dim=bottom_mlp[-1]
+            interaction, len(features), embedding_dim, self_interaction, dense_dim=bottom_mlp[-1]
         )
         self.over_arch = OverArch(self.inter_arch.out_features, top_mlp, generator, device)
         self.position_arch = PositionArch(positions, device) if positions > 0 else None
@@ -76,8 +86,20 @@ class DLRM(nn.Module):
     def dense_per_user(self) -> bool:
         return self.dense_features == "user"
 
+    @property
+    def sparse_features(self) -> tuple[str, ...]:
+        """The sparse features this model reads, in interaction order (declared by its SparseArch)."""
+        return self.sparse_arch.features
+
+    @property
+    def has_user_id(self) -> bool:
+        """Whether the model has a user-id embedding table."""
+        return "user" in self.sparse_features
+
     def forward(self, dense: Tensor, sparse: dict[str, Tensor]) -> Tensor:
-        """(B, n_dense), {user, item, topic, creator: (B,), history: (B, H)} -> logits (B,)."""
+        """(B, n_dense), {user, item, topic, creator: (B,), history: (B, H)} -> logits (B,)
+        (``user`` is not read without a user-id table).
+        """
         x = self.dense_arch(dense[:, : self.n_user_dense] if self.dense_per_user else dense)
         e = self.sparse_arch(sparse)
         return self.over_arch(self.inter_arch(x, e))

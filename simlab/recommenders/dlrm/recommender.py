@@ -37,8 +37,10 @@ POSITIONS = 16  # the position tower's first capacity; it grows for longer slate
 class DLRMRecommender:
     """DLRM ranking model retrained every ``retrain_every`` steps (the engine decides) on a sliding window.
 
-    Tables: user (N real + synthetic users), item and creator (grow with the catalog), topic,
-    history (own table, or the item table's rows with ``history_table: shared``). Ranking uses
+    Tables: user (N real + synthetic users; none with ``user_id: false``, when a user is only
+    the history bag and the counters, as in YouTube's candidate model, Covington, Adams & Sargin,
+    RecSys 2016), item and creator (grow with the catalog), topic, history (own table, or the
+    item table's rows with ``history_table: shared``). Ranking uses
     :meth:`DLRM.factored_forward`; ``predict`` the plain forward.
 
     Training (docs/learning.md): by default each retrain makes one pass over the impressions
@@ -64,6 +66,11 @@ class DLRMRecommender:
             "dot", description="pairwise dots of the F vectors (strict lower triangle), or their concatenation"
         )
         self_interaction: bool = pydantic.Field(False, description="dot interaction: keep the diagonal too")
+        user_id: bool = pydantic.Field(
+            True,
+            description="a user-id embedding table; false: users are only their history bag and counters "
+            "(Covington et al. 2016)",
+        )
         history_table: Literal["own", "shared"] = pydantic.Field(
             "own", description="the history bag looks up its own table, or the item table's rows"
         )
@@ -118,6 +125,22 @@ class DLRMRecommender:
                 raise ValueError("top_mlp must end in 1 (one logit)")
             return self
 
+    @staticmethod
+    def check_scenario(scenario: dict) -> tuple[str, str] | None:
+        """Load-time check: antidote data trains synthetic users' id embeddings, which a model
+        without a user-id table does not have.
+
+        Args:
+            scenario: the validated scenario document.
+
+        Returns:
+            None, or ("user_id", message) with ``user_id: false`` and an antidote intervention.
+        """
+        antidote = any(block.get("type") == "antidote" for block in scenario.get("interventions") or [])
+        if antidote and not scenario["recommender"].get("user_id", True):
+            return "user_id", "expected user_id: true with the antidote intervention (its synthetic users are user ids)"
+        return None
+
     # set by setup(), which the loop calls before anything else
     view: PlatformView
     generator: torch.Generator
@@ -161,6 +184,7 @@ class DLRMRecommender:
             pooling=s.pooling,
             init=s.init,
             positions=POSITIONS if s.position_debias else 0,
+            user_id=s.user_id,
             generator=generator,
             device=view.device,
         )
@@ -327,7 +351,8 @@ class DLRMRecommender:
         """
         self.sync_catalog()
         with torch.no_grad():
-            return torch.sigmoid(self.model(*split_batch(self.batch_of(rows))).float())
+            dense, sparse = split_batch(self.batch_of(rows), self.model.sparse_features)
+            return torch.sigmoid(self.model(dense, sparse).float())
 
     @contextlib.contextmanager
     def _dense_gradients(self) -> Iterator[None]:
@@ -388,7 +413,7 @@ class DLRMRecommender:
             new = functional_adagrad_steps(model, params, trainer.accumulators(), trainer.learning_rates(), batches)
 
         def predict(rows: Rows) -> Tensor:
-            dense, features = split_batch(self.batch_of(rows))
+            dense, features = split_batch(self.batch_of(rows), model.sparse_features)
             with self._dense_gradients(), model.sparse_arch.differentiable_twice():
                 return torch.sigmoid(functional_call(model, new, (dense.float(), features)))
 

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from simlab.recommenders.dlrm.arches import ITEM_SIDE, SPARSE_FEATURES, USER_SIDE, _mlp_inplace
+from simlab.recommenders.dlrm.arches import _mlp_inplace
 
 if TYPE_CHECKING:
     from simlab.recommenders.dlrm.model import DLRM
@@ -30,7 +30,8 @@ def factored_logits(
 ) -> Tensor:
     """Logits for A users x C candidates, equal to ``forward`` on every (user, candidate) pair.
 
-    user_dense (A, n_user_dense), user_sparse {user (A,), history (A, H)}; item_dense
+    user_dense (A, n_user_dense), user_sparse {user (A,) (read when the model has a user-id
+    table), history (A, H)}; item_dense
     (M', n_item_dense), item_sparse {item, topic, creator (M',)}; candidates (A, C) row
     indices into the M' item rows. Returns (A, C).
 
@@ -51,12 +52,13 @@ def factored_logits(
     """
     sa, inter = model.sparse_arch, model.inter_arch
     top_first = model.over_arch.first
-    # global index of each interacting vector: 0 = dense x, then SPARSE_FEATURES
-    u_idx = [1 + SPARSE_FEATURES.index(f) for f in USER_SIDE]
-    i_idx = [1 + SPARSE_FEATURES.index(f) for f in ITEM_SIDE]
+    # global index of each interacting vector: 0 = dense x, then the model's sparse features
+    features, user_side, item_side = model.sparse_features, sa.user_side, sa.item_side
+    u_idx = [1 + features.index(f) for f in user_side]
+    i_idx = [1 + features.index(f) for f in item_side]
 
     # once per user / per item
-    user_vectors = [sa.lookup(f, user_sparse[f]) for f in USER_SIDE]
+    user_vectors = [sa.lookup(f, user_sparse[f]) for f in user_side]
     if model.dense_per_user:
         user_vectors.insert(0, model.dense_arch(user_dense))
         u_idx.insert(0, 0)
@@ -66,7 +68,7 @@ def factored_logits(
         hu = F.linear(user_dense, first.weight[:, :nu], first.bias)  # (A, h)
         hi = F.linear(item_dense, first.weight[:, nu:])  # (M', h)
     eu = torch.stack(user_vectors, dim=1)  # (A, n_u, d)
-    ei = torch.stack([sa.lookup(f, item_sparse[f]) for f in ITEM_SIDE], dim=1)  # (M', n_i, d)
+    ei = torch.stack([sa.lookup(f, item_sparse[f]) for f in item_side], dim=1)  # (M', n_i, d)
 
     # Which top-input columns each piece feeds: user-only, item-only, and per pair (in the
     # order _pairs builds them: x, x.x, [x, e_i...].e_u, x.e_i when x is per pair; e_i.e_u).
@@ -78,8 +80,8 @@ def factored_logits(
         diag = 1 if inter.self_interaction else 0  # include (a, a) under self-interaction
         uu = [(a, b) for a in range(len(u_idx)) for b in range(a + diag)]
         ii = [(a, b) for a in range(len(i_idx)) for b in range(a + diag)]
-        user_terms = torch.stack([(eu[:, a] * eu[:, b]).sum(-1) for a, b in uu], dim=1)  # (A, n_uu)
-        item_terms = torch.stack([(ei[:, a] * ei[:, b]).sum(-1) for a, b in ii], dim=1)  # (M', n_ii)
+        user_terms = _dots(eu, uu)  # (A, n_uu); no columns for a lone history vector (no user id)
+        item_terms = _dots(ei, ii)  # (M', n_ii)
         user_cols = [inter.column(u_idx[a], u_idx[b]) for a, b in uu]
         item_cols = [inter.column(i_idx[a], i_idx[b]) for a, b in ii]
         if model.dense_per_user:
@@ -106,6 +108,13 @@ def factored_logits(
         hu_chunk = None if hu is None else hu[sl]
         out.append(_pairs(model, candidates[sl], hu_chunk, tu[sl], eu[sl], hi, item_pack, ei.shape[1:], w_pair))
     return torch.cat(out, dim=0)
+
+
+def _dots(vectors: Tensor, pairs: list[tuple[int, int]]) -> Tensor:
+    """(R, n, d) vectors, P index pairs -> (R, P) their dots (P may be 0)."""
+    if not pairs:
+        return vectors.new_zeros(vectors.shape[0], 0)
+    return torch.stack([(vectors[:, a] * vectors[:, b]).sum(-1) for a, b in pairs], dim=1)
 
 
 def _cross_tables(

@@ -62,9 +62,20 @@ def window_rows(log: ImpressionLog, step: int, window: int, unit: str, retrains:
     return log.rows().tail(window)
 
 
-def split_batch(batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
-    """The model's inputs (dense (B, n_dense), sparse {feature: ids}) from a training batch."""
-    keys = (*SPARSE_FEATURES, "history_group") if "history_group" in batch else SPARSE_FEATURES
+def split_batch(
+    batch: dict[str, Tensor], features: Sequence[str] = SPARSE_FEATURES
+) -> tuple[Tensor, dict[str, Tensor]]:
+    """The model's inputs from a training batch.
+
+    Args:
+        batch: a training batch (see the module docstring).
+        features: the sparse features the model reads (``DLRM.sparse_features``).
+
+    Returns:
+        dense (B, n_dense) and sparse {feature: ids} over ``features`` (and ``history_group``
+        when the batch has it).
+    """
+    keys = (*features, "history_group") if "history_group" in batch else tuple(features)
     return batch["dense"], {f: batch[f] for f in keys}
 
 
@@ -97,7 +108,7 @@ def batch_loss(model: nn.Module, batch: dict[str, Tensor]) -> Tensor:
     """The training loss of a batch: BCE on engagement, through PAL's position tower when the
     model has one and the batch has positions.
     """
-    dense, sparse = split_batch(batch)
+    dense, sparse = split_batch(batch, model.sparse_features if isinstance(model, DLRM) else SPARSE_FEATURES)
     logits = model(dense, sparse)
     position_arch = model.position_arch if isinstance(model, DLRM) else None
     if position_arch is not None and "position" in batch:
@@ -234,7 +245,7 @@ def functional_loss(model: DLRM, params: dict[str, Tensor], batch: dict[str, Ten
     Returns:
         The scalar loss, differentiable with respect to ``params`` and the batch's labels.
     """
-    dense, sparse = split_batch(batch)
+    dense, sparse = split_batch(batch, model.sparse_features)
     with model.sparse_arch.differentiable_twice():
         logits = functional_call(model, params, (dense, sparse))
     position_arch = model.position_arch
