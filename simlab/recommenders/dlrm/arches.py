@@ -181,13 +181,19 @@ class SparseArch(nn.Module):
     def capacity(self, table: str) -> int:
         return self.bag(table).weight.shape[0]
 
-    def lookup(self, feature: str, ids: Tensor, groups: Tensor | None = None) -> Tensor:
+    def lookup(
+        self, feature: str, ids: Tensor, groups: Tensor | None = None, bags: tuple[Tensor, Tensor] | None = None
+    ) -> Tensor:
         """(B,) ids -> (B, d); for ``history``, (B, H) bags -> (B, d) mean over non-padding ids.
 
         ``groups`` (B,), for ``history`` only: rows with equal group ids carry the same bag (a
         user's impressions within one logged step), so each distinct bag is pooled once and
         copied to its rows; the gradient reaching the table is the same sum over rows.
+        ``bags``: ``first_of_groups(groups)`` computed beforehand (a compiled training step
+        takes it as an input, since ``torch.unique`` has a data-dependent shape).
         """
+        if bags is None and groups is not None:
+            bags = first_of_groups(groups)
         bag = self.bag(self.table_of(feature))
         weight = bag.weight
         # Training with dense gradients gathers rows with index_select: its backward is one
@@ -196,8 +202,8 @@ class SparseArch(nn.Module):
         gather = not bag.sparse and torch.is_grad_enabled() and weight.requires_grad
         if feature != "history":
             return weight.index_select(0, ids) if gather else F.embedding(ids, weight, sparse=bag.sparse)
-        if groups is not None:
-            first, inverse = first_of_groups(groups)
+        if bags is not None:
+            first, inverse = bags
             return self.lookup(feature, ids.index_select(0, first)).index_select(0, inverse)
         valid = ids >= 0
         w = valid.to(weight.dtype)  # sum pooling: weight 1 per valid id, 0 for padding
@@ -227,10 +233,17 @@ class SparseArch(nn.Module):
     def forward(self, sparse: dict[str, Tensor]) -> Tensor:
         """{feature: (B,) or (B, H)} -> (B, S, d) in the order of :attr:`features` (other keys are
         not read); an optional ``history_group`` (B,) entry groups rows that share one history
-        bag (see :meth:`lookup`).
+        bag (see :meth:`lookup`), or ``history_first`` and ``history_inverse``, the groups'
+        :func:`first_of_groups`.
         """
-        groups = sparse.get("history_group")
-        return torch.stack([self.lookup(f, sparse[f], groups if f == "history" else None) for f in self.features], 1)
+        if "history_first" in sparse:
+            bags: tuple[Tensor, Tensor] | None = (sparse["history_first"], sparse["history_inverse"])
+        else:
+            groups = sparse.get("history_group")
+            bags = None if groups is None else first_of_groups(groups)
+        return torch.stack(
+            [self.lookup(f, sparse[f], bags=bags if f == "history" else None) for f in self.features], 1
+        )
 
     def set_sparse_grad(self, sparse: bool) -> None:
         for table in self.embedding_bags:

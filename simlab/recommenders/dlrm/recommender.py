@@ -110,6 +110,13 @@ class DLRMRecommender:
             "auto", description="sparse embedding gradients (adagrad, sgd); auto: for tables of >= 32768 rows"
         )
         bf16: bool = pydantic.Field(False, description="bf16 autocast for scoring on CUDA (ignored on CPU)")
+        # opt-in: compiled code is not bit-identical to eager code, and a closed loop amplifies
+        # any difference, so runs with it on are not comparable draw for draw with runs without
+        compile: bool = pydantic.Field(
+            False,
+            description="torch.compile the training loss and use the fused optimiser (eager, with a warning, "
+            "if compiling fails); not bit-identical to the default",
+        )
         # 8192 keeps a chunk's 64-wide activations (2 MiB) near the cache
         pairs_per_chunk: int = pydantic.Field(
             1 << 13, ge=1, le=1 << 30, description="(user, candidate) pairs scored at once on CPU"
@@ -189,7 +196,9 @@ class DLRMRecommender:
             device=view.device,
         )
         sparse = s.sparse_grad if s.sparse_grad != "auto" else max(rows.values()) >= AUTO_SPARSE_ROWS
-        self.trainer = Trainer(self.model, s.optimizer, s.lr, s.batch_size, sparse, {"position_arch.": s.position_lr})
+        self.trainer = Trainer(
+            self.model, s.optimizer, s.lr, s.batch_size, sparse, {"position_arch.": s.position_lr}, compile=s.compile
+        )
         self._items_seen = view.n_items
 
     def _ensure_rows(self, table: str, needed: int, generator: torch.Generator | None = None) -> None:

@@ -1,0 +1,138 @@
+"""Tests of the DLRM's speed settings (issue 28): the opt-in compiled training step, its fallback,
+and the pooled-once history bags that the compiled step takes as inputs."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+
+from simlab.recommenders.dlrm import SPARSE_FEATURES
+from simlab.recommenders.dlrm.arches import first_of_groups
+from simlab.recommenders.dlrm.compiled import CompiledOrEager
+from simlab.recommenders.dlrm.recommender import DLRMRecommender
+from simlab.recommenders.dlrm.trainer import batch_loss
+from tests.recommenders.test_dlrm import make_model, make_rec, make_view, random_batch, synthetic_log
+
+
+def test_compile_is_off_by_default_and_the_default_update_is_unfused() -> None:
+    assert DLRMRecommender.Settings().compile is False
+    rec = make_rec(make_view(20, 30))
+    assert rec.trainer.loss is batch_loss
+    assert not rec.trainer.optimizer.param_groups[0]["fused"]
+
+
+def test_compile_setting_uses_the_compiled_loss_and_the_fused_update() -> None:
+    rec = make_rec(make_view(20, 30), compile=True)
+    assert isinstance(rec.trainer.loss, CompiledOrEager)
+    assert rec.trainer.optimizer.param_groups[0]["fused"]
+    # with sparse embedding gradients the fused update (dense only) is not used
+    sparse = make_rec(make_view(20, 30), compile=True, sparse_grad=True)
+    assert not sparse.trainer.optimizer.param_groups[0]["fused"]
+
+
+def test_precomputed_bags_equal_history_groups_exactly() -> None:
+    """history_first/history_inverse (what the compiled step gets) give the same values and gradients."""
+    batch = random_batch(12)
+    groups = torch.tensor([5, 5, 9, 5, 2, 9, 2, 7, 7, 7, 3, 5])
+    first: dict[int, int] = {}
+    for row, group in enumerate(groups.tolist()):  # rows of a group share the first row's bag
+        batch["history"][row] = batch["history"][first.setdefault(group, row)]
+    outs, grads = [], []
+    for precomputed in (False, True):
+        model = make_model()
+        sparse = {f: batch[f] for f in SPARSE_FEATURES}
+        if precomputed:
+            sparse["history_first"], sparse["history_inverse"] = first_of_groups(groups)
+        else:
+            sparse["history_group"] = groups
+        out = model(batch["dense"], sparse)
+        out.square().sum().backward()
+        outs.append(out.detach())
+        grads.append(model.sparse_arch.weight("history").grad.clone())
+    assert torch.equal(outs[0], outs[1])
+    assert torch.equal(grads[0], grads[1])
+
+
+def failing_compiler(fn, **kwargs):
+    def compiled(*args, **kw):
+        raise RuntimeError("no C++ compiler")
+
+    return compiled
+
+
+def test_failed_compilation_falls_back_to_eager_with_one_warning() -> None:
+    calls = []
+
+    def double(x: int) -> int:
+        calls.append(x)
+        return 2 * x
+
+    wrapped = CompiledOrEager(double, "doubling", compiler=failing_compiler)
+    with pytest.warns(RuntimeWarning, match="torch.compile of doubling failed .*no C\\+\\+ compiler"):
+        assert wrapped(3) == 6
+    assert not wrapped.active
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no second warning
+        assert wrapped(4) == 8
+    assert calls == [3, 4]
+
+
+def test_unavailable_compiler_falls_back_at_construction() -> None:
+    def no_compiler(fn, **kwargs):
+        raise RuntimeError("torch.compile is not supported on this platform")
+
+    with pytest.warns(RuntimeWarning, match="not supported"):
+        wrapped = CompiledOrEager(lambda x: x + 1, "adding", compiler=no_compiler)
+    assert wrapped(1) == 2 and not wrapped.active
+
+
+def test_an_error_of_the_function_itself_still_surfaces() -> None:
+    def broken(x: int) -> int:
+        raise ValueError("bad input")
+
+    wrapped = CompiledOrEager(broken, "broken", compiler=failing_compiler)
+    with pytest.warns(RuntimeWarning), pytest.raises(ValueError, match="bad input"):
+        wrapped(1)
+
+
+def test_trainer_with_failing_compilation_trains_like_the_fused_eager_trainer(monkeypatch) -> None:
+    """The fallback path of compile: eager loss, fused update; equal to a fused eager step."""
+    view = make_view(20, 30)
+    log, _ = synthetic_log(view, 1000)
+    monkeypatch.setattr(torch, "compile", failing_compiler)
+    with pytest.warns(RuntimeWarning, match="DLRM training loss"):
+        fallen = make_rec(view, seed=3, compile=True)
+        batch = fallen.training_batch(log, step=2)
+        fallen.trainer.step(batch)
+    eager = make_rec(view, seed=3, compile=True)
+    eager.trainer.loss = batch_loss  # the eager loss, with the same fused optimiser
+    eager.trainer.step(batch)
+    for (name, a), (_, b) in zip(fallen.model.named_parameters(), eager.model.named_parameters()):
+        assert torch.equal(a, b), name
+
+
+@pytest.mark.slow
+def test_compiled_training_step_matches_eager_within_float_tolerance() -> None:
+    """One forward/backward and one update with compile on, against the default, from the same
+    parameters and mini-batch (history bags grouped): equal within float tolerance."""
+    view = make_view(20, 30)
+    log, _ = synthetic_log(view, 1000)
+    recs = [make_rec(view, seed=3), make_rec(view, seed=3, compile=True)]
+    batch = recs[0].training_batch(log, step=2)
+    assert "history_group" in batch
+    mini = {k: v[:256] for k, v in batch.items()}
+    losses, grads = [], []
+    for rec in recs:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)  # compilation must not have fallen back
+            losses.append(rec.trainer.step(mini))
+        assert rec.trainer.loss is batch_loss or rec.trainer.loss.active
+        grads.append({name: p.grad.clone() for name, p in rec.model.named_parameters() if p.grad is not None})
+    torch.testing.assert_close(losses[1], losses[0], rtol=1e-5, atol=1e-6)
+    assert grads[0].keys() == grads[1].keys()
+    for name in grads[0]:
+        torch.testing.assert_close(grads[1][name], grads[0][name], rtol=1e-4, atol=1e-6, msg=name)
+    for (name, a), (_, b) in zip(recs[0].model.named_parameters(), recs[1].model.named_parameters()):
+        torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-6, msg=name)
