@@ -31,9 +31,9 @@ def minus_ideal(metrics: pd.DataFrame) -> pd.DataFrame:
     """Per (variant, replicate, step): each form minus the oracle's in the same replicate and step;
     ctr and engagement as they are. The oracle rows are dropped (their difference is 0)."""
     keys = ["replicate", "step"]
-    ideal = metrics[metrics["variant"] == IDEAL].set_index(keys)[FORMS]
+    ideal = metrics[metrics["variant"] == IDEAL].set_index(keys)[FORMS].add_suffix("_ideal")
     out = metrics[metrics["variant"] != IDEAL].copy()
-    joined = out.join(ideal, on=keys, rsuffix="_ideal")
+    joined = out.join(ideal, on=keys)
     for form in FORMS:
         out[f"{form}_minus_ideal"] = joined[form] - joined[f"{form}_ideal"]
     return out[["variant", *keys, *[f"{f}_minus_ideal" for f in FORMS], *FORMS, "ctr"]]

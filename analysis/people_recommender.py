@@ -9,19 +9,22 @@ over time (intensity, simplification, echo chamber, assortativity, rewired edges
 t-interval over replicates) and, from the snapshots, divergence (the 1-Wasserstein distance
 between each variant's final opinions and those of ``neither`` in the same replicate;
 :func:`simlab.metrics.opinion_formation.divergence_from_snapshots`). The table has each metric at
-the final step per variant and the paired difference to ``neither``. Writes
+the final step per variant and the paired difference to ``neither``, and divergence's control:
+the distance between two independent societies without either recommender. Writes
 DIR/people_recommender.png and DIR/people_recommender.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from _phenomena import fmt, read, with_note
 
-from simlab.metrics.opinion_formation import divergence_from_snapshots
+from simlab.metrics.opinion_formation import divergence, divergence_from_snapshots
 from simlab.outputs.metric_figures import plot_metric_curves
 
 SCENARIO = "scenarios/people_recommender.yaml"
@@ -37,7 +40,24 @@ def divergence_table(run_dir: Path) -> pd.DataFrame:
     return rows[rows["step"] == rows["step"].max()].set_index(["variant", "replicate"])["divergence"]
 
 
-def table(metrics: pd.DataFrame, divergence: pd.Series | pd.DataFrame) -> str:
+def independent_floor(run_dir: Path) -> np.ndarray:
+    """The control for divergence: the distance between the final opinions of two independent
+    societies without either recommender (``neither``, replicate r against r + 1; sampling noise
+    alone). A variant's divergence near this floor is not told from chance.
+    """
+    finals: dict[int, tuple[int, np.ndarray]] = {}
+    for path in Path(run_dir, "snapshots").glob("*.npz"):
+        with np.load(path) as snapshot:
+            if str(snapshot["variant"]) != BASELINE:
+                continue
+            replicate, step = int(snapshot["replicate"]), int(snapshot["step"])
+            if replicate not in finals or step > finals[replicate][0]:
+                finals[replicate] = (step, snapshot["opinion"])
+    order = sorted(finals)
+    return np.array([divergence(finals[a][1], finals[b][1]) for a, b in itertools.pairwise(order)])
+
+
+def table(metrics: pd.DataFrame, divergence: pd.Series | pd.DataFrame, floor: np.ndarray) -> str:
     final = metrics[metrics["step"] == metrics["step"].max()].set_index(["variant", "replicate"])
     variants = [v for v in final.index.get_level_values("variant").unique() if v != BASELINE]
     lines = [
@@ -53,6 +73,9 @@ def table(metrics: pd.DataFrame, divergence: pd.Series | pd.DataFrame) -> str:
     if len(divergence):
         cells = ["0 (itself)"] + [fmt(divergence.loc[v], bounds=(0.0, 2.0)) for v in variants]
         lines.append("| divergence from neither | " + " | ".join(cells) + " |")
+    if len(floor) > 1:
+        control = fmt(floor, bounds=(0.0, 2.0))
+        lines.append(f"| control: two independent societies, neither | {control} | | | |")
     return "\n".join(lines)
 
 
@@ -67,7 +90,7 @@ def main() -> None:
     plot_metric_curves(
         metrics, out, names=NAMES, filename="people_recommender.png", title="People and item recommenders"
     )
-    text = with_note(table(metrics, divergence_table(args.run_dir)), args.run_dir)
+    text = with_note(table(metrics, divergence_table(args.run_dir), independent_floor(args.run_dir)), args.run_dir)
     (out / "people_recommender.md").write_text(text + "\n")
     print(text)
 

@@ -9,7 +9,7 @@ share of unreliable items (r_j below the metric's threshold) shown to (and engag
 logged-out users minus that of the logged-in users of the same replicate, over time (mean and
 95% t-interval over the paired replicates) and at the final step. Writes DIR/privacy_seeking.png
 (the exposure gap over time, one line per variant with its band) and DIR/privacy_seeking.md
-(the table at the final step).
+(the table at the final step, with the gap's mean over the last 10 steps).
 """
 
 from __future__ import annotations
@@ -36,12 +36,18 @@ def gaps(metrics: pd.DataFrame, measure: str) -> pd.DataFrame:
     return out
 
 
+TAIL = 10  # steps the per-replicate mean gap is taken over (a single step's gap is noisy)
+
+
 def table(metrics: pd.DataFrame) -> str:
-    """Markdown table at the final step: each cohort's share and the paired gap, per variant."""
+    """Markdown table at the final step: each cohort's share and the paired gap, per variant,
+    and the paired gap averaged over the last :data:`TAIL` steps of each replicate."""
     final = metrics[metrics["step"] == metrics["step"].max()]
+    recent = metrics[metrics["step"] > metrics["step"].max() - TAIL]
     lines = [
-        "| variant | measure | logged out | logged in | logged out - logged in (paired) |",
-        "| --- | --- | --- | --- | --- |",
+        "| variant | measure | logged out | logged in | logged out - logged in (paired) "
+        f"| gap, mean of the last {TAIL} steps (paired) |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for variant in final["variant"].unique():
         v = final[final["variant"] == variant].set_index("replicate")
@@ -52,6 +58,8 @@ def table(metrics: pd.DataFrame) -> str:
                 fmt(inn, metric=f"{measure}_logged_in"),
                 fmt(out - inn, signed=True, metric=f"{measure}_logged_in"),
             ]
+            tail = gaps(recent[recent["variant"] == variant], measure).groupby("replicate")["gap"].mean()
+            cells.append(fmt(tail, signed=True, metric=f"{measure}_logged_in"))
             lines.append(f"| {variant} | {measure} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import yaml
 
+from simlab.outputs.compare import applies
 from simlab.outputs.plotting import save
 from simlab.outputs.sensitivity_figure import draw_sensitivity
-from simlab.outputs.compare import applies
 from simlab.results.tables import sweep_columns
 from simlab.running.files import read_metrics
 from simlab.sensitivity import markdown, sensitivity_table

@@ -44,3 +44,14 @@ def test_unfollowing_raises_echo_chamber_and_assortativity():
         assert unfollow["rewired_edges"] > 0
         assert unfollow["echo_chamber"] > fixed["echo_chamber"] + 0.05, replicate
         assert unfollow["assortativity"] > fixed["assortativity"] + 0.05, replicate
+
+
+def test_link_suggestions_rewire_more_and_mix_the_graph():
+    """The scenario's finding (docs/opinion_formation.md): with unfollowing on in both arms,
+    Adamic-Adar suggestions add links (more rewiring) and, since friends of friends are not yet
+    filtered by opinion, leave a less assortative graph than unfollowing alone, paired by replicate."""
+    for replicate in range(3):
+        alone = _final({"type": "none", "unfollow": 0.05}, replicate)
+        suggested = _final({"type": "adamic_adar", "share": 0.1, "accept": 0.5, "unfollow": 0.05}, replicate)
+        assert suggested["rewired_edges"] > alone["rewired_edges"], replicate
+        assert suggested["assortativity"] < alone["assortativity"], replicate

@@ -241,9 +241,7 @@ class SparseArch(nn.Module):
         else:
             groups = sparse.get("history_group")
             bags = None if groups is None else first_of_groups(groups)
-        return torch.stack(
-            [self.lookup(f, sparse[f], bags=bags if f == "history" else None) for f in self.features], 1
-        )
+        return torch.stack([self.lookup(f, sparse[f], bags=bags if f == "history" else None) for f in self.features], 1)
 
     def set_sparse_grad(self, sparse: bool) -> None:
         for table in self.embedding_bags:
