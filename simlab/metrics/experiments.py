@@ -16,6 +16,7 @@ import torch
 from torch import Tensor
 
 from simlab.metrics import measures as m
+from simlab.metrics.arrays import compute_dtype
 from simlab.metrics.columns import UserSample
 from simlab.metrics.recorder import StepContext, metric
 from simlab.registry import METRICS
@@ -269,7 +270,7 @@ class HomogenizationCumulative(_ConsumedSets):
         self.pairs = state["pairs"]
 
 
-class ChaneySample(_Settings):
+class ChaneySample(UserSample):
     """Settings of the homogenization metric (Chaney et al. 2018) on a user sample."""
 
     sample_users: int = pydantic.Field(
@@ -287,7 +288,16 @@ class HomogenizationChaney(_ConsumedSets):
     variant of the same replicate.
     """
 
-    Settings = ChaneySample  # type: ignore[assignment]
+    Settings = ChaneySample
+
+    def __init__(self, settings: ChaneySample):
+        super().__init__(settings)
+        # The overlap matrix |S_i ∩ S_v| (S, S) of the tracked users and which of them consumed
+        # each item (items, S), kept up to date from each step's new consumption instead of
+        # recomputed from every set at every step (the same integers, so the same result). Not
+        # checkpointed: after a resume it is rebuilt from the consumption keys.
+        self.overlap: Tensor | None = None
+        self.consumers: Tensor | None = None
 
     def tracked(self, ctx: StepContext) -> Tensor | None:
         if self.users is None:
@@ -297,12 +307,49 @@ class HomogenizationChaney(_ConsumedSets):
         return keep
 
     def compute(self, ctx: StepContext) -> Tensor:
+        before = self.keys
         user, item = self.consumed(ctx)
-        if self.users is None:
-            return m.nearest_consumer_jaccard_t(user, item, ctx.users.n)
-        rank = torch.full((ctx.users.n,), -1, dtype=torch.long, device=user.device)
-        rank[self.users] = torch.arange(self.users.numel(), device=user.device)
-        return m.nearest_consumer_jaccard_t(rank[user], item, self.users.numel())
+        n_tracked = ctx.users.n if self.users is None else self.users.numel()
+        if self.users is not None:
+            rank = torch.full((ctx.users.n,), -1, dtype=torch.long, device=user.device)
+            rank[self.users] = torch.arange(n_tracked, device=user.device)
+            user = rank[user]
+        if n_tracked < 2 or user.numel() == 0:
+            return m.nearest_consumer_jaccard_t(user, item, n_tracked)  # its NaN
+        if self.overlap is None or before is None:
+            fresh = torch.ones_like(user, dtype=torch.bool)
+            self.overlap = torch.zeros(n_tracked, n_tracked, dtype=compute_dtype(user.device), device=user.device)
+            self.consumers = torch.zeros(0, n_tracked, dtype=torch.bool, device=user.device)
+        else:
+            assert self.keys is not None
+            fresh = ~torch.isin(self.keys, before)
+        self.add_consumption(user[fresh], item[fresh])
+        return m.nearest_jaccard_from_overlap_t(self.overlap)
+
+    def add_consumption(self, user: Tensor, item: Tensor) -> None:
+        """Grow the overlap matrix by new distinct (user (P,), item (P,)) pairs.
+
+        With X the (S, items) 0/1 consumption matrix before and dX the new pairs, X'X'^T =
+        XX^T + dX X'^T + (dX X^T)^T: each new pair (u, j) adds the item's consumers after the
+        step to row u and those before it to column u.
+        """
+        assert self.overlap is not None and self.consumers is not None
+        if item.numel() == 0:
+            return
+        rows = int(item.max()) + 1
+        if rows > self.consumers.shape[0]:  # the catalog grew: more item rows, all zero
+            grown = self.consumers.new_zeros(max(rows, 2 * self.consumers.shape[0]), self.consumers.shape[1])
+            grown[: self.consumers.shape[0]] = self.consumers
+            self.consumers = grown
+        dtype = self.overlap.dtype
+        previous = self.consumers[item].to(dtype)  # (P, S) consumers of each item before this step
+        self.consumers[item, user] = True
+        self.overlap.index_add_(0, user, self.consumers[item].to(dtype))
+        self.overlap.index_add_(1, user, previous.t())
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.overlap = self.consumers = None
 
 
 def _group_impressions(ctx: StepContext, group: int) -> Tensor:

@@ -54,6 +54,7 @@ __all__ = [
     "miscalibration_t",
     "nearest_consumer_jaccard",
     "nearest_consumer_jaccard_t",
+    "nearest_jaccard_from_overlap_t",
     "nearest_opinion_pairs",
     "row_jaccard",
     "row_jaccard_t",
@@ -335,8 +336,28 @@ def nearest_consumer_jaccard_t(user: ArrayLike, item: ArrayLike, n_users: int) -
     dtype = compute_dtype(u.device)
     ones = torch.ones(keys.numel(), dtype=dtype, device=u.device)
     x = torch.sparse_coo_tensor(torch.stack([rows, cols]), ones, (n_users, m), is_coalesced=True)
-    size = torch.zeros(n_users, dtype=dtype, device=u.device).index_add_(0, rows, ones)
     inter = torch.sparse.mm(x, x.t().to_dense())  # (n_users, n_users) |S_i ∩ S_v|
+    return nearest_jaccard_from_overlap_t(inter)
+
+
+def nearest_jaccard_from_overlap_t(inter: Tensor) -> Tensor:
+    """The last step of :func:`nearest_consumer_jaccard_t`, from the overlap matrix.
+
+    Args:
+        inter: (S, S) |S_i ∩ S_v|, the item sets' overlaps (its diagonal is each set's size),
+            in the computing dtype; it is not modified.
+
+    Returns:
+        Mean over users with a non-empty set of max_{v != i} |S_i ∩ S_v| / |S_i ∪ S_v| (NaN if
+        every set is empty).
+
+    Examples:
+        >>> import torch
+        >>> inter = torch.tensor([[2.0, 1.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 0.0]], dtype=torch.float64)
+        >>> float(nearest_jaccard_from_overlap_t(inter))  # users 0 and 1: 1/2 each; user 2 left out
+        0.5
+    """
+    size = inter.diagonal()
     union = size[:, None] + size[None, :] - inter
     jaccard = torch.where(union > 0, inter / union.clamp(min=1), 0.0)
     jaccard.fill_diagonal_(-1.0)  # never oneself
