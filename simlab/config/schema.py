@@ -89,6 +89,17 @@ class Component(pydantic.BaseModel):
         return self.to_dict()
 
 
+# Settings added after scenarios were first run, by block: at their type's default they are left
+# out of the hashed document (Scenario.hash_document), so a run folder written before them still
+# resumes. A new setting with a default belongs here.
+ADDED_SETTINGS: dict[str, tuple[str, ...]] = {
+    "catalog": ("reliability", "reliability_appeal", "reliability_extremeness"),
+    "population": ("reliability_value_spread",),
+    "behavior": ("b_rel",),
+    "recommender": ("user_id", "compile"),
+}
+
+
 def default_component(kind: str) -> Component:
     """The block a scenario gets when it leaves ``kind`` out: the default type, default settings."""
     name = DEFAULT_TYPES[kind]
@@ -239,12 +250,21 @@ class Scenario(_Strict):
 
     def hash_document(self) -> dict[str, Any]:
         """The document the run hashes (:meth:`config_hash`, each task's hash): :meth:`to_dict`
-        without a default ``people`` block (a fixed graph), so that the hashes stay those of
-        scenarios written before the block existed and their runs still resume.
+        without a default ``people`` block (a fixed graph) and without the settings of
+        :data:`ADDED_SETTINGS` where they hold their type's default, so that the hashes stay those
+        of scenarios written before the block or the setting existed and their runs still resume.
         """
         doc = self.to_dict()
         if doc.get("people") == default_component("people").to_dict():
             del doc["people"]
+        for kind, keys in ADDED_SETTINGS.items():
+            block = doc.get(kind)
+            if not isinstance(block, dict) or "type" not in block:
+                continue
+            fields = registry.ALL[kind].settings_model(block["type"]).model_fields
+            for key in keys:
+                if key in block and key in fields and block[key] == fields[key].default:
+                    del block[key]
         return doc
 
     def config_hash(self) -> str:

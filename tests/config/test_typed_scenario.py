@@ -156,20 +156,30 @@ def test_scenario_hashes_match_runs_written_before_the_typed_scenario(tiny):
     """A run folder written by the code before this change (scenario.yaml, each task's
     status.json and checkpoint) resumes only if the hashes are the same: these were computed
     by that code for this scenario (at today's settings: a new setting changes the document, so
-    the values were recomputed with the untyped loader when the assumption settings arrived, and
-    again when reliability, b_rel, user_id and compile arrived)."""
+    the values were recomputed with the untyped loader when the assumption settings arrived)."""
     tiny["variants"] = {"pop": {}, "rand": {"recommender.type": "random", "recommender.slate_size": 3}}
     tiny["sweep"] = {"population.size": [20, 30]}
     scenario = simlab.load_scenario(tiny)
-    assert scenario.config_hash() == "3a7d4a15e3fcbfaf"
+    assert scenario.config_hash() == "d78acac7a6ebfdfd"
     hashes = [t.config_hash() for t in make_tasks(scenario, Path("unused"), "cpu")]
     assert hashes == [
-        "7502b6e8736627a8",
-        "7502b6e8736627a8",
-        "a2908dc225296104",
-        "a2908dc225296104",
-        "745650b4ec94042e",
-        "745650b4ec94042e",
-        "ceffe575d6cccc27",
-        "ceffe575d6cccc27",
+        "72d4973ed5294c37",
+        "72d4973ed5294c37",
+        "eaacaf80b5459247",
+        "eaacaf80b5459247",
+        "52f290064d82e5ee",
+        "52f290064d82e5ee",
+        "9e2fd3bd1168737c",
+        "9e2fd3bd1168737c",
     ]
+
+
+def test_a_setting_added_later_changes_the_hash_only_away_from_its_default(tiny):
+    """ADDED_SETTINGS at their defaults are left out of the hashed document (runs written before
+    they existed still resume); set to anything else they change the hash as any setting does."""
+    base = simlab.load_scenario(tiny).config_hash()
+    tiny["behavior"] = {**tiny.get("behavior", {}), "b_rel": 0.0}
+    assert simlab.load_scenario(tiny).config_hash() == base
+    tiny["behavior"]["b_rel"] = 1.0
+    tiny["catalog"] = {**tiny["catalog"], "reliability": True}
+    assert simlab.load_scenario(tiny).config_hash() != base
