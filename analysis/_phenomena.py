@@ -3,6 +3,7 @@ of a swept key per row, and intervals over replicates."""
 
 from __future__ import annotations
 
+import argparse
 import re
 from pathlib import Path
 
@@ -13,6 +14,19 @@ from simlab.results.intervals import UNBOUNDED, difference_bounds, few_note, int
 from simlab.running.files import read_metrics
 
 CUT = "†"  # marks an interval cut at the range its quantity can take (as in the report)
+
+
+def folders(doc: str) -> tuple[Path, Path]:
+    """The command line every phenomenon script shares, ``RUN_DIR [--out DIR]`` (``doc``: the
+    script's docstring, whose first line describes it): the run folder and the folder the figure
+    and table go to (default the run folder; created if missing)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("--out", type=Path, default=None, help="where the figure and table go (default RUN_DIR)")
+    args = parser.parse_args()
+    out = args.out or args.run_dir
+    out.mkdir(parents=True, exist_ok=True)
+    return args.run_dir, out
 
 
 def read(run_dir: Path) -> pd.DataFrame:

@@ -14,13 +14,12 @@ DIR/algorithmic_bias.md (d = eps / 2 is the paper's bound on [0, 1]).
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from _phenomena import with_note
+from _phenomena import folders, with_note
 from matplotlib.lines import Line2D
 
 from simlab.outputs.pages import colour, notes, page, save, style
@@ -135,16 +134,11 @@ def figure(metrics: pd.DataFrame, clusters: pd.DataFrame, times: pd.DataFrame) -
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run_dir", type=Path)
-    parser.add_argument("--out", type=Path, default=None, help="where the figure and table go (default RUN_DIR)")
-    args = parser.parse_args()
-    out = args.out or args.run_dir
-    out.mkdir(parents=True, exist_ok=True)
-    metrics = pd.read_csv(args.run_dir / "metrics.csv")
-    clusters, times = final_clusters(args.run_dir), convergence_steps(metrics)
+    run_dir, out = folders(__doc__)
+    metrics = pd.read_csv(run_dir / "metrics.csv")
+    clusters, times = final_clusters(run_dir), convergence_steps(metrics)
     save(figure(metrics, clusters, times), out)
-    text = with_note(table(clusters, times), args.run_dir)
+    text = with_note(table(clusters, times), run_dir)
     (out / "algorithmic_bias.md").write_text(text + "\n")
     print(text)
 

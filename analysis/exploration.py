@@ -10,11 +10,8 @@ trade-off curve) and DIR/exploration.md.
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
 import pandas as pd
-from _phenomena import bounds_of, ci, fmt, read, sweep_values, tail_mean, with_note
+from _phenomena import bounds_of, ci, fmt, folders, read, sweep_values, tail_mean, with_note
 
 from simlab.outputs.phenomena_figures import plot_tradeoff
 
@@ -51,12 +48,8 @@ def table(rows: pd.DataFrame) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run_dir", type=Path)
-    parser.add_argument("--out", type=Path, default=None, help="where the figure and table go (default RUN_DIR)")
-    args = parser.parse_args()
-    out = args.out or args.run_dir
-    rows = per_epsilon(read(args.run_dir))
+    run_dir, out = folders(__doc__)
+    rows = per_epsilon(read(run_dir))
     groups = list(rows.groupby("epsilon"))
     plot_tradeoff(
         [ci(g["extremity"], bounds_of("extremity")) for _, g in groups],
@@ -67,7 +60,7 @@ def main() -> None:
         f"ctr (mean of the last {WINDOW} steps)",
         "Exploration: engagement against opinion impact (oracle, epsilon-greedy)",
     )
-    text = with_note(table(rows), args.run_dir)
+    text = with_note(table(rows), run_dir)
     (out / "exploration.md").write_text(text + "\n")
     print(text)
 

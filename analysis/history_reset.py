@@ -15,12 +15,11 @@ DIR/history_reset.md.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import pandas as pd
 import yaml
-from _phenomena import fmt, read, with_note
+from _phenomena import fmt, folders, read, with_note
 
 from simlab.outputs.metric_figures import plot_metric_curves
 
@@ -67,19 +66,15 @@ def table(metrics: pd.DataFrame, start: int) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run_dir", type=Path)
-    parser.add_argument("--out", type=Path, default=None, help="where the figure and table go (default RUN_DIR)")
-    args = parser.parse_args()
-    out = args.out or args.run_dir
-    metrics = read(args.run_dir)
-    start = reset_step(args.run_dir)
+    run_dir, out = folders(__doc__)
+    metrics = read(run_dir)
+    start = reset_step(run_dir)
     names = [f"{m}_{c}" for m in MEASURES for c in ("reset", "kept")]
     window = metrics[metrics["step"] >= max(0, start - 10)]
     plot_metric_curves(
         window, out, columns=2, names=names, filename="history_reset.png", title=f"History wiped before step {start}"
     )
-    text = with_note(table(metrics, start), args.run_dir)
+    text = with_note(table(metrics, start), run_dir)
     (out / "history_reset.md").write_text(text + "\n")
     print(text)
 

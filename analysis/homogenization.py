@@ -12,12 +12,9 @@ shows utility (ctr) beside them. Writes DIR/homogenization.png and DIR/homogeniz
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
-from _phenomena import CUT, with_note
+from _phenomena import CUT, folders, with_note
 
 from simlab.outputs.metric_figures import plot_metric_curves
 from simlab.results.intervals import difference_bounds, interval, metric_bounds
@@ -63,13 +60,8 @@ def table(metrics: pd.DataFrame, derived: pd.DataFrame) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run_dir", type=Path)
-    parser.add_argument("--out", type=Path, default=None, help="where the figure and table go (default RUN_DIR)")
-    args = parser.parse_args()
-    out = args.out or args.run_dir
-    out.mkdir(parents=True, exist_ok=True)
-    metrics = pd.read_csv(args.run_dir / "metrics.csv")
+    run_dir, out = folders(__doc__)
+    metrics = pd.read_csv(run_dir / "metrics.csv")
     derived = minus_ideal(metrics)
     names = [f"{f}_minus_ideal" for f in FORMS] + ["ctr"]
     plot_metric_curves(
@@ -79,7 +71,7 @@ def main() -> None:
         filename="homogenization.png",
         title="Homogenization minus the ideal (oracle) recommender, paired by replicate",
     )
-    text = with_note(table(metrics, derived), args.run_dir)
+    text = with_note(table(metrics, derived), run_dir)
     (out / "homogenization.md").write_text(text + "\n")
     print(text)
 

@@ -11,11 +11,8 @@ opinions relative to a random feed. Writes DIR/moderation.png and DIR/moderation
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
 import pandas as pd
-from _phenomena import base_variant, bounds_of, ci, fmt, read, sweep_values, with_note
+from _phenomena import base_variant, bounds_of, ci, fmt, folders, read, sweep_values, with_note
 
 from simlab.outputs.phenomena_figures import plot_tradeoff
 
@@ -59,12 +56,8 @@ def table(final: pd.DataFrame) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run_dir", type=Path)
-    parser.add_argument("--out", type=Path, default=None, help="where the figure and table go (default RUN_DIR)")
-    args = parser.parse_args()
-    out = args.out or args.run_dir
-    final = finals(read(args.run_dir))
+    run_dir, out = folders(__doc__)
+    final = finals(read(run_dir))
     diff = paired(final, "extremity")
     groups = list(diff.groupby("b_ext"))
     plot_tradeoff(
@@ -76,7 +69,7 @@ def main() -> None:
         "final extremity: oracle - random (paired)",
         "Below 0 the engagement-optimal feed moderates opinions",
     )
-    text = with_note(table(final), args.run_dir)
+    text = with_note(table(final), run_dir)
     (out / "moderation.md").write_text(text + "\n")
     print(text)
 

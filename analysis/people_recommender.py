@@ -16,19 +16,19 @@ DIR/people_recommender.png and DIR/people_recommender.md.
 
 from __future__ import annotations
 
-import argparse
 import itertools
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from _phenomena import fmt, read, with_note
+from _phenomena import fmt, folders, read, with_note
 
 from simlab.metrics.opinion_formation import divergence, divergence_from_snapshots
 from simlab.outputs.metric_figures import plot_metric_curves
 
 SCENARIO = "scenarios/people_recommender.yaml"
 BASELINE = "neither"
+DIVERGENCE_RANGE = (0.0, 2.0)  # 1-Wasserstein distance between distributions on [-1, 1]
 NAMES = ["intensity", "simplification", "echo_chamber", "assortativity", "rewired_edges", "opinion_variance"]
 
 
@@ -71,26 +71,21 @@ def table(metrics: pd.DataFrame, divergence: pd.Series | pd.DataFrame, floor: np
             cells.append(fmt(final.loc[variant, name] - base[name], signed=True, metric=name))
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     if len(divergence):
-        cells = ["0 (itself)"] + [fmt(divergence.loc[v], bounds=(0.0, 2.0)) for v in variants]
+        cells = ["0 (itself)"] + [fmt(divergence.loc[v], bounds=DIVERGENCE_RANGE) for v in variants]
         lines.append("| divergence from neither | " + " | ".join(cells) + " |")
     if len(floor) > 1:
-        control = fmt(floor, bounds=(0.0, 2.0))
+        control = fmt(floor, bounds=DIVERGENCE_RANGE)
         lines.append(f"| control: two independent societies, neither | {control} | | | |")
     return "\n".join(lines)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run_dir", type=Path)
-    parser.add_argument("--out", type=Path, default=None, help="where the figure and table go (default RUN_DIR)")
-    args = parser.parse_args()
-    out = args.out or args.run_dir
-    out.mkdir(parents=True, exist_ok=True)
-    metrics = read(args.run_dir)
+    run_dir, out = folders(__doc__)
+    metrics = read(run_dir)
     plot_metric_curves(
         metrics, out, names=NAMES, filename="people_recommender.png", title="People and item recommenders"
     )
-    text = with_note(table(metrics, divergence_table(args.run_dir), independent_floor(args.run_dir)), args.run_dir)
+    text = with_note(table(metrics, divergence_table(run_dir), independent_floor(run_dir)), run_dir)
     (out / "people_recommender.md").write_text(text + "\n")
     print(text)
 

@@ -19,12 +19,12 @@ DIR/phase_diagram.md.
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
+from _phenomena import folders
 
 from simlab.metrics.measures import bimodality_coefficient_t, opinion_variance_t
 from simlab.outputs.phenomena_figures import plot_category_grid
@@ -79,12 +79,8 @@ def final_snapshots(run_dir: Path) -> dict[tuple[float, float], list[np.ndarray]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run_dir", type=Path)
-    parser.add_argument("--out", type=Path, default=None, help="where the figure and table go (default RUN_DIR)")
-    args = parser.parse_args()
-    out = args.out or args.run_dir
-    cells = final_snapshots(args.run_dir)
+    run_dir, out = folders(__doc__)
+    cells = final_snapshots(run_dir)
     xs, ys = sorted({x for x, _ in cells}), sorted({y for _, y in cells})
     grid, notes = [], []
     lines = [
@@ -114,7 +110,7 @@ def main() -> None:
         notes,
     )
     # every table with few pairs says so (as analysis/_phenomena.with_note; this script is imported by its test)
-    note = few_note(int(read_metrics(args.run_dir / "metrics.csv")["replicate"].nunique()))
+    note = few_note(int(read_metrics(run_dir / "metrics.csv")["replicate"].nunique()))
     text = "\n".join(lines) + (f"\n\n{note} (intervals are wide and their width uncertain)" if note else "")
     (out / "phase_diagram.md").write_text(text + "\n")
     print(text)

@@ -10,12 +10,9 @@ minority-minus-majority gap per replicate. Writes DIR/popularity_bias.png and DI
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
-from _phenomena import CUT, with_note
+from _phenomena import CUT, folders, with_note
 
 from simlab.outputs.metric_figures import plot_metric_curves
 from simlab.results.intervals import difference_bounds, interval, metric_bounds
@@ -57,13 +54,8 @@ def table(metrics: pd.DataFrame, tail: int = 10) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run_dir", type=Path)
-    parser.add_argument("--out", type=Path, default=None, help="where the figure and table go (default RUN_DIR)")
-    args = parser.parse_args()
-    out = args.out or args.run_dir
-    out.mkdir(parents=True, exist_ok=True)
-    metrics = pd.read_csv(args.run_dir / "metrics.csv")
+    run_dir, out = folders(__doc__)
+    metrics = pd.read_csv(run_dir / "metrics.csv")
     names = [f"{m}_group{g}" for m in MEASURES for g in (0, 1)]
     plot_metric_curves(
         metrics,
@@ -73,7 +65,7 @@ def main() -> None:
         filename="popularity_bias.png",
         title="Popularity bias per user group (group 0: minority camp)",
     )
-    text = with_note(table(metrics), args.run_dir)
+    text = with_note(table(metrics), run_dir)
     (out / "popularity_bias.md").write_text(text + "\n")
     print(text)
 

@@ -14,7 +14,6 @@ logged-out users minus that of the logged-in users of the same replicate, over t
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import matplotlib
@@ -22,7 +21,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
-from _phenomena import ci, fmt, read, with_note
+from _phenomena import ci, fmt, folders, read, with_note
 
 SCENARIO = "scenarios/privacy_seeking.yaml"
 MEASURES = {"exposure_unreliable": "unreliable share shown", "consumption_unreliable": "unreliable share engaged"}
@@ -87,14 +86,10 @@ def figure(metrics: pd.DataFrame, path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run_dir", type=Path)
-    parser.add_argument("--out", type=Path, default=None, help="where the figure and table go (default RUN_DIR)")
-    args = parser.parse_args()
-    out = args.out or args.run_dir
-    metrics = read(args.run_dir)
+    run_dir, out = folders(__doc__)
+    metrics = read(run_dir)
     figure(metrics, out / "privacy_seeking.png")
-    text = with_note(table(metrics), args.run_dir)
+    text = with_note(table(metrics), run_dir)
     (out / "privacy_seeking.md").write_text(text + "\n")
     print(text)
 

@@ -10,11 +10,8 @@ DIR/reach_vs_share.md (means over the last window of steps, 95% CI over replicat
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
 import pandas as pd
-from _phenomena import fmt, with_note
+from _phenomena import fmt, folders, with_note
 
 from simlab.outputs.metric_figures import plot_metric_curves
 
@@ -42,13 +39,8 @@ def table(metrics: pd.DataFrame) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run_dir", type=Path)
-    parser.add_argument("--out", type=Path, default=None, help="where the figure and table go (default RUN_DIR)")
-    args = parser.parse_args()
-    out = args.out or args.run_dir
-    out.mkdir(parents=True, exist_ok=True)
-    metrics = pd.read_csv(args.run_dir / "metrics.csv")
+    run_dir, out = folders(__doc__)
+    metrics = pd.read_csv(run_dir / "metrics.csv")
     plot_metric_curves(
         metrics,
         out,
@@ -56,7 +48,7 @@ def main() -> None:
         filename="reach_vs_share.png",
         title="Extreme items: share of impressions vs reach of users",
     )
-    text = with_note(table(metrics), args.run_dir)
+    text = with_note(table(metrics), run_dir)
     (out / "reach_vs_share.md").write_text(text + "\n")
     print(text)
 

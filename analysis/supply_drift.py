@@ -11,11 +11,8 @@ DIR/supply_drift.png and DIR/supply_drift.md.
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
 import pandas as pd
-from _phenomena import fmt, read, with_note
+from _phenomena import fmt, folders, read, with_note
 
 from simlab.outputs.metric_figures import plot_metric_curves
 
@@ -39,14 +36,10 @@ def table(metrics: pd.DataFrame) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run_dir", type=Path)
-    parser.add_argument("--out", type=Path, default=None, help="where the figure and table go (default RUN_DIR)")
-    args = parser.parse_args()
-    out = args.out or args.run_dir
-    metrics = read(args.run_dir)
+    run_dir, out = folders(__doc__)
+    metrics = read(run_dir)
     plot_metric_curves(metrics, out, names=NAMES, filename="supply_drift.png", title="Creators chasing engagement")
-    text = with_note(table(metrics), args.run_dir)
+    text = with_note(table(metrics), run_dir)
     (out / "supply_drift.md").write_text(text + "\n")
     print(text)
 

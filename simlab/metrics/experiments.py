@@ -298,6 +298,7 @@ class HomogenizationChaney(_ConsumedSets):
         # checkpointed: after a resume it is rebuilt from the consumption keys.
         self.overlap: Tensor | None = None
         self.consumers: Tensor | None = None
+        self.rank: Tensor | None = None  # (N,) user id -> row of the sample, -1 outside it
 
     def tracked(self, ctx: StepContext) -> Tensor | None:
         if self.users is None:
@@ -310,18 +311,19 @@ class HomogenizationChaney(_ConsumedSets):
         before = self.keys
         user, item = self.consumed(ctx)
         n_tracked = ctx.users.n if self.users is None else self.users.numel()
-        if self.users is not None:
-            rank = torch.full((ctx.users.n,), -1, dtype=torch.long, device=user.device)
-            rank[self.users] = torch.arange(n_tracked, device=user.device)
-            user = rank[user]
+        if self.users is not None:  # sampled users are rows 0..S-1 of the overlap matrix
+            if self.rank is None:
+                self.rank = torch.full((ctx.users.n,), -1, dtype=torch.long, device=user.device)
+                self.rank[self.users] = torch.arange(n_tracked, device=user.device)
+            user = self.rank[user]
         if n_tracked < 2 or user.numel() == 0:
             return m.nearest_consumer_jaccard_t(user, item, n_tracked)  # its NaN
-        if self.overlap is None or before is None:
+        if self.overlap is None:
             fresh = torch.ones_like(user, dtype=torch.bool)
             self.overlap = torch.zeros(n_tracked, n_tracked, dtype=compute_dtype(user.device), device=user.device)
             self.consumers = torch.zeros(0, n_tracked, dtype=torch.bool, device=user.device)
         else:
-            assert self.keys is not None
+            assert self.keys is not None and before is not None  # set by setup()
             fresh = ~torch.isin(self.keys, before)
         self.add_consumption(user[fresh], item[fresh])
         return m.nearest_jaccard_from_overlap_t(self.overlap)
@@ -349,7 +351,7 @@ class HomogenizationChaney(_ConsumedSets):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
-        self.overlap = self.consumers = None
+        self.overlap = self.consumers = self.rank = None
 
 
 def _group_impressions(ctx: StepContext, group: int) -> Tensor:
