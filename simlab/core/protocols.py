@@ -74,8 +74,12 @@ class CatalogModel(Protocol):
 class Behavior(Protocol):
     """The users' response: true engagement probabilities and interest drift (the ``behavior`` kind)."""
 
-    def probability(self, users: Users, user: Tensor, catalog: Catalog, item: Tensor, position: Tensor) -> Tensor:
-        """True engagement probability p_ij for (I,) impressions."""
+    def probability(
+        self, users: Users, user: Tensor, catalog: Catalog, item: Tensor, position: Tensor | None = None
+    ) -> Tensor:
+        """True engagement probability p_ij for (I,) impressions at slate positions ``position``
+        (None: at the top position, as the oracle and the NDCG column ask).
+        """
         ...
 
     def drift_interests(self, users: Users, engaged_user: Tensor, engaged_item: Tensor, catalog: Catalog) -> None: ...

@@ -128,7 +128,7 @@ class Simulation:
         behavior, users, catalog = self.behavior, self.users, self.catalog
 
         def true_probability(user: Tensor, item: Tensor) -> Tensor:
-            return behavior.probability(users, user, catalog, item, torch.zeros_like(item))
+            return behavior.probability(users, user, catalog, item)  # at the top position
 
         return true_probability
 

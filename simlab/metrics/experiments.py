@@ -176,6 +176,28 @@ def _exposure_distance_kept(ctx: StepContext, s: Any) -> Tensor:
 # popularity-bias measures, extreme reach
 
 
+def merge_sorted_keys(keys: Tensor, new: Tensor) -> tuple[Tensor, Tensor]:
+    """The sorted distinct union of two sorted distinct (E,) and (F,) key arrays, in O(E + F log E)
+    (``torch.unique(torch.cat(...))`` would sort all E + F keys every step), and which of its
+    entries were not in ``keys``.
+
+    >>> merged, added = merge_sorted_keys(torch.tensor([1, 4, 9]), torch.tensor([0, 4, 5, 10]))
+    >>> merged.tolist(), added.tolist()
+    ([0, 1, 4, 5, 9, 10], [True, False, False, True, False, True])
+    """
+    at = torch.searchsorted(keys, new)
+    if keys.numel():  # keep only the keys not held yet
+        absent = keys[at.clamp(max=keys.numel() - 1)] != new
+        new, at = new[absent], at[absent]
+    out = torch.empty(keys.numel() + new.numel(), dtype=keys.dtype, device=keys.device)
+    slot = at + torch.arange(new.numel(), device=keys.device)  # where each new key lands
+    is_new = torch.zeros(out.numel(), dtype=torch.bool, device=keys.device)
+    is_new[slot] = True
+    out[slot] = new
+    out[~is_new] = keys
+    return out, is_new
+
+
 class _ConsumedSets:
     """Base of the cumulative homogenization forms: the distinct (item, user) consumption keys so
     far of the tracked users (all users, or ``sample_users`` drawn once per replicate), grown each
@@ -188,6 +210,7 @@ class _ConsumedSets:
         self.settings = settings
         self.users: Tensor | None = None  # None: all users
         self.keys: Tensor | None = None  # sorted distinct item * N + user
+        self.fresh: Tensor | None = None  # which of the keys the latest step added
 
     def setup(self, ctx: StepContext) -> None:
         n, size = ctx.users.n, self.settings.sample_users
@@ -211,7 +234,7 @@ class _ConsumedSets:
         keep = self.tracked(ctx)
         if keep is not None:
             user, item = user[keep[user]], item[keep[user]]
-        self.keys = torch.unique(torch.cat([self.keys, item * n + user]))
+        self.keys, self.fresh = merge_sorted_keys(self.keys, torch.unique(item * n + user))
         return self.keys % n, self.keys // n
 
     def state_dict(self) -> dict[str, Any]:
@@ -247,7 +270,8 @@ class HomogenizationCumulative(_ConsumedSets):
         if self.pairs is None or user.numel() == 0:
             return torch.tensor(float("nan"), device=ctx.users.opinion.device)
         if self.users is None:
-            return m.homogenization_t(user, item, ctx.users.n, self.pairs)
+            assert self.keys is not None  # set by consumed()
+            return m.homogenization_from_keys_t(self.keys, ctx.users.n, self.pairs)
         # sampled: only the sampled users' own pairs enter the mean
         n = ctx.users.n
         keys = item * n + user
@@ -292,12 +316,11 @@ class HomogenizationChaney(_ConsumedSets):
 
     def __init__(self, settings: ChaneySample):
         super().__init__(settings)
-        # The overlap matrix |S_i ∩ S_v| (S, S) of the tracked users and which of them consumed
-        # each item (items, S), kept up to date from each step's new consumption instead of
-        # recomputed from every set at every step (the same integers, so the same result). Not
-        # checkpointed: after a resume it is rebuilt from the consumption keys.
+        # The overlap matrix |S_i ∩ S_v| (S, S) of the tracked users, kept up to date from each
+        # step's new consumption instead of recomputed from every set at every step (the same
+        # integers, so the same result). Not checkpointed: after a resume it is rebuilt from the
+        # consumption keys.
         self.overlap: Tensor | None = None
-        self.consumers: Tensor | None = None
         self.rank: Tensor | None = None  # (N,) user id -> row of the sample, -1 outside it
 
     def tracked(self, ctx: StepContext) -> Tensor | None:
@@ -308,7 +331,6 @@ class HomogenizationChaney(_ConsumedSets):
         return keep
 
     def compute(self, ctx: StepContext) -> Tensor:
-        before = self.keys
         user, item = self.consumed(ctx)
         n_tracked = ctx.users.n if self.users is None else self.users.numel()
         if self.users is not None:  # sampled users are rows 0..S-1 of the overlap matrix
@@ -318,40 +340,49 @@ class HomogenizationChaney(_ConsumedSets):
             user = self.rank[user]
         if n_tracked < 2 or user.numel() == 0:
             return m.nearest_consumer_jaccard_t(user, item, n_tracked)  # its NaN
-        if self.overlap is None:
-            fresh = torch.ones_like(user, dtype=torch.bool)
+        if self.overlap is None:  # the first step, or after a resume: every pair counts as new
             self.overlap = torch.zeros(n_tracked, n_tracked, dtype=compute_dtype(user.device), device=user.device)
-            self.consumers = torch.zeros(0, n_tracked, dtype=torch.bool, device=user.device)
+            fresh = torch.ones_like(user, dtype=torch.bool)
         else:
-            assert self.keys is not None and before is not None  # set by setup()
-            fresh = ~torch.isin(self.keys, before)
-        self.add_consumption(user[fresh], item[fresh])
+            assert self.fresh is not None  # set by consumed()
+            fresh = self.fresh
+        self.add_consumption(user, item, fresh)
         return m.nearest_jaccard_from_overlap_t(self.overlap)
 
-    def add_consumption(self, user: Tensor, item: Tensor) -> None:
-        """Grow the overlap matrix by new distinct (user (P,), item (P,)) pairs.
+    def add_consumption(self, user: Tensor, item: Tensor, fresh: Tensor) -> None:
+        """Grow the overlap matrix by this step's new consumption.
 
         With X the (S, items) 0/1 consumption matrix before and dX the new pairs, X'X'^T =
-        XX^T + dX X'^T + (dX X^T)^T: each new pair (u, j) adds the item's consumers after the
-        step to row u and those before it to column u.
+        XX^T + dX X'^T + (dX X^T)^T: each new pair (u, j) adds 1 at (u, v) for every consumer v
+        of item j after the step and at (v, u) for every consumer before it. Only those entries
+        are touched (work in proportion to the new pairs' co-consumers, not to S^2).
+
+        Args:
+            user: (E,) row of every consumption pair so far, sorted by (item, user).
+            item: (E,) its item.
+            fresh: (E,) bool, the pairs new this step.
         """
-        assert self.overlap is not None and self.consumers is not None
-        if item.numel() == 0:
+        assert self.overlap is not None
+        if not bool(fresh.any()):
             return
-        rows = int(item.max()) + 1
-        if rows > self.consumers.shape[0]:  # the catalog grew: more item rows, all zero
-            grown = self.consumers.new_zeros(max(rows, 2 * self.consumers.shape[0]), self.consumers.shape[1])
-            grown[: self.consumers.shape[0]] = self.consumers
-            self.consumers = grown
-        dtype = self.overlap.dtype
-        previous = self.consumers[item].to(dtype)  # (P, S) consumers of each item before this step
-        self.consumers[item, user] = True
-        self.overlap.index_add_(0, user, self.consumers[item].to(dtype))
-        self.overlap.index_add_(1, user, previous.t())
+        new_user, new_item = user[fresh], item[fresh]
+        # the pairs are sorted by item, so each item's consumers are one run of the arrays
+        lo = torch.searchsorted(item, new_item)
+        count = torch.searchsorted(item, new_item, right=True) - lo
+        owner = torch.repeat_interleave(torch.arange(new_item.numel(), device=item.device), count)
+        first = torch.repeat_interleave(lo - torch.cumsum(count, 0) + count, count)
+        pair = first + torch.arange(owner.numel(), device=item.device)  # (Q,) a consumer of each new pair's item
+        s = self.overlap.shape[0]
+        u, v = new_user[owner], user[pair]
+        before = ~fresh[pair]  # consumers that were there before this step
+        flat = torch.cat([u * s + v, v[before] * s + u[before]])
+        self.overlap.view(-1).index_add_(
+            0, flat, torch.ones(flat.numel(), dtype=self.overlap.dtype, device=flat.device)
+        )
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
-        self.overlap = self.consumers = self.rank = None
+        self.overlap = self.rank = None
 
 
 def _group_impressions(ctx: StepContext, group: int) -> Tensor:

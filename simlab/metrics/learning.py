@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 
 from simlab.metrics.arrays import ArrayLike, as_real, as_tensor, float_form
-from simlab.metrics.measures import auc_t
+from simlab.metrics.measures import grouped_auc_t
 
 __all__ = [
     "auc_within",
@@ -50,13 +50,11 @@ def auc_within_t(labels: ArrayLike, scores: ArrayLike, groups: ArrayLike) -> Ten
     0.5
     """
     s = as_real(scores).reshape(-1)
-    y = as_tensor(labels, s.device).reshape(-1)
-    g = as_tensor(groups, s.device).reshape(-1)
-    values = [auc_t(y[g == group], s[g == group]) for group in torch.unique(g)]
-    values = [v for v in values if not torch.isnan(v)]
-    if not values:
+    values = grouped_auc_t(labels, s, as_tensor(groups, s.device))
+    values = values[~values.isnan()]
+    if not values.numel():
         return torch.tensor(math.nan, dtype=s.dtype, device=s.device)
-    return torch.stack(values).to(s.dtype).mean()
+    return values.to(s.dtype).mean()
 
 
 def learned_share_t(auc: ArrayLike, ceiling: ArrayLike) -> Tensor:

@@ -36,7 +36,7 @@ from simlab.outputs.pages import (
     style,
     text_width,
 )
-from simlab.results.intervals import difference_bounds, interval, metric_bounds, step_intervals
+from simlab.results.intervals import difference_bounds, interval, metric_bounds, step_intervals, step_intervals_of
 from simlab.results.run import Point, Run, load_run
 from simlab.results.tables import final_rows, metric_columns, points, select_point, sweep_columns
 
@@ -83,7 +83,8 @@ def draw_metric_curves(
     chunks = pages(names)
     out = {}
     for index, chunk in enumerate(chunks):
-        bands = {(p.key, n): step_intervals(rows[p.key][n], metric_bounds(n)) for p in found for n in chunk}
+        bounds = {n: metric_bounds(n) for n in chunk}
+        bands = {(p.key, n): b for p in found for n, b in step_intervals_of(rows[p.key], bounds).items()}
         clipped = any(bool(b["clipped"].any()) for b in bands.values())
         sheet = page(len(chunk), heading, notes(replicates, clipped), legend, columns=columns)
         for ax, name in zip(sheet.axes, chunk):

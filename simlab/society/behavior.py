@@ -169,16 +169,24 @@ class EngagementModel:
         if s.b_far:
             logit = logit + s.b_far * (distance / 2) ** s.far_power
         if s.b_taste and users.taste is not None and catalog.attributes is not None and users.taste.shape[1]:
-            match = (users.taste[user] * catalog.attributes[item]).sum(dim=1) / math.sqrt(users.taste.shape[1])
+            # index_select, not [ ]: the same rows, several times faster for (I, d) gathers on the CPU
+            match = (users.taste.index_select(0, user) * catalog.attributes.index_select(0, item)).sum(dim=1)
+            match = match / math.sqrt(users.taste.shape[1])
             logit = logit + s.b_taste * match
         if s.b_rel:
             logit = logit + self.reliability_term(users, user, catalog, item)
         return logit
 
-    def probability(self, users: Users, user: Tensor, catalog: Catalog, item: Tensor, position: Tensor) -> Tensor:
-        """(I,) engagement probabilities at slate positions ``position`` (0 = top)."""
-        position_bias = (1.0 + position.float()) ** (-self.settings.eta)
-        return position_bias * torch.sigmoid(self.logit(users, user, catalog, item))
+    def probability(
+        self, users: Users, user: Tensor, catalog: Catalog, item: Tensor, position: Tensor | None = None
+    ) -> Tensor:
+        """(I,) engagement probabilities at slate positions ``position`` (0 = top; None: every
+        pair at the top, where the position bias (1 + 0)^-eta is exactly 1).
+        """
+        engaging = torch.sigmoid(self.logit(users, user, catalog, item))
+        if position is None:
+            return engaging
+        return (1.0 + position.float()) ** (-self.settings.eta) * engaging
 
     def drift_interests(self, users: Users, engaged_user: Tensor, engaged_item: Tensor, catalog: Catalog) -> None:
         rate = self.settings.interest_drift

@@ -9,9 +9,12 @@ import math
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from simlab.loop.simulation import Simulation
 from simlab.metrics.learning import auc_within, interaction_share, learned_share, ndcg
+from simlab.metrics.measures import auc_t, grouped_auc_t
 from simlab.registry import load_components
 
 
@@ -39,6 +42,30 @@ def test_auc_within_matches_brute_force_on_random_data() -> None:
     groups = rng.integers(0, 4, 300)
     expected = np.mean([brute_auc(labels[groups == g], scores[groups == g]) for g in range(4)])
     assert auc_within(labels, scores, groups) == pytest.approx(expected, abs=1e-12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.booleans(), st.sampled_from([-0.0, 0.0, 0.25, 0.5, -1.5, 0.3]), st.integers(0, 5)), min_size=1
+    )
+)
+def test_grouped_auc_is_bit_identical_to_auc_per_group(rows) -> None:
+    """The one-sort form (what auc_within uses) gives exactly auc_t's value for every group:
+    the run's columns did not move when it replaced the per-group loop."""
+    labels = torch.tensor([float(y) for y, _, _ in rows])
+    scores = torch.tensor([s for _, s, _ in rows], dtype=torch.float64)
+    groups = torch.tensor([g for _, _, g in rows])
+    expected = torch.stack([auc_t(labels[groups == g], scores[groups == g]) for g in torch.unique(groups)])
+    got = grouped_auc_t(labels, scores, groups)
+    assert torch.equal(expected.isnan(), got.isnan())
+    assert torch.equal(expected[~expected.isnan()], got[~got.isnan()])
+
+
+def test_no_impressions_have_no_groups_and_no_auc() -> None:
+    empty = torch.zeros(0)
+    assert grouped_auc_t(empty, empty, empty.long()).numel() == 0
+    assert math.isnan(auc_within([], [], []))
 
 
 def test_a_score_that_only_follows_the_position_learns_nothing() -> None:

@@ -8,12 +8,21 @@ import math
 
 import numpy as np
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import simlab
 from simlab.loop.simulation import Simulation
 from simlab.metrics import measures as m
 from simlab.metrics.columns import UserSample
-from simlab.metrics.experiments import ChaneySample, ExtremeReach, HomogenizationChaney, HomogenizationCumulative, Reach
+from simlab.metrics.experiments import (
+    ChaneySample,
+    ExtremeReach,
+    HomogenizationChaney,
+    HomogenizationCumulative,
+    Reach,
+    merge_sorted_keys,
+)
 
 
 def jaccard(a: set, b: set) -> float:
@@ -153,3 +162,14 @@ def test_nearest_consumer_homogenization_kept_up_to_date_equals_the_measure_from
         rank[sampled.users] = torch.arange(30)
         keep = rank[user] >= 0
         assert torch.equal(sampled.compute(ctx), m.nearest_consumer_jaccard_t(rank[user][keep], item[keep], 30)), t
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sets(st.integers(0, 300)), st.sets(st.integers(0, 300)))
+def test_merging_sorted_consumption_keys_equals_the_union(held, new) -> None:
+    """The cumulative homogenization forms grow their keys by a linear merge; it must equal the
+    sorted union that ``torch.unique(torch.cat(...))`` gave."""
+    a, b = torch.tensor(sorted(held), dtype=torch.long), torch.tensor(sorted(new), dtype=torch.long)
+    merged, added = merge_sorted_keys(a, b)
+    assert torch.equal(merged, torch.unique(torch.cat([a, b])))
+    assert merged[added].tolist() == sorted(new - held)

@@ -4,11 +4,14 @@ states, and two corners of the diagram (wide confidence: consensus; narrow: no c
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT / "analysis") not in sys.path:  # the script imports its helper module, _phenomena
+    sys.path.insert(0, str(ROOT / "analysis"))
 spec = importlib.util.spec_from_file_location("phase_diagram", ROOT / "analysis" / "phase_diagram.py")
 assert spec is not None and spec.loader is not None
 phase = importlib.util.module_from_spec(spec)

@@ -12,6 +12,7 @@ import pytest
 from scipy import stats
 
 from simlab.metrics.columns import BOUNDS
+from simlab.results.intervals import step_intervals_of
 from simlab.running.summary import (
     FEW,
     difference_bounds,
@@ -88,6 +89,16 @@ def test_step_bands_are_the_interval_of_each_step():
         found = interval(np.array(part), (0.0, 1.0))
         assert tuple(bands.loc[step, ["mean", "low", "high"]]) == pytest.approx((found.mean, found.low, found.high))
         assert bool(bands.loc[step, "clipped"]) == found.clipped
+
+
+def test_step_bands_of_several_columns_equal_each_column_alone():
+    frame = pd.DataFrame(
+        {"a": [0.0, 0.0, 0.03, 0.5, 0.6, 0.7], "b": [1.0, 2.0, 3.0, -1.0, np.nan, 4.0]}, index=[0, 0, 0, 1, 1, 1]
+    )
+    bounds = {"a": (0.0, 1.0), "b": (-math.inf, math.inf)}
+    together = step_intervals_of(frame, bounds)
+    for name, cut in bounds.items():
+        pd.testing.assert_frame_equal(together[name], step_intervals(frame[name], cut))
 
 
 def test_summary_csv_carries_cut_intervals_and_the_significance_rule():
