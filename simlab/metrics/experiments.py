@@ -373,8 +373,9 @@ class HomogenizationChaney(_ConsumedSets):
         first = torch.repeat_interleave(lo - torch.cumsum(count, 0) + count, count)
         pair = first + torch.arange(owner.numel(), device=item.device)  # (Q,) a consumer of each new pair's item
         s = self.overlap.shape[0]
-        u, v = new_user[owner], user[pair]
-        before = ~fresh[pair]  # consumers that were there before this step
+        # (index_select, not [ ]: the same gather, several times faster on the CPU at this size)
+        u, v = new_user.index_select(0, owner), user.index_select(0, pair)
+        before = ~fresh.index_select(0, pair)  # consumers that were there before this step
         flat = torch.cat([u * s + v, v[before] * s + u[before]])
         self.overlap.view(-1).index_add_(
             0, flat, torch.ones(flat.numel(), dtype=self.overlap.dtype, device=flat.device)

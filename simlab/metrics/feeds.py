@@ -351,6 +351,9 @@ def nearest_consumer_jaccard_t(user: ArrayLike, item: ArrayLike, n_users: int) -
     return nearest_jaccard_from_overlap_t(inter)
 
 
+_JACCARD_ROWS = 128  # rows of the S x S overlap matrix handled at once (~1 MB at S = 1,000)
+
+
 def nearest_jaccard_from_overlap_t(inter: Tensor) -> Tensor:
     """The last step of :func:`nearest_consumer_jaccard_t`, from the overlap matrix.
 
@@ -369,13 +372,18 @@ def nearest_jaccard_from_overlap_t(inter: Tensor) -> Tensor:
         0.5
     """
     size = inter.diagonal()
-    # union >= inter >= 0 are integers: where the union is 0 so is the overlap, and clamping it
-    # to 1 gives Jaccard 0 there without a separate select (a pass fewer over the S x S matrix)
-    union = (size[:, None] + size[None, :]).sub_(inter).clamp_(min=1)
-    jaccard = torch.div(inter, union, out=union)
-    jaccard.fill_diagonal_(-1.0)  # never oneself
+    nearest = torch.empty_like(size)
+    # blocks of rows small enough to stay in the cache through the passes below
+    for start in range(0, inter.shape[0], _JACCARD_ROWS):
+        block = inter[start : start + _JACCARD_ROWS]
+        # union >= inter >= 0 are integers: where the union is 0 so is the overlap, and clamping
+        # it to 1 gives Jaccard 0 there without a separate select
+        union = (size[start : start + _JACCARD_ROWS, None] + size[None, :]).sub_(block).clamp_(min=1)
+        jaccard = torch.div(block, union, out=union)
+        jaccard.diagonal(start).fill_(-1.0)  # never oneself
+        nearest[start : start + _JACCARD_ROWS] = jaccard.amax(dim=1)
     has = size > 0
-    return jaccard.amax(dim=1)[has].sum() / has.sum()
+    return nearest[has].sum() / has.sum()
 
 
 def miscalibration_t(shown_topics: ArrayLike, history_topics: ArrayLike, n_topics: int, alpha: float = 0.01) -> Tensor:

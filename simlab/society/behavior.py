@@ -130,7 +130,7 @@ class EngagementModel:
     def appetite(self, users: Users, user: Tensor) -> Tensor:
         """The extremity appetite a_i of (I,) users, in the form ``appetite_shape`` sets."""
         s = self.settings
-        extremity = users.opinion[user].abs().amax(dim=1)
+        extremity = users.opinion.index_select(0, user).abs().amax(dim=1)
         if s.appetite_shape == "constant":
             return torch.full_like(extremity, s.appetite0 + s.appetite1 / 2)
         if s.appetite_shape == "power":
@@ -156,15 +156,15 @@ class EngagementModel:
     def logit(self, users: Users, user: Tensor, catalog: Catalog, item: Tensor) -> Tensor:
         """The logit before position bias, for (I,) user/item pairs."""
         s = self.settings
-        stance = catalog.stance[item]
-        distance = (users.opinion[user] - stance).abs().mean(dim=1)
-        interest = users.interests[user, catalog.topic[item]]
+        stance = catalog.stance.index_select(0, item)
+        distance = (users.opinion.index_select(0, user) - stance).abs().mean(dim=1)
+        interest = users.interests[user, catalog.topic.index_select(0, item)]
         logit = (
             s.b0
             + s.b_align * (1 - distance / 2)
             + self.appetite_term(users, user, stance)
             + s.b_topic * interest
-            + s.b_q * catalog.quality[item]
+            + s.b_q * catalog.quality.index_select(0, item)
         )
         if s.b_far:
             logit = logit + s.b_far * (distance / 2) ** s.far_power
