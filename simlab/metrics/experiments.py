@@ -181,9 +181,10 @@ def merge_sorted_keys(keys: Tensor, new: Tensor) -> tuple[Tensor, Tensor]:
     (``torch.unique(torch.cat(...))`` would sort all E + F keys every step), and which of its
     entries were not in ``keys``.
 
-    >>> merged, added = merge_sorted_keys(torch.tensor([1, 4, 9]), torch.tensor([0, 4, 5, 10]))
-    >>> merged.tolist(), added.tolist()
-    ([0, 1, 4, 5, 9, 10], [True, False, False, True, False, True])
+    Examples:
+        >>> merged, added = merge_sorted_keys(torch.tensor([1, 4, 9]), torch.tensor([0, 4, 5, 10]))
+        >>> merged.tolist(), added.tolist()
+        ([0, 1, 4, 5, 9, 10], [True, False, False, True, False, True])
     """
     at = torch.searchsorted(keys, new)
     if keys.numel():  # keep only the keys not held yet

@@ -310,8 +310,9 @@ def homogenization_from_keys_t(keys: Tensor, n_users: int, pairs: ArrayLike) -> 
     """:func:`homogenization_t` from the consumption already as keys: (E,) sorted distinct
     item * N + user (what a recorder that keeps the sets from step to step holds).
 
-    >>> float(homogenization_from_keys_t(torch.tensor([0, 1, 2, 3]), 2, [1, 0]))  # items 0, 1: both users
-    1.0
+    Examples:
+        >>> float(homogenization_from_keys_t(torch.tensor([0, 1, 2, 3]), 2, [1, 0]))  # items 0, 1: both users
+        1.0
     """
     partner = as_index(pairs, keys.device)
     if keys.numel() == 0:
@@ -526,8 +527,9 @@ def grouped_auc_t(labels: ArrayLike, scores: ArrayLike, groups: ArrayLike) -> Te
     One sort by (group, score) instead of one per group. The rank sums are sums of half-integers
     and the counts integers, so every group's value is bit-identical to :func:`auc_t` on its rows.
 
-    >>> [round(float(v), 2) for v in grouped_auc_t([1, 0, 1, 0, 1], [0.9, 0.1, 0.2, 0.8, 0.5], [0, 0, 1, 1, 2])]
-    [1.0, 0.0, nan]
+    Examples:
+        >>> [round(float(v), 2) for v in grouped_auc_t([1, 0, 1, 0, 1], [0.9, 0.1, 0.2, 0.8, 0.5], [0, 0, 1, 1, 2])]
+        [1.0, 0.0, nan]
     """
     s = as_tensor(scores).reshape(-1)
     positive = as_tensor(labels, s.device).reshape(-1) > 0
