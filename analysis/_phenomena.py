@@ -17,9 +17,9 @@ CUT = "†"  # marks an interval cut at the range its quantity can take (as in t
 
 
 def folders(doc: str) -> tuple[Path, Path]:
-    """The command line every phenomenon script shares, ``RUN_DIR [--out DIR]`` (``doc``: the
-    script's docstring, whose first line describes it): the run folder and the folder the figure
-    and table go to (default the run folder; created if missing)."""
+    """The command line the phenomenon scripts (and antidote.py) share, ``RUN_DIR [--out DIR]``
+    (``doc``: the script's docstring, whose first line describes it): the run folder and the
+    folder the figure and table go to (default the run folder; created if missing)."""
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--out", type=Path, default=None, help="where the figure and table go (default RUN_DIR)")

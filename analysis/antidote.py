@@ -20,7 +20,6 @@ DIR/antidote_closed_loop.md with, per feed:
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import matplotlib
@@ -29,6 +28,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from _phenomena import folders
 
 from simlab.outputs.compare import in_scenario_order, paired_differences, to_markdown
 from simlab.outputs.compare_figures import plot_forest
@@ -141,13 +141,8 @@ def plot_rpol(metrics: pd.DataFrame, feed: str, out: Path) -> Path | None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run_dir", type=Path)
-    parser.add_argument("--out", type=Path, default=None, help="where the figures and table go (default RUN_DIR)")
-    args = parser.parse_args()
-    out = args.out or args.run_dir
-    out.mkdir(parents=True, exist_ok=True)
-    metrics = in_scenario_order(read_metrics(args.run_dir / "metrics.csv"), args.run_dir)
+    run_dir, out = folders(__doc__)
+    metrics = in_scenario_order(read_metrics(run_dir / "metrics.csv"), run_dir)
     replicates = metrics["replicate"].nunique()
     steps = int(metrics["step"].max()) + 1
     sections = [f"# Antidote data in the closed loop: {replicates} paired replicates, {steps} steps", ""]

@@ -497,27 +497,13 @@ def auc_t(labels: ArrayLike, scores: ArrayLike) -> Tensor:
     AUC = (R_+ - n_+ (n_+ + 1)/2) / (n_+ n_-), R_+ the sum of the positives' (tie-averaged) ranks of
     the scores: the probability that a random positive outscores a random negative, ties counting
     1/2. Equals ``sklearn.metrics.roc_auc_score``; NaN when only one class is present.
-    labels: (I,) 0/1 (positive = label > 0); scores: (I,) real scores, no NaN. One sort, O(I log I).
+    labels: (I,) 0/1 (positive = label > 0); scores: (I,) real scores, no NaN. O(I log I): it is
+    :func:`grouped_auc_t` with one group.
     """
     s = as_tensor(scores).reshape(-1)
-    positive = as_tensor(labels, s.device).reshape(-1) > 0
     if s.numel() == 0:
         return nan(s.device)
-    key, order = _order_key(s).sort()
-    _, tie_size = torch.unique_consecutive(key, return_counts=True)
-    # positives per tie group from a running count read at each group's last element: integer
-    # work on I elements, floating point only per group
-    positives_so_far = positive[order].cumsum(0)
-    ends = tie_size.cumsum(0)
-    per_group = torch.diff(positives_so_far[ends - 1], prepend=positives_so_far.new_zeros(1))
-    dtype = compute_dtype(s.device)
-    tie_size, per_group = tie_size.to(dtype), per_group.to(dtype)
-    mean_rank = ends.to(dtype) - (tie_size - 1) / 2  # 1-based average rank of each tie group
-    n_pos = per_group.sum()
-    n_neg = s.numel() - n_pos
-    rank_sum = (mean_rank * per_group).sum()
-    u = (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
-    return torch.where(n_pos * n_neg > 0, u, math.nan)
+    return grouped_auc_t(labels, s, torch.zeros(s.numel(), dtype=torch.long, device=s.device))[0]
 
 
 def grouped_auc_t(labels: ArrayLike, scores: ArrayLike, groups: ArrayLike) -> Tensor:
@@ -547,6 +533,8 @@ def grouped_auc_t(labels: ArrayLike, scores: ArrayLike, groups: ArrayLike) -> Te
     starts = new_tie.nonzero().squeeze(1)
     ends = torch.cat([starts[1:], starts.new_full((1,), n)])  # each tie's end (exclusive)
     tie_size = ends - starts
+    # positives per tie from a running count read at each tie's last element: integer work on I
+    # elements, floating point only per tie
     positives_so_far = positive[order].cumsum(0)
     per_tie = torch.diff(positives_so_far[ends - 1], prepend=positives_so_far.new_zeros(1))
     distinct, tie_group = torch.unique_consecutive(group[starts], return_inverse=True)

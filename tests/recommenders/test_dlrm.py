@@ -485,23 +485,31 @@ def test_bce_soft_labels() -> None:
     torch.testing.assert_close(bce_loss(logits, torch.tensor([0.3, 0.3])), expected)
 
 
-def test_grouped_history_bags_equal_per_row_bags() -> None:
-    """Pooling each shared history bag once (history_group) changes neither values nor gradients."""
+def shared_bag_batch() -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """A random batch of 12 rows in 5 groups, the rows of a group sharing one history bag, and the groups."""
     batch = random_batch(12)
     groups = torch.tensor([5, 5, 9, 5, 2, 9, 2, 7, 7, 7, 3, 5])
-    first = {}
+    first: dict[int, int] = {}
     for row, group in enumerate(groups.tolist()):  # rows of a group share the first row's bag
         batch["history"][row] = batch["history"][first.setdefault(group, row)]
-    outs, grads = [], []
-    for grouped in (False, True):
-        model = make_model()
-        sparse = {f: batch[f] for f in SPARSE_FEATURES}
-        if grouped:
-            sparse["history_group"] = groups
-        out = model(batch["dense"], sparse)
-        out.square().sum().backward()
-        outs.append(out.detach())
-        grads.append(model.sparse_arch.weight("history").grad.clone())
+    return batch, groups
+
+
+def output_and_history_gradient(
+    batch: dict[str, torch.Tensor], bag_keys: dict[str, torch.Tensor]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A fresh make_model()'s output on ``batch`` with the history-bag keys ``bag_keys`` added, and
+    the gradient of sum(output^2) with respect to its history table."""
+    model = make_model()
+    out = model(batch["dense"], {**{f: batch[f] for f in SPARSE_FEATURES}, **bag_keys})
+    out.square().sum().backward()
+    return out.detach(), model.sparse_arch.weight("history").grad.clone()
+
+
+def test_grouped_history_bags_equal_per_row_bags() -> None:
+    """Pooling each shared history bag once (history_group) changes neither values nor gradients."""
+    batch, groups = shared_bag_batch()
+    outs, grads = zip(*(output_and_history_gradient(batch, keys) for keys in ({}, {"history_group": groups})))
     torch.testing.assert_close(outs[1], outs[0], rtol=1e-6, atol=1e-7)
     torch.testing.assert_close(grads[1], grads[0], rtol=1e-6, atol=1e-7)
     torch.testing.assert_close(naive_forward(make_model(), batch), outs[1], rtol=1e-5, atol=1e-6)

@@ -8,12 +8,17 @@ import warnings
 import pytest
 import torch
 
-from simlab.recommenders.dlrm import SPARSE_FEATURES
 from simlab.recommenders.dlrm.arches import first_of_groups
 from simlab.recommenders.dlrm.compiled import CompiledOrEager
 from simlab.recommenders.dlrm.recommender import DLRMRecommender
 from simlab.recommenders.dlrm.trainer import batch_loss
-from tests.recommenders.test_dlrm import make_model, make_rec, make_view, random_batch, synthetic_log
+from tests.recommenders.test_dlrm import (
+    make_rec,
+    make_view,
+    output_and_history_gradient,
+    shared_bag_batch,
+    synthetic_log,
+)
 
 
 def test_compile_is_off_by_default_and_the_default_update_is_unfused() -> None:
@@ -34,23 +39,10 @@ def test_compile_setting_uses_the_compiled_loss_and_the_fused_update() -> None:
 
 def test_precomputed_bags_equal_history_groups_exactly() -> None:
     """history_first/history_inverse (what the compiled step gets) give the same values and gradients."""
-    batch = random_batch(12)
-    groups = torch.tensor([5, 5, 9, 5, 2, 9, 2, 7, 7, 7, 3, 5])
-    first: dict[int, int] = {}
-    for row, group in enumerate(groups.tolist()):  # rows of a group share the first row's bag
-        batch["history"][row] = batch["history"][first.setdefault(group, row)]
-    outs, grads = [], []
-    for precomputed in (False, True):
-        model = make_model()
-        sparse = {f: batch[f] for f in SPARSE_FEATURES}
-        if precomputed:
-            sparse["history_first"], sparse["history_inverse"] = first_of_groups(groups)
-        else:
-            sparse["history_group"] = groups
-        out = model(batch["dense"], sparse)
-        out.square().sum().backward()
-        outs.append(out.detach())
-        grads.append(model.sparse_arch.weight("history").grad.clone())
+    batch, groups = shared_bag_batch()
+    first, inverse = first_of_groups(groups)
+    forms = ({"history_group": groups}, {"history_first": first, "history_inverse": inverse})
+    outs, grads = zip(*(output_and_history_gradient(batch, keys) for keys in forms))
     assert torch.equal(outs[0], outs[1])
     assert torch.equal(grads[0], grads[1])
 

@@ -192,8 +192,6 @@ class SparseArch(nn.Module):
         ``bags``: ``first_of_groups(groups)`` computed beforehand (a compiled training step
         takes it as an input, since ``torch.unique`` has a data-dependent shape).
         """
-        if bags is None and groups is not None:
-            bags = first_of_groups(groups)
         bag = self.bag(self.table_of(feature))
         weight = bag.weight
         # Training with dense gradients gathers rows with index_select: its backward is one
@@ -202,6 +200,8 @@ class SparseArch(nn.Module):
         gather = not bag.sparse and torch.is_grad_enabled() and weight.requires_grad
         if feature != "history":
             return weight.index_select(0, ids) if gather else F.embedding(ids, weight, sparse=bag.sparse)
+        if bags is None and groups is not None:
+            bags = first_of_groups(groups)
         if bags is not None:
             first, inverse = bags
             return self.lookup(feature, ids.index_select(0, first)).index_select(0, inverse)
@@ -236,12 +236,13 @@ class SparseArch(nn.Module):
         bag (see :meth:`lookup`), or ``history_first`` and ``history_inverse``, the groups'
         :func:`first_of_groups`.
         """
-        if "history_first" in sparse:
-            bags: tuple[Tensor, Tensor] | None = (sparse["history_first"], sparse["history_inverse"])
-        else:
-            groups = sparse.get("history_group")
-            bags = None if groups is None else first_of_groups(groups)
-        return torch.stack([self.lookup(f, sparse[f], bags=bags if f == "history" else None) for f in self.features], 1)
+        groups = sparse.get("history_group")
+        bags = (sparse["history_first"], sparse["history_inverse"]) if "history_first" in sparse else None
+        vectors = [
+            self.lookup(f, sparse[f], groups, bags) if f == "history" else self.lookup(f, sparse[f])
+            for f in self.features
+        ]
+        return torch.stack(vectors, 1)
 
     def set_sparse_grad(self, sparse: bool) -> None:
         for table in self.embedding_bags:

@@ -225,8 +225,10 @@ class Trainer:
     def step(self, batch: dict[str, Tensor]) -> Tensor:
         """One optimizer step on a mini-batch; returns the (detached) loss."""
         self.optimizer.zero_grad(set_to_none=True)
-        if isinstance(self.loss, CompiledOrEager) and "history_group" in batch:
-            # torch.unique's output shape depends on the data: pool the bags outside the compiled code
+        if "history_group" in batch:
+            # the bags' grouping, computed here for the eager and the compiled loss alike (the same
+            # values as SparseArch computing it): torch.unique's output shape depends on the data,
+            # so a compiled loss must get it as an input
             batch = dict(batch)
             batch["history_first"], batch["history_inverse"] = first_of_groups(batch.pop("history_group"))
         loss = self.loss(self.model, batch)
