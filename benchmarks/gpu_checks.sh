@@ -7,7 +7,10 @@
 #   3. bench_vs_trecs.py --recommender dlrm --device cuda: whole runs against the stored T-RECS
 #      measurement (target >= 30x);
 #   4. bench_antidote.py --part loop --device cuda: antidote's per-retrain overhead with the DLRM
-#      at 10,000 users.
+#      at 10,000 users;
+#   5. bench_vs_trecs.py --simlab-only at 1M users x 100k items, 3 steps of the DLRM at its
+#      learning defaults: the step time at scale ("seconds" / 3 bounds it from above: building the
+#      society is included).
 # Each step's output is kept in $OUT (default gpu_results/); the exit status is 1 if any failed.
 #
 #   OUT=/tmp/gpu bash benchmarks/gpu_checks.sh            # on the GPU machine
@@ -50,11 +53,15 @@ if [ -n "${QUICK:-}" ]; then
         benchmarks/results/trecs_1000x1250x100.json --recommender dlrm --device "$DEVICE" --skip-memory \
         --steps 5 --repeats 1
     step bench_antidote 300 "$PY" benchmarks/bench_antidote.py --quick --part loop --device "$DEVICE"
+    step step_1m 300 "$PY" benchmarks/bench_vs_trecs.py --simlab-only --recommender dlrm --device "$DEVICE" \
+        --users 20000 --items 2000 --steps 2
 else
     # 16k users x 1k candidates: enough pairs that kernel launches do not dominate a GPU timing
     step bench_dlrm 300 "$PY" benchmarks/bench_dlrm.py --device "$DEVICE" --users 16384 --candidates 1024
     step bench_vs_trecs_dlrm 300 "$PY" benchmarks/bench_vs_trecs.py --trecs-json \
         benchmarks/results/trecs_1000x1250x100.json --recommender dlrm --device "$DEVICE" --skip-memory
     step bench_antidote 300 "$PY" benchmarks/bench_antidote.py --part loop --device "$DEVICE"
+    step step_1m 300 "$PY" benchmarks/bench_vs_trecs.py --simlab-only --recommender dlrm --device "$DEVICE" \
+        --users 1000000 --items 100000 --steps 3
 fi
 exit $status

@@ -56,7 +56,16 @@ def _child(node: Any, key: str, dotted: str, rest: list[str]) -> Any:
     return node[key]
 
 
+SWEEP = "sweep"  # the grid's block: axis name (a dotted setting path) -> values
+
+
 def _set_dotted(doc: dict[str, Any], dotted: str, value: Any) -> None:
+    if dotted.startswith(SWEEP + "."):
+        # a sweep's keys are dotted setting paths themselves: sweep.behavior.b_ext is one axis
+        if not isinstance(doc.get(SWEEP), dict):
+            doc[SWEEP] = {}
+        doc[SWEEP][dotted[len(SWEEP) + 1 :]] = value
+        return
     keys = dotted.split(".")
     node: Any = doc
     for depth, key in enumerate(keys[:-1]):
@@ -82,7 +91,9 @@ def flatten(override: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]
     # a block that names a type is applied whole, type first
     for key, value in override.items():
         dotted = f"{prefix}{key}"
-        if isinstance(value, dict) and value and not (is_block(dotted) and "type" in value):
+        if dotted == SWEEP:
+            items.append((dotted, value))  # whole: its keys are dotted paths, not nesting
+        elif isinstance(value, dict) and value and not (is_block(dotted) and "type" in value):
             items.extend(flatten(value, dotted + "."))
         elif isinstance(value, dict) and is_block(dotted):
             items.append((dotted + ".type", value["type"]))

@@ -225,8 +225,8 @@ class _ConsumedSets:
         """(N,) bool of users whose consumption is kept, or None for all."""
         return None
 
-    def consumed(self, ctx: StepContext) -> tuple[Tensor, Tensor]:
-        """All (user (E,), item (E,)) consumption so far, this step's engagements included."""
+    def merge(self, ctx: StepContext) -> tuple[Tensor, int]:
+        """Merge this step's engagements into the keys; returns the keys (E,) and N."""
         assert self.keys is not None
         n = ctx.users.n
         imp = ctx.impressions
@@ -236,7 +236,12 @@ class _ConsumedSets:
         if keep is not None:
             user, item = user[keep[user]], item[keep[user]]
         self.keys, self.fresh = merge_sorted_keys(self.keys, torch.unique(item * n + user))
-        return self.keys % n, self.keys // n
+        return self.keys, n
+
+    def consumed(self, ctx: StepContext) -> tuple[Tensor, Tensor]:
+        """All (user (E,), item (E,)) consumption so far, this step's engagements included."""
+        keys, n = self.merge(ctx)
+        return keys % n, keys // n
 
     def state_dict(self) -> dict[str, Any]:
         return {"users": self.users, "keys": self.keys}
@@ -254,6 +259,16 @@ class HomogenizationCumulative(_ConsumedSets):
     mean is over the sampled users (their partners' consumption is tracked too).
     """
 
+    def __init__(self, settings: UserSample):
+        super().__init__(settings)
+        # Over all users, the set sizes and pair overlaps are kept up to date from each step's new
+        # consumption (the same integers as counted from every set, so the same result). Not
+        # checkpointed: after a resume they are counted again from the consumption keys.
+        self.counts: tuple[Tensor, Tensor] | None = None
+        # users grouped by partner: (N,) user ids sorted by partner, (N,) where each partner's
+        # run starts, (N,) its length
+        self.followers: tuple[Tensor, Tensor, Tensor] | None = None
+
     def setup(self, ctx: StepContext) -> None:
         super().setup(ctx)
         self.pairs = m.nearest_opinion_pairs(ctx.users.innate) if ctx.users.n >= 2 else None
@@ -267,14 +282,21 @@ class HomogenizationCumulative(_ConsumedSets):
         return keep
 
     def compute(self, ctx: StepContext) -> Tensor:
+        n = ctx.users.n
+        if self.users is None:
+            keys, _ = self.merge(ctx)
+            if self.pairs is None or keys.numel() == 0:
+                return torch.tensor(float("nan"), device=ctx.users.opinion.device)
+            if self.counts is None:  # the first step, or after a resume
+                self.counts = m.pair_overlap_counts_t(keys, n, self.pairs)
+            else:
+                assert self.fresh is not None  # set by merge()
+                self.add_consumption(keys, self.fresh, n)
+            return m.homogenization_from_counts_t(*self.counts, self.pairs)
         user, item = self.consumed(ctx)
         if self.pairs is None or user.numel() == 0:
             return torch.tensor(float("nan"), device=ctx.users.opinion.device)
-        if self.users is None:
-            assert self.keys is not None  # set by consumed()
-            return m.homogenization_from_keys_t(self.keys, ctx.users.n, self.pairs)
         # sampled: only the sampled users' own pairs enter the mean
-        n = ctx.users.n
         keys = item * n + user
         owner_in = torch.zeros(n, dtype=torch.bool, device=user.device)
         owner_in[self.users] = True
@@ -287,12 +309,54 @@ class HomogenizationCumulative(_ConsumedSets):
         union = size[u] + size[self.pairs[u]] - inter[u]
         return torch.where(union > 0, inter[u] / union.clamp(min=1), 0.0).sum() / (union > 0).sum()
 
+    def add_consumption(self, keys: Tensor, fresh: Tensor, n: int) -> None:
+        """Grow the set sizes and pair overlaps by this step's new keys.
+
+        A pair (j, u), (j, p(u)) becomes complete either because (j, u) is new (counted at u when
+        (j, p(u)) is held after the step) or because (j, p(u)) is new while (j, u) was held before
+        (counted at u, found among the new key's owner's followers w with p(w) = its owner): each
+        newly complete pair once.
+
+        Args:
+            keys: (E,) sorted distinct item * N + user after the step.
+            fresh: (E,) bool, the keys new this step.
+            n: N users.
+        """
+        assert self.counts is not None and self.pairs is not None
+        size, inter = self.counts
+        new = keys[fresh]
+        if new.numel() == 0:
+            return
+        owner, owned = new % n, new // n
+        size += torch.bincount(owner, minlength=n)
+        last = keys.numel() - 1
+        # (j, u) new: is (j, p(u)) held?
+        probe = owned * n + self.pairs.index_select(0, owner)
+        hit = keys[torch.searchsorted(keys, probe).clamp_(max=last)] == probe
+        # (j, v) new: for each follower w of v (p(w) = v), was (j, w) held before this step?
+        if self.followers is None:
+            count = torch.bincount(self.pairs, minlength=n)
+            self.followers = (torch.argsort(self.pairs, stable=True), torch.cumsum(count, 0) - count, count)
+        order, start, count = self.followers
+        per_key = count.index_select(0, owner)
+        which = torch.repeat_interleave(torch.arange(new.numel(), device=new.device), per_key)
+        # the k-th follower of key `which`: start of its owner's run + k
+        run_start = torch.repeat_interleave(torch.cumsum(per_key, 0) - per_key, per_key)
+        rank = torch.arange(which.numel(), device=new.device) - run_start
+        follower = order.index_select(0, start.index_select(0, owner.index_select(0, which)) + rank)
+        probe = owned.index_select(0, which) * n + follower
+        at = torch.searchsorted(keys, probe).clamp_(max=last)
+        held = (keys[at] == probe) & ~fresh[at]
+        counted = torch.cat([owner[hit], follower[held]])
+        inter.index_add_(0, counted, torch.ones(counted.numel(), dtype=inter.dtype, device=inter.device))
+
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "pairs": self.pairs}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
         self.pairs = state["pairs"]
+        self.counts = self.followers = None
 
 
 class ChaneySample(UserSample):

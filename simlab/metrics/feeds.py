@@ -44,6 +44,7 @@ __all__ = [
     "gini_t",
     "grouped_auc_t",
     "homogenization",
+    "homogenization_from_counts_t",
     "homogenization_from_keys_t",
     "homogenization_t",
     "intra_list_diversity",
@@ -58,6 +59,7 @@ __all__ = [
     "nearest_consumer_jaccard_t",
     "nearest_jaccard_from_overlap_t",
     "nearest_opinion_pairs",
+    "pair_overlap_counts_t",
     "row_jaccard",
     "row_jaccard_t",
     "row_topic_entropy",
@@ -317,11 +319,26 @@ def homogenization_from_keys_t(keys: Tensor, n_users: int, pairs: ArrayLike) -> 
     partner = as_index(pairs, keys.device)
     if keys.numel() == 0:
         return nan(keys.device)
+    size, inter = pair_overlap_counts_t(keys, n_users, partner)
+    return homogenization_from_counts_t(size, inter, partner)
+
+
+def pair_overlap_counts_t(keys: Tensor, n_users: int, partner: Tensor) -> tuple[Tensor, Tensor]:
+    """Set sizes |S_i| (N,) long and overlaps |S_i ∩ S_p(i)| (N,) float64 of each user and its
+    partner, from (E,) sorted distinct keys item * N + user: each membership "item in S_p(i)" is
+    a binary search.
+    """
     owner, owned = keys % n_users, keys // n_users
     size = torch.bincount(owner, minlength=n_users)
     probe = owned * n_users + partner[owner]
     hit = keys[torch.searchsorted(keys, probe).clamp_(max=keys.numel() - 1)] == probe
-    inter = torch.bincount(owner, weights=hit.double(), minlength=n_users)
+    return size, torch.bincount(owner, weights=hit.double(), minlength=n_users)
+
+
+def homogenization_from_counts_t(size: Tensor, inter: Tensor, partner: Tensor) -> Tensor:
+    """Mean over users of |S_i ∩ S_p(i)| / |S_i ∪ S_p(i)| from :func:`pair_overlap_counts_t`'s
+    counts; pairs whose sets are both empty are left out (NaN if all are).
+    """
     union = size + size[partner] - inter
     jaccard = torch.where(union > 0, inter / union.clamp(min=1), 0.0)
     return jaccard.sum() / (union > 0).sum()

@@ -109,10 +109,16 @@ def plot_metric_curves(
     return save(draw_metric_curves(metrics, names, title, columns, filename, labels), out)[0]
 
 
+MAX_CURVES = 20  # curves a panel (variants x sweep points) beyond which no legend can be read
+
+
 def draw_metric_families(run_dir: str | Path | Run, family: str | None = None) -> dict[str, Figure]:
-    """metrics_<family>.png: :func:`draw_metric_curves` for each metric family (or one)."""
+    """metrics_<family>.png: :func:`draw_metric_curves` for each metric family (or one); none for
+    a run of more than :data:`MAX_CURVES` variants and sweep points (a large sweep: its sweep and
+    phase-diagram pages show each point's final values).
+    """
     run = load_run(run_dir)
-    if not len(run.metrics):
+    if not len(run.metrics) or len(points(run.metrics)) > MAX_CURVES:
         return {}
     out: dict[str, Figure] = {}
     for name, members in metric_families(run, family).items():

@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 
 from simlab.outputs.labels import slug, title_of, unit_of
 from simlab.outputs.metric_figures import metric_families
-from simlab.outputs.pages import FONT, colour, fit_label, notes, page, paged_name, pages, style
+from simlab.outputs.pages import COLUMNS, FONT, colour, fit_label, notes, page, paged_name, pages, style
 from simlab.results.intervals import interval, metric_bounds
 from simlab.results.run import Run, load_run
 from simlab.results.tables import final_rows, point_label, select_point
@@ -92,6 +92,9 @@ def draw_sweep(run_dir: str | Path | Run, family: str | None = None) -> dict[str
     return out
 
 
+ANNOTATED_COLUMNS = 5  # a phase diagram's cells carry their value when at most this many a row fit
+
+
 def _phase_diagrams(
     run: Run, last: pd.DataFrame, families: dict[str, list[str]], variants: list[str], keys: list[str], replicates: int
 ) -> dict[str, Figure]:
@@ -106,14 +109,15 @@ def _phase_diagrams(
                     f"on the {kx} x {ky} grid"
                 )
                 sheet = page(len(chunk), title, notes(replicates), panel_h=1.6, right=0.45)
-                for ax, name in zip(sheet.axes, chunk):
+                columns = min(COLUMNS, len(chunk))
+                for panel, (ax, name) in enumerate(zip(sheet.axes, chunk)):
                     image = np.full((len(ys), len(xs)), np.nan)
                     for a, vx in enumerate(xs):
                         for b, vy in enumerate(ys):
                             values = select_point(last, (variant, vx, vy))[name].to_numpy(dtype=float)
                             image[b, a] = interval(values).mean
                     mesh = ax.imshow(image, origin="lower", aspect="auto", cmap="viridis")
-                    for b in range(len(ys)):
+                    for b in range(len(ys) if len(xs) <= ANNOTATED_COLUMNS else 0):
                         for a in range(len(xs)):
                             if np.isfinite(image[b, a]):
                                 ax.text(
@@ -127,19 +131,28 @@ def _phase_diagrams(
                                     path_effects=[matplotlib.patheffects.withStroke(linewidth=1.2, foreground="black")],
                                 )
                     ax.set_title(title_of(name), fontsize=FONT["title"], pad=3)
-                    ax.set_xticks(range(len(xs)), [str(v) for v in xs], fontsize=FONT["tick"])
-                    ax.set_yticks(range(len(ys)), [str(v) for v in ys], fontsize=FONT["tick"])
+                    ax.set_xticks(range(len(xs)), _every(xs, ANNOTATED_COLUMNS), fontsize=FONT["tick"])
+                    ax.set_yticks(range(len(ys)), _every(ys, 2 * ANNOTATED_COLUMNS), fontsize=FONT["tick"])
                     ax.set_xlabel(
                         fit_label(ax, "x", swept_key_label(kx, run.scenario)), fontsize=FONT["label"], labelpad=2
                     )
-                    ax.set_ylabel(
-                        fit_label(ax, "y", swept_key_label(ky, run.scenario)), fontsize=FONT["label"], labelpad=2
-                    )
+                    if panel % columns == 0:  # (the colorbar's label of the panel on the left takes the room)
+                        ax.set_ylabel(
+                            fit_label(ax, "y", swept_key_label(ky, run.scenario)), fontsize=FONT["label"], labelpad=2
+                        )
                     bar = ax.figure.colorbar(mesh, ax=ax, fraction=0.08, pad=0.03)
                     bar.ax.tick_params(labelsize=7)
                     bar.set_label(unit_of(name), fontsize=7)
                 out[paged_name(f"phase_{_safe(variant)}_{slug(family)}", index, len(chunks))] = sheet.figure
     return out
+
+
+def _every(values: list[Any], most: int) -> list[str]:
+    """Tick labels of ``values``: every k-th labelled (the first included), so that at most
+    ``most`` are (the others are blank: a narrow panel cannot hold them all).
+    """
+    k = -(-len(values) // most)
+    return [str(v) if i % k == 0 else "" for i, v in enumerate(values)]
 
 
 def _short(value: float) -> str:

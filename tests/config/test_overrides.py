@@ -39,3 +39,12 @@ def test_changing_a_block_type_drops_its_settings():
 def test_a_nested_override_reaches_list_items():
     out = apply_overrides(DOC, {"interventions": {0: {"weight": 0.25}}})
     assert out["interventions"][0]["weight"] == 0.25
+
+
+def test_a_sweep_keeps_its_dotted_axis_names():
+    # --set "sweep={behavior.b_ext: [0, 1]}" replaces the grid; --set sweep.behavior.b_ext=[..] sets one axis
+    whole = apply_overrides({"sweep": {"seed": [1, 2]}}, {"sweep": {"behavior.b_ext": [0, 1], "population.size": [5]}})
+    assert whole["sweep"] == {"behavior.b_ext": [0, 1], "population.size": [5]}
+    one = apply_overrides({"sweep": {"seed": [1, 2]}}, {"sweep.behavior.b_ext": [0, 1]})
+    assert one["sweep"] == {"seed": [1, 2], "behavior.b_ext": [0, 1]}
+    assert apply_overrides({}, {"sweep.behavior.b_ext": [0]})["sweep"] == {"behavior.b_ext": [0]}

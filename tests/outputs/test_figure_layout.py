@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from matplotlib.collections import PolyCollection
 
-from simlab.outputs import plotting
+import simlab
+from simlab.outputs import metric_figures, plotting
 from simlab.outputs.compare import paired_differences
 from simlab.outputs.compare_figures import plot_tradeoff
 from simlab.outputs.labels import title_of
@@ -20,6 +21,7 @@ from simlab.outputs.sweep_figures import draw_sweep
 from simlab.results.applicable import mask, not_applicable
 from simlab.results.run import load_run
 from simlab.running.files import read_metrics
+from tests.outputs.conftest import sweep_document
 from tests.outputs.handmade import write_run
 
 
@@ -64,11 +66,15 @@ def check_layout(name, figure):
     for (a, box_a), (b, box_b) in itertools.combinations(boxes, 2):
         shrunk_a, shrunk_b = box_a.shrunk(0.97, 0.9), box_b.shrunk(0.97, 0.9)
         assert not shrunk_a.overlaps(shrunk_b), (name, a.get_text(), b.get_text())
+    left = min(ax.get_position().x0 for ax in panels(figure))
     for ax in panels(figure):
         for label in (ax.xaxis.label.get_text(), ax.yaxis.label.get_text()):
             assert "value" not in label.split(" (")[0], (name, label)
         assert ax.xaxis.label.get_text(), (name, ax.get_title())
-        if not name.startswith(("forest", "compare_forest")):  # forest rows are named by their variants
+        # forest rows are named by their variants; a phase diagram's rows share one y axis, named
+        # in the first column (the colorbars' labels take the room left of the other columns)
+        first_column = ax.get_position().x0 == pytest.approx(left)
+        if not name.startswith(("forest", "compare_forest")) and (first_column or not name.startswith("phase_")):
             assert ax.yaxis.label.get_text(), (name, ax.get_title())
 
 
@@ -158,6 +164,25 @@ def test_sweep_figures_and_phase_diagrams_fit_a_page(sweep_run):
         check_layout(name, figure)
     sweep = next(f for n, f in figures.items() if n.startswith("sweep_0_"))
     assert panels(sweep)[0].get_xlabel().replace("\n", " ") == "weight of appetite times extremeness (behavior.b_ext)"
+
+
+def test_a_wide_phase_diagram_of_many_metrics_keeps_its_labels_apart(tmp_path, monkeypatch):
+    """The flagship's b_ext x b_align grid (10 x 2 cells) with a family of several metrics: three
+    panels a row with colorbars, long axis names, cells and ticks too narrow for their values."""
+    doc = sweep_document()
+    doc["sweep"] = {"behavior.b_ext": [0.5 * i for i in range(10)], "behavior.b_align": [1.0, 2.5]}
+    doc.update(replicates=1, steps=2, variants={})
+    doc["metrics"] = {"include": ["extremity", "extreme_user_share", "exposure_extremeness", "extreme_exposure_share"]}
+    assert simlab.run(doc, out=tmp_path / "run", quiet=True).status == "complete"
+    figures = draw_sweep(tmp_path / "run")
+    phase = [f for n, f in figures.items() if n.startswith("phase_")]
+    assert phase and max(len(panels(f)) for f in phase) >= 4
+    for name, figure in figures.items():
+        check_layout(name, figure)
+    # 20 sweep points: curves per step, one legend entry each, are drawn; beyond MAX_CURVES not
+    assert draw_metric_families(tmp_path / "run")
+    monkeypatch.setattr(metric_figures, "MAX_CURVES", 19)
+    assert draw_metric_families(tmp_path / "run") == {}
 
 
 def test_a_comparison_of_many_variants_keeps_its_ticks_apart(monkeypatch, tmp_path):
