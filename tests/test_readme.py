@@ -102,7 +102,7 @@ def test_nothing_refers_to_paths_outside_the_repository():
     found = [
         f"{p.relative_to(ROOT)}: {word}"
         for p in files
-        if ".venv" not in p.parts
+        if not any(part.startswith(".venv") for part in p.parts)  # benchmarks/.venv-trecs: T-RECS's own
         for word in outside
         if word in p.read_text(encoding="utf-8", errors="ignore")
     ]
