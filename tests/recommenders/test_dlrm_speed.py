@@ -8,14 +8,17 @@ import warnings
 import pytest
 import torch
 
+from simlab.core.protocols import N_ITEM_DENSE, N_USER_DENSE
+from simlab.recommenders.dlrm import DLRM
 from simlab.recommenders.dlrm.arches import first_of_groups
 from simlab.recommenders.dlrm.compiled import CompiledOrEager
 from simlab.recommenders.dlrm.recommender import DLRMRecommender
-from simlab.recommenders.dlrm.trainer import batch_loss
+from simlab.recommenders.dlrm.trainer import FlatAdagrad, Trainer, batch_loss
 from tests.recommenders.test_dlrm import (
     make_rec,
     make_view,
     output_and_history_gradient,
+    random_batch,
     shared_bag_batch,
     synthetic_log,
 )
@@ -26,6 +29,7 @@ def test_compile_is_off_by_default_and_the_default_update_is_unfused() -> None:
     rec = make_rec(make_view(20, 30))
     assert rec.trainer.loss is batch_loss
     assert not rec.trainer.optimizer.param_groups[0]["fused"]
+    assert isinstance(rec.trainer.optimizer, FlatAdagrad)  # the same numbers as torch's Adagrad
 
 
 def test_compile_setting_uses_the_compiled_loss_and_the_fused_update() -> None:
@@ -128,3 +132,76 @@ def test_compiled_training_step_matches_eager_within_float_tolerance() -> None:
         torch.testing.assert_close(grads[1][name], grads[0][name], rtol=1e-4, atol=1e-6, msg=name)
     for (name, a), (_, b) in zip(recs[0].model.named_parameters(), recs[1].model.named_parameters()):
         torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-6, msg=name)
+
+
+def _positional_model(seed: int = 0) -> DLRM:
+    """make_model's DLRM with a PAL position tower (a parameter that batches without positions
+    leave without a gradient)."""
+    rows = {"user": 11, "item": 13, "topic": 4, "creator": 7, "history": 13}
+    return DLRM(
+        rows, N_USER_DENSE, N_ITEM_DENSE, embedding_dim=4, bottom_mlp=[6, 4], top_mlp=[5, 3, 1],
+        init_scale=0.5, positions=3, generator=torch.Generator().manual_seed(seed),
+    )  # fmt: skip
+
+
+def test_flat_adagrad_trains_exactly_like_torchs_adagrad() -> None:
+    """The default dense-gradient update (FlatAdagrad: parameters, gradients and sums as views of
+    flat buffers) gives bit-identical parameters and sums to torch's Adagrad, over
+    two learning rates, batches with and without positions (the position tower then gets no
+    gradient), table growth and a state round trip between the two implementations."""
+    flat_model, torch_model = _positional_model(), _positional_model()
+    lr_of = {"position_arch.": 0.3, "over_arch.": 0.02}
+    flat = Trainer(flat_model, "adagrad", lr=0.1, batch_size=5, lr_of=lr_of)
+    reference = Trainer(torch_model, "adagrad", lr=0.1, batch_size=5, lr_of=lr_of)
+    assert isinstance(flat.optimizer, FlatAdagrad)
+
+    def torch_adagrad() -> None:  # the reference trainer's update, rebuilt like Trainer._build
+        groups = [{"params": g["params"], "lr": g["lr"]} for g in reference.optimizer.param_groups]
+        old = {p: reference.optimizer.state[p] for g in groups for p in g["params"]}
+        reference.optimizer = torch.optim.Adagrad(groups, lr=0.1)
+        reference.optimizer.state.update({p: s for p, s in old.items() if s})
+
+    torch_adagrad()
+
+    def same() -> None:
+        for (name, a), b in zip(flat_model.named_parameters(), torch_model.parameters()):
+            assert torch.equal(a, b), name
+        for a, b in zip(
+            flat.optimizer.state_dict()["state"].values(), reference.optimizer.state_dict()["state"].values()
+        ):
+            assert torch.equal(a["sum"], b["sum"]) and float(a["step"]) >= 1
+
+    for seed in (1, 2):
+        batch = random_batch(23, seed=seed)
+        batch["position"] = torch.randint(0, 3, (23,), generator=torch.Generator().manual_seed(seed))
+        for trainer in (flat, reference):
+            trainer.fit(batch, epochs=2, generator=torch.Generator().manual_seed(seed))
+        same()
+    for trainer in (flat, reference):  # no positions: the tower has no gradient
+        trainer.fit(random_batch(12, seed=3), epochs=1, generator=torch.Generator().manual_seed(3))
+    same()
+    for model, trainer in ((flat_model, flat), (torch_model, reference)):  # the item table grows
+        model.sparse_arch.grow("item", 20, torch.Generator().manual_seed(4))
+        trainer.regrow()
+    torch_adagrad()
+    grown = random_batch(23, seed=5)
+    grown["item"] = torch.randint(0, 20, (23,), generator=torch.Generator().manual_seed(5))
+    grown["position"] = torch.zeros(23, dtype=torch.long)
+    for trainer in (flat, reference):
+        trainer.fit(grown, epochs=1, generator=torch.Generator().manual_seed(5))
+    same()
+    # a checkpoint of one implementation continues in the other
+    flat_state, reference_state = flat.state_dict(), reference.state_dict()
+    flat.load_state_dict(reference_state)
+    reference.load_state_dict(flat_state)
+    torch_adagrad()
+    for trainer in (flat, reference):
+        trainer.fit(random_batch(23, seed=6), epochs=1, generator=torch.Generator().manual_seed(6))
+    same()
+    # a parameter whose data is replaced from outside: the buffers are built again from it
+    for model in (flat_model, torch_model):
+        weight = model.over_arch.first.weight
+        weight.data = weight.detach().clone()
+    for trainer in (flat, reference):
+        trainer.fit(random_batch(23, seed=7), epochs=1, generator=torch.Generator().manual_seed(7))
+    same()
