@@ -22,7 +22,7 @@ import pandas as pd
 from _phenomena import folders, with_note
 from matplotlib.lines import Line2D
 
-from simlab.outputs.pages import colour, notes, page, save, style
+from simlab.outputs.page_figures import colour, notes, page, save, style
 from simlab.results.intervals import interval, mean_ci, metric_bounds, step_intervals
 
 SCENARIO = "scenarios/algorithmic_bias_sweep.yaml"

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -28,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-SCENARIO = ROOT / "scenarios" / "dlrm_engagement.yaml"
+SCENARIO = "scenarios/dlrm_engagement.yaml"  # run from the repository root
 X_KEY, Y_KEY = "behavior.b_ext", "behavior.b_align"
 BUDGET_S = 30 * 60
 PANELS = ("exposure_extremeness", "extremity", "ctr")
@@ -50,12 +51,12 @@ def grid_values(cells: int) -> list[float]:
     return [round(0.5 * i, 2) for i in range(cells)]
 
 
-def command(folder: Path, cells: int, replicates: int, steps: int, workers: int) -> list[str]:
+def command(cells: int, replicates: int, steps: int, workers: int) -> list[str]:
+    """``simlab run`` of the sweep, from the repository root, without ``--out``."""
     values = grid_values(cells)
     sweep = f"sweep={{{X_KEY}: {values}, {Y_KEY}: {values}}}"
     sets = [*SIZE, f"steps={steps}", f"replicates={replicates}", sweep]
-    cmd = [sys.executable, "-m", "simlab", "run", str(SCENARIO), "--workers", str(workers), "--quiet"]
-    cmd += ["--out", str(folder)]
+    cmd = ["python", "-m", "simlab", "run", SCENARIO, "--workers", str(workers), "--quiet"]
     for item in sets:
         cmd += ["--set", item]
     return cmd
@@ -111,12 +112,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.run is not None:
         draw(args.run, args.figure)
         return 0
-    folder = args.out or Path(tempfile.mkdtemp(prefix="flagship_sweep_")) / "run"
-    cmd = command(folder, args.cells, args.replicates, args.steps, args.workers)
+    folder = args.out.resolve() if args.out else Path(tempfile.mkdtemp(prefix="flagship_sweep_")) / "run"
+    cmd = command(args.cells, args.replicates, args.steps, args.workers)
     tasks = args.cells**2 * args.replicates
-    print("$ " + " ".join(repr(c) if " " in c or "{" in c else c for c in cmd[1:]), flush=True)
+    print("$ " + shlex.join(cmd), flush=True)
     start = time.perf_counter()
-    subprocess.run(cmd, check=True, env={**os.environ, "SIMLAB_TASK_THREADS": "1"})
+    run = [sys.executable, *cmd[1:], "--out", str(folder)]
+    subprocess.run(run, check=True, cwd=ROOT, env={**os.environ, "SIMLAB_TASK_THREADS": "1"})
     seconds = time.perf_counter() - start
     print(
         f"{args.cells} x {args.cells} cells x {args.replicates} replicates = {tasks} tasks, {args.steps} steps, "

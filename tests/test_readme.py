@@ -5,6 +5,8 @@ The checks are shared with the documentation pages (tests/doc_commands.py, tests
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 import yaml
 
@@ -97,7 +99,9 @@ def test_nothing_refers_to_paths_outside_the_repository():
     files = [ROOT / "README.md", ROOT / "pyproject.toml"]
     for folder in ("simlab", "tests", "benchmarks", "analysis", "docs", "scenarios", ".ci"):
         files += [
-            p for p in (ROOT / folder).rglob("*") if p.is_file() and p.suffix in {"", ".py", ".md", ".yaml", ".sh"}
+            p
+            for p in (ROOT / folder).rglob("*")
+            if p.is_file() and p.suffix in {"", ".py", ".md", ".yaml", ".sh", ".txt", ".json"}
         ]
     found = [
         f"{p.relative_to(ROOT)}: {word}"
@@ -107,6 +111,19 @@ def test_nothing_refers_to_paths_outside_the_repository():
         if word in p.read_text(encoding="utf-8", errors="ignore")
     ]
     assert not found, f"references to paths outside the repository: {found}"
+
+
+def test_the_simulation_core_does_not_import_matplotlib():
+    # plotting reads the run folder: running a scenario (the loop, metrics, recommenders, run
+    # folders, the command line) must not load matplotlib; a fresh interpreter, so that no other
+    # test's imports count
+    code = (
+        "import sys, simlab, simlab.cli, simlab.loop.simulation, simlab.running, simlab.metrics.measures\n"
+        "import simlab.recommenders.dlrm.recommender, simlab.antidote\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'matplotlib'))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "[]", out.stdout
 
 
 def test_the_timings_are_the_scripts_not_typed():

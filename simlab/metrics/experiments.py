@@ -199,6 +199,20 @@ def merge_sorted_keys(keys: Tensor, new: Tensor) -> tuple[Tensor, Tensor]:
     return out, is_new
 
 
+def expand_runs(start: Tensor, count: Tensor) -> tuple[Tensor, Tensor]:
+    """The elements of runs [start_r, start_r + count_r), run after run: (Q,) each element's run r
+    and (Q,) its index.
+
+    Examples:
+        >>> run, index = expand_runs(torch.tensor([5, 0, 9]), torch.tensor([2, 0, 3]))
+        >>> run.tolist(), index.tolist()
+        ([0, 0, 2, 2, 2], [5, 6, 9, 10, 11])
+    """
+    run = torch.repeat_interleave(torch.arange(count.numel(), device=count.device), count)
+    offset = torch.repeat_interleave(start - torch.cumsum(count, 0) + count, count)
+    return run, offset + torch.arange(run.numel(), device=count.device)
+
+
 class _ConsumedSets:
     """Base of the cumulative homogenization forms: the distinct (item, user) consumption keys so
     far of the tracked users (all users, or ``sample_users`` drawn once per replicate), grown each
@@ -338,12 +352,8 @@ class HomogenizationCumulative(_ConsumedSets):
             count = torch.bincount(self.pairs, minlength=n)
             self.followers = (torch.argsort(self.pairs, stable=True), torch.cumsum(count, 0) - count, count)
         order, start, count = self.followers
-        per_key = count.index_select(0, owner)
-        which = torch.repeat_interleave(torch.arange(new.numel(), device=new.device), per_key)
-        # the k-th follower of key `which`: start of its owner's run + k
-        run_start = torch.repeat_interleave(torch.cumsum(per_key, 0) - per_key, per_key)
-        rank = torch.arange(which.numel(), device=new.device) - run_start
-        follower = order.index_select(0, start.index_select(0, owner.index_select(0, which)) + rank)
+        which, at_order = expand_runs(start.index_select(0, owner), count.index_select(0, owner))
+        follower = order.index_select(0, at_order)
         probe = owned.index_select(0, which) * n + follower
         at = torch.searchsorted(keys, probe).clamp_(max=last)
         held = (keys[at] == probe) & ~fresh[at]
@@ -433,10 +443,7 @@ class HomogenizationChaney(_ConsumedSets):
         new_user, new_item = user[fresh], item[fresh]
         # the pairs are sorted by item, so each item's consumers are one run of the arrays
         lo = torch.searchsorted(item, new_item)
-        count = torch.searchsorted(item, new_item, right=True) - lo
-        owner = torch.repeat_interleave(torch.arange(new_item.numel(), device=item.device), count)
-        first = torch.repeat_interleave(lo - torch.cumsum(count, 0) + count, count)
-        pair = first + torch.arange(owner.numel(), device=item.device)  # (Q,) a consumer of each new pair's item
+        owner, pair = expand_runs(lo, torch.searchsorted(item, new_item, right=True) - lo)  # (Q,) its item's consumers
         s = self.overlap.shape[0]
         # (index_select, not [ ]: the same gather, several times faster on the CPU at this size)
         u, v = new_user.index_select(0, owner), user.index_select(0, pair)

@@ -1,7 +1,7 @@
 """Figures of a comparison (reads the table of :func:`simlab.outputs.compare.paired_differences`
 or a metrics frame; never the live simulation): the engagement/outcome trade-off, a forest plot
 of the paired differences, and a dose-response plot of a swept strength. Drawn at print size on
-the page geometry of :mod:`simlab.outputs.pages` (7.2 in wide, 8 pt text, at most 12 panels a
+the page geometry of :mod:`simlab.outputs.page_figures` (7.2 in wide, 8 pt text, at most 12 panels a
 page), every axis in words with its unit, intervals cut at each metric's range.
 """
 
@@ -17,7 +17,7 @@ from matplotlib.axes import Axes
 from simlab.outputs.compare import DEFAULT_METRICS, final_rows, sweep_values, variants_of
 from simlab.outputs.labels import title_of, unit_of
 from simlab.outputs.metric_figures import draw_forest_panels
-from simlab.outputs.pages import FONT, MAX_PANELS, colour, notes, page, pages, save, style
+from simlab.outputs.page_figures import FONT, MAX_PANELS, colour, notes, page, pages, save, style
 from simlab.outputs.sweep_figures import swept_key_label
 from simlab.results.intervals import interval, metric_bounds
 

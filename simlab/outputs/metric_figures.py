@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 
 from simlab.outputs.compare import DEFAULT_METRICS
 from simlab.outputs.labels import grouped, slug, title_of, unit_of
-from simlab.outputs.pages import (
+from simlab.outputs.page_figures import (
     COLUMNS,
     FONT,
     band,

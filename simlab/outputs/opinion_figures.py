@@ -13,7 +13,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from simlab.outputs.pages import (
+from simlab.outputs.page_figures import (
     FONT,
     MARGIN,
     MAX_PANELS,

@@ -4,7 +4,7 @@ simulation). :func:`plot_run` draws every figure of a run into ``RUN_DIR/figures
 The figures themselves are drawn by :mod:`simlab.outputs.metric_figures` (metric curves, paired
 differences, forest plots), :mod:`simlab.outputs.opinion_figures` (snapshots) and
 :mod:`simlab.outputs.sweep_figures` (sweeps, phase diagrams), on the print-size pages of
-:mod:`simlab.outputs.pages`, from a run read by :func:`simlab.results.run.load_run`. Each
+:mod:`simlab.outputs.page_figures`, from a run read by :func:`simlab.results.run.load_run`. Each
 ``draw_*`` function returns its figures unsaved (name -> Figure), which the tests read; each
 ``plot_*`` twin here takes the run folder and the folder to write into and returns the paths it
 wrote. The names of those modules are re-exported here, so that
@@ -36,7 +36,7 @@ from simlab.outputs.opinion_figures import (
     draw_opinion_distributions,
     draw_opinion_heatmaps,
 )
-from simlab.outputs.pages import (
+from simlab.outputs.page_figures import (
     COLUMNS,
     DPI,
     FONT,

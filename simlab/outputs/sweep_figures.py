@@ -17,7 +17,7 @@ from matplotlib.figure import Figure
 
 from simlab.outputs.labels import slug, title_of, unit_of
 from simlab.outputs.metric_figures import metric_families
-from simlab.outputs.pages import COLUMNS, FONT, colour, fit_label, notes, page, paged_name, pages, style
+from simlab.outputs.page_figures import COLUMNS, FONT, colour, fit_label, notes, page, paged_name, pages, style
 from simlab.results.intervals import interval, metric_bounds
 from simlab.results.run import Run, load_run
 from simlab.results.tables import final_rows, point_label, select_point
@@ -92,7 +92,10 @@ def draw_sweep(run_dir: str | Path | Run, family: str | None = None) -> dict[str
     return out
 
 
-ANNOTATED_COLUMNS = 5  # a phase diagram's cells carry their value when at most this many a row fit
+# a phase diagram's cells carry their value when at most this many a row fit; at most this many
+# tick labels an axis (a narrow panel cannot hold more)
+ANNOTATED_COLUMNS = 5
+X_TICK_LABELS, Y_TICK_LABELS = 5, 10
 
 
 def _phase_diagrams(
@@ -131,8 +134,8 @@ def _phase_diagrams(
                                     path_effects=[matplotlib.patheffects.withStroke(linewidth=1.2, foreground="black")],
                                 )
                     ax.set_title(title_of(name), fontsize=FONT["title"], pad=3)
-                    ax.set_xticks(range(len(xs)), _every(xs, ANNOTATED_COLUMNS), fontsize=FONT["tick"])
-                    ax.set_yticks(range(len(ys)), _every(ys, 2 * ANNOTATED_COLUMNS), fontsize=FONT["tick"])
+                    ax.set_xticks(range(len(xs)), _every(xs, X_TICK_LABELS), fontsize=FONT["tick"])
+                    ax.set_yticks(range(len(ys)), _every(ys, Y_TICK_LABELS), fontsize=FONT["tick"])
                     ax.set_xlabel(
                         fit_label(ax, "x", swept_key_label(kx, run.scenario)), fontsize=FONT["label"], labelpad=2
                     )

@@ -16,7 +16,7 @@ from simlab.outputs.compare import paired_differences
 from simlab.outputs.compare_figures import plot_tradeoff
 from simlab.outputs.labels import title_of
 from simlab.outputs.metric_figures import draw_metric_curves, draw_metric_families, forest_table
-from simlab.outputs.pages import MAX_PANELS, PAGE_WIDTH
+from simlab.outputs.page_figures import MAX_PANELS, PAGE_WIDTH
 from simlab.outputs.sweep_figures import draw_sweep
 from simlab.results.applicable import mask, not_applicable
 from simlab.results.run import load_run

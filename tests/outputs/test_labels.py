@@ -7,7 +7,7 @@ import math
 
 from simlab.metrics.columns import BOUNDS
 from simlab.outputs.labels import FAMILIES, LABELS, OTHER, family_of, grouped, title_of, unit_of
-from simlab.outputs.pages import MAX_PANELS
+from simlab.outputs.page_figures import MAX_PANELS
 from simlab.registry import METRICS
 from simlab.results.intervals import interval, metric_bounds
 

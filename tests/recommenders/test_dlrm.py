@@ -65,6 +65,7 @@ def make_model(
     seed: int = 0,
     dense_features="all",
     user_id: bool = True,
+    positions: int = 0,
 ) -> DLRM:
     rows = {"user": 11, "item": 13, "topic": 4, "creator": 7, "history": 13}
     return DLRM(
@@ -80,6 +81,7 @@ def make_model(
         init_scale=0.5,
         dense_features=dense_features,
         user_id=user_id,
+        positions=positions,
         generator=torch.Generator().manual_seed(seed),
     )
 

@@ -8,13 +8,12 @@ import warnings
 import pytest
 import torch
 
-from simlab.core.protocols import N_ITEM_DENSE, N_USER_DENSE
-from simlab.recommenders.dlrm import DLRM
 from simlab.recommenders.dlrm.arches import first_of_groups
 from simlab.recommenders.dlrm.compiled import CompiledOrEager
 from simlab.recommenders.dlrm.recommender import DLRMRecommender
 from simlab.recommenders.dlrm.trainer import FlatAdagrad, Trainer, batch_loss
 from tests.recommenders.test_dlrm import (
+    make_model,
     make_rec,
     make_view,
     output_and_history_gradient,
@@ -134,22 +133,12 @@ def test_compiled_training_step_matches_eager_within_float_tolerance() -> None:
         torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-6, msg=name)
 
 
-def _positional_model(seed: int = 0) -> DLRM:
-    """make_model's DLRM with a PAL position tower (a parameter that batches without positions
-    leave without a gradient)."""
-    rows = {"user": 11, "item": 13, "topic": 4, "creator": 7, "history": 13}
-    return DLRM(
-        rows, N_USER_DENSE, N_ITEM_DENSE, embedding_dim=4, bottom_mlp=[6, 4], top_mlp=[5, 3, 1],
-        init_scale=0.5, positions=3, generator=torch.Generator().manual_seed(seed),
-    )  # fmt: skip
-
-
 def test_flat_adagrad_trains_exactly_like_torchs_adagrad() -> None:
     """The default dense-gradient update (FlatAdagrad: parameters, gradients and sums as views of
     flat buffers) gives bit-identical parameters and sums to torch's Adagrad, over
     two learning rates, batches with and without positions (the position tower then gets no
     gradient), table growth and a state round trip between the two implementations."""
-    flat_model, torch_model = _positional_model(), _positional_model()
+    flat_model, torch_model = make_model(positions=3), make_model(positions=3)  # with a PAL tower
     lr_of = {"position_arch.": 0.3, "over_arch.": 0.02}
     flat = Trainer(flat_model, "adagrad", lr=0.1, batch_size=5, lr_of=lr_of)
     reference = Trainer(torch_model, "adagrad", lr=0.1, batch_size=5, lr_of=lr_of)

@@ -166,26 +166,26 @@ class FlatAdagrad(torch.optim.Adagrad):
     def __init__(self, params: Any, lr: float):
         super().__init__(params, lr=lr)
         self._flat: tuple[Tensor, Tensor, Tensor, list[tuple[int, int, float]], list[Tensor]] | None = None
-        self._steps = 0  # steps since the buffers were built (the state's step counts, kept lazily)
-        self._base: list[float] = []
+        self._pending = 0  # steps not yet counted in the state's per-parameter step counts
 
     def _params(self) -> list[Tensor]:
         return [p for group in self.param_groups for p in group["params"]]
 
-    def _sync_steps(self) -> None:
-        """Write the steps taken since the buffers were built into the state's step counts."""
-        if self._flat is not None:
-            for p, base in zip(self._params(), self._base):
-                self.state[p]["step"].fill_(base + self._steps)
-
     @torch.no_grad()
-    def _bind(self) -> None:
-        self._sync_steps()
+    def _bind(self) -> bool:
+        """Make the parameters, gradients and sums views of flat buffers; False (nothing done)
+        for parameters of several dtypes or devices, or with sparse gradients.
+        """
         params = self._params()
         like = params[0]
+        if any(
+            p.dtype != like.dtype or p.device != like.device or (p.grad is not None and p.grad.is_sparse)
+            for p in params
+        ):
+            return False
         n = sum(p.numel() for p in params)
         flat_p, flat_g, flat_s = (torch.zeros(n, dtype=like.dtype, device=like.device) for _ in range(3))
-        segments, offset = [], 0
+        segments, grads, offset = [], [], 0
         for group in self.param_groups:
             start = offset
             for p in group["params"]:
@@ -195,17 +195,13 @@ class FlatAdagrad(torch.optim.Adagrad):
                 if p.grad is not None:
                     flat_g[offset : offset + k].copy_(p.grad.reshape(-1))
                 p.data = flat_p[offset : offset + k].view_as(p)
-                p.grad = flat_g[offset : offset + k].view_as(p)
+                grads.append(flat_g[offset : offset + k].view_as(p))
+                p.grad = grads[-1]
                 state["sum"] = flat_s[offset : offset + k].view_as(p)
                 offset += k
             segments.append((start, offset, float(group["lr"])))
-        grads: list[Tensor] = []  # the views set above
-        for p in params:
-            assert p.grad is not None
-            grads.append(p.grad)
         self._flat = (flat_p, flat_g, flat_s, segments, grads)
-        self._base = [float(self.state[p]["step"]) for p in params]
-        self._steps = 0
+        return True
 
     def _bound(self) -> bool:
         """Whether every parameter and gradient is still a view of the buffers (a parameter whose
@@ -218,15 +214,6 @@ class FlatAdagrad(torch.optim.Adagrad):
             p.grad is g and p.untyped_storage().data_ptr() == storage for p, g in zip(self._params(), self._flat[4])
         )
 
-    @staticmethod
-    def usable(params: list[Tensor]) -> bool:
-        """Dense gradients, one dtype and device (else torch's update runs)."""
-        first = params[0] if params else None
-        return first is not None and all(
-            p.dtype == first.dtype and p.device == first.device and not (p.grad is not None and p.grad.is_sparse)
-            for p in params
-        )
-
     def zero_grad(self, set_to_none: bool = True) -> None:
         if self._bound():
             assert self._flat is not None
@@ -236,30 +223,28 @@ class FlatAdagrad(torch.optim.Adagrad):
 
     @torch.no_grad()
     def step(self, closure: Any = None) -> Any:
-        if not self.usable(self._params()):
+        if not self._bound() and not self._bind():
             self._flat = None
             return super().step(closure)
-        if not self._bound():
-            self._bind()
         assert self._flat is not None
         flat_p, flat_g, flat_s, segments, _ = self._flat
-        eps = self.defaults["eps"]
         flat_s.addcmul_(flat_g, flat_g, value=1)
-        std = flat_s.sqrt().add_(eps)
+        std = flat_s.sqrt().add_(self.defaults["eps"])
         for start, end, lr in segments:
             flat_p[start:end].addcdiv_(flat_g[start:end], std[start:end], value=-lr)
-        self._steps += 1
+        self._pending += 1
         return None
 
     def state_dict(self) -> dict[str, Any]:
-        self._sync_steps()
-        self._base = [b + self._steps for b in self._base]
-        self._steps = 0
+        if self._pending:  # the step counts, as torch's Adagrad keeps them
+            for p in self._params():
+                self.state[p]["step"] += self._pending
+            self._pending = 0
         return super().state_dict()
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         super().load_state_dict(state_dict)
-        self._flat = None
+        self._flat, self._pending = None, 0
 
 
 class Trainer:
