@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from simlab.metrics import measures as m
-from simlab.metrics.arrays import compute_dtype
+from simlab.metrics.arrays import compute_dtype, nan
 from simlab.metrics.columns import UserSample
 from simlab.metrics.recorder import StepContext, metric
 from simlab.registry import METRICS
@@ -233,7 +233,10 @@ class _ConsumedSets:
         if 0 < size < n:
             rng = ctx.streams.numpy("metric_sample")
             self.users = torch.as_tensor(np.sort(rng.choice(n, size, replace=False)), device=device)
-        self.keys = torch.zeros(0, dtype=torch.long, device=device)
+        # every form that tracks all users starts from the same (empty) keys object, so that
+        # they can share each step's merge (see merge)
+        empty = torch.zeros(0, dtype=torch.long, device=device)
+        self.keys = ctx.cached("consumption:all:start", lambda: empty) if self.users is None else empty
 
     def tracked(self, ctx: StepContext) -> Tensor | None:
         """(N,) bool of users whose consumption is kept, or None for all."""
@@ -249,7 +252,17 @@ class _ConsumedSets:
         keep = self.tracked(ctx)
         if keep is not None:
             user, item = user[keep[user]], item[keep[user]]
-        self.keys, self.fresh = merge_sorted_keys(self.keys, torch.unique(item * n + user))
+            self.keys, self.fresh = merge_sorted_keys(self.keys, torch.unique(item * n + user))
+            return self.keys, n
+        # forms that track every user and hold the very same keys object merge the same
+        # engagements into it: the first of them merges, the others take its result
+        before = self.keys
+        held, merged = ctx.cached(
+            "consumption:all", lambda: (before, merge_sorted_keys(before, torch.unique(item * n + user)))
+        )
+        if held is not before:  # different keys (e.g. after a resume, each loads its own): merge alone
+            merged = merge_sorted_keys(before, torch.unique(item * n + user))
+        self.keys, self.fresh = merged
         return self.keys, n
 
     def consumed(self, ctx: StepContext) -> tuple[Tensor, Tensor]:
@@ -406,25 +419,23 @@ class HomogenizationChaney(_ConsumedSets):
         return keep
 
     def compute(self, ctx: StepContext) -> Tensor:
-        user, item = self.consumed(ctx)
-        n_tracked = ctx.users.n if self.users is None else self.users.numel()
-        if self.users is not None:  # sampled users are rows 0..S-1 of the overlap matrix
-            if self.rank is None:
-                self.rank = torch.full((ctx.users.n,), -1, dtype=torch.long, device=user.device)
-                self.rank[self.users] = torch.arange(n_tracked, device=user.device)
-            user = self.rank[user]
-        if n_tracked < 2 or user.numel() == 0:
-            return m.nearest_consumer_jaccard_t(user, item, n_tracked)  # its NaN
+        keys, n = self.merge(ctx)
+        n_tracked = n if self.users is None else self.users.numel()
+        if self.users is not None and self.rank is None:  # sampled users are rows 0..S-1 of the overlap
+            self.rank = torch.full((n,), -1, dtype=torch.long, device=keys.device)
+            self.rank[self.users] = torch.arange(n_tracked, device=keys.device)
+        if n_tracked < 2 or keys.numel() == 0:
+            return nan(keys.device)
         if self.overlap is None:  # the first step, or after a resume: every pair counts as new
-            self.overlap = torch.zeros(n_tracked, n_tracked, dtype=compute_dtype(user.device), device=user.device)
-            fresh = torch.ones_like(user, dtype=torch.bool)
+            self.overlap = torch.zeros(n_tracked, n_tracked, dtype=compute_dtype(keys.device), device=keys.device)
+            fresh = torch.ones_like(keys, dtype=torch.bool)
         else:
-            assert self.fresh is not None  # set by consumed()
+            assert self.fresh is not None  # set by merge()
             fresh = self.fresh
-        self.add_consumption(user, item, fresh)
+        self.add_consumption(keys, fresh, n)
         return m.nearest_jaccard_from_overlap_t(self.overlap)
 
-    def add_consumption(self, user: Tensor, item: Tensor, fresh: Tensor) -> None:
+    def add_consumption(self, keys: Tensor, fresh: Tensor, n: int) -> None:
         """Grow the overlap matrix by this step's new consumption.
 
         With X the (S, items) 0/1 consumption matrix before and dX the new pairs, X'X'^T =
@@ -433,25 +444,26 @@ class HomogenizationChaney(_ConsumedSets):
         are touched (work in proportion to the new pairs' co-consumers, not to S^2).
 
         Args:
-            user: (E,) row of every consumption pair so far, sorted by (item, user).
-            item: (E,) its item.
-            fresh: (E,) bool, the pairs new this step.
+            keys: (E,) sorted distinct item * N + user of every consumption pair so far.
+            fresh: (E,) bool, the keys new this step.
+            n: N users.
         """
         assert self.overlap is not None
-        if not bool(fresh.any()):
+        new = keys[fresh]
+        if new.numel() == 0:
             return
-        new_user, new_item = user[fresh], item[fresh]
-        # the pairs are sorted by item, so each item's consumers are one run of the arrays
-        lo = torch.searchsorted(item, new_item)
-        owner, pair = expand_runs(lo, torch.searchsorted(item, new_item, right=True) - lo)  # (Q,) its item's consumers
-        s = self.overlap.shape[0]
-        # (index_select, not [ ]: the same gather, several times faster on the CPU at this size)
-        u, v = new_user.index_select(0, owner), user.index_select(0, pair)
-        before = ~fresh.index_select(0, pair)  # consumers that were there before this step
-        flat = torch.cat([u * s + v, v[before] * s + u[before]])
-        self.overlap.view(-1).index_add_(
-            0, flat, torch.ones(flat.numel(), dtype=self.overlap.dtype, device=flat.device)
-        )
+        new_item = new // n
+        # the keys are sorted by item, so each item's consumers are one run of them
+        lo = torch.searchsorted(keys, new_item * n)
+        owner, pair = expand_runs(lo, torch.searchsorted(keys, new_item * n + n) - lo)  # (Q,) its item's consumers
+        u, v = (new % n).index_select(0, owner), keys.index_select(0, pair) % n
+        if self.rank is not None:  # user ids -> rows of the sample
+            u, v = self.rank.index_select(0, u), self.rank.index_select(0, v)
+        s, flat = self.overlap.shape[0], self.overlap.view(-1)
+        flat.index_add_(0, u * s + v, torch.ones(u.numel(), dtype=flat.dtype, device=flat.device))
+        # and (v, u) for the consumers that were there before this step (adding 0 for the others
+        # gives the same integers as selecting them first, without a masked copy)
+        flat.index_add_(0, v * s + u, (~fresh.index_select(0, pair)).to(flat.dtype))
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)

@@ -364,7 +364,10 @@ def nearest_consumer_jaccard_t(user: ArrayLike, item: ArrayLike, n_users: int) -
     rows, cols = keys // m, keys % m
     dtype = compute_dtype(u.device)
     ones = torch.ones(keys.numel(), dtype=dtype, device=u.device)
-    x = torch.sparse_coo_tensor(torch.stack([rows, cols]), ones, (n_users, m), is_coalesced=True)
+    # the keys are sorted and distinct, so the tensor is coalesced by construction
+    x = torch.sparse_coo_tensor(
+        torch.stack([rows, cols]), ones, (n_users, m), is_coalesced=True, check_invariants=False
+    )
     inter = torch.sparse.mm(x, x.t().to_dense())  # (n_users, n_users) |S_i ∩ S_v|
     return nearest_jaccard_from_overlap_t(inter)
 

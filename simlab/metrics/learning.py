@@ -105,11 +105,14 @@ def ndcg_t(shown_gains: ArrayLike, candidate_gains: ArrayLike) -> Tensor:
     0.7378
     """
     shown = as_real(shown_gains)
-    candidates = as_real(candidate_gains, shown.device)
+    candidates = as_tensor(candidate_gains, shown.device)
     k = shown.shape[1]
     discount = 1.0 / torch.log2(torch.arange(k, device=shown.device, dtype=shown.dtype) + 2)
     dcg = (shown * discount).sum(dim=1)
-    best = torch.topk(candidates, min(k, candidates.shape[1]), dim=1).values
+    # the best k before widening to the computing dtype (exact and order-preserving): the same
+    # values, with one conversion of A x k gains instead of A x C
+    candidates = candidates if candidates.is_floating_point() else candidates.to(shown.dtype)
+    best = torch.topk(candidates, min(k, candidates.shape[1]), dim=1).values.to(shown.dtype)
     ideal = (best * discount[: best.shape[1]]).sum(dim=1)
     keep = ideal > 0
     if not bool(keep.any()):

@@ -9,6 +9,7 @@ import pydantic
 import torch
 from torch import Tensor
 
+from simlab.core.gather import take_cells, take_rows
 from simlab.core.state import Catalog, Users
 
 
@@ -127,28 +128,29 @@ class EngagementModel:
             term = term * users.reliability_value[user]
         return term
 
-    def appetite(self, users: Users, user: Tensor) -> Tensor:
-        """The extremity appetite a_i of (I,) users, in the form ``appetite_shape`` sets."""
+    def appetite(self, opinion: Tensor) -> Tensor:
+        """The extremity appetite a_i of users at opinions (I, K), in the form ``appetite_shape`` sets: (I,)."""
         s = self.settings
-        extremity = users.opinion.index_select(0, user).abs().amax(dim=1)
+        extremity = opinion.abs().amax(dim=1)
         if s.appetite_shape == "constant":
             return torch.full_like(extremity, s.appetite0 + s.appetite1 / 2)
         if s.appetite_shape == "power":
             return s.appetite0 + s.appetite1 * extremity**s.appetite_power
         return s.appetite0 + s.appetite1 * extremity
 
-    def appetite_term(self, users: Users, user: Tensor, stance: Tensor) -> Tensor:
-        """The logit's extremeness term for (I,) pairs with item stances ``stance`` (I, K):
-        b_ext*a_i*e_j, restricted or re-weighted by side as ``appetite_side`` sets.
+    def appetite_term(self, opinion: Tensor, stance: Tensor) -> Tensor:
+        """The logit's extremeness term for (I,) pairs of users at opinions (I, K) and items at
+        stances (I, K): b_ext*a_i*e_j, restricted or re-weighted by side as ``appetite_side`` sets.
         """
         s = self.settings
-        extremeness, axis = stance.abs().max(dim=1)
         if s.appetite_side == "any":  # (in this order: the default's numbers stay bit-identical)
-            return s.b_ext * self.appetite(users, user) * extremeness
-        term = self.appetite(users, user) * extremeness
+            return s.b_ext * self.appetite(opinion) * stance.abs().amax(dim=1)
+        extremeness, axis = stance.abs().max(dim=1)
+        term = self.appetite(opinion) * extremeness
         # the item's side is that of its most extreme axis; a user at 0 on it is on neither side
-        opinion = users.opinion[user].gather(1, axis[:, None]).squeeze(1)
-        same_side = (opinion * stance.gather(1, axis[:, None]).squeeze(1) > 0).to(term.dtype)
+        same_side = (opinion.gather(1, axis[:, None]).squeeze(1) * stance.gather(1, axis[:, None]).squeeze(1) > 0).to(
+            term.dtype
+        )
         if s.appetite_side == "same_side":
             return s.b_ext * term * same_side
         return (s.b_ext * same_side + s.b_out_group * (1 - same_side)) * term
@@ -156,13 +158,14 @@ class EngagementModel:
     def logit(self, users: Users, user: Tensor, catalog: Catalog, item: Tensor) -> Tensor:
         """The logit before position bias, for (I,) user/item pairs."""
         s = self.settings
-        stance = catalog.stance.index_select(0, item)
-        distance = (users.opinion.index_select(0, user) - stance).abs().mean(dim=1)
-        interest = users.interests[user, catalog.topic.index_select(0, item)]
+        # each table gathered once per pair (take_rows: a one-column table as a vector, faster)
+        stance, opinion = take_rows(catalog.stance, item), take_rows(users.opinion, user)
+        distance = (opinion - stance).abs().mean(dim=1)
+        interest = take_cells(users.interests, user, catalog.topic.index_select(0, item))
         logit = (
             s.b0
             + s.b_align * (1 - distance / 2)
-            + self.appetite_term(users, user, stance)
+            + self.appetite_term(opinion, stance)
             + s.b_topic * interest
             + s.b_q * catalog.quality.index_select(0, item)
         )
@@ -170,7 +173,7 @@ class EngagementModel:
             logit = logit + s.b_far * (distance / 2) ** s.far_power
         if s.b_taste and users.taste is not None and catalog.attributes is not None and users.taste.shape[1]:
             # index_select, not [ ]: the same rows, several times faster for (I, d) gathers on the CPU
-            match = (users.taste.index_select(0, user) * catalog.attributes.index_select(0, item)).sum(dim=1)
+            match = (take_rows(users.taste, user) * take_rows(catalog.attributes, item)).sum(dim=1)
             match = match / math.sqrt(users.taste.shape[1])
             logit = logit + s.b_taste * match
         if s.b_rel:

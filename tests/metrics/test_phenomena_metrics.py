@@ -180,7 +180,12 @@ def _consumption_context(n: int, user: list[int], item: list[int]) -> SimpleName
     """The parts of a StepContext the cumulative homogenization reads: N and the engagements."""
     u, i = torch.tensor(user, dtype=torch.long), torch.tensor(item, dtype=torch.long)
     impressions = SimpleNamespace(user=u, item=i, label=torch.ones(u.numel()))
-    return SimpleNamespace(users=SimpleNamespace(n=n, opinion=torch.zeros(n, 1)), impressions=impressions)
+    cache: dict = {}
+    return SimpleNamespace(
+        users=SimpleNamespace(n=n, opinion=torch.zeros(n, 1)),
+        impressions=impressions,
+        cached=lambda key, compute: cache[key] if key in cache else cache.setdefault(key, compute()),
+    )
 
 
 @settings(max_examples=60, deadline=None)
@@ -207,3 +212,40 @@ def test_cumulative_homogenization_kept_up_to_date_equals_the_measure_from_scrat
         keys = torch.tensor(sorted(i * n + u for u, i in held), dtype=torch.long)
         expected = m.homogenization_from_keys_t(keys, n, pairs)
         assert torch.equal(value, expected) or bool(value.isnan() & expected.isnan()), step
+
+
+def test_forms_tracking_every_user_share_one_merge_a_step(monkeypatch) -> None:
+    """Two cumulative homogenization forms that hold the same keys merge each step's engagements
+    once (the second takes the first's result) and give the values each gives alone; after a
+    resume each holds its own keys again and merges alone, with the same values."""
+    import simlab.metrics.experiments as experiments
+
+    calls = []
+    merge = experiments.merge_sorted_keys
+    monkeypatch.setattr(experiments, "merge_sorted_keys", lambda *args: calls.append(1) or merge(*args))
+    n, pairs = 6, torch.tensor([1, 0, 3, 2, 5, 4])
+    steps = [[(0, 1), (1, 1), (2, 0)], [(3, 2), (2, 2), (0, 0)], [(1, 0), (5, 4)], [(4, 4), (0, 1)]]
+
+    def fresh_metric() -> HomogenizationCumulative:
+        metric = HomogenizationCumulative(UserSample(sample_users=0))
+        metric.pairs = pairs
+        return metric
+
+    alone = fresh_metric()
+    alone.keys = torch.zeros(0, dtype=torch.long)  # what setup gives, without a StepContext
+    expected = [alone.compute(_consumption_context(n, *zip(*batch))) for batch in steps]
+
+    first, second = fresh_metric(), fresh_metric()
+    start = _consumption_context(n, [], [])
+    for metric in (first, second):  # setup's start: one shared empty keys object
+        metric.keys = start.cached("consumption:all:start", lambda: torch.zeros(0, dtype=torch.long))
+    calls.clear()
+    for t, batch in enumerate(steps):
+        if t == 2:  # a resume: each loads its own keys
+            first.load_state_dict(first.state_dict() | {"keys": first.keys.clone()})
+            second.load_state_dict(second.state_dict() | {"keys": second.keys.clone()})
+        ctx = _consumption_context(n, *zip(*batch))
+        for metric in (first, second):
+            value = metric.compute(ctx)
+            assert torch.equal(value, expected[t]) or bool(value.isnan() & expected[t].isnan()), t
+    assert len(calls) == 2 * 1 + 2 * 2  # steps 0-1 shared (one merge each), steps 2-3 apart (two each)

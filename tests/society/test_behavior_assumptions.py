@@ -116,4 +116,4 @@ def test_default_term_is_bit_identical_to_the_original_formula():
     model = EngagementModel(EngagementModel.Settings(b_ext=2.5, appetite0=0.3, appetite1=1.1))
     appetite = 0.3 + 1.1 * users.opinion[user].abs().amax(dim=1)
     original = 2.5 * appetite * catalog.stance[item].abs().amax(dim=1)
-    assert torch.equal(model.appetite_term(users, user, catalog.stance[item]), original)
+    assert torch.equal(model.appetite_term(users.opinion[user], catalog.stance[item]), original)
