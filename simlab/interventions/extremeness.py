@@ -6,7 +6,6 @@ from typing import Any, Literal
 
 import pydantic
 import torch
-from scipy import stats
 from torch import Tensor
 
 from simlab.interventions.base import Intervention, InterventionContext, Truth
@@ -18,6 +17,8 @@ def roc_auc(scores: Tensor, labels: Tensor) -> float:
     Mann–Whitney probability that a positive outranks a negative, ties counted 1/2. NaN when
     one class is empty.
     """
+    from scipy import stats  # (here: scipy.stats takes about 0.4 s to import, and few runs need it)
+
     y = labels.bool().cpu().numpy()
     n_pos, n_neg = int(y.sum()), int((~y).sum())
     if n_pos == 0 or n_neg == 0:

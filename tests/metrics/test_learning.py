@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simlab.loop.simulation import Simulation
-from simlab.metrics.learning import auc_within, interaction_share, learned_share, ndcg
+from simlab.metrics.learning import auc_within, interaction_share, learned_share, ndcg, top_values
 from simlab.metrics.measures import auc_t, grouped_auc_t
 from simlab.registry import load_components
 
@@ -144,3 +144,25 @@ def test_a_random_feed_ranks_below_the_oracle_and_predicts_nothing_personal(tiny
     assert all(math.isnan(row["personalisation"]) for row in rows)  # a constant prediction
     assert abs(np.mean([row["learned_share"] for row in rows])) < 0.3
     assert torch.isfinite(torch.tensor([row["auc_ceiling"] for row in rows])).all()
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    rows=st.integers(1, 12),
+    columns=st.integers(1, 30),
+    k=st.integers(0, 31),
+    seed=st.integers(0, 999),
+    nan=st.booleans(),
+)
+def test_top_values_equal_torch_topk(rows, columns, k, seed, nan) -> None:
+    """NDCG's ideal slate: numpy's partition path gives exactly torch.topk's values, ties, zeros
+    (repeated candidates) and signed zeros included; rows with NaN fall back to topk."""
+    k = min(k, columns)
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randint(0, 5, (rows, columns), generator=g).float() / 4  # many ties
+    x[torch.rand(rows, columns, generator=g) < 0.2] = -0.0
+    if nan:
+        x[0, 0] = float("nan")
+    got, expected = top_values(x, k), torch.topk(x, k, dim=1).values
+    assert got.shape == expected.shape
+    assert torch.equal(got.nan_to_num(7.0), expected.nan_to_num(7.0))

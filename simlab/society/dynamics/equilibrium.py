@@ -6,7 +6,6 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 import torch
 
 from simlab.core.state import Graph
@@ -65,6 +64,8 @@ def fj_equilibrium(adjacency: Any, innate: Any, rtol: float = 1e-10) -> Any:
     Small graphs use a sparse LU solve; large ones conjugate gradients (symmetric W) or
     BiCGSTAB, preconditioned by the diagonal, to relative tolerance ``rtol``. Works at 1e5+ users.
     """
+    import scipy.sparse.linalg as spla  # (here: it imports most of scipy, and few runs need it)
+
     is_torch = isinstance(innate, torch.Tensor)
     s = innate.detach().cpu().double().numpy() if is_torch else np.asarray(innate, dtype=np.float64)
     b = s.reshape(s.shape[0], -1)
