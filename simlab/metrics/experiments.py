@@ -404,7 +404,7 @@ class HomogenizationChaney(_ConsumedSets):
 
     def __init__(self, settings: ChaneySample):
         super().__init__(settings)
-        # The overlap matrix |S_i ∩ S_v| (S, S) of the tracked users, kept up to date from each
+        # The overlap matrix |S_i ∩ S_v| (S, S) of the tracked users, in its upper triangle, kept up to date from each
         # step's new consumption instead of recomputed from every set at every step (the same
         # integers, so the same result). Not checkpointed: after a resume it is rebuilt from the
         # consumption keys.
@@ -440,8 +440,10 @@ class HomogenizationChaney(_ConsumedSets):
 
         With X the (S, items) 0/1 consumption matrix before and dX the new pairs, X'X'^T =
         XX^T + dX X'^T + (dX X^T)^T: each new pair (u, j) adds 1 at (u, v) for every consumer v
-        of item j after the step and at (v, u) for every consumer before it. Only those entries
-        are touched (work in proportion to the new pairs' co-consumers, not to S^2).
+        of item j after the step and at (v, u) for every consumer before it. The matrix is
+        symmetric, so only its upper triangle is kept: each such pair of users counts once, at
+        (min(u, v), max(u, v)). Only those entries are touched (work in proportion to the new
+        pairs' co-consumers, not to S^2).
 
         Args:
             keys: (E,) sorted distinct item * N + user of every consumption pair so far.
@@ -459,11 +461,13 @@ class HomogenizationChaney(_ConsumedSets):
         u, v = (new % n).index_select(0, owner), keys.index_select(0, pair) % n
         if self.rank is not None:  # user ids -> rows of the sample
             u, v = self.rank.index_select(0, u), self.rank.index_select(0, v)
+        # the matrix is kept in its upper triangle (nearest_jaccard_from_overlap_t reads no more):
+        # each pair of consumers of the item counts once, at (min, max); a pair of two new ones
+        # is met from both sides, so it counts from the side whose row is the smaller (adding 0
+        # for the other gives the same integers as selecting first, without a masked copy)
+        once = ~fresh.index_select(0, pair) | (u <= v)
         s, flat = self.overlap.shape[0], self.overlap.view(-1)
-        flat.index_add_(0, u * s + v, torch.ones(u.numel(), dtype=flat.dtype, device=flat.device))
-        # and (v, u) for the consumers that were there before this step (adding 0 for the others
-        # gives the same integers as selecting them first, without a masked copy)
-        flat.index_add_(0, v * s + u, (~fresh.index_select(0, pair)).to(flat.dtype))
+        flat.index_add_(0, torch.minimum(u, v) * s + torch.maximum(u, v), once.to(flat.dtype))
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)

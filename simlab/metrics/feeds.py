@@ -378,9 +378,15 @@ _JACCARD_ROWS = 128  # rows of the S x S overlap matrix handled at once (~1 MB a
 def nearest_jaccard_from_overlap_t(inter: Tensor) -> Tensor:
     """The last step of :func:`nearest_consumer_jaccard_t`, from the overlap matrix.
 
+    The overlap is symmetric, so each Jaccard value is computed once, from the upper triangle:
+    block by block of rows, for the columns from the block's first row on, and it enters the
+    maximum of its row and (by symmetry) of its column. Every value is the same float as from the
+    full matrix ((s_i + s_v) - I is (s_v + s_i) - I), and so is every maximum.
+
     Args:
-        inter: (S, S) |S_i ∩ S_v|, the item sets' overlaps (its diagonal is each set's size),
-            in the computing dtype; it is not modified.
+        inter: (S, S) |S_i ∩ S_v| for i <= v, the item sets' overlaps (its diagonal is each set's
+            size), in the computing dtype; below the diagonal either the same values (a full
+            symmetric matrix) or zeros. It is not modified.
 
     Returns:
         Mean over users with a non-empty set of max_{v != i} |S_i ∩ S_v| / |S_i ∪ S_v| (NaN if
@@ -391,18 +397,23 @@ def nearest_jaccard_from_overlap_t(inter: Tensor) -> Tensor:
         >>> inter = torch.tensor([[2.0, 1.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 0.0]], dtype=torch.float64)
         >>> float(nearest_jaccard_from_overlap_t(inter))  # users 0 and 1: 1/2 each; user 2 left out
         0.5
+        >>> float(nearest_jaccard_from_overlap_t(inter.triu()))  # the upper triangle is enough
+        0.5
     """
     size = inter.diagonal()
-    nearest = torch.empty_like(size)
+    s = inter.shape[0]
+    nearest = torch.full_like(size, -1.0)  # every Jaccard value is >= 0 (S >= 2)
     # blocks of rows small enough to stay in the cache through the passes below
-    for start in range(0, inter.shape[0], _JACCARD_ROWS):
-        block = inter[start : start + _JACCARD_ROWS]
+    for a in range(0, s, _JACCARD_ROWS):
+        b = min(a + _JACCARD_ROWS, s)
+        block = inter[a:b, a:]  # (a zero below the diagonal gives Jaccard 0: never above the maximum)
         # union >= inter >= 0 are integers: where the union is 0 so is the overlap, and clamping
         # it to 1 gives Jaccard 0 there without a separate select
-        union = (size[start : start + _JACCARD_ROWS, None] + size[None, :]).sub_(block).clamp_(min=1)
+        union = (size[a:b, None] + size[None, a:]).sub_(block).clamp_(min=1)
         jaccard = torch.div(block, union, out=union)
-        jaccard.diagonal(start).fill_(-1.0)  # never oneself
-        nearest[start : start + _JACCARD_ROWS] = jaccard.amax(dim=1)
+        jaccard.diagonal().fill_(-1.0)  # never oneself
+        torch.maximum(nearest[a:b], jaccard.amax(dim=1), out=nearest[a:b])
+        torch.maximum(nearest[a:], jaccard.amax(dim=0), out=nearest[a:])  # (v, i) is (i, v)
     has = size > 0
     return nearest[has].sum() / has.sum()
 
