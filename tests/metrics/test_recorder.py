@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -98,3 +100,30 @@ def test_sampled_history_metrics_equal_the_pure_functions_on_the_sample(tiny):
             p = p[p > 0] / p.sum()
             entropies.append(float(-(p * p.log()).sum()))
     assert row["topic_entropy"] == pytest.approx(sum(entropies) / len(entropies), rel=1e-9)
+
+
+def test_recorded_values_are_each_metrics_value_as_float64():
+    """The recorder reads a CPU metric's value as a Python float: the same number as the value
+    converted to float64, for every dtype a metric returns (and plain Python numbers)."""
+    from types import SimpleNamespace
+
+    from simlab.metrics.recorder import Recorder
+
+    values = [
+        torch.tensor(0.1, dtype=torch.float32),  # not representable: float32's own nearest value
+        torch.tensor(1 / 3, dtype=torch.float64),
+        torch.tensor(7),
+        torch.tensor([2.5]),
+        torch.tensor(float("nan")),
+        0.25,
+    ]
+    recorder = Recorder.__new__(Recorder)
+    recorder.names = [f"m{i}" for i in range(len(values))]
+    recorder.metrics = [SimpleNamespace(compute=lambda ctx, v=v: v) for v in values]
+    ctx = SimpleNamespace(users=SimpleNamespace(opinion=torch.zeros(3, 1)))
+    row = recorder.record(ctx)
+    expected = [torch.as_tensor(v).double().reshape(()).item() for v in values]
+    assert [type(v) for v in row.values()] == [float] * len(values)
+    assert row["m0"] == float(np.float32(0.1)) != 0.1
+    for got, want in zip(row.values(), expected):
+        assert got == want or (math.isnan(got) and math.isnan(want))
