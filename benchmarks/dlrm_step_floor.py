@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -30,27 +29,18 @@ os.environ.setdefault("SIMLAB_TASK_THREADS", "1")
 
 
 def last_retrain() -> tuple[Any, dict[str, Any]]:
-    """The trainer and the rows of the last retrain of a 3-step run of the workload."""
+    """The trainer and the batch of the last retrain of a 3-step run of the workload (rebuilt by
+    the recommender's own ``training_batch``)."""
     import bench_vs_trecs
 
     import simlab
-    from simlab.recommenders.dlrm import trainer
+    from simlab.loop.simulation import Simulation
 
-    caught: dict[str, Any] = {}
-    fit = trainer.Trainer.fit
-
-    def keep(self: Any, batch: dict[str, Any], epochs: int, generator: Any) -> dict[str, float]:
-        caught["trainer"], caught["batch"] = self, batch
-        return fit(self, batch, epochs, generator)
-
-    trainer.Trainer.fit = keep  # type: ignore[method-assign]
-    try:
-        with tempfile.TemporaryDirectory() as out:
-            doc = bench_vs_trecs.scenario_doc(1000, 1250, 3, "dlrm", "cpu")
-            simlab.run(simlab.load_scenario(doc), out=out, quiet=True)
-    finally:
-        trainer.Trainer.fit = fit  # type: ignore[method-assign]
-    return caught["trainer"], caught["batch"]
+    sim = Simulation(simlab.load_scenario(bench_vs_trecs.scenario_doc(1000, 1250, 3, "dlrm", "cpu")), 0)
+    for _ in range(3):
+        sim.step()
+    recommender = sim.recommender
+    return recommender.trainer, recommender.training_batch(sim.log, sim.t - 1)
 
 
 def ms_per_step(trainer: Any, batch: dict[str, Any], size: int, repeats: int) -> float:

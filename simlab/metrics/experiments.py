@@ -252,17 +252,19 @@ class _ConsumedSets:
         keep = self.tracked(ctx)
         if keep is not None:
             user, item = user[keep[user]], item[keep[user]]
-            self.keys, self.fresh = merge_sorted_keys(self.keys, torch.unique(item * n + user))
-            return self.keys, n
-        # forms that track every user and hold the very same keys object merge the same
-        # engagements into it: the first of them merges, the others take its result
         before = self.keys
-        held, merged = ctx.cached(
-            "consumption:all", lambda: (before, merge_sorted_keys(before, torch.unique(item * n + user)))
-        )
-        if held is not before:  # different keys (e.g. after a resume, each loads its own): merge alone
-            merged = merge_sorted_keys(before, torch.unique(item * n + user))
-        self.keys, self.fresh = merged
+
+        def merged() -> tuple[Tensor, Tensor]:
+            return merge_sorted_keys(before, torch.unique(item * n + user))
+
+        if keep is None:
+            # forms that track every user and hold the very same keys object merge the same
+            # engagements into it: the first of them merges, the others take its result (after a
+            # resume each holds its own keys and merges alone)
+            held, result = ctx.cached("consumption:all", lambda: (before, merged()))
+            self.keys, self.fresh = result if held is before else merged()
+        else:
+            self.keys, self.fresh = merged()
         return self.keys, n
 
     def consumed(self, ctx: StepContext) -> tuple[Tensor, Tensor]:

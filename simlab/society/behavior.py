@@ -172,7 +172,7 @@ class EngagementModel:
         if s.b_far:
             logit = logit + s.b_far * (distance / 2) ** s.far_power
         if s.b_taste and users.taste is not None and catalog.attributes is not None and users.taste.shape[1]:
-            # index_select, not [ ]: the same rows, several times faster for (I, d) gathers on the CPU
+            # take_rows (index_select), not [ ]: the same rows, several times faster on the CPU
             match = (take_rows(users.taste, user) * take_rows(catalog.attributes, item)).sum(dim=1)
             match = match / math.sqrt(users.taste.shape[1])
             logit = logit + s.b_taste * match
